@@ -1,0 +1,40 @@
+/**
+ * `npm run bench [-- suite ...]`: runs each suite, printing ours vs the peers measured in the
+ * same process run, with ratios. Results go to bench/results/latest.json as well.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { allRows, ratioOf } from './lib/harness.js'
+
+interface Suite {
+  name: string
+  run(): Promise<void>
+}
+
+const suites: Array<() => Promise<Suite>> = []
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
+console.log(
+  `hotpath bench — ${new Date().toISOString()} — Node ${process.version} — ${os.cpus().length}x ${os.cpus()[0]?.model ?? 'cpu'} — ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
+)
+for (const load of suites) {
+  const suite = await load()
+  if (wanted.length > 0 && !wanted.includes(suite.name)) continue
+  console.log(`\n## ${suite.name}`)
+  await suite.run()
+}
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true })
+writeFileSync(
+  new URL('./results/latest.json', import.meta.url),
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: os.cpus().length,
+      rows: allRows().map((r) => ({ ...r, ratio: ratioOf(r) })),
+    },
+    null,
+    2,
+  ),
+)
+process.exit(0)
