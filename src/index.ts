@@ -7,3 +7,5 @@ export { type Clock, type Duration, FakeClock, systemClock, toMs } from './time.
 
 /** The package version. */
 export const version = '0.1.0'
+export { type Disposer, Events } from './events.js'
+export type { Instrumentable, MonitorLike } from './types.js'
