@@ -12,7 +12,8 @@ export interface Instrumentable {
   /** The instance's name, used as a metric label. */
   readonly name: string
   /** Subscribes to one of its events; returns a disposer. */
-  on(event: string, listener: (payload: never) => void): Disposer
+  // biome-ignore lint/suspicious/noExplicitAny: each component has its own typed event map
+  on(event: any, listener: (payload: any) => void): Disposer
   /** A plain snapshot of its counters and state. */
   stats(): object
 }

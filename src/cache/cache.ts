@@ -1,0 +1,531 @@
+/**
+ * The public cache object. A `Cache` is a view of an engine under a namespace prefix; the root
+ * cache has the empty namespace and `namespace(name)` returns views that share the engine.
+ * The L1-hit paths here are the hot paths: no allocation, no closures, no option objects.
+ */
+
+import { performance } from 'node:perf_hooks'
+import { ClosedError, InvalidKeyError, LoaderError } from '../errors.js'
+import type { Disposer } from '../events.js'
+import { toMs } from '../time.js'
+import type { Instrumentable } from '../types.js'
+import { CacheEngine, NOTHING } from './engine.js'
+import { FAIL } from './l2-guard.js'
+import {
+  type CacheOptions,
+  type CallOptions,
+  type ResolvedPolicy,
+  resolveCacheOptions,
+  resolvePolicy,
+} from './options.js'
+import { decode } from './serializer.js'
+import type { BatchLoader, CacheEvents, CacheStats, Loader, WarmEntry } from './types.js'
+
+/** Options of `warm()` with a loader. */
+export interface WarmFromLoader<T> {
+  keys: readonly string[]
+  loader: BatchLoader<T>
+  /** Keys per loader call. @default 100 */
+  batchSize?: number
+  options?: CallOptions
+}
+
+/** A multi-tier cache (or a namespace of one). */
+export class Cache implements Instrumentable {
+  readonly kind = 'cache'
+  /** @internal */
+  readonly engine: CacheEngine
+  /** The namespace prefix of this view ('' for the root). */
+  readonly ns: string
+
+  /** @internal use createCache() */
+  constructor(engine: CacheEngine, ns: string) {
+    this.engine = engine
+    this.ns = ns
+  }
+
+  /** The cache's name (metrics label). */
+  get name(): string {
+    return this.engine.o.name
+  }
+
+  private check(key: unknown): string {
+    if (typeof key !== 'string' || key.length === 0 || key.length > this.engine.o.maxKeyLength) {
+      throw invalidKey(key, this.engine.o.maxKeyLength)
+    }
+    if (this.engine.closed) throw new ClosedError(`cache "${this.engine.o.name}"`)
+    return this.ns === '' ? key : this.ns + key
+  }
+
+  private policy(opts: CallOptions | undefined): ResolvedPolicy {
+    const o = this.engine.o
+    if (opts === undefined) return o.policy
+    let base = o.policy
+    if (opts.type !== undefined) {
+      const t = o.types.get(opts.type)
+      if (t === undefined) {
+        throw new TypeError(
+          `type "${String(opts.type)}" is not one of the cache's types: ${[...o.types.keys()].join(', ') || '(none)'}`,
+        )
+      }
+      base = t
+    }
+    const p = resolvePolicy(opts, base, 'call options')
+    if (this.ns !== '' && p.tags !== undefined && p.tags !== o.policy.tags) {
+      return { ...p, tags: p.tags.map((t) => this.ns + t) }
+    }
+    return p
+  }
+
+  /**
+   * The fresh L1 value of `key`, synchronously, or undefined. Never touches L2 or a loader.
+   * The cheapest read there is: use it on hot paths that can tolerate a miss.
+   */
+  getSync<T = unknown>(key: string): T | undefined {
+    const mem = this.engine.memory
+    if (mem === undefined) return undefined
+    const full = this.check(key)
+    const v = mem.getFresh(full, this.engine.now())
+    if (v === undefined) this.engine.c.l1Misses++
+    else this.engine.c.l1Hits++
+    return v as T | undefined
+  }
+
+  /** The L1 value of `key` if present (fresh or stale), without recording an access. */
+  peek<T = unknown>(key: string): T | undefined {
+    const mem = this.engine.memory
+    if (mem === undefined) return undefined
+    const slot = mem.peek(this.check(key))
+    return slot < 0 ? undefined : (mem.valueAt(slot) as T)
+  }
+
+  /** The fresh value of `key` from L1, else L2; undefined on a miss. Never throws for L2 trouble. */
+  get<T = unknown>(key: string, opts?: CallOptions): Promise<T | undefined> {
+    let full: string
+    let policy: ResolvedPolicy
+    try {
+      full = this.check(key)
+      policy = this.policy(opts)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const engine = this.engine
+    const mem = engine.memory
+    if (mem !== undefined && policy.schema === undefined) {
+      const now = engine.now()
+      const slot = mem.lookup(full, now)
+      if (slot >= 0 && (mem.expiresAt[slot] as number) > now) {
+        engine.l1Hit(full, slot)
+        return Promise.resolve(mem.valueAt(slot) as T)
+      }
+    }
+    return this.getSlow<T>(full, policy)
+  }
+
+  private async getSlow<T>(full: string, policy: ResolvedPolicy): Promise<T | undefined> {
+    const engine = this.engine
+    const mem = engine.memory
+    if (mem !== undefined && policy.schema !== undefined) {
+      const now = engine.now()
+      const slot = mem.lookup(full, now)
+      if (slot >= 0 && (mem.expiresAt[slot] as number) > now) {
+        const v = await engine.validate(policy.schema, mem.valueAt(slot))
+        if (v !== NOTHING) {
+          engine.l1Hit(full, slot)
+          return v as T
+        }
+        mem.delete(full)
+      }
+    }
+    if (mem !== undefined) {
+      engine.c.l1Misses++
+      if (engine.events.has('miss')) engine.events.emit('miss', { key: full, tier: 'l1' })
+    }
+    const v = await engine.readL2(full, policy)
+    return v === NOTHING ? undefined : (v as T)
+  }
+
+  /**
+   * The value of `key`: from L1, else L2, else by running `loader` once per key across concurrent
+   * callers (and across instances with `lock`). Serves stale values within grace when the loader
+   * fails or exceeds the soft timeout; rejects with E_LOADER / E_LOADER_TIMEOUT otherwise.
+   */
+  getOrSet<T>(key: string, loader: Loader<T>, opts?: CallOptions): Promise<T> {
+    let full: string
+    let policy: ResolvedPolicy
+    try {
+      full = this.check(key)
+      policy = this.policy(opts)
+      if (typeof loader !== 'function')
+        throw new TypeError(`loader must be a function; received ${typeof loader}`)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const engine = this.engine
+    const mem = engine.memory
+    if (mem !== undefined && policy.schema === undefined) {
+      const now = engine.now()
+      const slot = mem.lookup(full, now)
+      if (slot >= 0) {
+        const exp = mem.expiresAt[slot] as number
+        if (exp > now) {
+          const beta = policy.beta
+          if (beta > 0) {
+            // XFetch: refresh early with probability rising as expiry nears;
+            // -ln(random) exceeds 20 with probability e^-20, so skip the draw when far from expiry
+            const d = (mem.delta[slot] as number) * beta
+            if (d > 0 && now + d * 20 >= exp && now - d * Math.log(Math.random()) >= exp) {
+              engine.refreshEarly(full, key, loader, policy)
+            }
+          }
+          engine.l1Hit(full, slot)
+          return Promise.resolve(mem.valueAt(slot) as T)
+        }
+      }
+    }
+    return this.getOrSetSlow(full, key, loader, policy, opts?.signal)
+  }
+
+  private async getOrSetSlow<T>(
+    full: string,
+    key: string,
+    loader: Loader<T>,
+    policy: ResolvedPolicy,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    const engine = this.engine
+    const mem = engine.memory
+    if (mem !== undefined && policy.schema !== undefined) {
+      const now = engine.now()
+      const slot = mem.lookup(full, now)
+      if (slot >= 0 && (mem.expiresAt[slot] as number) > now) {
+        const v = await engine.validate(policy.schema, mem.valueAt(slot))
+        if (v !== NOTHING) {
+          engine.l1Hit(full, slot)
+          return v as T
+        }
+      }
+    }
+    return engine.resolve(full, key, loader, policy, signal)
+  }
+
+  /** Stores `value` in every tier and drops other instances' L1 copies. `undefined` is rejected. */
+  async set<T>(key: string, value: T, opts?: CallOptions): Promise<void> {
+    const full = this.check(key)
+    if (value === undefined)
+      throw new TypeError(`value for "${key}" is undefined; use delete() to remove a key`)
+    await this.engine.store(full, value, this.policy(opts), 0)
+  }
+
+  /** Values of many keys, in order (undefined for misses): L1 first, then one MGET for the rest. */
+  async getMany<T = unknown>(keys: readonly string[], opts?: CallOptions): Promise<Array<T | undefined>> {
+    if (!Array.isArray(keys)) throw new TypeError(`keys must be an array; received ${typeof keys}`)
+    const fulls = keys.map((k) => this.check(k))
+    const policy = this.policy(opts)
+    const out = new Array<T | undefined>(keys.length).fill(undefined)
+    const missing = await this.fromL1(fulls, policy, out)
+    await this.fromL2(fulls, missing, policy, out)
+    return out
+  }
+
+  private async fromL1<T>(
+    fulls: string[],
+    policy: ResolvedPolicy,
+    out: Array<T | undefined>,
+  ): Promise<number[]> {
+    const engine = this.engine
+    const mem = engine.memory
+    const missing: number[] = []
+    for (let i = 0; i < fulls.length; i++) {
+      const full = fulls[i] as string
+      if (mem !== undefined) {
+        const now = engine.now()
+        const slot = mem.lookup(full, now)
+        if (slot >= 0 && (mem.expiresAt[slot] as number) > now) {
+          let v = mem.valueAt(slot)
+          if (policy.schema !== undefined) v = await engine.validate(policy.schema, v)
+          if (v !== NOTHING) {
+            engine.l1Hit(full, slot)
+            out[i] = v as T
+            continue
+          }
+        }
+        engine.c.l1Misses++
+      }
+      missing.push(i)
+    }
+    return missing
+  }
+
+  private async fromL2<T>(
+    fulls: string[],
+    idx: number[],
+    policy: ResolvedPolicy,
+    out: Array<T | undefined>,
+  ): Promise<number[]> {
+    const engine = this.engine
+    const l2 = engine.l2
+    if (l2 === undefined || policy.skipL2 || idx.length === 0) return idx
+    const epoch = engine.epoch
+    const bufs = await l2.mget(idx.map((i) => fulls[i] as string))
+    if (bufs === FAIL) return idx
+    const still: number[] = []
+    for (let j = 0; j < idx.length; j++) {
+      const i = idx[j] as number
+      const buf = bufs[j]
+      let v: unknown = NOTHING
+      if (buf) {
+        try {
+          v = await engine.acceptL2(fulls[i] as string, decode(buf), policy, epoch)
+        } catch {
+          v = NOTHING
+        }
+      } else {
+        engine.c.l2Misses++
+      }
+      if (v === NOTHING) still.push(i)
+      else out[i] = v as T
+    }
+    return still
+  }
+
+  /**
+   * Values of many keys, loading the missing ones with one call to `loader` (keys already being
+   * loaded by another caller are joined, not loaded twice).
+   */
+  async getOrSetMany<T>(
+    keys: readonly string[],
+    loader: BatchLoader<T>,
+    opts?: CallOptions,
+  ): Promise<Array<T | undefined>> {
+    if (!Array.isArray(keys)) throw new TypeError(`keys must be an array; received ${typeof keys}`)
+    if (typeof loader !== 'function')
+      throw new TypeError(`loader must be a function; received ${typeof loader}`)
+    const fulls = keys.map((k) => this.check(k))
+    const policy = this.policy(opts)
+    const out = new Array<T | undefined>(keys.length).fill(undefined)
+    let missing = await this.fromL1(fulls, policy, out)
+    missing = await this.fromL2(fulls, missing, policy, out)
+    if (missing.length === 0) return out
+    const engine = this.engine
+    const joins: Array<Promise<void>> = []
+    const toLoad: number[] = []
+    const seen = new Set<string>()
+    for (const i of missing) {
+      const full = fulls[i] as string
+      const flight = engine.flights.get(full)
+      if (flight !== undefined) {
+        joins.push(
+          flight.then(
+            (v) => {
+              out[i] = v as T
+            },
+            () => {},
+          ),
+        )
+      } else if (!seen.has(full)) {
+        seen.add(full)
+        toLoad.push(i)
+      } else {
+        // duplicate key in the same call: filled after the batch below
+        joins.push(Promise.resolve())
+      }
+    }
+    if (toLoad.length > 0) {
+      const ac = new AbortController()
+      if (opts?.signal)
+        opts.signal.addEventListener('abort', () => ac.abort(opts.signal?.reason), { once: true })
+      const batchKeys = toLoad.map((i) => keys[i] as string)
+      engine.c.loads++
+      const t0 = performance.now()
+      const batch = Promise.resolve().then(() => loader(batchKeys, { signal: ac.signal }))
+      const settle = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>()
+      for (const i of toLoad) {
+        const full = fulls[i] as string
+        const p = new Promise<unknown>((resolve, reject) => settle.set(full, { resolve, reject }))
+        p.catch(() => {})
+        engine.flights.set(full, p)
+        const clear = () => {
+          if (engine.flights.get(full) === p) engine.flights.delete(full)
+        }
+        p.then(clear, clear)
+      }
+      let result: Awaited<ReturnType<BatchLoader<T>>>
+      try {
+        result = await batch
+      } catch (err) {
+        engine.c.loadErrors++
+        for (const s of settle.values()) s.reject(err)
+        throw new LoaderError(batchKeys.join(','), err)
+      }
+      const delta = performance.now() - t0
+      for (let j = 0; j < toLoad.length; j++) {
+        const i = toLoad[j] as number
+        const k = keys[i] as string
+        const full = fulls[i] as string
+        const v = pick(result, j, k) as T | undefined
+        out[i] = v
+        try {
+          if (v !== undefined) await engine.store(full, v, policy, delta)
+          settle.get(full)?.resolve(v)
+        } catch (err) {
+          settle.get(full)?.reject(err)
+          throw err
+        }
+      }
+    }
+    await Promise.all(joins)
+    for (const i of missing) {
+      if (out[i] === undefined) {
+        const first = fulls.indexOf(fulls[i] as string)
+        if (first !== i) out[i] = out[first]
+      }
+    }
+    return out
+  }
+
+  /** Removes `key` from every tier and from other instances' L1. */
+  async delete(key: string): Promise<void> {
+    await this.deleteMany([key])
+  }
+
+  /** Removes several keys. */
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    const fulls = keys.map((k) => this.check(k))
+    const engine = this.engine
+    engine.epoch++
+    for (const f of fulls) engine.memory?.delete(f)
+    if (engine.l2 !== undefined) {
+      await engine.l2.del(fulls)
+      engine.publish({ t: 'd', k: fulls })
+    }
+  }
+
+  private tagList(tags: string | readonly string[]): string[] {
+    const list = typeof tags === 'string' ? [tags] : [...tags]
+    if (list.length === 0 || list.some((t) => typeof t !== 'string' || t.length === 0)) {
+      throw new TypeError(
+        `tags must be a non-empty string or array of non-empty strings; received ${JSON.stringify(tags)}`,
+      )
+    }
+    return list.map((t) => this.ns + t)
+  }
+
+  /** Deletes every entry carrying one of `tags`, in every tier and instance. */
+  async deleteByTag(tags: string | readonly string[]): Promise<void> {
+    const list = this.tagList(tags)
+    const engine = this.engine
+    engine.epoch++
+    for (const t of list) engine.memory?.deleteByTag(t)
+    if (engine.l2 !== undefined) {
+      await engine.l2.deleteByTag(list)
+      engine.publish({ t: 'td', k: list })
+    }
+  }
+
+  /**
+   * Expires every entry carrying one of `tags` now, softly: the values stay available as stale
+   * within their grace period (served if the loader fails or is slow).
+   */
+  async expireByTag(tags: string | readonly string[]): Promise<void> {
+    const list = this.tagList(tags)
+    const engine = this.engine
+    const now = engine.o.clock.now()
+    engine.epoch++
+    for (const t of list) engine.memory?.expireByTag(t, now)
+    if (engine.l2 !== undefined) {
+      await engine.l2.expireByTag(list, now)
+      engine.publish({ t: 'te', k: list, at: now })
+    }
+  }
+
+  /** Removes every entry of this namespace (the root cache: every entry under the prefix). */
+  async clear(): Promise<void> {
+    const engine = this.engine
+    engine.epoch++
+    engine.memory?.deleteByPrefix(this.ns)
+    if (engine.l2 !== undefined) {
+      await engine.l2.clear(this.ns)
+      engine.publish({ t: 'c', k: [this.ns] })
+    }
+  }
+
+  /** A view whose keys and tags live under `name` (nestable); `clear()` on it clears only it. */
+  namespace(name: string): Cache {
+    if (typeof name !== 'string' || name.length === 0 || name.includes('\u0000')) {
+      throw new TypeError(`namespace name must be a non-empty string; received ${JSON.stringify(name)}`)
+    }
+    return new Cache(this.engine, `${this.ns}${name}:`)
+  }
+
+  /**
+   * Fills the cache ahead of traffic, from entries or from keys and a batch loader.
+   * Returns how many entries were stored.
+   */
+  async warm<T>(source: readonly WarmEntry<T>[] | WarmFromLoader<T>): Promise<number> {
+    if (Array.isArray(source)) {
+      let n = 0
+      for (const e of source as readonly WarmEntry<T>[]) {
+        const opts: CallOptions = {}
+        if (e.ttl !== undefined) opts.ttl = toMs(e.ttl, `warm entry "${e.key}" ttl`)
+        if (e.tags !== undefined) opts.tags = e.tags
+        await this.set(e.key, e.value, opts)
+        n++
+      }
+      return n
+    }
+    const s = source as WarmFromLoader<T>
+    if (!Array.isArray(s.keys) || typeof s.loader !== 'function') {
+      throw new TypeError('warm() takes an array of { key, value } or { keys, loader }')
+    }
+    const size = s.batchSize ?? 100
+    if (!Number.isInteger(size) || size <= 0)
+      throw new RangeError(`batchSize must be a positive integer; received ${size}`)
+    let n = 0
+    for (let i = 0; i < s.keys.length; i += size) {
+      const part = s.keys.slice(i, i + size)
+      const values = await this.getOrSetMany(part, s.loader, s.options)
+      n += values.filter((v) => v !== undefined).length
+    }
+    return n
+  }
+
+  /** Subscribes to an event; returns a disposer. Costs nothing while nobody listens. */
+  on<K extends keyof CacheEvents>(event: K, listener: (payload: CacheEvents[K]) => void): Disposer {
+    const off = this.engine.events.on(event, listener)
+    if (event === 'evict') this.engine.watchEvictions()
+    return off
+  }
+
+  /** Counters per tier, loader and freshness figures. */
+  stats(): CacheStats {
+    return this.engine.stats()
+  }
+
+  /** Closes the cache (all namespaces): aborts running loaders, closes connections it opened. */
+  close(): Promise<void> {
+    return this.engine.close()
+  }
+}
+
+function pick(result: unknown, index: number, key: string): unknown {
+  if (Array.isArray(result)) return result[index]
+  if (result instanceof Map) return result.get(key)
+  if (result !== null && typeof result === 'object') return (result as Record<string, unknown>)[key]
+  return undefined
+}
+
+function invalidKey(key: unknown, max: number): InvalidKeyError {
+  if (typeof key !== 'string')
+    return new InvalidKeyError(`cache keys must be strings; received ${typeof key}`)
+  if (key.length === 0) return new InvalidKeyError('cache keys must not be empty')
+  return new InvalidKeyError(`cache key is ${key.length} characters long; the limit is maxKeyLength = ${max}`)
+}
+
+/** Creates a multi-tier cache. See CacheOptions for every setting. */
+export function createCache(options: CacheOptions = {}): Cache {
+  const resolved = resolveCacheOptions(options)
+  const cache = new Cache(new CacheEngine(resolved), '')
+  resolved.monitor?.attach(cache)
+  return cache
+}

@@ -1,0 +1,183 @@
+/**
+ * Guards every L2 operation with a timeout and a circuit breaker, so a slow or dead Redis costs
+ * callers at most one timeout and then nothing until it recovers.
+ *
+ * Timeouts: all operations share one timeout, so their deadlines arrive in the order they were
+ * started; a FIFO of pending operations and a single timer replace one timer per call.
+ * Breaker: after `threshold` consecutive failures L2 is skipped; a background probe (PING)
+ * closes it again as soon as Redis answers, so no caller pays for the probing.
+ */
+import type { Clock, TimerHandle } from '../time.js'
+
+/** Returned instead of a result when the operation failed, timed out, or L2 was skipped. */
+export const FAIL: unique symbol = Symbol('hotpath.l2.fail')
+/** The failure sentinel's type. */
+export type Fail = typeof FAIL
+
+/** Breaker state of the L2 tier. */
+export type BreakerState = 'closed' | 'open' | 'half-open'
+
+interface Pending {
+  deadline: number
+  done: boolean
+  resolve: (v: unknown) => void
+}
+
+/** Guard settings. */
+export interface GuardOptions {
+  timeout: number
+  threshold: number
+  probeInterval: number
+  clock: Clock
+  probe: () => Promise<unknown>
+  onFailure: (op: string, error: unknown) => void
+  onStateChange: (state: BreakerState) => void
+}
+
+/** Timeout + breaker around L2 operations. */
+export class L2Guard {
+  state: BreakerState = 'closed'
+  errors = 0
+  timeouts = 0
+  private failures = 0
+  private readonly queue: Pending[] = []
+  private queueHead = 0
+  private timer: TimerHandle | undefined
+  private probeTimer: TimerHandle | undefined
+  private closed = false
+
+  constructor(private readonly o: GuardOptions) {}
+
+  /** True when operations are sent to L2. */
+  get available(): boolean {
+    return this.state === 'closed'
+  }
+
+  /** Runs `promise` under the timeout; resolves to its value or FAIL (never rejects). */
+  run<T>(op: string, promise: Promise<T>): Promise<T | Fail> {
+    return new Promise<T | Fail>((resolve) => {
+      const p: Pending = {
+        deadline: this.o.clock.now() + this.o.timeout,
+        done: false,
+        resolve: resolve as (v: unknown) => void,
+      }
+      this.queue.push(p)
+      if (this.timer === undefined) this.arm()
+      promise.then(
+        (v) => {
+          if (p.done) return
+          p.done = true
+          this.failures = 0
+          resolve(v)
+        },
+        (err: unknown) => {
+          if (p.done) return
+          p.done = true
+          this.errors++
+          this.fail(op, err)
+          resolve(FAIL)
+        },
+      )
+    })
+  }
+
+  /** Stops timers; pending operations resolve to FAIL. */
+  close(): void {
+    this.closed = true
+    if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer)
+    if (this.probeTimer !== undefined) this.o.clock.clearTimeout(this.probeTimer)
+    this.timer = undefined
+    this.probeTimer = undefined
+    for (let i = this.queueHead; i < this.queue.length; i++) {
+      const p = this.queue[i] as Pending
+      if (!p.done) {
+        p.done = true
+        p.resolve(FAIL)
+      }
+    }
+    this.queue.length = 0
+    this.queueHead = 0
+  }
+
+  private arm(): void {
+    // skip operations that already finished
+    while (this.queueHead < this.queue.length && (this.queue[this.queueHead] as Pending).done)
+      this.queueHead++
+    if (this.queueHead >= this.queue.length) {
+      this.queue.length = 0
+      this.queueHead = 0
+      this.timer = undefined
+      return
+    }
+    const first = this.queue[this.queueHead] as Pending
+    const wait = Math.max(0, first.deadline - this.o.clock.now())
+    this.timer = this.o.clock.setTimeout(() => this.expire(), wait + 1)
+  }
+
+  private expire(): void {
+    this.timer = undefined
+    const now = this.o.clock.now()
+    let timedOut = 0
+    while (this.queueHead < this.queue.length) {
+      const p = this.queue[this.queueHead] as Pending
+      if (!p.done) {
+        if (p.deadline > now) break
+        p.done = true
+        p.resolve(FAIL)
+        timedOut++
+      }
+      this.queueHead++
+    }
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead)
+      this.queueHead = 0
+    }
+    if (timedOut > 0) {
+      this.timeouts += timedOut
+      this.fail('timeout', new Error(`L2 did not answer within ${this.o.timeout}ms`))
+    }
+    if (!this.closed) this.arm()
+  }
+
+  private fail(op: string, err: unknown): void {
+    this.o.onFailure(op, err)
+    if (++this.failures >= this.o.threshold && this.state === 'closed') this.open()
+  }
+
+  private open(): void {
+    this.state = 'open'
+    this.o.onStateChange('open')
+    this.scheduleProbe()
+  }
+
+  private scheduleProbe(): void {
+    if (this.closed) return
+    this.probeTimer = this.o.clock.setTimeout(() => {
+      this.probeTimer = undefined
+      this.state = 'half-open'
+      this.o.onStateChange('half-open')
+      const deadline = new Promise<Fail>((resolve) => {
+        const t = this.o.clock.setTimeout(() => resolve(FAIL), this.o.timeout)
+        this.o
+          .probe()
+          .then(
+            () => resolve('ok' as unknown as Fail),
+            () => resolve(FAIL),
+          )
+          .finally(() => this.o.clock.clearTimeout(t))
+      })
+      void deadline.then((r) => {
+        if (this.closed) return
+        if (r === FAIL) {
+          this.state = 'open'
+          this.o.onStateChange('open')
+          this.scheduleProbe()
+        } else {
+          this.failures = 0
+          this.state = 'closed'
+          this.o.onStateChange('closed')
+        }
+      })
+    }, this.o.probeInterval)
+  }
+}

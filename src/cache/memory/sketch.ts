@@ -1,0 +1,92 @@
+/**
+ * Count-min frequency sketch for TinyLFU admission: four counters per key (saturating at 15),
+ * halved every `sampleSize` additions so old popularity fades (the "aging" of TinyLFU,
+ * Einziger et al. 2017). A key's four counters sit in one 64-byte block, one in each 16-byte
+ * row of the block, so an increment touches a single cache line (the layout Caffeine uses).
+ */
+
+const MAX = 15
+const BLOCK_SEED = 0x9e3779b1 | 0
+
+/** Frequency sketch sized for a cache of `capacity` entries. */
+export class FrequencySketch {
+  private readonly table: Uint8Array
+  private readonly shift: number
+  private readonly sampleSize: number
+  private additions = 0
+
+  constructor(capacity: number) {
+    // about four counters per entry: blocks of 64 counters, one block per 16 entries (min 4 blocks)
+    let blocks = 4
+    let bits = 2
+    while (blocks * 16 < capacity) {
+      blocks *= 2
+      bits++
+    }
+    this.table = new Uint8Array(blocks * 64)
+    // multiply-shift hashing: the top `bits` bits of h * seed pick the block
+    this.shift = 32 - bits
+    this.sampleSize = Math.max(10 * capacity, 160)
+  }
+
+  /** Records one access of the key with hash `h`. */
+  increment(h: number): void {
+    const t = this.table
+    const b = (Math.imul(h, BLOCK_SEED) >>> this.shift) << 6
+    const i0 = b + (h & 15)
+    const i1 = b + 16 + ((h >>> 4) & 15)
+    const i2 = b + 32 + ((h >>> 8) & 15)
+    const i3 = b + 48 + ((h >>> 12) & 15)
+    const v0 = t[i0] as number
+    const v1 = t[i1] as number
+    const v2 = t[i2] as number
+    const v3 = t[i3] as number
+    // branch-free saturating increment: (v - MAX) >>> 31 is 1 while v < MAX, else 0
+    t[i0] = v0 + ((v0 - MAX) >>> 31)
+    t[i1] = v1 + ((v1 - MAX) >>> 31)
+    t[i2] = v2 + ((v2 - MAX) >>> 31)
+    t[i3] = v3 + ((v3 - MAX) >>> 31)
+    if (++this.additions >= this.sampleSize) this.age()
+  }
+
+  /** Estimated access count of the key with hash `h` (0..15). */
+  frequency(h: number): number {
+    const t = this.table
+    const b = (Math.imul(h, BLOCK_SEED) >>> this.shift) << 6
+    let f = t[b + (h & 15)] as number
+    const f1 = t[b + 16 + ((h >>> 4) & 15)] as number
+    if (f1 < f) f = f1
+    const f2 = t[b + 32 + ((h >>> 8) & 15)] as number
+    if (f2 < f) f = f2
+    const f3 = t[b + 48 + ((h >>> 12) & 15)] as number
+    if (f3 < f) f = f3
+    return f
+  }
+
+  /** Halves every counter. */
+  private age(): void {
+    const t = this.table
+    for (let i = 0; i < t.length; i++) t[i] = (t[i] as number) >>> 1
+    this.additions = 0
+  }
+
+  /** Bytes held by the sketch. */
+  get bytes(): number {
+    return this.table.byteLength
+  }
+}
+
+/** 32-bit FNV-1a hash of a string, finalized with a murmur mix so every bit is well spread. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5 | 0
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h | 0
+}

@@ -1,0 +1,412 @@
+/**
+ * Options of `createCache()` and of each call, with their defaults and validation.
+ */
+import type { Cluster, Redis as RedisClient } from 'ioredis'
+import { type Clock, type Duration, systemClock, toMs } from '../time.js'
+import type { MonitorLike } from '../types.js'
+
+/** A Standard Schema (zod, valibot, arktype...): only the part hotpath uses. */
+export interface StandardSchema<T = unknown> {
+  readonly '~standard': {
+    readonly version: 1
+    readonly vendor: string
+    readonly validate: (
+      value: unknown,
+    ) =>
+      | { readonly value: T; readonly issues?: undefined }
+      | { readonly issues: ReadonlyArray<unknown> }
+      | Promise<
+          { readonly value: T; readonly issues?: undefined } | { readonly issues: ReadonlyArray<unknown> }
+        >
+  }
+}
+
+/** L1 (in-process memory) bounds. Both bounds are required to be finite: there is no unbounded L1. */
+export interface MemoryOptions {
+  /**
+   * Most entries kept. Memory for the slots is allocated up front.
+   * @default 10000
+   */
+  maxEntries?: number
+  /**
+   * Most bytes kept (estimated size of keys and values plus a per-entry overhead).
+   * @default 67108864 (64 MiB)
+   */
+  maxBytes?: number
+  /**
+   * Largest single entry kept in L1; bigger values skip L1 (they still go to L2).
+   * @default maxBytes
+   */
+  maxEntryBytes?: number
+  /**
+   * Estimates a value's size in bytes. The default walks strings, buffers, arrays and plain
+   * objects up to a bounded depth.
+   */
+  sizeOf?: (value: unknown) => number
+}
+
+/** L2 (Redis) settings. */
+export interface RedisOptions {
+  /** A Redis URL, or an existing ioredis client (Redis or Cluster). The cache never quits a client you pass. */
+  connection: string | RedisClient | Cluster
+  /**
+   * Time after which an L2 operation counts as failed; reads then fall through to L1 and the loader.
+   * @default '200ms'
+   */
+  timeout?: Duration
+  /**
+   * Consecutive L2 failures that open the L2 breaker (L2 is skipped while open).
+   * @default 1
+   */
+  breakerThreshold?: number
+  /**
+   * How often an open breaker probes Redis (one PING) to close again.
+   * @default '500ms'
+   */
+  breakerProbeInterval?: Duration
+  /**
+   * Values whose encoded size exceeds this many bytes are compressed (deflate) in L2. 0 disables.
+   * @default 4096
+   */
+  compressAbove?: number
+  /**
+   * Publish and subscribe to L1 invalidations so other instances drop their L1 copies.
+   * @default true
+   */
+  bus?: boolean
+}
+
+/** The cross-instance loader lock (opt-in). */
+export interface LockOptions {
+  /**
+   * How long the lock is held at most (it is released as soon as the loader finishes).
+   * @default '10s'
+   */
+  ttl?: Duration
+  /**
+   * How long an instance waits for the lock holder's value before running the loader itself.
+   * @default '5s'
+   */
+  wait?: Duration
+}
+
+/** Freshness settings shared by the cache, type policies and calls. */
+export interface FreshnessOptions {
+  /**
+   * How long a value is fresh.
+   * @default '5m' on the cache
+   */
+  ttl?: Duration
+  /**
+   * How long after expiry a value may still be served stale when the loader fails or is slow.
+   * 0 disables grace.
+   * @default 0
+   */
+  grace?: Duration
+  /**
+   * Within this window after expiry (and within grace), a stale value is returned at once and
+   * refreshed in the background. 0 disables.
+   * @default 0
+   */
+  staleWhileRevalidate?: Duration
+  /**
+   * Loader timeouts. `soft`: when a stale value exists, return it after this long and let the
+   * loader finish in the background. `hard`: reject with E_LOADER_TIMEOUT after this long.
+   * @default { soft: 0 (off), hard: 0 (off) }
+   */
+  timeouts?: { soft?: Duration; hard?: Duration }
+  /**
+   * XFetch probabilistic early refresh: beta > 0 refreshes hot keys shortly before they expire,
+   * in the background (Vattani et al., VLDB 2015). 0 disables.
+   * @default 1
+   */
+  earlyRefreshBeta?: number
+  /** Tags attached to stored values, for `deleteByTag` / `expireByTag`. */
+  tags?: readonly string[]
+}
+
+/** Per-type policy: defaults for values of one kind (e.g. 'user', 'catalog'). */
+export interface TypePolicy extends FreshnessOptions {
+  /** Schema that values of this type must satisfy when read from the cache. */
+  schema?: StandardSchema
+}
+
+/** Options of `createCache()`. */
+export interface CacheOptions extends FreshnessOptions {
+  /**
+   * Name used in metrics and errors.
+   * @default 'cache'
+   */
+  name?: string
+  /**
+   * Prefix of every Redis key and of the invalidation channel; instances that share data must share it.
+   * @default 'hp:'
+   */
+  prefix?: string
+  /** L1 memory tier settings, or false to run without L1. @default { maxEntries: 10000, maxBytes: 64 MiB } */
+  memory?: MemoryOptions | false
+  /** L2 Redis tier: a URL, a client, or detailed settings. Omitted: memory only. */
+  redis?: string | RedisClient | Cluster | RedisOptions
+  /** Opt-in cross-instance loader lock (needs `redis`). true uses the defaults. @default false */
+  lock?: boolean | LockOptions
+  /** Named per-type policies, picked per call with `{ type: 'name' }`. */
+  types?: Record<string, TypePolicy>
+  /**
+   * Longest key accepted.
+   * @default 1024
+   */
+  maxKeyLength?: number
+  /** A monitor (hotpath/metrics) to report into. */
+  monitor?: MonitorLike
+  /** Clock for TTLs and timers (tests pass a FakeClock). @default systemClock */
+  clock?: Clock
+}
+
+/** Per-call options of `get`, `set`, `getOrSet`... (override the type policy and the cache options). */
+export interface CallOptions extends FreshnessOptions {
+  /** A named type policy from `CacheOptions.types`. */
+  type?: string
+  /** Values read from the cache must satisfy this schema; a value that fails is a miss. */
+  schema?: StandardSchema
+  /** Do not read or write L2 for this call. @default false */
+  skipL2?: boolean
+  /** Aborts waiting for the loader (the loader receives the signal too). */
+  signal?: AbortSignal
+}
+
+/** Freshness settings after defaults, in milliseconds. */
+export interface ResolvedPolicy {
+  readonly ttl: number
+  readonly grace: number
+  readonly swr: number
+  readonly softTimeout: number
+  readonly hardTimeout: number
+  readonly beta: number
+  readonly tags: readonly string[] | undefined
+  readonly schema: StandardSchema | undefined
+  readonly skipL2: boolean
+}
+
+/** Options after defaults and validation. */
+export interface ResolvedCacheOptions {
+  readonly name: string
+  readonly prefix: string
+  readonly memory:
+    | (Readonly<Required<Omit<MemoryOptions, 'sizeOf'>>> & { sizeOf: ((v: unknown) => number) | undefined })
+    | false
+  readonly redis:
+    | {
+        readonly connection: string | RedisClient | Cluster
+        readonly timeout: number
+        readonly breakerThreshold: number
+        readonly breakerProbeInterval: number
+        readonly compressAbove: number
+        readonly bus: boolean
+      }
+    | undefined
+  readonly lock: { readonly ttl: number; readonly wait: number } | undefined
+  readonly policy: ResolvedPolicy
+  readonly types: ReadonlyMap<string, ResolvedPolicy>
+  readonly maxKeyLength: number
+  readonly monitor: MonitorLike | undefined
+  readonly clock: Clock
+}
+
+function positiveInt(value: unknown, option: string, def: number): number {
+  if (value === undefined) return def
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || !Number.isFinite(value)) {
+    throw new RangeError(`${option} must be a positive finite integer; received ${String(value)}`)
+  }
+  return value
+}
+
+function nonNegative(value: unknown, option: string, def: number): number {
+  if (value === undefined) return def
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(`${option} must be a finite number >= 0; received ${String(value)}`)
+  }
+  return value
+}
+
+function duration(value: unknown, option: string, def: number): number {
+  return value === undefined ? def : toMs(value, option)
+}
+
+function tagsOf(value: unknown, option: string): readonly string[] | undefined {
+  if (value === undefined) return undefined
+  if (!Array.isArray(value) || value.some((t) => typeof t !== 'string' || t.length === 0)) {
+    throw new TypeError(`${option} must be an array of non-empty strings; received ${JSON.stringify(value)}`)
+  }
+  return Object.freeze([...value])
+}
+
+function schemaOf(value: unknown, option: string): StandardSchema | undefined {
+  if (value === undefined) return undefined
+  const std = (value as { '~standard'?: { validate?: unknown } } | null)?.['~standard']
+  if (typeof std?.validate !== 'function') {
+    throw new TypeError(
+      `${option} must be a Standard Schema (zod, valibot, arktype...); received ${typeof value}`,
+    )
+  }
+  return value as StandardSchema
+}
+
+/** Applies `opts` over `base`, validating each field it sets. */
+export function resolvePolicy(
+  opts: TypePolicy & { skipL2?: boolean },
+  base: ResolvedPolicy,
+  where: string,
+): ResolvedPolicy {
+  if (opts === null || typeof opts !== 'object') {
+    throw new TypeError(`${where} must be an object; received ${opts === null ? 'null' : typeof opts}`)
+  }
+  const timeouts = opts.timeouts
+  if (timeouts !== undefined && (timeouts === null || typeof timeouts !== 'object')) {
+    throw new TypeError(`${where}.timeouts must be an object; received ${String(timeouts)}`)
+  }
+  const ttl = duration(opts.ttl, `${where}.ttl`, base.ttl)
+  if (ttl === 0) throw new RangeError(`${where}.ttl must be greater than 0; received ${String(opts.ttl)}`)
+  const beta = nonNegative(opts.earlyRefreshBeta, `${where}.earlyRefreshBeta`, base.beta)
+  return Object.freeze({
+    ttl,
+    grace: duration(opts.grace, `${where}.grace`, base.grace),
+    swr: duration(opts.staleWhileRevalidate, `${where}.staleWhileRevalidate`, base.swr),
+    softTimeout: duration(timeouts?.soft, `${where}.timeouts.soft`, base.softTimeout),
+    hardTimeout: duration(timeouts?.hard, `${where}.timeouts.hard`, base.hardTimeout),
+    beta,
+    tags: opts.tags === undefined ? base.tags : tagsOf(opts.tags, `${where}.tags`),
+    schema: opts.schema === undefined ? base.schema : schemaOf(opts.schema, `${where}.schema`),
+    skipL2: opts.skipL2 === undefined ? base.skipL2 : Boolean(opts.skipL2),
+  })
+}
+
+const ROOT_POLICY: ResolvedPolicy = Object.freeze({
+  ttl: 300_000,
+  grace: 0,
+  swr: 0,
+  softTimeout: 0,
+  hardTimeout: 0,
+  beta: 1,
+  tags: undefined,
+  schema: undefined,
+  skipL2: false,
+})
+
+function isClient(value: unknown): value is RedisClient | Cluster {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { getBuffer?: unknown }).getBuffer === 'function'
+  )
+}
+
+/** Applies defaults to `createCache()` options and validates them. */
+export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(
+      `createCache options must be an object; received ${options === null ? 'null' : typeof options}`,
+    )
+  }
+  const name = options.name ?? 'cache'
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new TypeError(`name must be a non-empty string; received ${String(name)}`)
+  }
+  const prefix = options.prefix ?? 'hp:'
+  if (typeof prefix !== 'string') throw new TypeError(`prefix must be a string; received ${typeof prefix}`)
+
+  let memory: ResolvedCacheOptions['memory']
+  if (options.memory === false) memory = false
+  else {
+    const m = options.memory ?? {}
+    if (typeof m !== 'object' || m === null) {
+      throw new TypeError(`memory must be an object or false; received ${String(m)}`)
+    }
+    const maxEntries = positiveInt(m.maxEntries, 'memory.maxEntries', 10_000)
+    if (maxEntries > 2 ** 26) {
+      throw new RangeError(`memory.maxEntries must be at most ${2 ** 26}; received ${maxEntries}`)
+    }
+    const maxBytes = positiveInt(m.maxBytes, 'memory.maxBytes', 64 * 1024 * 1024)
+    const maxEntryBytes = positiveInt(m.maxEntryBytes, 'memory.maxEntryBytes', maxBytes)
+    if (maxEntryBytes > maxBytes) {
+      throw new RangeError(
+        `memory.maxEntryBytes (${maxEntryBytes}) must not exceed memory.maxBytes (${maxBytes})`,
+      )
+    }
+    if (m.sizeOf !== undefined && typeof m.sizeOf !== 'function') {
+      throw new TypeError(`memory.sizeOf must be a function; received ${typeof m.sizeOf}`)
+    }
+    memory = Object.freeze({ maxEntries, maxBytes, maxEntryBytes, sizeOf: m.sizeOf })
+  }
+
+  let redis: ResolvedCacheOptions['redis']
+  if (options.redis !== undefined) {
+    const r: RedisOptions =
+      typeof options.redis === 'string' || isClient(options.redis)
+        ? { connection: options.redis as string | RedisClient | Cluster }
+        : (options.redis as RedisOptions)
+    if (typeof r !== 'object' || r === null) throw new TypeError(`redis must be a URL, a client or an object`)
+    if (typeof r.connection !== 'string' && !isClient(r.connection)) {
+      throw new TypeError(
+        `redis.connection must be a redis:// URL or an ioredis client; received ${typeof r.connection}`,
+      )
+    }
+    if (typeof r.connection === 'string' && !/^rediss?:\/\//.test(r.connection)) {
+      throw new TypeError(
+        `redis.connection must start with redis:// or rediss://; received ${JSON.stringify(r.connection)}`,
+      )
+    }
+    const timeout = duration(r.timeout, 'redis.timeout', 200)
+    if (timeout === 0) throw new RangeError('redis.timeout must be greater than 0; received 0')
+    redis = Object.freeze({
+      connection: r.connection,
+      timeout,
+      breakerThreshold: positiveInt(r.breakerThreshold, 'redis.breakerThreshold', 1),
+      breakerProbeInterval: duration(r.breakerProbeInterval, 'redis.breakerProbeInterval', 500),
+      compressAbove: nonNegative(r.compressAbove, 'redis.compressAbove', 4096),
+      bus: r.bus === undefined ? true : Boolean(r.bus),
+    })
+  }
+  if (memory === false && redis === undefined) {
+    throw new TypeError('a cache needs at least one tier: memory is false and no redis was given')
+  }
+
+  let lock: ResolvedCacheOptions['lock']
+  if (options.lock !== undefined && options.lock !== false) {
+    if (redis === undefined) throw new TypeError('lock needs redis: the cross-instance lock lives in Redis')
+    const l = options.lock === true ? {} : options.lock
+    lock = Object.freeze({
+      ttl: duration(l.ttl, 'lock.ttl', 10_000),
+      wait: duration(l.wait, 'lock.wait', 5_000),
+    })
+  }
+
+  const policy = resolvePolicy(options, ROOT_POLICY, 'options')
+  const types = new Map<string, ResolvedPolicy>()
+  if (options.types !== undefined) {
+    if (typeof options.types !== 'object' || options.types === null) {
+      throw new TypeError(`types must be an object of policies; received ${String(options.types)}`)
+    }
+    for (const [typeName, p] of Object.entries(options.types)) {
+      types.set(typeName, resolvePolicy(p, policy, `types.${typeName}`))
+    }
+  }
+  const clock = options.clock ?? systemClock
+  if (typeof clock?.now !== 'function' || typeof clock.setTimeout !== 'function') {
+    throw new TypeError('clock must implement now(), setTimeout() and clearTimeout()')
+  }
+  if (options.monitor !== undefined && typeof options.monitor?.attach !== 'function') {
+    throw new TypeError('monitor must have an attach(source) method (see hotpath/metrics createMonitor)')
+  }
+  return Object.freeze({
+    name,
+    prefix,
+    memory,
+    redis,
+    lock,
+    policy,
+    types,
+    maxKeyLength: positiveInt(options.maxKeyLength, 'maxKeyLength', 1024),
+    monitor: options.monitor,
+    clock,
+  })
+}

@@ -1,0 +1,238 @@
+/**
+ * The L2 store on Redis (ioredis). Every operation goes through the L2 guard (timeout + breaker)
+ * and resolves to FAIL instead of throwing, so callers fall through to L1 and the loader.
+ * Operations that must be atomic are single Lua scripts, defined once with `defineCommand`.
+ *
+ * Redis layout under the cache prefix P:
+ *   P<key>           the encoded entry (serializer.ts), PX = ttl + grace
+ *   P__t:<tag>       set of entry keys carrying the tag, expiring with its longest-lived member
+ *   P__l:<key>       the cross-instance loader lock (value: a random token)
+ *   P__inv           pub/sub channel of L1 invalidations (invalidation.ts)
+ * With Redis Cluster, put a hash tag in the prefix (e.g. '{hp}:') so tag scripts stay in one slot.
+ */
+import { createRequire } from 'node:module'
+import type { Cluster, Redis as RedisClient } from 'ioredis'
+import type { Clock } from '../time.js'
+import { type BreakerState, FAIL, type Fail, L2Guard } from './l2-guard.js'
+import { EXPIRES_OFFSET } from './serializer.js'
+
+const SET_TAGGED = `
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local px = tonumber(ARGV[2])
+for i = 2, #KEYS do
+  redis.call('SADD', KEYS[i], KEYS[1])
+  if redis.call('PTTL', KEYS[i]) < px then redis.call('PEXPIRE', KEYS[i], px) end
+end
+return 1`
+
+const DELETE_BY_TAG = `
+local n = 0
+for i = 1, #KEYS do
+  local members = redis.call('SMEMBERS', KEYS[i])
+  for j = 1, #members, 500 do
+    n = n + redis.call('UNLINK', unpack(members, j, math.min(j + 499, #members)))
+  end
+  redis.call('DEL', KEYS[i])
+end
+return n`
+
+const EXPIRE_BY_TAG = `
+local now = tonumber(ARGV[1])
+local packed = struct.pack('>d', now)
+local n = 0
+for i = 1, #KEYS do
+  local members = redis.call('SMEMBERS', KEYS[i])
+  for _, k in ipairs(members) do
+    local head = redis.call('GETRANGE', k, ${EXPIRES_OFFSET}, ${EXPIRES_OFFSET + 7})
+    if #head == 8 and struct.unpack('>d', head) > now then
+      redis.call('SETRANGE', k, ${EXPIRES_OFFSET}, packed)
+      n = n + 1
+    end
+  end
+end
+return n`
+
+const UNLOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`
+
+interface Scripted {
+  hpSetTagged(numKeys: number, ...args: Array<string | Buffer | number>): Promise<number>
+  hpDeleteByTag(numKeys: number, ...keys: string[]): Promise<number>
+  hpExpireByTag(numKeys: number, ...args: Array<string | number>): Promise<number>
+  hpUnlock(key: string, token: string): Promise<number>
+}
+
+/** A Redis client as the cache uses it. */
+export type AnyRedis = RedisClient | Cluster
+
+/** Creates an ioredis client from a URL, loading ioredis only now. */
+export function connect(url: string): RedisClient {
+  const require = createRequire(import.meta.url)
+  let mod: { Redis: new (url: string, options: object) => RedisClient }
+  try {
+    mod = require('ioredis')
+  } catch (err) {
+    throw new TypeError(`redis needs the ioredis package: npm install ioredis (${(err as Error).message})`)
+  }
+  return new mod.Redis(url, {
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    // reconnect quickly and forever; the L2 guard decides when to use the connection
+    retryStrategy: (times: number) => Math.min(50 * times, 1000),
+  })
+}
+
+/** Settings of the L2 store. */
+export interface RedisStoreOptions {
+  client: AnyRedis
+  prefix: string
+  timeout: number
+  breakerThreshold: number
+  breakerProbeInterval: number
+  clock: Clock
+  onError: (op: string, error: unknown) => void
+  onBreaker: (state: BreakerState) => void
+}
+
+/** The L2 tier. */
+export class RedisStore {
+  readonly client: AnyRedis
+  readonly guard: L2Guard
+  private readonly prefix: string
+  private readonly scripts: Scripted
+
+  constructor(o: RedisStoreOptions) {
+    this.client = o.client
+    this.prefix = o.prefix
+    const c = o.client as AnyRedis & Partial<Scripted>
+    if (typeof c.hpSetTagged !== 'function') {
+      c.defineCommand('hpSetTagged', { lua: SET_TAGGED })
+      c.defineCommand('hpDeleteByTag', { lua: DELETE_BY_TAG })
+      c.defineCommand('hpExpireByTag', { lua: EXPIRE_BY_TAG })
+      c.defineCommand('hpUnlock', { numberOfKeys: 1, lua: UNLOCK })
+    }
+    this.scripts = c as unknown as Scripted
+    this.guard = new L2Guard({
+      timeout: o.timeout,
+      threshold: o.breakerThreshold,
+      probeInterval: o.breakerProbeInterval,
+      clock: o.clock,
+      probe: () => o.client.ping(),
+      onFailure: o.onError,
+      onStateChange: o.onBreaker,
+    })
+  }
+
+  /** The Redis key of a cache key. */
+  redisKey(key: string): string {
+    return this.prefix + key
+  }
+
+  private tagKey(tag: string): string {
+    return `${this.prefix}__t:${tag}`
+  }
+
+  /** Reads one entry: its bytes, null when absent, FAIL when L2 is unavailable. */
+  get(key: string): Promise<Buffer | null | Fail> {
+    if (!this.guard.available) return Promise.resolve(FAIL)
+    return this.guard.run('get', this.client.getBuffer(this.prefix + key))
+  }
+
+  /** Reads many entries with one MGET. */
+  mget(keys: readonly string[]): Promise<Array<Buffer | null> | Fail> {
+    if (!this.guard.available) return Promise.resolve(FAIL)
+    if (keys.length === 0) return Promise.resolve([])
+    return this.guard.run(
+      'mget',
+      this.client.mgetBuffer(keys.map((k) => this.prefix + k)) as Promise<Array<Buffer | null>>,
+    )
+  }
+
+  /** Writes one entry expiring after `px` ms, adding it to its tags' sets. */
+  set(key: string, value: Buffer, px: number, tags: readonly string[] | undefined): Promise<unknown> {
+    if (!this.guard.available) return Promise.resolve(FAIL)
+    const rk = this.prefix + key
+    const ms = Math.max(1, Math.ceil(px))
+    if (tags === undefined || tags.length === 0) {
+      return this.guard.run('set', this.client.set(rk, value, 'PX', ms))
+    }
+    return this.guard.run(
+      'set',
+      this.scripts.hpSetTagged(1 + tags.length, rk, ...tags.map((t) => this.tagKey(t)), value, ms),
+    )
+  }
+
+  /** Deletes entries. */
+  del(keys: readonly string[]): Promise<unknown> {
+    if (!this.guard.available || keys.length === 0) return Promise.resolve(FAIL)
+    return this.guard.run('del', this.client.unlink(...keys.map((k) => this.prefix + k)))
+  }
+
+  /** Deletes every entry carrying one of `tags`. */
+  deleteByTag(tags: readonly string[]): Promise<number | Fail> {
+    if (!this.guard.available) return Promise.resolve(FAIL)
+    const keys = tags.map((t) => this.tagKey(t))
+    return this.guard.run('deleteByTag', this.scripts.hpDeleteByTag(keys.length, ...keys))
+  }
+
+  /** Marks every entry carrying one of `tags` as expired at `now` (kept for grace). */
+  expireByTag(tags: readonly string[], now: number): Promise<number | Fail> {
+    if (!this.guard.available) return Promise.resolve(FAIL)
+    const keys = tags.map((t) => this.tagKey(t))
+    return this.guard.run('expireByTag', this.scripts.hpExpireByTag(keys.length, ...keys, now))
+  }
+
+  /** Deletes every key under the cache prefix followed by `subPrefix`; returns how many, or FAIL. */
+  async clear(subPrefix: string): Promise<number | Fail> {
+    const pattern = `${escapeGlob(this.prefix + subPrefix)}*`
+    const nodes: AnyRedis[] =
+      'nodes' in this.client && typeof this.client.nodes === 'function'
+        ? (this.client as Cluster).nodes('master')
+        : [this.client]
+    let removed = 0
+    for (const node of nodes) {
+      let cursor = '0'
+      do {
+        if (!this.guard.available) return FAIL
+        const page = await this.guard.run('scan', node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000))
+        if (page === FAIL) return FAIL
+        cursor = page[0]
+        const keys = page[1].filter((k) => !k.startsWith(`${this.prefix}__inv`))
+        if (keys.length > 0) {
+          const n = await this.guard.run('clear', node.unlink(...keys))
+          if (n === FAIL) return FAIL
+          removed += n
+        }
+      } while (cursor !== '0')
+    }
+    return removed
+  }
+
+  /** Tries to take the loader lock for `key`; true when taken. FAIL when L2 is unavailable. */
+  async lock(key: string, token: string, ttl: number): Promise<boolean | Fail> {
+    if (!this.guard.available) return FAIL
+    const r = await this.guard.run(
+      'lock',
+      this.client.set(`${this.prefix}__l:${key}`, token, 'PX', ttl, 'NX'),
+    )
+    return r === FAIL ? FAIL : r === 'OK'
+  }
+
+  /** Releases the lock if this token still holds it. */
+  unlock(key: string, token: string): Promise<unknown> {
+    if (!this.guard.available) return Promise.resolve(FAIL)
+    return this.guard.run('unlock', this.scripts.hpUnlock(`${this.prefix}__l:${key}`, token))
+  }
+
+  /** Publishes on a channel (best effort). */
+  publish(channel: string, message: string): Promise<unknown> {
+    if (!this.guard.available) return Promise.resolve(FAIL)
+    return this.guard.run('publish', this.client.publish(channel, message))
+  }
+}
+
+function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, '\\$&')
+}

@@ -1,0 +1,106 @@
+/**
+ * The L2 wire format. A stored value is a fixed 21-byte header followed by the msgpack payload
+ * `[value, tags]`, deflated when large:
+ *
+ *   byte 0      format: 1 = msgpack, 2 = msgpack + deflate-raw
+ *   bytes 1-8   expiresAt, float64 big-endian (fresh until; a Lua script rewrites it in place
+ *               to expire entries by tag without decoding them)
+ *   bytes 9-16  staleUntil, float64 big-endian (grace end; Redis' own PX expiry matches it)
+ *   bytes 17-20 delta, float32 big-endian (last load duration, for XFetch)
+ *
+ * msgpackr round-trips Date, Map, Set, Buffer, typed arrays, BigInt and nested structures.
+ * Functions and symbols cannot be stored: they raise E_SERIALIZE instead of vanishing silently.
+ */
+import { deflateRawSync, inflateRawSync } from 'node:zlib'
+import { Packr } from 'msgpackr'
+import { DeserializeError, SerializeError } from '../errors.js'
+
+/** Header size in bytes. */
+export const HEADER = 21
+/** Byte offset of expiresAt, used by the expire-by-tag Lua script. */
+export const EXPIRES_OFFSET = 1
+const RAW = 1
+const DEFLATE = 2
+
+// Plain objects are written as self-describing records (structures reset per message, so every
+// entry decodes on its own in any process), which frees msgpack maps to carry real Maps.
+const OPTIONS = { moreTypes: true, sequential: true, useRecords: true, mapsAsObjects: false, int64AsType: 'bigint' } as const
+const packr = new Packr(OPTIONS)
+const unpackr = new Packr(OPTIONS)
+;(packr as unknown as { writeFunction: () => never }).writeFunction = () => {
+  throw new SerializeError('functions cannot be cached in L2; store plain data')
+}
+
+function pack(v: unknown): Buffer {
+  ;(packr as unknown as { structures: unknown[] }).structures = []
+  return packr.pack(v)
+}
+
+function unpack(b: Buffer): unknown {
+  ;(unpackr as unknown as { structures: unknown[] }).structures = []
+  return unpackr.unpack(b)
+}
+
+/** A decoded L2 entry. */
+export interface WireEntry {
+  value: unknown
+  tags: readonly string[] | undefined
+  expiresAt: number
+  staleUntil: number
+  delta: number
+  /** Encoded size in bytes (a size estimate for L1). */
+  size: number
+}
+
+/** Encodes an entry; throws SerializeError for values msgpack cannot carry. */
+export function encode(
+  value: unknown,
+  tags: readonly string[] | undefined,
+  expiresAt: number,
+  staleUntil: number,
+  delta: number,
+  compressAbove: number,
+): Buffer {
+  let body: Buffer
+  try {
+    body = pack(tags === undefined ? [value] : [value, tags])
+  } catch (err) {
+    if (err instanceof SerializeError) throw err
+    const why = err instanceof RangeError ? 'it is circular or too deep' : (err as Error).message
+    throw new SerializeError(`value cannot be serialized for L2: ${why}`, err)
+  }
+  let format = RAW
+  if (compressAbove > 0 && body.length > compressAbove) {
+    body = deflateRawSync(body, { level: 1 })
+    format = DEFLATE
+  }
+  const out = Buffer.allocUnsafe(HEADER + body.length)
+  out[0] = format
+  out.writeDoubleBE(expiresAt, 1)
+  out.writeDoubleBE(staleUntil, 9)
+  out.writeFloatBE(delta, 17)
+  body.copy(out, HEADER)
+  return out
+}
+
+/** Decodes an entry written by `encode`; throws DeserializeError for anything else. */
+export function decode(buf: Buffer): WireEntry {
+  if (buf.length < HEADER + 1 || (buf[0] !== RAW && buf[0] !== DEFLATE)) {
+    throw new DeserializeError(`L2 entry has an unknown format (byte 0 = ${buf[0]}, length ${buf.length})`)
+  }
+  try {
+    let body = buf.subarray(HEADER)
+    if (buf[0] === DEFLATE) body = inflateRawSync(body)
+    const arr = unpack(body) as [unknown, (readonly string[])?]
+    return {
+      value: arr[0],
+      tags: arr[1],
+      expiresAt: buf.readDoubleBE(1),
+      staleUntil: buf.readDoubleBE(9),
+      delta: buf.readFloatBE(17),
+      size: buf.length,
+    }
+  } catch (err) {
+    throw new DeserializeError(`L2 entry could not be decoded: ${(err as Error).message}`, err)
+  }
+}

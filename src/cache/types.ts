@@ -1,0 +1,88 @@
+/**
+ * Public types of the cache: loader context, events, stats, warm-up input.
+ */
+import type { BreakerState } from './l2-guard.js'
+import type { EvictionReason } from './memory/store.js'
+
+/** What a loader receives. */
+export interface LoaderContext<T> {
+  /** The key being loaded (without namespace). */
+  readonly key: string
+  /** Aborted when the hard timeout fires or the cache closes. */
+  readonly signal: AbortSignal
+  /** The stale value, when one is still within grace. */
+  readonly stale: T | undefined
+}
+
+/** Loads a value on a miss. Returning `undefined` means "nothing to cache": the caller gets undefined. */
+export type Loader<T> = (ctx: LoaderContext<T>) => T | Promise<T>
+
+/** Loads several missing keys at once; returns values aligned with `keys`, or a Map / record by key. */
+export type BatchLoader<T> = (
+  keys: string[],
+  ctx: { signal: AbortSignal },
+) => Promise<ReadonlyArray<T | undefined> | ReadonlyMap<string, T> | Readonly<Record<string, T>>>
+
+/** Why a stale value was served. */
+export type StaleReason = 'loader-error' | 'soft-timeout' | 'swr' | 'hard-timeout'
+
+/** Events of a cache: `cache.on(name, listener)` returns a disposer. */
+export interface CacheEvents {
+  /** A fresh (or, with stale: true, a stale) value was served from a tier. */
+  hit: { key: string; tier: 'l1' | 'l2'; stale: boolean }
+  /** A tier did not have a fresh value. */
+  miss: { key: string; tier: 'l1' | 'l2' }
+  /** The loader ran (early: an XFetch or stale-while-revalidate background refresh). */
+  load: { key: string; durationMs: number; ok: boolean; early: boolean }
+  /** A stale value was served instead of waiting for or failing with the loader. */
+  stale: { key: string; reason: StaleReason }
+  /** An L2 operation failed or timed out; callers did not see it. */
+  'l2-error': { op: string; error: unknown }
+  /** The L2 breaker changed state. */
+  breaker: { state: BreakerState }
+  /** L1 dropped an entry for capacity, bytes, expiry or admission. */
+  evict: { key: string; reason: EvictionReason }
+  /** L1 was flushed because invalidations may have been missed (the bus reconnected). */
+  flush: { reason: 'bus-gap' }
+}
+
+/** A snapshot of a cache's counters (`cache.stats()`). */
+export interface CacheStats {
+  name: string
+  l1: {
+    enabled: boolean
+    hits: number
+    misses: number
+    entries: number
+    bytes: number
+    maxEntries: number
+    maxBytes: number
+    evictions: number
+    hitRatio: number
+  }
+  l2: {
+    enabled: boolean
+    hits: number
+    misses: number
+    errors: number
+    timeouts: number
+    breaker: BreakerState | 'none'
+    busConnected: boolean
+    busGaps: number
+  }
+  loader: { calls: number; errors: number; timeouts: number; earlyRefreshes: number }
+  /** Stale values served (grace, soft timeout, stale-while-revalidate). */
+  staleServes: number
+  /** Cross-instance lock: loads that took the lock, and waits that got the winner's value. */
+  lock: { acquired: number; waitedForValue: number }
+  /** Milliseconds of loader time saved by hits (each hit counts its value's last load duration). */
+  savedMs: number
+}
+
+/** One entry to warm the cache with. */
+export interface WarmEntry<T = unknown> {
+  key: string
+  value: T
+  ttl?: number | string
+  tags?: readonly string[]
+}
