@@ -559,8 +559,8 @@ export class CacheEngine {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    // running loaders see their signal abort; their results are not stored (nobody waits for them)
     for (const ac of this.controllers) ac.abort(new ClosedError(`cache "${this.o.name}"`))
-    await Promise.allSettled([...this.flights.values()])
     this.l2?.guard.close()
     this.bus?.close()
     if (this.ownsClient && this.l2 !== undefined) {

@@ -24,7 +24,13 @@ const DEFLATE = 2
 
 // Plain objects are written as self-describing records (structures reset per message, so every
 // entry decodes on its own in any process), which frees msgpack maps to carry real Maps.
-const OPTIONS = { moreTypes: true, sequential: true, useRecords: true, mapsAsObjects: false, int64AsType: 'bigint' } as const
+const OPTIONS = {
+  moreTypes: true,
+  sequential: true,
+  useRecords: true,
+  mapsAsObjects: false,
+  int64AsType: 'bigint',
+} as const
 const packr = new Packr(OPTIONS)
 const unpackr = new Packr(OPTIONS)
 ;(packr as unknown as { writeFunction: () => never }).writeFunction = () => {

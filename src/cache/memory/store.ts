@@ -301,10 +301,7 @@ export class MemoryStore {
   // --- internals -------------------------------------------------------------------------
 
   private allocate(key: string): number {
-    if (this.freeTop === 0) {
-      // full: make room by evicting the main space's victim (window overflow handles admission)
-      this.evictOne('capacity')
-    }
+    if (this.freeTop === 0) this.makeRoom()
     const i = this.free[--this.freeTop] as number
     this.keys[i] = key
     this.hashes[i] = hashString(key)
@@ -314,23 +311,38 @@ export class MemoryStore {
     return i
   }
 
-  /** After a new entry joined the window: move window overflow into main, evicting by frequency. */
+  /** After a new entry joined the window: window overflow moves to the main space (there is room). */
   private admit(_newSlot: number): void {
     while ((this.count[WINDOW] as number) > this.windowMax) {
       const candidate = this.head[WINDOW] as number
       this.unlink(candidate)
       this.seg[candidate] = PROBATION
       this.linkTail(PROBATION, candidate)
-      // main space is over capacity only when the whole store is at its limit
-      if (this.map.size >= this.maxEntries) this.duel(candidate)
     }
+  }
+
+  /** Full: the window's oldest key duels the main space's victim for a place; the loser leaves. */
+  private makeRoom(): void {
+    const candidate = this.head[WINDOW] as number
+    if (candidate === NONE) {
+      this.evictOne('capacity')
+      return
+    }
+    this.unlink(candidate)
+    this.seg[candidate] = PROBATION
+    this.linkTail(PROBATION, candidate)
+    this.duel(candidate)
   }
 
   /** Candidate vs victim: the less frequent one leaves. */
   private duel(candidate: number): void {
     let victim = this.head[PROBATION] as number
     if (victim === candidate) victim = this.head[PROTECTED] as number
-    if (victim === NONE || victim === candidate) return
+    if (victim === NONE || victim === candidate) {
+      this.removeSlot(candidate, 'capacity')
+      this.evictions++
+      return
+    }
     const cf = this.sketch.frequency(this.hashes[candidate] as number)
     const vf = this.sketch.frequency(this.hashes[victim] as number)
     // a warm candidate occasionally wins a tie, so an attacker cannot pin the victim by flooding

@@ -1,0 +1,330 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { z } from 'zod'
+import { createCache } from '../../../src/cache/index.js'
+import { isHotpathError } from '../../../src/errors.js'
+import { FakeClock } from '../../../src/time.js'
+
+function deferred<T>() {
+  let resolve!: (v: T) => void
+  let reject!: (e: unknown) => void
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
+}
+
+const flush = () => new Promise<void>((r) => setImmediate(r))
+
+describe('createCache options', () => {
+  it('rejects bad options naming the option and the value', () => {
+    assert.throws(() => createCache({ memory: { maxEntries: 0 } }), {
+      name: 'RangeError',
+      message: /memory\.maxEntries.*0/,
+    })
+    assert.throws(
+      () => createCache({ memory: { maxEntries: Number.POSITIVE_INFINITY } }),
+      /memory\.maxEntries/,
+    )
+    assert.throws(() => createCache({ memory: { maxBytes: -5 } }), /memory\.maxBytes.*-5/)
+    assert.throws(() => createCache({ ttl: 'soon' as never }), { name: 'RangeError', message: /ttl.*"soon"/ })
+    assert.throws(() => createCache({ ttl: 0 }), /ttl must be greater than 0/)
+    assert.throws(() => createCache({ memory: false }), /at least one tier/)
+    assert.throws(() => createCache({ lock: true }), /lock needs redis/)
+    assert.throws(() => createCache({ redis: 'http://x' }), /redis:\/\//)
+    assert.throws(() => createCache({ tags: [''] }), /tags/)
+    assert.throws(() => createCache({ types: { user: { grace: 'x' as never } } }), /types\.user\.grace/)
+  })
+})
+
+describe('cache (memory tier, fake clock)', () => {
+  it('getOrSet runs the loader once for concurrent callers and caches the value until ttl', async () => {
+    const clock = new FakeClock()
+    const cache = createCache({ clock, ttl: 1000 })
+    let calls = 0
+    const d = deferred<string>()
+    const all = Promise.all(
+      Array.from({ length: 100 }, () =>
+        cache.getOrSet('k', () => {
+          calls++
+          return d.promise
+        }),
+      ),
+    )
+    await flush()
+    d.resolve('v')
+    assert.deepEqual(new Set(await all), new Set(['v']))
+    assert.equal(calls, 1)
+    assert.equal(await cache.getOrSet('k', () => 'other'), 'v')
+    clock.advance(1000)
+    assert.equal(await cache.getOrSet('k', () => 'new'), 'new')
+    assert.equal(cache.stats().loader.calls, 2)
+  })
+
+  it('get, getSync, peek and set', async () => {
+    const clock = new FakeClock()
+    const cache = createCache({ clock, ttl: 100 })
+    assert.equal(await cache.get('a'), undefined)
+    await cache.set('a', { n: 1 })
+    assert.deepEqual(await cache.get('a'), { n: 1 })
+    assert.deepEqual(cache.getSync('a'), { n: 1 })
+    clock.advance(100)
+    assert.equal(cache.getSync('a'), undefined)
+    assert.equal(await cache.get('a'), undefined)
+    await assert.rejects(cache.set('a', undefined), TypeError)
+  })
+
+  it('rejects bad keys with E_INVALID_KEY', async () => {
+    const cache = createCache({ maxKeyLength: 10 })
+    for (const key of ['', 'x'.repeat(11), 42 as never]) {
+      await assert.rejects(cache.get(key), (e) => isHotpathError(e, 'E_INVALID_KEY'))
+      await assert.rejects(
+        cache.getOrSet(key, () => 1),
+        (e) => isHotpathError(e, 'E_INVALID_KEY'),
+      )
+    }
+    assert.throws(
+      () => cache.getSync(''),
+      (e) => isHotpathError(e, 'E_INVALID_KEY'),
+    )
+  })
+
+  it('a loader error becomes E_LOADER and is not cached', async () => {
+    const cache = createCache({})
+    await assert.rejects(
+      cache.getOrSet('k', () => {
+        throw new Error('db down')
+      }),
+      (e) => isHotpathError(e, 'E_LOADER') && (e as Error).message.includes('db down'),
+    )
+    assert.equal(await cache.getOrSet('k', () => 'ok'), 'ok')
+  })
+
+  it('grace: serves the stale value when the loader fails, until grace ends', async () => {
+    const clock = new FakeClock()
+    const cache = createCache({ clock, ttl: 100, grace: 1000 })
+    await cache.set('k', 'old')
+    clock.advance(150)
+    const failing = () => Promise.reject(new Error('down'))
+    assert.equal(await cache.getOrSet('k', failing), 'old')
+    assert.equal(cache.stats().staleServes, 1)
+    clock.advance(1000)
+    await assert.rejects(cache.getOrSet('k', failing), (e) => isHotpathError(e, 'E_LOADER'))
+  })
+
+  it('soft timeout: returns stale after the soft timeout and refreshes in the background', async () => {
+    const clock = new FakeClock()
+    const cache = createCache({ clock, ttl: 100, grace: 10_000, timeouts: { soft: 50 } })
+    await cache.set('k', 'old')
+    clock.advance(200)
+    const d = deferred<string>()
+    const p = cache.getOrSet('k', () => d.promise)
+    await flush()
+    clock.advance(50)
+    assert.equal(await p, 'old')
+    d.resolve('new')
+    await flush()
+    await flush()
+    assert.equal(cache.getSync('k'), 'new')
+  })
+
+  it('hard timeout: rejects with E_LOADER_TIMEOUT and aborts the loader signal', async () => {
+    const clock = new FakeClock()
+    const cache = createCache({ clock, timeouts: { hard: 100 } })
+    let signal: AbortSignal | undefined
+    const p = cache.getOrSet('k', (ctx) => {
+      signal = ctx.signal
+      return new Promise<string>(() => {})
+    })
+    await flush()
+    clock.advance(100)
+    await assert.rejects(p, (e) => isHotpathError(e, 'E_LOADER_TIMEOUT'))
+    assert.equal(signal?.aborted, true)
+    assert.equal(cache.stats().loader.timeouts, 1)
+  })
+
+  it('stale-while-revalidate: answers stale at once and refreshes once', async () => {
+    const clock = new FakeClock()
+    const cache = createCache({ clock, ttl: 100, grace: 1000, staleWhileRevalidate: 500 })
+    await cache.set('k', 'old')
+    clock.advance(150)
+    let calls = 0
+    const d = deferred<string>()
+    const loader = () => {
+      calls++
+      return d.promise
+    }
+    assert.equal(await cache.getOrSet('k', loader), 'old')
+    assert.equal(await cache.getOrSet('k', loader), 'old')
+    d.resolve('new')
+    await flush()
+    await flush()
+    assert.equal(calls, 1)
+    assert.equal(await cache.getOrSet('k', loader), 'new')
+  })
+
+  it('XFetch: refreshes early near expiry in proportion to the last load time', async () => {
+    const clock = new FakeClock()
+    const cache = createCache({ clock, ttl: 10_000, earlyRefreshBeta: 1 })
+    let calls = 0
+    const loader = async () => {
+      calls++
+      clock.advance(1000) // the load takes 1s: delta = 1000ms
+      return calls
+    }
+    // fake clock advances inside the loader, but performance.now() measures delta: use a slow real loader instead
+    const slow = () =>
+      new Promise<number>((r) =>
+        setTimeout(() => {
+          calls++
+          r(calls)
+        }, 20),
+      )
+    void loader
+    assert.equal(await cache.getOrSet('k', slow), 1)
+    const random = Math.random
+    try {
+      // far from expiry: no refresh even with an extreme draw
+      Math.random = () => 1e-300
+      clock.advance(1000)
+      assert.equal(await cache.getOrSet('k', slow), 1)
+      assert.equal(calls, 1)
+      // 5ms before expiry with delta ~20ms: -ln(0.5) * 20 = ~14ms >= 5ms -> refresh
+      clock.advance(10_000 - 1000 - 5)
+      Math.random = () => 0.5
+      assert.equal(await cache.getOrSet('k', slow), 1, 'the current value is served during the refresh')
+    } finally {
+      Math.random = random
+    }
+    await new Promise((r) => setTimeout(r, 40))
+    assert.equal(calls, 2)
+    assert.equal(cache.stats().loader.earlyRefreshes, 1)
+  })
+
+  it('schema: a cached value that fails validation is a miss, never an error', async () => {
+    const cache = createCache({})
+    const User = z.object({ id: z.number(), name: z.string() })
+    await cache.set('u', { id: 1 })
+    const u = await cache.getOrSet('u', () => ({ id: 1, name: 'Ada' }), { schema: User })
+    assert.deepEqual(u, { id: 1, name: 'Ada' })
+    assert.deepEqual(await cache.get('u', { schema: User }), { id: 1, name: 'Ada' })
+    await cache.set('u', { id: 'x' })
+    assert.equal(await cache.get('u', { schema: User }), undefined)
+  })
+
+  it('type policies supply ttl and tags; unknown types are rejected', async () => {
+    const clock = new FakeClock()
+    const cache = createCache({ clock, ttl: 10_000, types: { session: { ttl: 50, tags: ['sessions'] } } })
+    await cache.set('s1', 'a', { type: 'session' })
+    await cache.set('s2', 'b', { type: 'session' })
+    await cache.set('other', 'c')
+    await cache.deleteByTag('sessions')
+    assert.equal(cache.getSync('s1'), undefined)
+    assert.equal(cache.getSync('other'), 'c')
+    await cache.set('s3', 'd', { type: 'session' })
+    clock.advance(50)
+    assert.equal(cache.getSync('s3'), undefined)
+    await assert.rejects(cache.get('x', { type: 'nope' }), /type "nope"/)
+  })
+
+  it('expireByTag is soft: stale values are served within grace when the loader fails', async () => {
+    const cache = createCache({ grace: '1h', tags: ['all'] })
+    await cache.set('a', 1)
+    await cache.expireByTag('all')
+    assert.equal(cache.getSync('a'), undefined)
+    assert.equal(await cache.getOrSet('a', () => Promise.reject(new Error('x'))), 1)
+  })
+
+  it('namespaces isolate keys, tags and clear()', async () => {
+    const cache = createCache({})
+    const a = cache.namespace('a')
+    const b = cache.namespace('b')
+    await a.set('k', 'A', { tags: ['t'] })
+    await b.set('k', 'B', { tags: ['t'] })
+    assert.equal(await a.get('k'), 'A')
+    assert.equal(await b.get('k'), 'B')
+    await a.deleteByTag('t')
+    assert.equal(await a.get('k'), undefined)
+    assert.equal(await b.get('k'), 'B')
+    await b.set('j', 1)
+    await b.clear()
+    assert.equal(await b.get('j'), undefined)
+    await cache.set('root', 1)
+    await a.clear()
+    assert.equal(await cache.get('root'), 1)
+  })
+
+  it('getMany and getOrSetMany load only the missing keys, once', async () => {
+    const cache = createCache({})
+    await cache.set('a', 1)
+    assert.deepEqual(await cache.getMany(['a', 'b']), [1, undefined])
+    const asked: string[][] = []
+    const values = await cache.getOrSetMany(['a', 'b', 'c', 'b'], async (keys) => {
+      asked.push(keys)
+      return keys.map((k) => k.toUpperCase())
+    })
+    assert.deepEqual(values, [1, 'B', 'C', 'B'])
+    assert.deepEqual(asked, [['b', 'c']])
+    const fromMap = await cache.getOrSetMany(['d'], async () => new Map([['d', 4]]))
+    assert.deepEqual(fromMap, [4])
+    assert.equal(await cache.get('d'), 4)
+  })
+
+  it('warm() from entries and from a batch loader', async () => {
+    const cache = createCache({})
+    assert.equal(
+      await cache.warm([
+        { key: 'a', value: 1 },
+        { key: 'b', value: 2, ttl: '1m' },
+      ]),
+      2,
+    )
+    assert.equal(
+      await cache.warm({
+        keys: ['c', 'd', 'e'],
+        loader: async (keys) => keys.map((k) => k.repeat(2)),
+        batchSize: 2,
+      }),
+      3,
+    )
+    assert.deepEqual(await cache.getMany(['a', 'b', 'c', 'e']), [1, 2, 'cc', 'ee'])
+  })
+
+  it('events cost nothing until subscribed and stop after dispose', async () => {
+    const cache = createCache({})
+    const hits: string[] = []
+    await cache.set('a', 1)
+    await cache.get('a')
+    const off = cache.on('hit', (e) => hits.push(`${e.tier}:${e.key}`))
+    await cache.get('a')
+    off()
+    await cache.get('a')
+    assert.deepEqual(hits, ['l1:a'])
+    assert.equal(cache.stats().l1.hits, 3)
+  })
+
+  it('reports L1 evictions with their reason', async () => {
+    const cache = createCache({ memory: { maxEntries: 2 } })
+    const reasons: string[] = []
+    cache.on('evict', (e) => reasons.push(e.reason))
+    for (let i = 0; i < 5; i++) await cache.set(`k${i}`, i)
+    assert.ok(reasons.length >= 3)
+    assert.ok(cache.stats().l1.entries <= 2)
+  })
+
+  it('abort signal rejects the waiting caller with E_ABORTED', async () => {
+    const cache = createCache({})
+    const ac = new AbortController()
+    const p = cache.getOrSet('k', () => new Promise<string>(() => {}), { signal: ac.signal })
+    ac.abort()
+    await assert.rejects(p, (e) => isHotpathError(e, 'E_ABORTED'))
+    await cache.close()
+  })
+
+  it('after close(), calls fail with E_CLOSED', async () => {
+    const cache = createCache({})
+    await cache.close()
+    await assert.rejects(cache.get('a'), (e) => isHotpathError(e, 'E_CLOSED'))
+  })
+})
