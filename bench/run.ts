@@ -11,7 +11,7 @@ interface Suite {
   run(): Promise<void>
 }
 
-const suites: Array<() => Promise<Suite>> = []
+const suites: Array<() => Promise<Suite>> = [async () => (await import('./cache.bench.js')).default]
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
 console.log(

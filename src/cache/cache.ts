@@ -42,7 +42,10 @@ export class Cache implements Instrumentable {
   constructor(engine: CacheEngine, ns: string) {
     this.engine = engine
     this.ns = ns
+    this.maxKeyLength = engine.o.maxKeyLength
   }
+
+  private readonly maxKeyLength: number
 
   /** The cache's name (metrics label). */
   get name(): string {
@@ -82,13 +85,12 @@ export class Cache implements Instrumentable {
    * The cheapest read there is: use it on hot paths that can tolerate a miss.
    */
   getSync<T = unknown>(key: string): T | undefined {
-    const mem = this.engine.memory
+    const engine = this.engine
+    const mem = engine.memory
     if (mem === undefined) return undefined
-    const full = this.check(key)
-    const v = mem.getFresh(full, this.engine.now())
-    if (v === undefined) this.engine.c.l1Misses++
-    else this.engine.c.l1Hits++
-    return v as T | undefined
+    if (typeof key !== 'string' || key.length === 0 || key.length > this.maxKeyLength || engine.closed)
+      this.check(key)
+    return mem.getFresh(this.ns === '' ? key : this.ns + key, engine.now()) as T | undefined
   }
 
   /** The L1 value of `key` if present (fresh or stale), without recording an access. */

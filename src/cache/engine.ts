@@ -524,19 +524,21 @@ export class CacheEngine {
   stats(): CacheStats {
     const c = this.c
     const mem = this.memory
-    const l1Total = c.l1Hits + c.l1Misses
+    const l1Hits = c.l1Hits + (mem?.syncHits ?? 0)
+    const l1Misses = c.l1Misses + (mem?.syncMisses ?? 0)
+    const l1Total = l1Hits + l1Misses
     return {
       name: this.o.name,
       l1: {
         enabled: mem !== undefined,
-        hits: c.l1Hits,
-        misses: c.l1Misses,
+        hits: l1Hits,
+        misses: l1Misses,
         entries: mem?.size ?? 0,
         bytes: mem?.bytes ?? 0,
         maxEntries: mem?.maxEntries ?? 0,
         maxBytes: mem?.maxBytes ?? 0,
         evictions: mem?.evictions ?? 0,
-        hitRatio: l1Total === 0 ? 0 : c.l1Hits / l1Total,
+        hitRatio: l1Total === 0 ? 0 : l1Hits / l1Total,
       },
       l2: {
         enabled: this.l2 !== undefined,

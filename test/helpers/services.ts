@@ -20,6 +20,7 @@ export function uniquePrefix(name: string): string {
 /** Deletes every key under `prefix` on the Redis at `url`. */
 export async function cleanupPrefix(prefix: string, url = REDIS_URL): Promise<void> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 })
+  client.on('error', () => {})
   try {
     await client.connect()
     let cursor = '0'

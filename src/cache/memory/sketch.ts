@@ -1,8 +1,9 @@
 /**
- * Count-min frequency sketch for TinyLFU admission: four counters per key (saturating at 15),
+ * Count-min frequency sketch for TinyLFU admission: two counters per key (saturating at 15),
  * halved every `sampleSize` additions so old popularity fades (the "aging" of TinyLFU,
- * Einziger et al. 2017). A key's four counters sit in one 64-byte block, one in each 16-byte
- * row of the block, so an increment touches a single cache line (the layout Caffeine uses).
+ * Einziger et al. 2017). A key's counters sit in one 64-byte block, one in each 32-byte half,
+ * so an increment touches a single cache line (the blocked layout Caffeine uses). Depth 2
+ * instead of 4 measured the same hit ratio on the bench traces at a lower cost per hit.
  */
 
 const MAX = 15
@@ -33,19 +34,13 @@ export class FrequencySketch {
   increment(h: number): void {
     const t = this.table
     const b = (Math.imul(h, BLOCK_SEED) >>> this.shift) << 6
-    const i0 = b + (h & 15)
-    const i1 = b + 16 + ((h >>> 4) & 15)
-    const i2 = b + 32 + ((h >>> 8) & 15)
-    const i3 = b + 48 + ((h >>> 12) & 15)
+    const i0 = b + (h & 31)
+    const i1 = b + 32 + ((h >>> 5) & 31)
     const v0 = t[i0] as number
     const v1 = t[i1] as number
-    const v2 = t[i2] as number
-    const v3 = t[i3] as number
     // branch-free saturating increment: (v - MAX) >>> 31 is 1 while v < MAX, else 0
     t[i0] = v0 + ((v0 - MAX) >>> 31)
     t[i1] = v1 + ((v1 - MAX) >>> 31)
-    t[i2] = v2 + ((v2 - MAX) >>> 31)
-    t[i3] = v3 + ((v3 - MAX) >>> 31)
     if (++this.additions >= this.sampleSize) this.age()
   }
 
@@ -53,14 +48,9 @@ export class FrequencySketch {
   frequency(h: number): number {
     const t = this.table
     const b = (Math.imul(h, BLOCK_SEED) >>> this.shift) << 6
-    let f = t[b + (h & 15)] as number
-    const f1 = t[b + 16 + ((h >>> 4) & 15)] as number
-    if (f1 < f) f = f1
-    const f2 = t[b + 32 + ((h >>> 8) & 15)] as number
-    if (f2 < f) f = f2
-    const f3 = t[b + 48 + ((h >>> 12) & 15)] as number
-    if (f3 < f) f = f3
-    return f
+    const f0 = t[b + (h & 31)] as number
+    const f1 = t[b + 32 + ((h >>> 5) & 31)] as number
+    return f0 < f1 ? f0 : f1
   }
 
   /** Halves every counter. */

@@ -48,6 +48,8 @@ export class MemoryStore {
   private readonly next: Int32Array
   private readonly prev: Int32Array
   private readonly seg: Uint8Array
+  /** CLOCK reference bits: a hit in the window or protected segment only sets this byte. */
+  private readonly ref: Uint8Array
   private readonly free: Int32Array
   private freeTop = 0
   private readonly head = new Int32Array([NONE, NONE, NONE])
@@ -63,6 +65,9 @@ export class MemoryStore {
   private totalBytes = 0
   /** Entries evicted for capacity or bytes since creation. */
   evictions = 0
+  /** Fresh hits and misses of `getFresh` (the synchronous path counts here, not in the engine). */
+  syncHits = 0
+  syncMisses = 0
   /** Called when an entry leaves for a reason other than an explicit delete; null when nobody listens. */
   onEvict: ((key: string, reason: EvictionReason) => void) | null = null
 
@@ -81,6 +86,7 @@ export class MemoryStore {
     this.next = new Int32Array(n).fill(NONE)
     this.prev = new Int32Array(n).fill(NONE)
     this.seg = new Uint8Array(n)
+    this.ref = new Uint8Array(n)
     this.free = new Int32Array(n)
     for (let i = 0; i < n; i++) this.free[i] = n - 1 - i
     this.freeTop = n
@@ -132,16 +138,19 @@ export class MemoryStore {
   getFresh(key: string, now: number): unknown {
     const i = this.map.get(key)
     if (i === undefined) {
+      this.syncMisses++
       this.sketch.increment(hashString(key))
       return undefined
     }
     this.sketch.increment(this.hashes[i] as number)
-    const exp = this.expiresAt[i] as number
-    if (exp <= now) {
+    if ((this.expiresAt[i] as number) <= now) {
+      this.syncMisses++
       if ((this.staleUntil[i] as number) <= now) this.removeSlot(i, 'expired')
       return undefined
     }
-    this.touch(i)
+    this.syncHits++
+    if (this.seg[i] === PROBATION) this.touch(i)
+    else this.ref[i] = 1
     return this.vals[i]
   }
 
@@ -307,6 +316,7 @@ export class MemoryStore {
     this.hashes[i] = hashString(key)
     this.map.set(key, i)
     this.seg[i] = WINDOW
+    this.ref[i] = 0
     this.linkTail(WINDOW, i)
     return i
   }
@@ -314,7 +324,7 @@ export class MemoryStore {
   /** After a new entry joined the window: window overflow moves to the main space (there is room). */
   private admit(_newSlot: number): void {
     while ((this.count[WINDOW] as number) > this.windowMax) {
-      const candidate = this.head[WINDOW] as number
+      const candidate = this.oldest(WINDOW)
       this.unlink(candidate)
       this.seg[candidate] = PROBATION
       this.linkTail(PROBATION, candidate)
@@ -323,7 +333,7 @@ export class MemoryStore {
 
   /** Full: the window's oldest key duels the main space's victim for a place; the loser leaves. */
   private makeRoom(): void {
-    const candidate = this.head[WINDOW] as number
+    const candidate = this.oldest(WINDOW)
     if (candidate === NONE) {
       this.evictOne('capacity')
       return
@@ -337,7 +347,7 @@ export class MemoryStore {
   /** Candidate vs victim: the less frequent one leaves. */
   private duel(candidate: number): void {
     let victim = this.head[PROBATION] as number
-    if (victim === candidate) victim = this.head[PROTECTED] as number
+    if (victim === candidate) victim = this.oldest(PROTECTED)
     if (victim === NONE || victim === candidate) {
       this.removeSlot(candidate, 'capacity')
       this.evictions++
@@ -372,21 +382,41 @@ export class MemoryStore {
     }
   }
 
+  /**
+   * Records recency. Probation hits are promoted to protected at once (that is the segmented
+   * LRU's signal); window and protected hits only set a reference bit, and the list order is
+   * fixed lazily when an entry reaches the head (CLOCK second chance), which keeps a hit down to
+   * one byte store instead of relinking two list nodes.
+   */
   private touch(i: number): void {
-    const s = this.seg[i] as number
-    if (s === PROBATION) {
+    if (this.seg[i] === PROBATION) {
       this.unlink(i)
       this.seg[i] = PROTECTED
+      this.ref[i] = 0
       this.linkTail(PROTECTED, i)
       if ((this.count[PROTECTED] as number) > this.protectedMax) {
-        const demoted = this.head[PROTECTED] as number
+        const demoted = this.oldest(PROTECTED)
         this.unlink(demoted)
         this.seg[demoted] = PROBATION
         this.linkTail(PROBATION, demoted)
       }
-    } else if (this.tail[s] !== i) {
-      this.moveToTail(s, i)
+    } else {
+      this.ref[i] = 1
     }
+  }
+
+  /** The least recently used slot of segment `s` (giving referenced slots a second chance). */
+  private oldest(s: number): number {
+    const ref = this.ref
+    let h = this.head[s] as number
+    let budget = this.count[s] as number
+    while (h !== NONE && ref[h] === 1 && budget-- > 0) {
+      ref[h] = 0
+      if (this.tail[s] === h) return h
+      this.moveToTail(s, h)
+      h = this.head[s] as number
+    }
+    return h
   }
 
   /** Moves a slot that is not already the tail to the tail of its own list (counts unchanged). */

@@ -1,0 +1,490 @@
+/**
+ * Cache benchmarks: hotpath/cache against lru-cache 11, BentoCache 1.x and cache-manager 7,
+ * each measured in this same process run. See bench/README.md for recorded figures.
+ */
+import { execFileSync } from 'node:child_process'
+import { performance } from 'node:perf_hooks'
+import { BentoCache, bentostore } from 'bentocache'
+import { memoryDriver } from 'bentocache/drivers/memory'
+import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis'
+import { createCache as createCacheManager } from 'cache-manager'
+import { Redis } from 'ioredis'
+import { LRUCache } from 'lru-cache'
+import { createCache } from '../src/cache/index.js'
+import { MemoryStore } from '../src/cache/memory/store.js'
+import { cleanupPrefix, PrivateRedis, REDIS_URL, uniquePrefix } from '../test/helpers/services.js'
+import { compareOps, concurrentOps, gc, report } from './lib/harness.js'
+
+const SUITE = 'cache'
+let sink: unknown
+export function lastSink(): unknown {
+  return sink
+}
+
+/** Zipf(s) sampler over n ranks via an inverse CDF table and binary search. */
+function zipf(n: number, s: number, seed = 42): () => number {
+  const cdf = new Float64Array(n)
+  let sum = 0
+  for (let i = 0; i < n; i++) {
+    sum += 1 / (i + 1) ** s
+    cdf[i] = sum
+  }
+  let x = seed >>> 0
+  return () => {
+    // xorshift32: deterministic traces, the same for every contender
+    x ^= x << 13
+    x >>>= 0
+    x ^= x >>> 17
+    x ^= x << 5
+    x >>>= 0
+    const r = (x / 4294967296) * sum
+    let lo = 0
+    let hi = n - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if ((cdf[mid] as number) < r) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+}
+
+async function l1SyncHit(): Promise<void> {
+  const N = 10_000
+  const keys = Array.from({ length: N }, (_, i) => `user:${i}`)
+  const lru = new LRUCache<string, object>({ max: N, ttl: 60_000 })
+  const ours = createCache({ ttl: '1m', memory: { maxEntries: N } })
+  for (const k of keys) {
+    lru.set(k, { k })
+    await ours.set(k, { k })
+  }
+  const Z = 1 << 16
+  const next = zipf(N, 0.8)
+  const trace = Array.from({ length: Z }, () => keys[next()] as string)
+  const r = await compareOps({
+    ours: (n) => {
+      for (let i = 0; i < n; i++) sink = ours.getSync(trace[i & (Z - 1)] as string)
+    },
+    lru: (n) => {
+      for (let i = 0; i < n; i++) sink = lru.get(trace[i & (Z - 1)] as string)
+    },
+  })
+  report({
+    suite: SUITE,
+    name: 'L1 sync hit, Zipf(0.8) over 10k resident keys (getSync vs lru.get, TTL on)',
+    ours: r.ours as number,
+    peer: r.lru,
+    peerName: 'lru-cache',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    target: '>= 0.8x',
+  })
+  const c = await compareOps({
+    ours: (n) => {
+      for (let i = 0; i < n; i++) sink = ours.getSync(keys[i % N] as string)
+    },
+    lru: (n) => {
+      for (let i = 0; i < n; i++) sink = lru.get(keys[i % N] as string)
+    },
+  })
+  report({
+    suite: SUITE,
+    name: 'L1 sync hit, cyclic over all 10k keys (worst case for segmented LRU)',
+    ours: c.ours as number,
+    peer: c.lru,
+    peerName: 'lru-cache',
+    unit: 'ops/s',
+    higherIsBetter: true,
+  })
+  await ours.close()
+}
+
+async function asyncHits(): Promise<void> {
+  const N = 1000
+  const keys = Array.from({ length: N }, (_, i) => `user:${i}`)
+  const ours = createCache({ ttl: '1m', memory: { maxEntries: 10_000 } })
+  const bento = new BentoCache({
+    default: 'm',
+    stores: { m: bentostore().useL1Layer(memoryDriver({ maxSize: '100mb' })) },
+  })
+  const manager = createCacheManager({ ttl: 60_000 })
+  for (const k of keys) {
+    await ours.set(k, { k })
+    await bento.set({ key: k, value: { k }, ttl: '1m' })
+    await manager.set(k, { k })
+  }
+  const load = () => ({ k: 'x' })
+  const r = await compareOps(
+    {
+      ours: async (n) => {
+        for (let i = 0; i < n; i++) sink = await ours.get(keys[i % N] as string)
+      },
+      bento: async (n) => {
+        for (let i = 0; i < n; i++) sink = await bento.get({ key: keys[i % N] as string })
+      },
+      manager: async (n) => {
+        for (let i = 0; i < n; i++) sink = await manager.get(keys[i % N] as string)
+      },
+    },
+    { rounds: 5, roundMs: 150 },
+  )
+  report({
+    suite: SUITE,
+    name: 'await get, L1 hit',
+    ours: r.ours as number,
+    peer: r.bento,
+    peerName: 'BentoCache',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    target: '>= 10x',
+  })
+  report({
+    suite: SUITE,
+    name: 'await get, L1 hit',
+    ours: r.ours as number,
+    peer: r.manager,
+    peerName: 'cache-manager 7',
+    unit: 'ops/s',
+    higherIsBetter: true,
+  })
+  const g = await compareOps(
+    {
+      ours: async (n) => {
+        for (let i = 0; i < n; i++) sink = await ours.getOrSet(keys[i % N] as string, load)
+      },
+      bento: async (n) => {
+        for (let i = 0; i < n; i++)
+          sink = await bento.getOrSet({ key: keys[i % N] as string, factory: load, ttl: '1m' })
+      },
+      manager: async (n) => {
+        for (let i = 0; i < n; i++) sink = await manager.wrap(keys[i % N] as string, async () => load())
+      },
+    },
+    { rounds: 5, roundMs: 150 },
+  )
+  report({
+    suite: SUITE,
+    name: 'await getOrSet, L1 hit',
+    ours: g.ours as number,
+    peer: g.bento,
+    peerName: 'BentoCache',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    target: '>= 10x',
+  })
+  report({
+    suite: SUITE,
+    name: 'await getOrSet, L1 hit',
+    ours: g.ours as number,
+    peer: g.manager,
+    peerName: 'cache-manager 7 wrap',
+    unit: 'ops/s',
+    higherIsBetter: true,
+  })
+  await ours.close()
+  await bento.disconnectAll()
+}
+
+function hitRatio(trace: Int32Array, capacity: number): { ours: number; lru: number; ideal: number } {
+  const store = new MemoryStore({ maxEntries: capacity, maxBytes: 1e12, maxEntryBytes: 1e12 })
+  const lru = new LRUCache<number, number>({ max: capacity })
+  let oursHits = 0
+  let lruHits = 0
+  const counts = new Map<number, number>()
+  for (let i = 0; i < trace.length; i++) {
+    const k = trace[i] as number
+    const key = `k${k}`
+    if (store.lookup(key, 0) >= 0) oursHits++
+    else store.set(key, k, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 0, 1, undefined)
+    if (lru.get(k) !== undefined) lruHits++
+    else lru.set(k, k)
+    counts.set(k, (counts.get(k) ?? 0) + 1)
+  }
+  // ideal static cache: the top-k most frequent keys, each missing once
+  const top = [...counts.values()].sort((a, b) => b - a).slice(0, capacity)
+  const idealHits = top.reduce((s, c) => s + c - 1, 0)
+  return { ours: oursHits / trace.length, lru: lruHits / trace.length, ideal: idealHits / trace.length }
+}
+
+function hitRatios(): void {
+  const n = 100_000
+  const len = 1_000_000
+  const next = zipf(n, 0.8, 7)
+  const zipfTrace = new Int32Array(len)
+  for (let i = 0; i < len; i++) zipfTrace[i] = next()
+  const z = hitRatio(zipfTrace, 1000)
+  report({
+    suite: SUITE,
+    name: `hit ratio, Zipf(0.8), 100k keys, capacity 1,000 (ideal top-k ${(z.ideal * 100).toFixed(1)}%)`,
+    ours: z.ours * 100,
+    peer: z.lru * 100,
+    peerName: 'lru-cache',
+    unit: '%',
+    higherIsBetter: true,
+    target: '>= +5 points',
+    note: `+${((z.ours - z.lru) * 100).toFixed(1)} points`,
+  })
+  const scanTrace = new Int32Array(len)
+  const next2 = zipf(n, 0.8, 11)
+  let oneTime = 10_000_000
+  for (let i = 0; i < len; i++) scanTrace[i] = i % 3 === 2 ? oneTime++ : next2()
+  const s = hitRatio(scanTrace, 1000)
+  report({
+    suite: SUITE,
+    name: `hit ratio, Zipf(0.8) + 1/3 one-time keys (scan) (ideal ${(s.ideal * 100).toFixed(1)}%)`,
+    ours: s.ours * 100,
+    peer: s.lru * 100,
+    peerName: 'lru-cache',
+    unit: '%',
+    higherIsBetter: true,
+    target: 'ahead',
+    note: `+${((s.ours - s.lru) * 100).toFixed(1)} points`,
+  })
+}
+
+async function memory(): Promise<void> {
+  const N = 100_000
+  const keys = Array.from({ length: N }, (_, i) => `key:${i.toString().padStart(6, '0')}`)
+  const values = Array.from({ length: N }, (_, i) => i * 2 + 0.5)
+  const used = () => {
+    const m = process.memoryUsage()
+    return m.heapUsed + m.arrayBuffers
+  }
+  gc()
+  let before = used()
+  const lru = new LRUCache<string, number>({ max: N, ttl: 60_000 })
+  for (let i = 0; i < N; i++) lru.set(keys[i] as string, values[i] as number)
+  gc()
+  const lruPer = (used() - before) / N
+  sink = lru
+  gc()
+  before = used()
+  const ours = createCache({ ttl: '1m', memory: { maxEntries: N, maxBytes: 1e9 } })
+  for (let i = 0; i < N; i++) await ours.set(keys[i] as string, values[i] as number)
+  gc()
+  const oursPer = (used() - before) / N
+  report({
+    suite: SUITE,
+    name: 'heap per entry beyond key and value (100k entries, TTL on)',
+    ours: oursPer,
+    peer: lruPer,
+    peerName: 'lru-cache',
+    unit: 'B',
+    higherIsBetter: false,
+    target: '<= 1.25x lru-cache',
+    note: `ratio ours/lru ${(oursPer / lruPer).toFixed(2)}`,
+  })
+  await ours.close()
+  sink = undefined
+  // maxBytes under a flood of unique keys: tracked bytes and real heap growth
+  const maxBytes = 8 * 1024 * 1024
+  const flood = createCache({ ttl: '1m', memory: { maxEntries: 1_000_000, maxBytes } })
+  gc()
+  const h0 = used()
+  let peak = 0
+  for (let i = 0; i < 300_000; i++) {
+    await flood.set(`flood:${i}:${Math.random().toString(36).slice(2)}`, `value-${i}-${'x'.repeat(100)}`)
+    const b = flood.stats().l1.bytes
+    if (b > peak) peak = b
+  }
+  gc()
+  const grown = used() - h0
+  report({
+    suite: SUITE,
+    name: 'maxBytes 8 MiB under 300k unique keys: peak tracked bytes / maxBytes',
+    ours: peak / maxBytes,
+    peer: undefined,
+    peerName: undefined,
+    unit: 'x',
+    higherIsBetter: false,
+    target: '<= 1.05',
+    note: `real heap growth after the flood ${(grown / 2 ** 20).toFixed(1)} MiB`,
+  })
+  await flood.close()
+}
+
+async function l2Reads(): Promise<void> {
+  const prefix = uniquePrefix('bench-l2')
+  const ours = createCache({ memory: false, redis: REDIS_URL, prefix, ttl: '10m' })
+  const N = 1000
+  const value = {
+    id: 1,
+    name: 'A user name',
+    email: 'someone@example.com',
+    roles: ['a', 'b'],
+    bio: 'x'.repeat(110),
+  }
+  for (let i = 0; i < N; i++) await ours.set(`u:${i}`, value)
+  const count = 200_000
+  await concurrentOps((i) => ours.get(`u:${i % N}`), { count: 20_000, concurrency: 100 })
+  const opsPerSec = await concurrentOps((i) => ours.get(`u:${i % N}`), { count, concurrency: 100 })
+  let rb = Number.NaN
+  try {
+    const u = new URL(REDIS_URL)
+    const out = execFileSync(
+      'redis-benchmark',
+      ['-h', u.hostname, '-p', u.port || '6379', '-t', 'get', '-n', '200000', '-q'],
+      { encoding: 'utf8' },
+    )
+    const m = /([\d.]+) requests per second/.exec(out)
+    if (m) rb = Number(m[1])
+  } catch {
+    // redis-benchmark missing: the row says NaN
+  }
+  report({
+    suite: SUITE,
+    name: 'L2 reads (L1 off, ~200 B values, 100 concurrent callers)',
+    ours: opsPerSec,
+    peer: rb,
+    peerName: 'redis-benchmark -t get -n 200000',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    target: '>= 120k ops/s',
+  })
+  await ours.close()
+  await cleanupPrefix(prefix)
+}
+
+async function stampede(): Promise<void> {
+  const prefix = uniquePrefix('bench-stampede')
+  const instances = Array.from({ length: 10 }, () =>
+    createCache({ redis: REDIS_URL, prefix, lock: true, ttl: '1m' }),
+  )
+  let calls = 0
+  const loader = async () => {
+    calls++
+    await new Promise((r) => setTimeout(r, 50))
+    return { value: 42 }
+  }
+  await Promise.all(instances.flatMap((c) => Array.from({ length: 100 }, () => c.getOrSet('hot', loader))))
+  const ourCalls = calls
+  for (const c of instances) await c.close()
+  const bentoPrefix = uniquePrefix('bench-stampede-bento')
+  const clients: Redis[] = []
+  const bentos = Array.from({ length: 10 }, () => {
+    const connection = new Redis(REDIS_URL)
+    const busConnection = new Redis(REDIS_URL)
+    clients.push(connection, busConnection)
+    return new BentoCache({
+      default: 'r',
+      prefix: bentoPrefix,
+      stores: {
+        r: bentostore()
+          .useL1Layer(memoryDriver({ maxSize: '10mb' }))
+          .useL2Layer(redisDriver({ connection }))
+          .useBus(redisBusDriver({ connection: busConnection })),
+      },
+    })
+  })
+  calls = 0
+  await Promise.all(
+    bentos.flatMap((b) =>
+      Array.from({ length: 100 }, () => b.getOrSet({ key: 'hot', factory: loader, ttl: '1m' })),
+    ),
+  )
+  const bentoCalls = calls
+  for (const b of bentos) await b.disconnectAll()
+  for (const c of clients) c.disconnect()
+  report({
+    suite: SUITE,
+    name: 'stampede: 10 instances x 100 concurrent getOrSet on one key -> loader calls',
+    ours: ourCalls,
+    peer: bentoCalls,
+    peerName: 'BentoCache',
+    unit: 'calls',
+    higherIsBetter: false,
+    target: 'exactly 1',
+  })
+  await cleanupPrefix(prefix)
+  await cleanupPrefix(bentoPrefix)
+}
+
+async function outage(): Promise<void> {
+  const priv = await PrivateRedis.start()
+  const timeout = 100
+  // L1 off: every call goes to L2, so the outage is felt by every call, not hidden behind L1 hits
+  const cache = createCache({ memory: false, redis: { connection: priv.url, timeout }, ttl: '1m' })
+  let errors = 0
+  let phase: 'before' | 'outage' | 'after' = 'before'
+  const latencies: number[] = []
+  let stop = false
+  let closedAfterMs = Number.NaN
+  let firstL2HitMs = Number.NaN
+  let resumedAt = 0
+  const offB = cache.on('breaker', (e) => {
+    if (phase === 'after' && e.state === 'closed' && Number.isNaN(closedAfterMs))
+      closedAfterMs = performance.now() - resumedAt
+  })
+  const offH = cache.on('hit', (e) => {
+    if (phase === 'after' && e.tier === 'l2' && Number.isNaN(firstL2HitMs))
+      firstL2HitMs = performance.now() - resumedAt
+  })
+  const worker = async (w: number) => {
+    let i = 0
+    while (!stop) {
+      const t0 = performance.now()
+      try {
+        await cache.getOrSet(`k${w}:${i++ % 20}`, async () => ({ at: Date.now() }))
+      } catch {
+        errors++
+      }
+      if (phase === 'outage') latencies.push(performance.now() - t0)
+      await new Promise((r) => setTimeout(r, 1))
+    }
+  }
+  const loops = Array.from({ length: 20 }, (_, w) => worker(w))
+  await new Promise((r) => setTimeout(r, 500))
+  phase = 'outage'
+  priv.pause()
+  await new Promise((r) => setTimeout(r, 2000))
+  priv.resume()
+  phase = 'after'
+  resumedAt = performance.now()
+  const until = Date.now() + 3000
+  while ((Number.isNaN(firstL2HitMs) || Number.isNaN(closedAfterMs)) && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  stop = true
+  await Promise.all(loops)
+  offB()
+  offH()
+  latencies.sort((a, b) => a - b)
+  const p99 = latencies[Math.floor(latencies.length * 0.99)] ?? Number.NaN
+  const max = latencies[latencies.length - 1] ?? Number.NaN
+  report({
+    suite: SUITE,
+    name: `Redis paused 2s, 20 callers, L1 off: p99 latency during the outage (${latencies.length} calls, ${errors} errors, max ${max.toFixed(0)} ms)`,
+    ours: p99,
+    peer: undefined,
+    peerName: undefined,
+    unit: 'ms',
+    higherIsBetter: false,
+    target: `<= ${2 * timeout} ms (2x L2 timeout), 0 errors`,
+  })
+  report({
+    suite: SUITE,
+    name: 'Redis back: breaker closed / first L2 hit after resume',
+    ours: closedAfterMs,
+    peer: undefined,
+    peerName: undefined,
+    unit: 'ms',
+    higherIsBetter: false,
+    target: '<= 1000 ms',
+    note: `first L2 hit after ${firstL2HitMs.toFixed(0)} ms`,
+  })
+  await cache.close()
+  await priv.stop()
+}
+
+export default {
+  name: SUITE,
+  async run(): Promise<void> {
+    await l1SyncHit()
+    await asyncHits()
+    hitRatios()
+    await memory()
+    await l2Reads()
+    await stampede()
+    await outage()
+  },
+}
