@@ -76,6 +76,7 @@ export class PrivateRedis {
         maxRetriesPerRequest: 0,
         retryStrategy: () => null,
       })
+      client.on('error', () => {})
       try {
         await client.connect()
         await client.ping()
