@@ -50,7 +50,7 @@ export class FrequencySketch {
     const b = (Math.imul(h, BLOCK_SEED) >>> this.shift) << 6
     const f0 = t[b + (h & 31)] as number
     const f1 = t[b + 32 + ((h >>> 5) & 31)] as number
-    return f0 < f1 ? f0 : f1
+    return Math.min(f0, f1)
   }
 
   /** Halves every counter. */
