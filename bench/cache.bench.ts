@@ -61,14 +61,17 @@ async function l1SyncHit(): Promise<void> {
   const Z = 1 << 16
   const next = zipf(N, 0.8)
   const trace = Array.from({ length: Z }, () => keys[next()] as string)
-  const r = await compareOps({
-    ours: (n) => {
-      for (let i = 0; i < n; i++) sink = ours.getSync(trace[i & (Z - 1)] as string)
+  const r = await compareOps(
+    {
+      ours: (n) => {
+        for (let i = 0; i < n; i++) sink = ours.getSync(trace[i & (Z - 1)] as string)
+      },
+      lru: (n) => {
+        for (let i = 0; i < n; i++) sink = lru.get(trace[i & (Z - 1)] as string)
+      },
     },
-    lru: (n) => {
-      for (let i = 0; i < n; i++) sink = lru.get(trace[i & (Z - 1)] as string)
-    },
-  })
+    { rounds: 15, roundMs: 150 },
+  )
   report({
     suite: SUITE,
     name: 'L1 sync hit, Zipf(0.8) over 10k resident keys (getSync vs lru.get, TTL on)',
@@ -316,6 +319,7 @@ async function l2Reads(): Promise<void> {
   }
   for (let i = 0; i < N; i++) await ours.set(`u:${i}`, value)
   const count = 200_000
+  gc()
   await concurrentOps((i) => ours.get(`u:${i % N}`), { count: 20_000, concurrency: 100 })
   const opsPerSec = await concurrentOps((i) => ours.get(`u:${i % N}`), { count, concurrency: 100 })
   let rb = Number.NaN

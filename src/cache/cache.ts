@@ -124,25 +124,32 @@ export class Cache implements Instrumentable {
     return this.getSlow<T>(full, policy)
   }
 
-  private async getSlow<T>(full: string, policy: ResolvedPolicy): Promise<T | undefined> {
+  private getSlow<T>(full: string, policy: ResolvedPolicy): Promise<T | undefined> {
     const engine = this.engine
     const mem = engine.memory
-    if (mem !== undefined && policy.schema !== undefined) {
-      const now = engine.now()
-      const slot = mem.lookup(full, now)
-      if (slot >= 0 && (mem.expiresAt[slot] as number) > now) {
-        const v = await engine.validate(policy.schema, mem.valueAt(slot))
-        if (v !== NOTHING) {
-          engine.l1Hit(full, slot)
-          return v as T
-        }
-        mem.delete(full)
-      }
-    }
+    if (mem !== undefined && policy.schema !== undefined) return this.getValidated<T>(full, policy)
     if (mem !== undefined) {
       engine.c.l1Misses++
       if (engine.events.has('miss')) engine.events.emit('miss', { key: full, tier: 'l1' })
     }
+    return engine.readL2(full, policy).then(orUndefined) as Promise<T | undefined>
+  }
+
+  private async getValidated<T>(full: string, policy: ResolvedPolicy): Promise<T | undefined> {
+    const engine = this.engine
+    const mem = engine.memory as NonNullable<typeof engine.memory>
+    const now = engine.now()
+    const slot = mem.lookup(full, now)
+    if (slot >= 0 && (mem.expiresAt[slot] as number) > now) {
+      const v = await engine.validate(policy.schema as NonNullable<typeof policy.schema>, mem.valueAt(slot))
+      if (v !== NOTHING) {
+        engine.l1Hit(full, slot)
+        return v as T
+      }
+      mem.delete(full)
+    }
+    engine.c.l1Misses++
+    if (engine.events.has('miss')) engine.events.emit('miss', { key: full, tier: 'l1' })
     const v = await engine.readL2(full, policy)
     return v === NOTHING ? undefined : (v as T)
   }
@@ -508,6 +515,10 @@ export class Cache implements Instrumentable {
   close(): Promise<void> {
     return this.engine.close()
   }
+}
+
+function orUndefined(v: unknown): unknown {
+  return v === NOTHING ? undefined : v
 }
 
 function pick(result: unknown, index: number, key: string): unknown {
