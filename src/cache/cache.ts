@@ -43,9 +43,12 @@ export class Cache implements Instrumentable {
     this.engine = engine
     this.ns = ns
     this.maxKeyLength = engine.o.maxKeyLength
+    this.defaults = this.scoped(engine.o.policy)
   }
 
   private readonly maxKeyLength: number
+  /** The cache's default policy with tags in this view's namespace (no per-call work). */
+  private readonly defaults: ResolvedPolicy
 
   /** The cache's name (metrics label). */
   get name(): string {
@@ -62,7 +65,7 @@ export class Cache implements Instrumentable {
 
   private policy(opts: CallOptions | undefined): ResolvedPolicy {
     const o = this.engine.o
-    if (opts === undefined) return o.policy
+    if (opts === undefined) return this.defaults
     let base = o.policy
     if (opts.type !== undefined) {
       const t = o.types.get(opts.type)
@@ -74,10 +77,13 @@ export class Cache implements Instrumentable {
       base = t
     }
     const p = resolvePolicy(opts, base, 'call options')
-    if (this.ns !== '' && p.tags !== undefined && p.tags !== o.policy.tags) {
-      return { ...p, tags: p.tags.map((t) => this.ns + t) }
-    }
-    return p
+    return this.scoped(p)
+  }
+
+  /** Tags live in the view's namespace, like keys. */
+  private scoped(p: ResolvedPolicy): ResolvedPolicy {
+    if (this.ns === '' || p.tags === undefined) return p
+    return Object.freeze({ ...p, tags: Object.freeze(p.tags.map((t) => this.ns + t)) })
   }
 
   /**

@@ -255,6 +255,16 @@ describe('cache (memory tier, fake clock)', () => {
     assert.equal(await cache.get('root'), 1)
   })
 
+  it('cache-level default tags are scoped to the namespace view that stored the value', async () => {
+    const cache = createCache({ tags: ['all'] })
+    const a = cache.namespace('a')
+    await a.set('k', 1)
+    await cache.set('k', 2)
+    await a.deleteByTag('all')
+    assert.equal(await a.get('k'), undefined)
+    assert.equal(await cache.get('k'), 2)
+  })
+
   it('getMany and getOrSetMany load only the missing keys, once', async () => {
     const cache = createCache({})
     await cache.set('a', 1)
