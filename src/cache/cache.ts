@@ -143,21 +143,27 @@ export class Cache implements Instrumentable {
 
   private async getValidated<T>(full: string, policy: ResolvedPolicy): Promise<T | undefined> {
     const engine = this.engine
-    const mem = engine.memory as NonNullable<typeof engine.memory>
-    const now = engine.now()
-    const slot = mem.lookup(full, now)
-    if (slot >= 0 && (mem.expiresAt[slot] as number) > now) {
-      const v = await engine.validate(policy.schema as NonNullable<typeof policy.schema>, mem.valueAt(slot))
-      if (v !== NOTHING) {
-        engine.l1Hit(full, slot)
-        return v as T
-      }
-      mem.delete(full)
-    }
+    const hit = await this.validatedL1(full, policy)
+    if (hit !== NOTHING) return hit as T
     engine.c.l1Misses++
     if (engine.events.has('miss')) engine.events.emit('miss', { key: full, tier: 'l1' })
     const v = await engine.readL2(full, policy)
     return v === NOTHING ? undefined : (v as T)
+  }
+
+  /** A fresh L1 value that passes the policy's schema (counted as a hit), or NOTHING; a failing value is dropped. */
+  private async validatedL1(full: string, policy: ResolvedPolicy): Promise<unknown> {
+    const engine = this.engine
+    const mem = engine.memory
+    const schema = policy.schema
+    if (mem === undefined || schema === undefined) return NOTHING
+    const now = engine.now()
+    const slot = mem.lookup(full, now)
+    if (slot < 0 || (mem.expiresAt[slot] as number) <= now) return NOTHING
+    const v = await engine.validate(schema, mem.valueAt(slot))
+    if (v === NOTHING) mem.delete(full)
+    else engine.l1Hit(full, slot)
+    return v
   }
 
   /**
@@ -208,20 +214,9 @@ export class Cache implements Instrumentable {
     policy: ResolvedPolicy,
     signal: AbortSignal | undefined,
   ): Promise<T> {
-    const engine = this.engine
-    const mem = engine.memory
-    if (mem !== undefined && policy.schema !== undefined) {
-      const now = engine.now()
-      const slot = mem.lookup(full, now)
-      if (slot >= 0 && (mem.expiresAt[slot] as number) > now) {
-        const v = await engine.validate(policy.schema, mem.valueAt(slot))
-        if (v !== NOTHING) {
-          engine.l1Hit(full, slot)
-          return v as T
-        }
-      }
-    }
-    return engine.resolve(full, key, loader, policy, signal)
+    const hit = await this.validatedL1(full, policy)
+    if (hit !== NOTHING) return hit as T
+    return this.engine.resolve(full, key, loader, policy, signal)
   }
 
   /** Stores `value` in every tier and drops other instances' L1 copies. `undefined` is rejected. */
