@@ -38,15 +38,24 @@ return n`
 
 const EXPIRE_BY_TAG = `
 local now = tonumber(ARGV[1])
-local packed = struct.pack('>d', now)
 local n = 0
 for i = 1, #KEYS do
   local members = redis.call('SMEMBERS', KEYS[i])
   for _, k in ipairs(members) do
-    local head = redis.call('GETRANGE', k, ${EXPIRES_OFFSET}, ${EXPIRES_OFFSET + 7})
-    if #head == 8 and struct.unpack('>d', head) > now then
-      redis.call('SETRANGE', k, ${EXPIRES_OFFSET}, packed)
-      n = n + 1
+    local head = redis.call('GETRANGE', k, ${EXPIRES_OFFSET}, ${EXPIRES_OFFSET + 15})
+    if #head == 16 then
+      local exp, stale = struct.unpack('>dd', head)
+      if exp > now then
+        -- the grace window moves with the expiry: stale keeps its distance to expiresAt
+        stale = stale - (exp - now)
+        if stale <= now then
+          redis.call('UNLINK', k)
+        else
+          redis.call('SETRANGE', k, ${EXPIRES_OFFSET}, struct.pack('>dd', now, stale))
+          redis.call('PEXPIRE', k, math.ceil(stale - now))
+        end
+        n = n + 1
+      end
     end
   end
 end

@@ -3,8 +3,8 @@
  * `[value, tags]`, deflated when large:
  *
  *   byte 0      format: 1 = msgpack, 2 = msgpack + deflate-raw
- *   bytes 1-8   expiresAt, float64 big-endian (fresh until; a Lua script rewrites it in place
- *               to expire entries by tag without decoding them)
+ *   bytes 1-8   expiresAt, float64 big-endian (fresh until; a Lua script rewrites it and
+ *               staleUntil in place to expire entries by tag without decoding them)
  *   bytes 9-16  staleUntil, float64 big-endian (grace end; Redis' own PX expiry matches it)
  *   bytes 17-20 delta, float32 big-endian (last load duration, for XFetch)
  *

@@ -214,11 +214,18 @@ export class MemoryStore {
     return this.keys[i] === key
   }
 
-  /** Marks a present entry as expired now (kept as stale until its `staleUntil`). */
+  /**
+   * Marks a present entry as expired now. Its grace window moves with it (staleUntil keeps the
+   * same distance to expiresAt), so an entry stored without grace is gone, not stale.
+   */
   expire(key: string, now: number): boolean {
     const i = this.map.get(key)
     if (i === undefined) return false
-    if ((this.expiresAt[i] as number) > now) this.expiresAt[i] = now
+    const exp = this.expiresAt[i] as number
+    if (exp > now) {
+      this.staleUntil[i] = (this.staleUntil[i] as number) - (exp - now)
+      this.expiresAt[i] = now
+    }
     return true
   }
 
