@@ -67,6 +67,8 @@ export class CacheEngine {
   }
   /** In-flight loads by full key (single-flight). */
   readonly flights = new Map<string, Promise<unknown>>()
+  /** The stale value each running flight knows of, so callers that join it can be served stale too. */
+  private readonly flightStale = new Map<string, { s: Stale | undefined }>()
   /** Bumped by every local write and every invalidation; an L2 read only fills L1 if it did not move. */
   epoch = 0
   closed = false
@@ -304,7 +306,7 @@ export class CacheEngine {
   ): Promise<T> {
     if (this.closed) throw new ClosedError(`cache "${this.o.name}"`)
     if (signal?.aborted) throw new AbortedError(signal.reason)
-    const now = this.o.clock.now()
+    let now = this.o.clock.now()
     const box: { s: Stale | undefined } = { s: undefined }
     const mem = this.memory
     if (mem !== undefined) {
@@ -322,15 +324,38 @@ export class CacheEngine {
       this.l1Miss(full)
     }
     let flight = this.flights.get(full) as Promise<T | Nothing> | undefined
+    let readDone = false
+    if (
+      flight === undefined &&
+      box.s === undefined &&
+      (policy.swr > 0 || policy.softTimeout > 0) &&
+      this.l2 !== undefined &&
+      !policy.skipL2
+    ) {
+      // stale-while-revalidate and the soft timeout need to know about a stale L2 copy before
+      // the loader starts, so read L2 first (the flight then skips its own read)
+      const fromL2 = await this.readL2(full, policy, box)
+      if (fromL2 !== NOTHING) return fromL2 as T
+      readDone = true
+      flight = this.flights.get(full) as Promise<T | Nothing> | undefined
+    }
     if (flight === undefined) {
-      flight = this.fly(full, key, loader, policy, box)
-      this.flights.set(full, flight)
+      const started = this.fly(full, key, loader, policy, box, readDone)
+      flight = started
+      this.flights.set(full, started)
+      this.flightStale.set(full, box)
       const clear = () => {
-        if (this.flights.get(full) === flight) this.flights.delete(full)
+        if (this.flights.get(full) === started) {
+          this.flights.delete(full)
+          this.flightStale.delete(full)
+        }
       }
-      flight.then(clear, clear)
+      started.then(clear, clear)
+    } else if (box.s === undefined) {
+      box.s = this.flightStale.get(full)?.s
     }
     const stale = box.s
+    if (readDone) now = this.o.clock.now()
     if (stale !== undefined && policy.swr > 0 && now < stale.expiresAt + policy.swr) {
       flight.catch(() => {})
       this.serveStale(full, 'swr')
@@ -380,9 +405,12 @@ export class CacheEngine {
     loader: Loader<T>,
     policy: ResolvedPolicy,
     box: { s: Stale | undefined },
+    l2AlreadyRead: boolean,
   ): Promise<T> {
-    const fromL2 = await this.readL2(full, policy, box)
-    if (fromL2 !== NOTHING) return fromL2 as T
+    if (!l2AlreadyRead) {
+      const fromL2 = await this.readL2(full, policy, box)
+      if (fromL2 !== NOTHING) return fromL2 as T
+    }
     if (this.o.lock !== undefined && this.l2 !== undefined && !policy.skipL2) {
       return this.loadLocked(full, key, loader, policy, box.s)
     }

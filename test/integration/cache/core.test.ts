@@ -101,6 +101,32 @@ describe('cache on Redis: two instances', () => {
     await assert.rejects(noGrace.getOrSet('p', failing), (e) => isHotpathError(e, 'E_LOADER'))
   })
 
+  it('stale-while-revalidate and the soft timeout use a stale copy found in L2', async () => {
+    const prefix = newPrefix('swr-l2')
+    const a = cacheOn(prefix, { ttl: 30, grace: '1h' })
+    const b = cacheOn(prefix, { memory: false, grace: '1h', staleWhileRevalidate: '1h' })
+    await a.set('k', 'old')
+    await new Promise((r) => setTimeout(r, 50))
+    let release!: (v: string) => void
+    let calls = 0
+    const loader = () => {
+      calls++
+      return new Promise<string>((r) => {
+        release = r
+      })
+    }
+    assert.equal(await b.getOrSet('k', loader), 'old')
+    assert.equal(await b.getOrSet('k', loader), 'old')
+    assert.equal(calls, 1)
+    release('new')
+    await until(async () => (await b.get('k')) === 'new', 'the background refresh lands')
+    const c = cacheOn(prefix, { memory: false, grace: '1h', timeouts: { soft: 20 } })
+    await a.set('s', 'old-s', { ttl: 30 })
+    await new Promise((r) => setTimeout(r, 50))
+    assert.equal(await c.getOrSet('s', () => new Promise<string>(() => {})), 'old-s')
+    assert.equal(c.stats().staleServes, 1)
+  })
+
   it('getMany reads L1 misses with one MGET; getOrSetMany loads only what is missing', async () => {
     const prefix = newPrefix('many')
     const a = cacheOn(prefix)
