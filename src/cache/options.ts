@@ -292,6 +292,10 @@ const ROOT_POLICY: ResolvedPolicy = Object.freeze({
   skipL2: false,
 })
 
+function isCluster(value: unknown): value is Cluster {
+  return isClient(value) && typeof (value as { nodes?: unknown }).nodes === 'function'
+}
+
 function isClient(value: unknown): value is RedisClient | Cluster {
   return (
     typeof value === 'object' &&
@@ -353,6 +357,11 @@ export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOp
     if (typeof r.connection === 'string' && !/^rediss?:\/\//.test(r.connection)) {
       throw new TypeError(
         `redis.connection must start with redis:// or rediss://; received ${JSON.stringify(r.connection)}`,
+      )
+    }
+    if (isCluster(r.connection) && !/\{[^}]+\}/.test(prefix)) {
+      throw new TypeError(
+        `with a Redis Cluster the prefix must contain a hash tag so tag scripts and MGET stay in one slot, e.g. prefix: '{${prefix.replace(/:$/, '') || 'hp'}}:'; received ${JSON.stringify(prefix)}`,
       )
     }
     const timeout = duration(r.timeout, 'redis.timeout', 200)

@@ -69,6 +69,11 @@ export class PrivateRedis {
         stdio: 'ignore',
       },
     )
+    await this.waitReady()
+  }
+
+  /** Resolves when the server answers PING. */
+  async waitReady(): Promise<void> {
     const until = Date.now() + 10_000
     while (Date.now() < until) {
       const client = new Redis(this.url, {
@@ -108,5 +113,92 @@ export class PrivateRedis {
     child.kill('SIGKILL')
     await exited
     this.child = undefined
+  }
+}
+
+/** A private three-master Redis Cluster on free loopback ports, for tests of Cluster support. */
+export class PrivateCluster {
+  private readonly children: ChildProcess[] = []
+  private constructor(
+    readonly ports: number[],
+    private readonly dir: string,
+  ) {}
+
+  static async start(masters = 3): Promise<PrivateCluster> {
+    const { mkdtempSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { execFileSync } = await import('node:child_process')
+    const dir = mkdtempSync(join(tmpdir(), 'hp-cluster-'))
+    const ports: number[] = []
+    for (let i = 0; i < masters; i++) ports.push(await freePort())
+    const cluster = new PrivateCluster(ports, dir)
+    for (const port of ports) {
+      cluster.children.push(
+        spawn(
+          'redis-server',
+          [
+            '--port',
+            String(port),
+            '--bind',
+            '127.0.0.1',
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            `nodes-${port}.conf`,
+            '--dir',
+            dir,
+          ],
+          { stdio: 'ignore' },
+        ),
+      )
+    }
+    for (const port of ports) await new PrivateRedis(port).waitReady()
+    execFileSync(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...ports.map((p) => `127.0.0.1:${p}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      { stdio: 'ignore' },
+    )
+    const until = Date.now() + 15_000
+    for (;;) {
+      const info = execFileSync('redis-cli', ['-p', String(ports[0]), 'cluster', 'info'], {
+        encoding: 'utf8',
+      })
+      if (info.includes('cluster_state:ok')) break
+      if (Date.now() > until) throw new Error('private Redis Cluster did not reach cluster_state:ok')
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    return cluster
+  }
+
+  /** Seed nodes for ioredis' Cluster constructor. */
+  get nodes(): Array<{ host: string; port: number }> {
+    return this.ports.map((port) => ({ host: '127.0.0.1', port }))
+  }
+
+  async stop(): Promise<void> {
+    const { rmSync } = await import('node:fs')
+    await Promise.all(
+      this.children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null) return resolve()
+            child.once('exit', () => resolve())
+            child.kill('SIGKILL')
+          }),
+      ),
+    )
+    rmSync(this.dir, { recursive: true, force: true })
   }
 }
