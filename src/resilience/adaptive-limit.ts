@@ -14,6 +14,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { Events } from '../events.js'
+import type { Clock } from '../time.js'
 import type { MonitorLike } from '../types.js'
 import { LimitExceededError } from './errors.js'
 import { type PolicyContext, rootContext } from './policy.js'
@@ -36,6 +37,8 @@ export interface AdaptiveLimitOptions {
   priorities?: Record<string, number>
   /** @default 'adaptive-limit' */
   name?: string
+  /** Clock for measuring call latency (tests pass a FakeClock). @default performance.now() */
+  clock?: Clock
   monitor?: MonitorLike
 }
 
@@ -65,8 +68,10 @@ export class AdaptiveLimit {
   private samples = 0
   private avgRtt = 0
   private counts = { calls: 0, rejected: 0, drops: 0 }
+  private readonly now: () => number
 
   constructor(options: AdaptiveLimitOptions = {}) {
+    this.now = options.clock === undefined ? () => performance.now() : () => (options.clock as Clock).now()
     const algorithm = options.algorithm ?? 'gradient2'
     if (algorithm !== 'vegas' && algorithm !== 'gradient2') {
       throw new TypeError(`algorithm must be 'vegas' or 'gradient2'; received ${String(algorithm)}`)
@@ -141,15 +146,15 @@ export class AdaptiveLimit {
     }
     this.inflight++
     this.inflightBy.set(priority, mine + 1)
-    const start = performance.now()
+    const start = this.now()
     const inflightAtStart = this.inflight
     try {
       const v = await fn(rootContext(options.signal))
-      this.sample(performance.now() - start, inflightAtStart, false)
+      this.sample(this.now() - start, inflightAtStart, false)
       return v
     } catch (err) {
       this.counts.drops++
-      this.sample(performance.now() - start, inflightAtStart, true)
+      this.sample(this.now() - start, inflightAtStart, true)
       throw err
     } finally {
       this.inflight--

@@ -130,15 +130,21 @@ export class HedgePolicy implements Policy {
             },
           )
       }
+      const fireHedge = (attempt: number, delay: number) => {
+        this.counts.hedges++
+        if (this.events.has('hedge')) this.events.emit('hedge', { attempt, delay })
+        launch(attempt)
+        schedule(attempt + 1, this.delay)
+      }
       const schedule = (attempt: number, delay: number) => {
         if (attempt > this.maxHedges + 1) return
+        if (delay <= 0) {
+          fireHedge(attempt, 0)
+          return
+        }
         timer = this.clock.setTimeout(() => {
           timer = undefined
-          if (settled) return
-          this.counts.hedges++
-          if (this.events.has('hedge')) this.events.emit('hedge', { attempt, delay })
-          launch(attempt)
-          schedule(attempt + 1, this.delay)
+          if (!settled) fireHedge(attempt, delay)
         }, delay)
       }
       launch(1)
