@@ -11,15 +11,23 @@ interface Suite {
   run(): Promise<void>
 }
 
-const suites: Array<() => Promise<Suite>> = [async () => (await import('./cache.bench.js')).default]
+const suites: Record<string, () => Promise<Suite>> = {
+  cache: async () => (await import('./cache.bench.js')).default,
+  resilience: async () => (await import('./resilience.bench.js')).default,
+}
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
 console.log(
   `hotpath bench — ${new Date().toISOString()} — Node ${process.version} — ${os.cpus().length}x ${os.cpus()[0]?.model ?? 'cpu'} — ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
 )
-for (const load of suites) {
+const unknown = wanted.filter((w) => !(w in suites))
+if (unknown.length > 0) {
+  console.error(`unknown suite(s): ${unknown.join(', ')}; known: ${Object.keys(suites).join(', ')}`)
+  process.exit(2)
+}
+for (const [name, load] of Object.entries(suites)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue
   const suite = await load()
-  if (wanted.length > 0 && !wanted.includes(suite.name)) continue
   console.log(`\n## ${suite.name}`)
   await suite.run()
 }

@@ -55,7 +55,6 @@ export class RateLimiter {
   private readonly memory: MemoryLimiterState | undefined
   private readonly remote: RedisLimiterState | undefined
   private readonly insurance: MemoryLimiterState | undefined
-  private readonly guard: TimeoutPolicy | undefined
   private readonly failClosed: boolean
   private readonly clock: Clock
   private readonly events = new Events<RateLimiterEvents>()
@@ -90,11 +89,11 @@ export class RateLimiter {
     if (options.redis !== undefined) {
       if (typeof options.redis?.defineCommand !== 'function')
         throw new TypeError('redis must be an ioredis client')
-      this.remote = new RedisLimiterState(options.redis, options.prefix ?? 'hp:rl:', algorithm, rate)
-      this.guard = new TimeoutPolicy(options.timeout ?? '100ms', {
+      const guard = new TimeoutPolicy(options.timeout ?? '100ms', {
         name: `${this.name}:redis`,
         clock: this.clock,
       })
+      this.remote = new RedisLimiterState(options.redis, options.prefix ?? 'hp:rl:', algorithm, rate, guard)
       if (!this.failClosed) this.insurance = new MemoryLimiterState(algorithm, rate, maxKeys)
     } else {
       this.memory = new MemoryLimiterState(algorithm, rate, maxKeys)
@@ -123,7 +122,7 @@ export class RateLimiter {
   private async consumeRemote(key: string, cost: number): Promise<Decision> {
     const remote = this.remote as RedisLimiterState
     try {
-      return this.count(key, await (this.guard as TimeoutPolicy).execute(() => remote.consume(key, cost)))
+      return this.count(key, await remote.consume(key, cost))
     } catch (error) {
       this.counts.redisErrors++
       if (this.events.has('redisError')) this.events.emit('redisError', { error })
