@@ -205,7 +205,7 @@ interface LoadResult {
   errors: number
 }
 
-function startServer(workers: number, serviceMs: number): Promise<{ port: number; stop: () => void }> {
+export function startServer(workers: number, serviceMs: number): Promise<{ port: number; stop: () => void }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -226,7 +226,7 @@ function startServer(workers: number, serviceMs: number): Promise<{ port: number
 }
 
 /** Open-loop load at `rate` req/s for `seconds`, through `gate` (the adaptive limit or nothing). */
-async function drive(
+export async function drive(
   port: number,
   rate: number,
   seconds: number,
@@ -288,16 +288,29 @@ async function adaptive(): Promise<void> {
   const server = await startServer(workers, serviceMs)
   try {
     const unloaded = await drive(server.port, capacity / 4, 2)
-    const withLimit = await drive(
+    const tuned = {
+      algorithm: 'vegas',
+      initialLimit: 4,
+      maxLimit: 200,
+      vegas: { alpha: 2, beta: 4 },
+    } as const
+    const withLimit = await drive(server.port, capacity * 2, 4, adaptiveLimit(tuned))
+    const defaults = await drive(
       server.port,
       capacity * 2,
       4,
-      adaptiveLimit({ algorithm: 'vegas', initialLimit: 4, maxLimit: 200 }),
+      adaptiveLimit({ initialLimit: 4, maxLimit: 200 }),
+    )
+    const gradient2 = await drive(
+      server.port,
+      capacity * 2,
+      4,
+      adaptiveLimit({ algorithm: 'gradient2', initialLimit: 4, maxLimit: 200 }),
     )
     const without = await drive(server.port, capacity * 2, 4)
     report({
       suite: SUITE,
-      name: `adaptive limit (vegas), server capacity ${capacity} req/s driven at 2x: goodput / capacity`,
+      name: `adaptive limit (vegas alpha 2, beta 4), server capacity ${capacity} req/s driven at 2x: goodput / capacity`,
       ours: withLimit.goodput / capacity,
       peer: without.goodput / capacity,
       peerName: 'no limit',
@@ -308,14 +321,14 @@ async function adaptive(): Promise<void> {
     })
     report({
       suite: SUITE,
-      name: 'adaptive limit: p99 of admitted calls / unloaded p99',
+      name: 'adaptive limit (vegas alpha 2, beta 4): p99 of admitted calls / unloaded p99',
       ours: withLimit.p99 / unloaded.p99,
       peer: without.p99 / unloaded.p99,
       peerName: 'no limit',
       unit: 'x',
       higherIsBetter: false,
       target: '<= 2',
-      note: `unloaded p99 ${unloaded.p99.toFixed(1)} ms, with limit ${withLimit.p99.toFixed(1)} ms, without ${without.p99.toFixed(0)} ms`,
+      note: `unloaded p99 ${unloaded.p99.toFixed(1)} ms, with limit ${withLimit.p99.toFixed(1)} ms, without ${without.p99.toFixed(0)} ms; default vegas (3/6): ${(defaults.p99 / unloaded.p99).toFixed(2)}x at goodput ${(defaults.goodput / capacity).toFixed(2)}; gradient2: ${(gradient2.p99 / unloaded.p99).toFixed(2)}x at goodput ${(gradient2.goodput / capacity).toFixed(2)}`,
     })
   } finally {
     server.stop()

@@ -19,9 +19,12 @@ import type { MonitorLike } from '../types.js'
 import { LimitExceededError } from './errors.js'
 import { type PolicyContext, rootContext } from './policy.js'
 
+/** Samples per window of the no-load RTT minimum (vegas). */
+const WINDOW = 1000
+
 /** Options of `adaptiveLimit()`. */
 export interface AdaptiveLimitOptions {
-  /** @default 'gradient2' */
+  /** @default 'vegas' (it held latency closest to no-load in bench/README.md's overload run) */
   algorithm?: 'vegas' | 'gradient2'
   /** Starting limit. @default 20 */
   initialLimit?: number
@@ -33,6 +36,12 @@ export interface AdaptiveLimitOptions {
   smoothing?: number
   /** gradient2: how much latency above the long-term average is tolerated. @default 1.5 */
   tolerance?: number
+  /**
+   * vegas: the estimated queue is kept between alpha x log10(limit) and beta x log10(limit)
+   * (log10 floored at 1). Lower values trade a little throughput headroom for lower latency.
+   * @default { alpha: 3, beta: 6 }
+   */
+  vegas?: { alpha?: number; beta?: number }
   /** Priority classes and their guaranteed shares (summing to at most 1). @default { default: 1 } */
   priorities?: Record<string, number>
   /** @default 'adaptive-limit' */
@@ -58,12 +67,16 @@ export class AdaptiveLimit {
   private readonly max: number
   private readonly smoothing: number
   private readonly tolerance: number
+  private readonly alpha: number
+  private readonly beta: number
   private readonly shares: Map<string, number>
   private readonly inflightBy = new Map<string, number>()
   private readonly defaultPriority: string
   private _limit: number
   private inflight = 0
   private rttNoLoad = 0
+  private minCur = Number.POSITIVE_INFINITY
+  private minPrev = Number.POSITIVE_INFINITY
   private longRtt = 0
   private samples = 0
   private avgRtt = 0
@@ -72,7 +85,7 @@ export class AdaptiveLimit {
 
   constructor(options: AdaptiveLimitOptions = {}) {
     this.now = options.clock === undefined ? () => performance.now() : () => (options.clock as Clock).now()
-    const algorithm = options.algorithm ?? 'gradient2'
+    const algorithm = options.algorithm ?? 'vegas'
     if (algorithm !== 'vegas' && algorithm !== 'gradient2') {
       throw new TypeError(`algorithm must be 'vegas' or 'gradient2'; received ${String(algorithm)}`)
     }
@@ -98,6 +111,11 @@ export class AdaptiveLimit {
       throw new RangeError(`smoothing must be in (0, 1]; received ${this.smoothing}`)
     this.tolerance = options.tolerance ?? 1.5
     if (!(this.tolerance >= 1)) throw new RangeError(`tolerance must be >= 1; received ${this.tolerance}`)
+    this.alpha = options.vegas?.alpha ?? 3
+    this.beta = options.vegas?.beta ?? 6
+    if (!(this.alpha > 0 && this.beta > this.alpha)) {
+      throw new RangeError(`vegas needs 0 < alpha < beta; received alpha ${this.alpha}, beta ${this.beta}`)
+    }
     const priorities = options.priorities ?? { default: 1 }
     const entries = Object.entries(priorities)
     if (entries.length === 0) throw new TypeError('priorities must name at least one class')
@@ -168,22 +186,23 @@ export class AdaptiveLimit {
     const limit = this._limit
     let next: number
     if (this.vegas) {
-      // probe: forget the no-load RTT now and then so a slower new normal is learned
-      if (
-        this.rttNoLoad === 0 ||
-        rtt < this.rttNoLoad ||
-        this.samples % Math.max(100, Math.ceil(limit * 30)) === 0
-      ) {
-        this.rttNoLoad = rtt
+      // no-load RTT: the minimum over the current and the previous window of samples, so a
+      // slower new normal is learned within two windows, but an overload (where every sample
+      // is slow) cannot pass for one as long as some calls still get through fast
+      if (rtt < this.minCur) this.minCur = rtt
+      if (this.samples % WINDOW === 0) {
+        this.minPrev = this.minCur
+        this.minCur = Number.POSITIVE_INFINITY
       }
+      this.rttNoLoad = Math.min(this.minPrev, this.minCur)
       const log = Math.max(1, Math.log10(limit))
       if (dropped) next = limit - log
       else if (inflight * 2 < limit) return
       else {
         const queue = Math.ceil(limit * (1 - this.rttNoLoad / Math.max(rtt, 1e-6)))
-        if (queue <= log) next = limit + 6 * log
-        else if (queue < 3 * log) next = limit + log
-        else if (queue > 6 * log) next = limit - log
+        if (queue <= log) next = limit + this.beta * log
+        else if (queue < this.alpha * log) next = limit + log
+        else if (queue > this.beta * log) next = limit - log
         else return
       }
     } else {
