@@ -478,7 +478,7 @@ export class Monitor implements MonitorLike {
     let sliceStart = performance.now()
     for (const m of this.registry.getMetricsAsArray()) {
       parts.push(await this.registry.getSingleMetricAsString(m.name))
-      if (performance.now() - sliceStart > 4) {
+      if (performance.now() - sliceStart > 2) {
         await new Promise<void>((r) => setImmediate(r))
         sliceStart = performance.now()
       }
