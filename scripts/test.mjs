@@ -101,6 +101,13 @@ if (which === 'all' || which === 'integration') {
   try {
     await ensureRedis()
     await ensurePostgres()
+    for (const bin of ['promtool', 'prometheus']) {
+      if (!has(bin)) {
+        throw new Error(
+          `${bin} is not installed; the metrics integration tests need it. Install it (Debian: apt-get install prometheus).`,
+        )
+      }
+    }
   } catch (err) {
     console.error(`\n${err.message}\n`)
     process.exit(1)
