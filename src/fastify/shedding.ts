@@ -1,0 +1,72 @@
+/**
+ * Load shedding: refuse new requests with 503 and a Retry-After that grows with the overload,
+ * when event-loop delay, event-loop utilization or heap use pass their limits. Cheap: the
+ * signals are sampled every 100 ms, the per-request check reads three numbers.
+ */
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { type Duration, toMs } from '../time.js'
+
+/** Shedding options. */
+export interface SheddingOptions {
+  /** Shed while the event-loop delay (p99 over the last sample) exceeds this. @default '200ms' */
+  maxEventLoopDelay?: Duration
+  /** Shed while event-loop utilization exceeds this (0..1). A saturated but healthy server runs near 1, so this is off unless set. @default off */
+  maxEventLoopUtilization?: number
+  /** Shed while the V8 heap in use exceeds this many bytes. @default none */
+  maxHeapUsedBytes?: number
+  /** Route URLs (patterns as registered) that are never shed. @default the health endpoints */
+  exempt?: string[]
+}
+
+/** Samples load and decides. */
+export class Shedder {
+  private readonly eld = monitorEventLoopDelay({ resolution: 10 })
+  private readonly maxDelay: number
+  private readonly maxElu: number
+  private readonly maxHeap: number
+  private timer: NodeJS.Timeout | undefined
+  private lastElu = performance.eventLoopUtilization()
+  delayMs = 0
+  elu = 0
+  heap = 0
+  shed = 0
+  readonly exempt: Set<string>
+
+  constructor(o: SheddingOptions, defaultExempt: string[]) {
+    this.maxDelay = toMs(o.maxEventLoopDelay ?? '200ms', 'shedding.maxEventLoopDelay')
+    this.maxElu = o.maxEventLoopUtilization ?? Number.POSITIVE_INFINITY
+    if (o.maxEventLoopUtilization !== undefined && !(this.maxElu > 0 && this.maxElu <= 1)) {
+      throw new RangeError(`shedding.maxEventLoopUtilization must be in (0, 1]; received ${this.maxElu}`)
+    }
+    this.maxHeap = o.maxHeapUsedBytes ?? Number.POSITIVE_INFINITY
+    this.exempt = new Set(o.exempt ?? defaultExempt)
+  }
+
+  start(): void {
+    this.eld.enable()
+    this.timer = setInterval(() => this.sample(), 100)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer)
+    this.eld.disable()
+  }
+
+  /** Reads the signals (the interval does it; tests may call it). */
+  sample(): void {
+    this.delayMs = this.eld.percentile(99) / 1e6
+    this.eld.reset()
+    this.elu = performance.eventLoopUtilization(this.lastElu).utilization
+    this.lastElu = performance.eventLoopUtilization()
+    this.heap = process.memoryUsage().heapUsed
+  }
+
+  /** Seconds to wait when overloaded (grows with the overload), or 0 to admit. */
+  retryAfter(): number {
+    const ratio = Math.max(this.delayMs / this.maxDelay, this.elu / this.maxElu, this.heap / this.maxHeap)
+    if (ratio <= 1) return 0
+    this.shed++
+    return Math.min(60, Math.ceil(ratio * 2))
+  }
+}
