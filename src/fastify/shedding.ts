@@ -1,14 +1,15 @@
 /**
  * Load shedding: refuse new requests with 503 and a Retry-After that grows with the overload,
  * when event-loop delay, event-loop utilization or heap use pass their limits. Cheap: the
- * signals are sampled every 100 ms, the per-request check reads three numbers.
+ * signals are sampled every 100 ms (the delay is how late that tick fires), the per-request
+ * check reads three numbers.
  */
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { performance } from 'node:perf_hooks'
 import { type Duration, toMs } from '../time.js'
 
 /** Shedding options. */
 export interface SheddingOptions {
-  /** Shed while the event-loop delay (p99 over the last sample) exceeds this. @default '200ms' */
+  /** Shed while the event-loop delay (the worst stall of the last 100 ms, decaying) exceeds this. @default '200ms' */
   maxEventLoopDelay?: Duration
   /** Shed while event-loop utilization exceeds this (0..1). A saturated but healthy server runs near 1, so this is off unless set. @default off */
   maxEventLoopUtilization?: number
@@ -20,7 +21,7 @@ export interface SheddingOptions {
 
 /** Samples load and decides. */
 export class Shedder {
-  private readonly eld = monitorEventLoopDelay({ resolution: 10 })
+  private lastTick = performance.now()
   private readonly maxDelay: number
   private readonly maxElu: number
   private readonly maxHeap: number
@@ -43,20 +44,23 @@ export class Shedder {
   }
 
   start(): void {
-    this.eld.enable()
+    this.lastTick = performance.now()
     this.timer = setInterval(() => this.sample(), 100)
     this.timer.unref()
   }
 
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer)
-    this.eld.disable()
   }
 
   /** Reads the signals (the interval does it; tests may call it). */
   sample(): void {
-    this.delayMs = this.eld.percentile(99) / 1e6
-    this.eld.reset()
+    // how late this 100 ms tick fired is the stall the loop just had; it decays by half per
+    // sample, so one long stall keeps shedding for a few samples instead of one
+    const now = performance.now()
+    const lag = Math.max(0, now - this.lastTick - 100)
+    this.lastTick = now
+    this.delayMs = Math.max(lag, this.delayMs / 2)
     this.elu = performance.eventLoopUtilization(this.lastElu).utilization
     this.lastElu = performance.eventLoopUtilization()
     this.heap = process.memoryUsage().heapUsed
