@@ -1,0 +1,204 @@
+/**
+ * The reference server ("agent gateway"): every hotpath part at work on one Fastify app.
+ * Embedded defaults (memory tiers, the simulated slow backend); REDIS_URL adds the Redis tier,
+ * the invalidation bus and shared rate limits.
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
+import { type Cache, createCache } from '../cache/index.js'
+import hotpath from '../fastify/index.js'
+import { createMonitor, type Monitor } from '../metrics/index.js'
+import type { ServerConfig } from './config.js'
+import { SlowBackend } from './slow-backend.js'
+
+/** The demo users of /api/whoami (bearer token -> user). */
+const USERS: Record<string, { id: string; name: string }> = {
+  'token-alice': { id: 'u1', name: 'Alice' },
+  'token-bob': { id: 'u2', name: 'Bob' },
+}
+
+/** A built server and what it owns. */
+export interface Server {
+  app: FastifyInstance
+  cache: Cache
+  monitor: Monitor
+  backend: SlowBackend
+  close(): Promise<void>
+}
+
+/** Builds the reference server (not listening yet). */
+export async function buildServer(config: ServerConfig, options: { logger?: boolean } = {}): Promise<Server> {
+  const monitor = createMonitor({})
+  const redis =
+    config.redisUrl === undefined
+      ? undefined
+      : new Redis(config.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1 })
+  redis?.on('error', () => {})
+  const cache = createCache({
+    name: 'gateway',
+    ttl: config.cacheDefaultTtl,
+    grace: '10m',
+    memory: { maxEntries: config.cacheMaxSize, maxBytes: 256 * 1024 * 1024 },
+    ...(redis ? { redis } : {}),
+    monitor,
+  })
+  const backend = new SlowBackend(config.backendLatencyMs)
+  monitor.addHealthCheck({
+    name: 'cache',
+    kind: 'readiness',
+    critical: false,
+    check: () => cache.stats().l2.breaker !== 'open',
+  })
+  if (redis)
+    monitor.addHealthCheck({
+      name: 'redis',
+      kind: 'readiness',
+      critical: false,
+      timeout: '1s',
+      check: async () => (await redis.ping()) === 'PONG',
+    })
+  monitor.addHealthCheck({ name: 'event-loop', kind: 'liveness', check: () => true })
+
+  const app = Fastify({ logger: options.logger ?? false })
+  await app.register(hotpath, {
+    cache,
+    monitor,
+    responseCache: {
+      routes: { '/api/catalog': config.cacheDefaultTtl, '/api/catalog/*': config.cacheDefaultTtl },
+      compressAbove: config.minCompressionSize,
+    },
+    compression: config.enableCompression ? { threshold: config.minCompressionSize } : false,
+    shedding: { maxEventLoopDelay: '250ms' },
+    endpoints: config.invalidateToken ? { invalidateToken: config.invalidateToken } : {},
+  })
+
+  app.get('/', async () => ({
+    name: 'hotpath agent gateway',
+    routes: [
+      '/api/catalog',
+      '/api/catalog/:id',
+      'POST /api/catalog/:id',
+      '/api/whoami',
+      '/api/aggregate',
+      '/api/limited',
+    ],
+    operations: [
+      '/health',
+      '/health/live',
+      '/health/ready',
+      '/metrics',
+      '/api/metrics',
+      '/api/health/performance',
+      '/api/health/recommendations',
+      '/api/cache/stats',
+    ],
+  }))
+
+  app.get(
+    '/api/catalog',
+    {
+      config: {
+        cache: {
+          ttl: config.cacheDefaultTtl,
+          tags: ['catalog'],
+          staleWhileRevalidate: '1m',
+          staleIfError: '10m',
+        },
+      },
+    },
+    async () => monitor.measure('backend.list', () => backend.list()),
+  )
+
+  app.get<{ Params: { id: string } }>(
+    '/api/catalog/:id',
+    {
+      config: {
+        cache: {
+          ttl: config.cacheDefaultTtl,
+          tags: (r) => ['catalog', `product:${(r.params as { id: string }).id}`],
+        },
+      },
+    },
+    async (request, reply) => {
+      const id = Number(request.params.id)
+      if (!Number.isInteger(id) || id < 1)
+        return reply.code(400).send({ error: 'Bad Request', message: 'id must be a positive integer' })
+      const p = await monitor.measure('backend.get', () => backend.get(id))
+      if (p === undefined) return reply.code(404).send({ error: 'Not Found' })
+      return p
+    },
+  )
+
+  app.post<{ Params: { id: string }; Body: { price?: number; stock?: number } }>(
+    '/api/catalog/:id',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { price: { type: 'number', minimum: 0 }, stock: { type: 'integer', minimum: 0 } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const id = Number(request.params.id)
+      const p = await backend.update(id, request.body ?? {})
+      if (p === undefined) return reply.code(404).send({ error: 'Not Found' })
+      await app.hotpath.invalidate({ tags: [`product:${id}`, 'catalog'] })
+      return p
+    },
+  )
+
+  app.get(
+    '/api/whoami',
+    {
+      config: {
+        cache: {
+          ttl: '1m',
+          perIdentity: (r) => {
+            const token = String(r.headers.authorization ?? '').replace(/^Bearer /, '')
+            return USERS[token]?.id
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const token = String(request.headers.authorization ?? '').replace(/^Bearer /, '')
+      const user = USERS[token]
+      if (user === undefined)
+        return reply
+          .code(401)
+          .send({ error: 'Unauthorized', message: 'use Authorization: Bearer token-alice' })
+      await backend.get(1)
+      return { user, at: new Date().toISOString() }
+    },
+  )
+
+  app.get('/api/aggregate', { config: { cache: { ttl: '10s', staleWhileRevalidate: '30s' } } }, async () =>
+    monitor.measure('backend.aggregate', () => backend.aggregate()),
+  )
+
+  app.get(
+    '/api/limited',
+    {
+      config: {
+        cache: false,
+        rateLimit: { limit: 5, window: '10s', name: 'limited', ...(redis ? { redis } : {}) },
+      },
+    },
+    async () => ({ ok: true, at: Date.now() }),
+  )
+
+  return {
+    app,
+    cache,
+    monitor,
+    backend,
+    async close() {
+      await app.close()
+      await cache.close()
+      monitor.close()
+      redis?.disconnect()
+    },
+  }
+}
