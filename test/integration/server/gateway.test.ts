@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { buildServer, type Server } from '../../../src/server/app.js'
+import { loadConfig } from '../../../src/server/config.js'
+
+describe('reference server', () => {
+  let server: Server
+  before(async () => {
+    server = await buildServer(
+      loadConfig({ BACKEND_LATENCY_MS: '5', INVALIDATE_TOKEN: 'test-token-0123456789' }),
+    )
+    await server.app.ready()
+  })
+  after(() => server.close())
+
+  it('caches the catalogue (compressed) and answers conditional requests', async () => {
+    const { app, backend } = server
+    const before = backend.calls
+    const first = await app.inject({ url: '/api/catalog', headers: { 'accept-encoding': 'br' } })
+    assert.equal(first.statusCode, 200)
+    assert.equal(first.headers['content-encoding'], 'br')
+    const second = await app.inject({ url: '/api/catalog', headers: { 'accept-encoding': 'br' } })
+    assert.equal(second.headers['x-cache'], 'HIT')
+    assert.equal(backend.calls - before, 1)
+    const notModified = await app.inject({
+      url: '/api/catalog',
+      headers: { 'accept-encoding': 'br', 'if-none-match': String(second.headers.etag) },
+    })
+    assert.equal(notModified.statusCode, 304)
+  })
+
+  it('a write invalidates the product and the catalogue by tag', async () => {
+    const { app } = server
+    const p1 = await app.inject('/api/catalog/7')
+    const price = p1.json().price as number
+    await app.inject('/api/catalog/7')
+    const w = await app.inject({ method: 'POST', url: '/api/catalog/7', payload: { price: price + 1 } })
+    assert.equal(w.statusCode, 200)
+    const after = await app.inject('/api/catalog/7')
+    assert.equal(after.headers['x-cache'], 'MISS')
+    assert.equal(after.json().price, price + 1)
+    const bad = await app.inject({ method: 'POST', url: '/api/catalog/7', payload: { price: -1 } })
+    assert.equal(bad.statusCode, 400)
+  })
+
+  it('whoami is cached per identity and refuses strangers', async () => {
+    const { app } = server
+    const alice = await app.inject({ url: '/api/whoami', headers: { authorization: 'Bearer token-alice' } })
+    const bob = await app.inject({ url: '/api/whoami', headers: { authorization: 'Bearer token-bob' } })
+    assert.equal(alice.json().user.name, 'Alice')
+    assert.equal(bob.json().user.name, 'Bob')
+    const alice2 = await app.inject({ url: '/api/whoami', headers: { authorization: 'Bearer token-alice' } })
+    assert.equal(alice2.headers['x-cache'], 'HIT')
+    assert.deepEqual(alice2.json(), alice.json())
+    assert.equal((await app.inject('/api/whoami')).statusCode, 401)
+  })
+
+  it('the aggregate coalesces concurrent callers into one backend call', async () => {
+    const { app, backend } = server
+    const before = backend.calls
+    const rs = await Promise.all(Array.from({ length: 50 }, () => app.inject('/api/aggregate')))
+    assert.ok(rs.every((r) => r.statusCode === 200))
+    assert.equal(backend.calls - before, 1)
+  })
+
+  it('the limited route answers 429 with headers after 5 calls', async () => {
+    const { app } = server
+    const codes: number[] = []
+    for (let i = 0; i < 6; i++) codes.push((await app.inject('/api/limited')).statusCode)
+    assert.deepEqual(codes, [200, 200, 200, 200, 200, 429])
+  })
+
+  it('exposes the operational endpoints', async () => {
+    const { app } = server
+    assert.equal((await app.inject('/health')).statusCode, 200)
+    assert.match((await app.inject('/metrics')).body, /hotpath_cache_requests_total/)
+    assert.ok((await app.inject('/api/cache/stats')).json().routes['/api/catalog'])
+    const inv = await app.inject({
+      method: 'POST',
+      url: '/api/cache/invalidate',
+      headers: { authorization: 'Bearer test-token-0123456789' },
+      payload: { tags: ['catalog'] },
+    })
+    assert.equal(inv.statusCode, 200)
+  })
+})
