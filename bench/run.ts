@@ -15,6 +15,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   cache: async () => (await import('./cache.bench.js')).default,
   resilience: async () => (await import('./resilience.bench.js')).default,
   metrics: async () => (await import('./metrics.bench.js')).default,
+  fastify: async () => (await import('./fastify.bench.js')).default,
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))

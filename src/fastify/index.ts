@@ -17,6 +17,7 @@ import {
   type ResponseCacheOptions,
   type RouteCacheConfig,
   type RouteCacheStats,
+  SERVED_FLAG,
 } from './response-cache.js'
 import { Shedder, type SheddingOptions } from './shedding.js'
 
@@ -149,68 +150,115 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
     cacheStats: () => rc?.snapshot() ?? {},
   })
 
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    ;(request as unknown as Record<symbol, number>)[START] = performance.now()
-    if (metrics) metrics.inflight.set(undefined, ++inflight)
-    const route = request.routeOptions.url ?? 'unknown'
-    if (shedder !== undefined && request.routeOptions.config?.shed !== false && !shedder.exempt.has(route)) {
+  /** The response-cache step of onRequest; calls `done` unless the reply was sent. */
+  const cacheStep = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
+    if (rc === undefined) return done()
+    const r = rc.onRequest(request, reply)
+    if (r === SERVED_FLAG) return
+    if (r === undefined) return done()
+    r.then(
+      (v) => {
+        if (v !== SERVED_FLAG) done()
+      },
+      (err: unknown) => done(err as Error),
+    )
+  }
+
+  // callback-style hooks: an L1 hit is answered without a single promise
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
+    if (metrics !== undefined) {
+      ;(request as unknown as Record<symbol, number>)[START] = performance.now()
+      metrics.inflight.set(undefined, ++inflight)
+    }
+    if (
+      shedder !== undefined &&
+      request.routeOptions.config?.shed !== false &&
+      !shedder.exempt.has(request.routeOptions.url ?? '')
+    ) {
       const wait = shedder.retryAfter()
       if (wait > 0) {
-        metrics?.shed.inc({ route })
+        metrics?.shed.inc({ route: request.routeOptions.url ?? 'unknown' })
         reply.header('retry-after', String(wait))
-        return reply
-          .code(503)
-          .send({ error: 'Service Unavailable', message: `overloaded; retry after ${wait}s` })
+        reply.code(503).send({ error: 'Service Unavailable', message: `overloaded; retry after ${wait}s` })
+        return
       }
     }
     const limit = limiterFor(request)
-    if (limit !== undefined) {
-      const d = await limit.limiter.consume(limit.key(request))
-      reply.headers(limit.limiter.headers(d))
-      if (!d.allowed) {
-        return reply.code(429).send({
-          error: 'Too Many Requests',
-          message: `rate limit exceeded; retry after ${Math.ceil(d.retryAfterMs / 1000)}s`,
-        })
-      }
-    }
-    if (rc !== undefined) await rc.onRequest(request, reply)
-    return undefined
-  })
-
-  app.addHook('onSend', async (request, reply, payload) => {
-    let out: unknown = payload
-    if (
-      request.routeOptions.config?.envelope === true &&
-      typeof out === 'string' &&
-      String(reply.getHeader('content-type')).includes('json')
-    ) {
-      const start = (request as unknown as Record<symbol, number>)[START] ?? performance.now()
-      out = `{"data":${out},"meta":{"requestId":${JSON.stringify(request.id)},"durationMs":${(performance.now() - start).toFixed(2)}}}`
-    }
-    if (rc !== undefined) {
-      const before = out
-      out = await rc.onSend(request, reply, out)
-      if (out !== before || reply.getHeader('etag') !== undefined) return out
-    }
-    if (compressor !== undefined) out = await compressor.apply(request, reply, out)
-    return out
-  })
-
-  app.addHook('onResponse', async (request, reply) => {
-    rc?.settle(request)
-    if (metrics === undefined) return
-    metrics.inflight.set(undefined, --inflight)
-    const start = (request as unknown as Record<symbol, number>)[START] ?? performance.now()
-    metrics.duration.observe(
-      {
-        route: request.routeOptions.url ?? 'unknown',
-        method: request.method,
-        status_class: `${Math.floor(reply.statusCode / 100)}xx`,
+    if (limit === undefined) return cacheStep(request, reply, done)
+    limit.limiter.consume(limit.key(request)).then(
+      (d) => {
+        reply.headers(limit.limiter.headers(d))
+        if (!d.allowed) {
+          reply.code(429).send({
+            error: 'Too Many Requests',
+            message: `rate limit exceeded; retry after ${Math.ceil(d.retryAfterMs / 1000)}s`,
+          })
+          return
+        }
+        cacheStep(request, reply, done)
       },
-      (performance.now() - start) / 1000,
+      (err: unknown) => done(err as Error),
     )
   })
+
+  app.addHook(
+    'onSend',
+    (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      payload: unknown,
+      done: (err: Error | null, p?: unknown) => void,
+    ) => {
+      let out: unknown = payload
+      if (
+        request.routeOptions.config?.envelope === true &&
+        typeof out === 'string' &&
+        String(reply.getHeader('content-type')).includes('json')
+      ) {
+        const start = (request as unknown as Record<symbol, number>)[START]
+        const ms = start === undefined ? '' : `,"durationMs":${(performance.now() - start).toFixed(2)}`
+        out = `{"data":${out},"meta":{"requestId":${JSON.stringify(request.id)}${ms}}}`
+      }
+      const compress = (p: unknown) => {
+        if (compressor === undefined) return done(null, p)
+        compressor.apply(request, reply, p).then(
+          (c) => done(null, c),
+          (err: unknown) => done(err as Error),
+        )
+      }
+      if (rc === undefined || rc.isServed(reply)) {
+        if (rc !== undefined) return done(null, out)
+        return compress(out)
+      }
+      const before = out
+      rc.onSend(request, reply, out).then(
+        (r) => {
+          if (r !== before || reply.getHeader('etag') !== undefined) done(null, r)
+          else compress(r)
+        },
+        (err: unknown) => done(err as Error),
+      )
+    },
+  )
+
+  if (rc !== undefined || metrics !== undefined) {
+    app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      rc?.settle(request)
+      if (metrics !== undefined) {
+        metrics.inflight.set(undefined, --inflight)
+        const start = (request as unknown as Record<symbol, number>)[START] ?? performance.now()
+        metrics.duration.observe(
+          {
+            route: request.routeOptions.url ?? 'unknown',
+            method: request.method,
+            status_class: `${Math.floor(reply.statusCode / 100)}xx`,
+          },
+          (performance.now() - start) / 1000,
+        )
+      }
+      done()
+    })
+  }
 
   app.addHook('onRequestAbort', async (request) => {
     rc?.settle(request)

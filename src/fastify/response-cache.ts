@@ -68,6 +68,8 @@ interface Stored {
   body: Buffer
   br: Buffer | null
   gz: Buffer | null
+  /** Worth compressing: each encoding is made on first demand and kept on the entry. */
+  z: boolean
   etag: string
   storedAt: number
   originAge: number
@@ -268,7 +270,11 @@ export class ResponseCache {
       if (v !== undefined) key += `\n${h}:${String(v).toLowerCase()}`
     }
     if (identity !== undefined) key += `\nid:${identity}`
-    return { key: `rc:${createHash('sha1').update(key).digest('base64url')}`, path }
+    // the raw key when it fits the cache's key limit; a hash of it otherwise
+    return {
+      key: key.length <= 900 ? `rc:${key}` : `rc#${createHash('sha1').update(key).digest('base64url')}`,
+      path,
+    }
   }
 
   private varyKey(base: string, request: FastifyRequest, names: string[]): string {
@@ -284,24 +290,41 @@ export class ResponseCache {
     return first
   }
 
-  /** onRequest: serve a hit, join a flight, or become the leader of a miss. */
-  async onRequest(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /** A stored response (or undefined) from L1 only, synchronously; `undefined` also when L1 has a vary marker whose variant is not in L1. */
+  private lookupSync(request: FastifyRequest, key: string): Stored | undefined | typeof NOT_IN_L1 {
+    const first = this.cache.getSync<Stored | VaryMarker>(key)
+    if (first === undefined) return NOT_IN_L1
+    if ('vary' in first)
+      return this.cache.getSync<Stored>(this.varyKey(key, request, first.vary)) ?? NOT_IN_L1
+    return first
+  }
+
+  /**
+   * onRequest: serve a hit, join a flight, or become the leader of a miss. Returns SERVED when
+   * the reply was sent, a promise when it had to wait (L2, a flight), undefined to continue.
+   * An L1 hit is answered synchronously: no promise, no hashing.
+   */
+  onRequest(request: FastifyRequest, reply: FastifyReply): typeof SERVED_FLAG | Promise<unknown> | undefined {
     const method = request.method
     if (method !== 'GET' && method !== 'HEAD') {
-      await this.preconditionForUnsafe(request, reply)
-      return
+      return request.headers['if-none-match'] === undefined
+        ? undefined
+        : this.preconditionForUnsafe(request, reply)
     }
-    const rawPath = request.url.split('?')[0] as string
+    const q = request.url.indexOf('?')
+    const rawPath = q < 0 ? request.url : request.url.slice(0, q)
     const policy = this.policyFor(request, rawPath)
-    if (policy === undefined) return
+    if (policy === undefined) return undefined
     const route = request.routeOptions.url ?? rawPath
     for (const h of this.bypassHeaders) {
-      if (request.headers[h] !== undefined) return this.bypass(route, `header:${h}`)
+      if (request.headers[h] !== undefined) {
+        this.bypass(route, `header:${h}`)
+        return undefined
+      }
     }
-    const reqCc = parseCacheControl(request.headers['cache-control'])
+    const cc = request.headers['cache-control']
     const hasAuth = request.headers.authorization !== undefined || request.headers.cookie !== undefined
     const identity = policy.perIdentity?.(request)
-    const refresh = request.headers[REFRESH_HEADER] === this.refreshToken
     const { key, path } = this.keyOf(request, policy, identity)
     const state: RequestState = {
       policy,
@@ -311,54 +334,84 @@ export class ResponseCache {
       leader: undefined,
       stale: undefined,
       identityKeyed: identity !== undefined,
-      start: performance.now(),
-      noStore: reqCc.has('no-store'),
+      start: 0,
+      noStore: cc !== undefined && parseCacheControl(cc).has('no-store'),
     }
     ;(request as unknown as Record<symbol, RequestState>)[STATE] = state
     if (hasAuth && identity === undefined) {
       // a shared entry is never served to a request with credentials; the response may still be
       // stored for everybody if it says public / s-maxage (checked in onSend)
       this.bypass(route, 'credentials')
-      return
+      return undefined
     }
-    if (refresh) return
+    if (request.headers[REFRESH_HEADER] === this.refreshToken) return undefined
+    const l1 = this.lookupSync(request, key)
+    if (l1 !== NOT_IN_L1) {
+      const done = this.decide(request, reply, state, l1)
+      if (done !== undefined) return done
+      if (this.cache.engine.l2 === undefined) return this.joinOrLead(request, reply, state)
+    }
+    return this.lookup(request, key).then(
+      (stored) => this.decide(request, reply, state, stored) ?? this.joinOrLead(request, reply, state),
+    )
+  }
+
+  /** Serves a fresh or stale-while-revalidate hit; remembers a stale-if-error copy; undefined on a miss. */
+  private decide(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    state: RequestState,
+    stored: Stored | undefined,
+  ): typeof SERVED_FLAG | undefined {
+    if (stored === undefined) return undefined
     const now = Date.now()
-    let stored = await this.lookup(request, key)
-    if (stored !== undefined && now < stored.freshUntil)
-      return this.serve(request, reply, stored, state, false)
-    if (stored !== undefined && now < stored.swrUntil) {
+    if (now < stored.freshUntil) {
+      this.serve(request, reply, stored, state, false)
+      return SERVED_FLAG
+    }
+    if (now < stored.swrUntil) {
       this.refreshInBackground(request)
-      return this.serve(request, reply, stored, state, true)
+      this.serve(request, reply, stored, state, true)
+      return SERVED_FLAG
     }
-    if (stored !== undefined && now < stored.sieUntil) state.stale = stored
-    this.stats(route).misses++
-    if (this.coalesceMs > 0 && method === 'GET') {
-      const flight = this.flights.get(key)
-      if (flight !== undefined) {
-        const ok = await Promise.race([
-          flight,
-          new Promise<boolean>((r) => setTimeout(() => r(false), this.coalesceMs).unref()),
-        ])
-        if (ok) {
-          stored = await this.lookup(request, key)
-          if (stored !== undefined) {
-            this.stats(route).coalesced++
-            return this.serve(request, reply, stored, state, false)
-          }
-        }
-        // the leader failed, timed out or produced an unstorable response: run the handler
-        return
-      }
-      let resolve!: (v: boolean) => void
-      const p = new Promise<boolean>((r) => {
-        resolve = r
+    if (now < stored.sieUntil) state.stale = stored
+    return undefined
+  }
+
+  /** A miss: wait for an identical request in flight, or lead (run the handler, store in onSend). */
+  private joinOrLead(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    state: RequestState,
+  ): typeof SERVED_FLAG | Promise<unknown> | undefined {
+    this.stats(state.route).misses++
+    if (this.coalesceMs <= 0 || request.method !== 'GET') return undefined
+    const key = state.key
+    const flight = this.flights.get(key)
+    if (flight !== undefined) {
+      return Promise.race([
+        flight,
+        new Promise<boolean>((r) => setTimeout(() => r(false), this.coalesceMs).unref()),
+      ]).then(async (ok) => {
+        if (!ok) return undefined
+        const stored = await this.lookup(request, key)
+        if (stored === undefined) return undefined
+        this.stats(state.route).coalesced++
+        this.serve(request, reply, stored, state, false)
+        return SERVED_FLAG
       })
-      this.flights.set(key, p)
-      state.leader = (v: boolean) => {
-        if (this.flights.get(key) === p) this.flights.delete(key)
-        resolve(v)
-      }
     }
+    let resolve!: (v: boolean) => void
+    const p = new Promise<boolean>((r) => {
+      resolve = r
+    })
+    this.flights.set(key, p)
+    state.leader = (v: boolean) => {
+      if (this.flights.get(key) === p) this.flights.delete(key)
+      state.leader = undefined
+      resolve(v)
+    }
+    return undefined
   }
 
   private refreshInBackground(request: FastifyRequest): void {
@@ -378,7 +431,7 @@ export class ResponseCache {
     stored: Stored,
     state: RequestState,
     stale: boolean,
-  ): FastifyReply {
+  ): void {
     const s = this.stats(state.route)
     if (stale) s.staleServes++
     else s.hits++
@@ -389,32 +442,35 @@ export class ResponseCache {
     reply.header('age', String(age))
     reply.header('etag', etag)
     reply.header('x-cache', stale ? 'STALE' : 'HIT')
-    if (stored.br !== null || stored.gz !== null)
-      reply.header('vary', addVary(stored.headers.vary, 'accept-encoding'))
-    const body = enc === 'br' ? (stored.br as Buffer) : enc === 'gzip' ? (stored.gz as Buffer) : stored.body
+    if (stored.z) reply.header('vary', addVary(stored.headers.vary, 'accept-encoding'))
+    const body = this.encoded(stored, enc)
     if (enc !== 'identity') reply.header('content-encoding', enc)
     ;(reply as unknown as Record<symbol, boolean>)[SERVED] = true
     if (etagMatches(parseEtagList(request.headers['if-none-match'] as string | undefined), etag)) {
       s.notModified++
       reply.code(304)
       reply.removeHeader('content-encoding')
-      return reply.send()
+      reply.send()
+      return
     }
     s.bytesServed += body.length
     reply.code(stored.status)
-    return reply.send(body)
+    reply.send(body)
   }
 
   /** 412 for an unsafe method whose If-None-Match matches the URL's cached representation. */
-  private async preconditionForUnsafe(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  private async preconditionForUnsafe(
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<typeof SERVED_FLAG | undefined> {
     const inm = request.headers['if-none-match'] as string | undefined
-    if (inm === undefined) return
+    if (inm === undefined) return undefined
     const rawPath = request.url.split('?')[0] as string
     const policy = this.policyFor(request, rawPath) ?? this.patterns.find((p) => p.re.test(rawPath))?.policy
-    if (policy === undefined) return
+    if (policy === undefined) return undefined
     const { key } = this.keyOf(request, policy, policy.perIdentity?.(request))
     const stored = await this.lookup(request, key)
-    if (stored === undefined) return
+    if (stored === undefined) return undefined
     const list = parseEtagList(inm)
     const any = [etagFor(stored.etag, 'identity'), etagFor(stored.etag, 'br'), etagFor(stored.etag, 'gzip')]
     if (list === '*' || any.some((e) => etagMatches(list, e))) {
@@ -422,7 +478,14 @@ export class ResponseCache {
       reply
         .code(412)
         .send({ error: 'Precondition Failed', message: 'If-None-Match matched the current representation' })
+      return SERVED_FLAG
     }
+    return undefined
+  }
+
+  /** True when this reply was answered from the cache (or by a 412) in onRequest. */
+  isServed(reply: FastifyReply): boolean {
+    return (reply as unknown as Record<symbol, boolean>)[SERVED] === true
   }
 
   /** onSend: store a cacheable response, answer with the right encoding, settle the flight. */
@@ -447,7 +510,7 @@ export class ResponseCache {
       reply.header('x-cache', 'STALE')
       if (enc !== 'identity') reply.header('content-encoding', enc)
       else reply.removeHeader('content-encoding')
-      return enc === 'br' ? stored.br : enc === 'gzip' ? stored.gz : stored.body
+      return this.encoded(stored, enc)
     }
     const why = this.unstorable(request, reply, payload, state)
     if (why !== undefined) {
@@ -472,6 +535,7 @@ export class ResponseCache {
       body,
       br: null,
       gz: null,
+      z: body.length >= this.compressAbove && compressible(headers['content-type']),
       etag: createHash('sha1').update(body).digest('base64url').slice(0, 22),
       storedAt: now,
       originAge: Number(reply.getHeader('age') ?? 0) || 0,
@@ -479,15 +543,9 @@ export class ResponseCache {
       swrUntil: now + ttlMs + state.policy.swrMs,
       sieUntil: now + ttlMs + Math.max(state.policy.swrMs, state.policy.sieMs),
     }
-    if (body.length >= this.compressAbove && compressible(headers['content-type'])) {
-      stored.br = brotliCompressSync(body, {
-        params: {
-          [constants.BROTLI_PARAM_QUALITY]: this.brQuality,
-          [constants.BROTLI_PARAM_SIZE_HINT]: body.length,
-        },
-      })
-      stored.gz = gzipSync(body, { level: 6 })
-    }
+    // only the encoding this client wants is made now; others on first demand (see encoded())
+    const enc = negotiateEncoding(request.headers['accept-encoding'] as string | undefined, offered(stored))
+    const out = this.encoded(stored, enc)
     const tags = [
       `url:${state.path}`,
       ...(typeof state.policy.tags === 'function' ? state.policy.tags(request) : (state.policy.tags ?? [])),
@@ -505,19 +563,37 @@ export class ResponseCache {
     } catch {
       state.leader?.(false)
     }
-    const enc = negotiateEncoding(request.headers['accept-encoding'] as string | undefined, offered(stored))
     const etag = etagFor(stored.etag, enc)
     reply.header('etag', etag)
     reply.header('x-cache', 'MISS')
-    if (stored.br !== null) reply.header('vary', addVary(headers.vary, 'accept-encoding'))
+    if (stored.z) reply.header('vary', addVary(headers.vary, 'accept-encoding'))
     if (request.headers[REFRESH_HEADER] === this.refreshToken) return payload
     if (etagMatches(parseEtagList(request.headers['if-none-match'] as string | undefined), etag)) {
       reply.code(304)
       return ''
     }
-    if (enc === 'identity') return body
-    reply.header('content-encoding', enc)
-    return enc === 'br' ? stored.br : stored.gz
+    if (enc !== 'identity') reply.header('content-encoding', enc)
+    return out
+  }
+
+  /** The body in `enc`, compressing it once on first demand (kept on the entry). */
+  private encoded(stored: Stored, enc: Encoding): Buffer {
+    if (enc === 'br') {
+      if (stored.br === null) {
+        stored.br = brotliCompressSync(stored.body, {
+          params: {
+            [constants.BROTLI_PARAM_QUALITY]: this.brQuality,
+            [constants.BROTLI_PARAM_SIZE_HINT]: stored.body.length,
+          },
+        })
+      }
+      return stored.br
+    }
+    if (enc === 'gzip') {
+      if (stored.gz === null) stored.gz = gzipSync(stored.body, { level: 6 })
+      return stored.gz
+    }
+    return stored.body
   }
 
   /** Why a response cannot be stored, or undefined when it can. */
@@ -576,13 +652,15 @@ export class ResponseCache {
 }
 
 const SERVED = Symbol('hotpath.responseCache.served')
+/** Returned by onRequest when the reply was sent. */
+export const SERVED_FLAG: unique symbol = Symbol('hotpath.responseCache.sent')
+const NOT_IN_L1: unique symbol = Symbol('hotpath.responseCache.notInL1')
+
+const ALL_ENCODINGS: Encoding[] = ['br', 'gzip', 'identity']
+const IDENTITY_ONLY: Encoding[] = ['identity']
 
 function offered(stored: Stored): Encoding[] {
-  const out: Encoding[] = []
-  if (stored.br !== null) out.push('br')
-  if (stored.gz !== null) out.push('gzip')
-  out.push('identity')
-  return out
+  return stored.z ? ALL_ENCODINGS : IDENTITY_ONLY
 }
 
 function etagFor(base: string, enc: Encoding): string {
