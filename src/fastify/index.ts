@@ -241,7 +241,8 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
     },
   )
 
-  if (rc !== undefined || metrics !== undefined) {
+  // the response cache settles its flights in onSend (and onRequestAbort); only metrics need this
+  if (metrics !== undefined) {
     app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       rc?.settle(request)
       if (metrics !== undefined) {

@@ -163,6 +163,8 @@ export class ResponseCache {
     .update(String(Math.random()) + process.hrtime.bigint())
     .digest('hex')
   private app: FastifyInstance | undefined
+  private readonly urlMemo = new Map<string, string>()
+  private readonly encodingMemo = new Map<string, Encoding>()
 
   constructor(
     readonly cache: Cache,
@@ -253,15 +255,42 @@ export class ResponseCache {
     return undefined
   }
 
+  /** normalizeUrl, memoized for the hot URLs (bounded: the memo is dropped when it fills). */
+  private normalized(raw: string, policy: Policy): string {
+    const memo = policy.queryKeys === undefined ? this.urlMemo : undefined
+    const hit = memo?.get(raw)
+    if (hit !== undefined) return hit
+    const url = normalizeUrl(raw, {
+      ignoreTrailingSlash: this.ignoreTrailingSlash,
+      queryKeys: policy.queryKeys,
+    })
+    if (memo !== undefined) {
+      if (memo.size >= 4096) memo.clear()
+      memo.set(raw, url)
+    }
+    return url
+  }
+
+  /** The encoding for an Accept-Encoding value, memoized (clients send few distinct values). */
+  private encodingFor(request: FastifyRequest, stored: Stored): Encoding {
+    if (!stored.z) return 'identity'
+    const header = request.headers['accept-encoding'] as string | undefined
+    if (header === undefined) return 'identity'
+    let enc = this.encodingMemo.get(header)
+    if (enc === undefined) {
+      enc = negotiateEncoding(header, ALL_ENCODINGS)
+      if (this.encodingMemo.size >= 256) this.encodingMemo.clear()
+      this.encodingMemo.set(header, enc)
+    }
+    return enc
+  }
+
   private keyOf(
     request: FastifyRequest,
     policy: Policy,
     identity: string | undefined,
   ): { key: string; path: string } {
-    const url = normalizeUrl(request.url, {
-      ignoreTrailingSlash: this.ignoreTrailingSlash,
-      queryKeys: policy.queryKeys,
-    })
+    const url = this.normalized(request.url, policy)
     const q = url.indexOf('?')
     const path = q < 0 ? url : url.slice(0, q)
     let key = `GET ${url}`
@@ -435,7 +464,7 @@ export class ResponseCache {
     const s = this.stats(state.route)
     if (stale) s.staleServes++
     else s.hits++
-    const enc = negotiateEncoding(request.headers['accept-encoding'] as string | undefined, offered(stored))
+    const enc = this.encodingFor(request, stored)
     const etag = etagFor(stored.etag, enc)
     const age = Math.max(0, Math.floor((Date.now() - stored.storedAt) / 1000) + stored.originAge)
     reply.headers(stored.headers)
@@ -502,7 +531,7 @@ export class ResponseCache {
       const s = this.stats(state.route)
       s.staleServes++
       const stored = state.stale
-      const enc = negotiateEncoding(request.headers['accept-encoding'] as string | undefined, offered(stored))
+      const enc = this.encodingFor(request, stored)
       reply.code(stored.status)
       reply.headers(stored.headers)
       reply.header('etag', etagFor(stored.etag, enc))
@@ -544,7 +573,7 @@ export class ResponseCache {
       sieUntil: now + ttlMs + Math.max(state.policy.swrMs, state.policy.sieMs),
     }
     // only the encoding this client wants is made now; others on first demand (see encoded())
-    const enc = negotiateEncoding(request.headers['accept-encoding'] as string | undefined, offered(stored))
+    const enc = this.encodingFor(request, stored)
     const out = this.encoded(stored, enc)
     const tags = [
       `url:${state.path}`,
@@ -657,12 +686,6 @@ export const SERVED_FLAG: unique symbol = Symbol('hotpath.responseCache.sent')
 const NOT_IN_L1: unique symbol = Symbol('hotpath.responseCache.notInL1')
 
 const ALL_ENCODINGS: Encoding[] = ['br', 'gzip', 'identity']
-const IDENTITY_ONLY: Encoding[] = ['identity']
-
-function offered(stored: Stored): Encoding[] {
-  return stored.z ? ALL_ENCODINGS : IDENTITY_ONLY
-}
-
 function etagFor(base: string, enc: Encoding): string {
   return enc === 'identity' ? `"${base}"` : `"${base}-${enc === 'br' ? 'br' : 'gz'}"`
 }

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+import type { Cache } from '../../../src/cache/index.js'
+import { Harness, tick } from './support.js'
+
+const h = new Harness()
+after(() => h.close())
+
+const INSTANCES = 10
+const CALLERS = 100
+
+/** 10 instances (separate L1s, one prefix) x 100 concurrent getOrSet on one key. */
+async function stampede(name: string, lock: boolean) {
+  const prefix = h.prefix(name)
+  const caches: Cache[] = Array.from({ length: INSTANCES }, () => h.cache(prefix, { lock }))
+  // every instance connected before the stampede, so nobody arrives after the winner stored
+  await Promise.all(caches.map((c) => c.get('warm-up')))
+  const perInstance = new Array<number>(INSTANCES).fill(0)
+  let calls = 0
+  const loaderFor = (i: number) => async () => {
+    calls++
+    perInstance[i] = (perInstance[i] as number) + 1
+    await tick(50)
+    return { answer: 42, by: 'loader' }
+  }
+  const values = await Promise.all(
+    caches.flatMap((c, i) => Array.from({ length: CALLERS }, () => c.getOrSet('hot', loaderFor(i)))),
+  )
+  return { caches, calls, perInstance, values }
+}
+
+describe('stampede across instances', () => {
+  it('with lock: 10 instances x 100 concurrent callers run the loader exactly once', async () => {
+    const { caches, calls, values } = await stampede('stampede-lock', true)
+    assert.equal(calls, 1)
+    assert.equal(values.length, INSTANCES * CALLERS)
+    for (const v of values) assert.deepEqual(v, { answer: 42, by: 'loader' })
+    const waited = caches.reduce((n, c) => n + c.stats().lock.waitedForValue, 0)
+    assert.ok(waited >= 1, 'the other instances waited for the winner and read its value from L2')
+  })
+
+  it('without lock: single-flight per process, exactly one loader call per instance', async () => {
+    const { calls, perInstance, values } = await stampede('stampede-nolock', false)
+    assert.equal(calls, INSTANCES)
+    assert.deepEqual(perInstance, new Array(INSTANCES).fill(1))
+    assert.equal(values.length, INSTANCES * CALLERS)
+    for (const v of values) assert.deepEqual(v, { answer: 42, by: 'loader' })
+  })
+})
