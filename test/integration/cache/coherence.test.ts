@@ -50,7 +50,12 @@ describe('cross-instance L1 invalidation', () => {
     assert.deepEqual(await b.getMany(['m1', 'm2']), [undefined, undefined])
     assert.equal(b.getSync('keep'), 'kept', 'an unrelated key stays in L1')
     const fresh = h.cache(prefix, { memory: false })
-    assert.deepEqual(await fresh.getMany(['k', 'm1', 'm2', 'keep']), [undefined, undefined, undefined, 'kept'])
+    assert.deepEqual(await fresh.getMany(['k', 'm1', 'm2', 'keep']), [
+      undefined,
+      undefined,
+      undefined,
+      'kept',
+    ])
   })
 
   it('deleteByTag on A drops tagged keys from B L1 and from L2, other tags untouched', async () => {

@@ -40,7 +40,7 @@ describe('expireByTag is soft', () => {
     assert.equal(await h.cache(prefix, { memory: false }).get('p'), 'new')
   })
 
-  it("with grace: an instance holding the key in L1 expires it too and serves it stale", async () => {
+  it('with grace: an instance holding the key in L1 expires it too and serves it stale', async () => {
     const prefix = h.prefix('expire-grace-l1')
     const a = h.cache(prefix, { grace: '1h' })
     const b = h.cache(prefix, { grace: '1h' })

@@ -73,7 +73,11 @@ async function outage(
     const loadsBefore = cache.stats().loader.calls
     loop.outage = true
     await down(priv)
-    await until(() => states.includes('open'), "the breaker opens during the outage (a 'breaker' event)", 5000)
+    await until(
+      () => states.includes('open'),
+      "the breaker opens during the outage (a 'breaker' event)",
+      5000,
+    )
     await until(() => cache.stats().l2.breaker !== 'closed', 'stats() shows the breaker not closed', 2000)
     // keep Redis down for about a second while the loop goes on
     await tick(1000)

@@ -9,11 +9,7 @@ import { type Cache, type CacheOptions, createCache } from '../../../src/cache/i
 import { cleanupPrefix, PrivateRedis, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
 
 /** Polls `cond` until it holds or `ms` pass (then fails the test naming `what`). Never a fixed sleep. */
-export async function until(
-  cond: () => boolean | Promise<boolean>,
-  what: string,
-  ms = 2000,
-): Promise<void> {
+export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 2000): Promise<void> {
   const deadline = Date.now() + ms
   for (;;) {
     if (await cond()) return
