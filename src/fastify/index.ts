@@ -7,8 +7,14 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { type Cache, createCache } from '../cache/index.js'
+import { isHotpathError } from '../errors.js'
 import type { Monitor } from '../metrics/index.js'
-import { createRateLimiter, type RateLimiter, type RateLimiterOptions } from '../resilience/index.js'
+import {
+  type AdaptiveLimitToken,
+  createRateLimiter,
+  type RateLimiter,
+  type RateLimiterOptions,
+} from '../resilience/index.js'
 import type { Duration } from '../time.js'
 import { type CompressionOptions, Compressor } from './compression.js'
 import { type EndpointOptions, registerEndpoints } from './endpoints.js'
@@ -57,6 +63,8 @@ declare module 'fastify' {
     shed?: boolean
     /** Wrap JSON responses as { data, meta }. */
     envelope?: boolean
+    /** Priority class under the shedding adaptive limit. @default its first class */
+    priority?: string
   }
   interface FastifyInstance {
     /** The hotpath layer's handles (response cache, cache, monitor). */
@@ -73,6 +81,7 @@ declare module 'fastify' {
 }
 
 const START = Symbol('hotpath.start')
+const SLOT = Symbol('hotpath.slot')
 
 const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyInstance, options) => {
   const cache =
@@ -183,6 +192,27 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
         return
       }
     }
+    const adaptive = shedder?.adaptive
+    if (
+      adaptive !== undefined &&
+      request.routeOptions.config?.shed !== false &&
+      !shedder?.exempt.has(request.routeOptions.url ?? '')
+    ) {
+      try {
+        ;(request as unknown as Record<symbol, AdaptiveLimitToken>)[SLOT] = adaptive.acquire(
+          request.routeOptions.config?.priority,
+        )
+      } catch (err) {
+        if (!isHotpathError(err, 'E_LIMIT_EXCEEDED')) return done(err as Error)
+        metrics?.shed.inc({ route: request.routeOptions.url ?? 'unknown' })
+        const wait = Math.max(1, Math.ceil((err.retryAfter ?? 1000) / 1000))
+        reply.header('retry-after', String(wait))
+        reply
+          .code(503)
+          .send({ error: 'Service Unavailable', message: `concurrency limit reached; retry after ${wait}s` })
+        return
+      }
+    }
     const limit = limiterFor(request)
     if (limit === undefined) return cacheStep(request, reply, done)
     limit.limiter.consume(limit.key(request)).then(
@@ -241,9 +271,16 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
     },
   )
 
-  // the response cache settles its flights in onSend (and onRequestAbort); only metrics need this
-  if (metrics !== undefined) {
+  const releaseSlot = (request: FastifyRequest, dropped: boolean) => {
+    const slot = (request as unknown as Record<symbol, AdaptiveLimitToken | undefined>)[SLOT]
+    if (slot !== undefined) shedder?.adaptive?.release(slot, dropped)
+  }
+
+  // the response cache settles its flights in onSend (and onRequestAbort); only metrics and the
+  // adaptive limit need this
+  if (metrics !== undefined || shedder?.adaptive !== undefined) {
     app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      releaseSlot(request, reply.statusCode >= 500)
       rc?.settle(request)
       if (metrics !== undefined) {
         metrics.inflight.set(undefined, --inflight)
@@ -263,6 +300,7 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
 
   app.addHook('onRequestAbort', async (request) => {
     rc?.settle(request)
+    releaseSlot(request, true)
   })
 
   app.addHook('onClose', async () => {

@@ -5,6 +5,7 @@
  * check reads three numbers.
  */
 import { performance } from 'node:perf_hooks'
+import type { AdaptiveLimit } from '../resilience/index.js'
 import { type Duration, toMs } from '../time.js'
 
 /** Shedding options. */
@@ -17,6 +18,11 @@ export interface SheddingOptions {
   maxHeapUsedBytes?: number
   /** Route URLs (patterns as registered) that are never shed. @default the health endpoints */
   exempt?: string[]
+  /**
+   * An adaptive concurrency limit (hotpath/resilience `adaptiveLimit()`): requests beyond it are
+   * shed at once; a route picks its class with `config.priority`.
+   */
+  adaptiveLimit?: AdaptiveLimit
 }
 
 /** Samples load and decides. */
@@ -32,6 +38,7 @@ export class Shedder {
   heap = 0
   shed = 0
   readonly exempt: Set<string>
+  readonly adaptive: AdaptiveLimit | undefined
 
   constructor(o: SheddingOptions, defaultExempt: string[]) {
     this.maxDelay = toMs(o.maxEventLoopDelay ?? '200ms', 'shedding.maxEventLoopDelay')
@@ -41,6 +48,10 @@ export class Shedder {
     }
     this.maxHeap = o.maxHeapUsedBytes ?? Number.POSITIVE_INFINITY
     this.exempt = new Set(o.exempt ?? defaultExempt)
+    if (o.adaptiveLimit !== undefined && typeof o.adaptiveLimit?.acquire !== 'function') {
+      throw new TypeError('shedding.adaptiveLimit must be an adaptiveLimit() from hotpath/resilience')
+    }
+    this.adaptive = o.adaptiveLimit
   }
 
   start(): void {

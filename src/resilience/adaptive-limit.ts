@@ -57,6 +57,14 @@ export interface AdaptiveLimitEvents {
   rejected: { priority: string; limit: number; inflight: number }
 }
 
+/** A slot taken with `acquire()`. */
+export interface AdaptiveLimitToken {
+  readonly priority: string
+  readonly start: number
+  readonly inflight: number
+  released: boolean
+}
+
 /** An adaptive concurrency limiter. */
 export class AdaptiveLimit {
   readonly kind = 'adaptive-limit'
@@ -148,7 +156,22 @@ export class AdaptiveLimit {
     fn: (ctx: PolicyContext) => T | Promise<T>,
     options: { priority?: string; signal?: AbortSignal } = {},
   ): Promise<T> {
-    const priority = options.priority ?? this.defaultPriority
+    const token = this.acquire(options.priority)
+    try {
+      const v = await fn(rootContext(options.signal))
+      this.release(token, false)
+      return v
+    } catch (err) {
+      this.release(token, true)
+      throw err
+    }
+  }
+
+  /**
+   * Takes a slot for `priority` or throws E_LIMIT_EXCEEDED; pair it with `release()`. For callers
+   * that cannot wrap the work in one function (an HTTP server's request hooks).
+   */
+  acquire(priority = this.defaultPriority): AdaptiveLimitToken {
     const share = this.shares.get(priority)
     if (share === undefined) {
       throw new TypeError(`priority "${priority}" is not one of: ${[...this.shares.keys()].join(', ')}`)
@@ -164,20 +187,17 @@ export class AdaptiveLimit {
     }
     this.inflight++
     this.inflightBy.set(priority, mine + 1)
-    const start = this.now()
-    const inflightAtStart = this.inflight
-    try {
-      const v = await fn(rootContext(options.signal))
-      this.sample(this.now() - start, inflightAtStart, false)
-      return v
-    } catch (err) {
-      this.counts.drops++
-      this.sample(this.now() - start, inflightAtStart, true)
-      throw err
-    } finally {
-      this.inflight--
-      this.inflightBy.set(priority, (this.inflightBy.get(priority) as number) - 1)
-    }
+    return { priority, start: this.now(), inflight: this.inflight, released: false }
+  }
+
+  /** Returns a slot; `dropped` marks a failed or timed-out call (it shrinks the limit). */
+  release(token: AdaptiveLimitToken, dropped = false): void {
+    if (token.released) return
+    token.released = true
+    if (dropped) this.counts.drops++
+    this.sample(this.now() - token.start, token.inflight, dropped)
+    this.inflight--
+    this.inflightBy.set(token.priority, (this.inflightBy.get(token.priority) as number) - 1)
   }
 
   private sample(rtt: number, inflight: number, dropped: boolean): void {

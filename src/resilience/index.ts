@@ -8,6 +8,7 @@ export {
   AdaptiveLimit,
   type AdaptiveLimitEvents,
   type AdaptiveLimitOptions,
+  type AdaptiveLimitToken,
   adaptiveLimit,
 } from './adaptive-limit.js'
 export {

@@ -4,6 +4,7 @@ import { gunzipSync } from 'node:zlib'
 import Fastify, { type FastifyInstance } from 'fastify'
 import hotpath, { type HotpathFastifyOptions } from '../../../src/fastify/index.js'
 import { createMonitor } from '../../../src/metrics/index.js'
+import { adaptiveLimit } from '../../../src/resilience/index.js'
 
 const apps: FastifyInstance[] = []
 after(async () => {
@@ -102,6 +103,30 @@ describe('load shedding', () => {
     assert.equal((await app.inject('/health/live')).statusCode, 200)
     await new Promise((r) => setTimeout(r, 700))
     assert.equal((await app.inject('/work')).statusCode, 200, 'recovers once the loop is responsive')
+  })
+})
+
+describe('adaptive-limit shedding', () => {
+  it('sheds requests beyond the adaptive concurrency limit with 503 and Retry-After; probes are exempt', async () => {
+    const limit = adaptiveLimit({ initialLimit: 1, minLimit: 1, maxLimit: 1 })
+    let release!: () => void
+    const app = await build({ shedding: { adaptiveLimit: limit } }, (a) => {
+      a.get('/slow', async () => {
+        await new Promise<void>((r) => {
+          release = r
+        })
+        return { ok: true }
+      })
+    })
+    const first = app.inject('/slow')
+    await new Promise((r) => setTimeout(r, 20))
+    const second = await app.inject('/slow')
+    assert.equal(second.statusCode, 503)
+    assert.ok(Number(second.headers['retry-after']) >= 1)
+    assert.equal((await app.inject('/health')).statusCode, 200)
+    release()
+    assert.equal((await first).statusCode, 200)
+    assert.equal(limit.inFlight, 0, 'the slot was released')
   })
 })
 
