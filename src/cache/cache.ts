@@ -276,8 +276,9 @@ export class Cache implements Instrumentable {
     const engine = this.engine
     const l2 = engine.l2
     if (l2 === undefined || policy.skipL2 || idx.length === 0) return idx
-    const epoch = engine.epoch
+    const tickets = idx.map((i) => engine.beginRead(fulls[i] as string))
     const bufs = await l2.mget(idx.map((i) => fulls[i] as string))
+    const fills = tickets.map((t) => engine.endRead(t))
     if (bufs === FAIL) return idx
     const still: number[] = []
     for (let j = 0; j < idx.length; j++) {
@@ -286,7 +287,7 @@ export class Cache implements Instrumentable {
       let v: unknown = NOTHING
       if (buf) {
         try {
-          v = await engine.acceptL2(fulls[i] as string, decode(buf), policy, epoch)
+          v = await engine.acceptL2(fulls[i] as string, decode(buf), policy, fills[j] as boolean)
         } catch {
           v = NOTHING
         }
@@ -369,6 +370,9 @@ export class Cache implements Instrumentable {
         throw new LoaderError(batchKeys.join(','), err)
       }
       const delta = performance.now() - t0
+      let firstError: unknown
+      // every key's flight is settled, even when one value cannot be stored, so no caller is left
+      // waiting on a dead flight (regression: getOrSetMany with an unserializable value)
       for (let j = 0; j < toLoad.length; j++) {
         const i = toLoad[j] as number
         const k = keys[i] as string
@@ -380,9 +384,10 @@ export class Cache implements Instrumentable {
           settle.get(full)?.resolve(v)
         } catch (err) {
           settle.get(full)?.reject(err)
-          throw err
+          firstError ??= err
         }
       }
+      if (firstError !== undefined) throw firstError
     }
     await Promise.all(joins)
     for (const i of missing) {
@@ -403,8 +408,10 @@ export class Cache implements Instrumentable {
   async deleteMany(keys: readonly string[]): Promise<void> {
     const fulls = keys.map((k) => this.check(k))
     const engine = this.engine
-    engine.epoch++
-    for (const f of fulls) engine.memory?.delete(f)
+    for (const f of fulls) {
+      engine.touchKey(f)
+      engine.memory?.delete(f)
+    }
     if (engine.l2 !== undefined) {
       await engine.l2.del(fulls)
       engine.publish({ t: 'd', k: fulls })

@@ -69,8 +69,14 @@ export class CacheEngine {
   readonly flights = new Map<string, Promise<unknown>>()
   /** The stale value each running flight knows of, so callers that join it can be served stale too. */
   private readonly flightStale = new Map<string, { s: Stale | undefined }>()
-  /** Bumped by every local write and every invalidation; an L2 read only fills L1 if it did not move. */
+  /**
+   * Bumped by invalidations that reach unknown keys (tags, clear, a bus gap). An L2 read fills
+   * L1 only if this did not move and its own key was not written or invalidated meanwhile, so a
+   * read that raced with an invalidation never puts the old value back into L1.
+   */
   epoch = 0
+  /** Keys with L2 reads in flight, and whether one of them was invalidated meanwhile. */
+  private readonly reads = new Map<string, { n: number; dirty: boolean }>()
   closed = false
   private readonly channel: string
   private readonly ownsClient: boolean
@@ -186,15 +192,37 @@ export class CacheEngine {
   readL2(full: string, policy: ResolvedPolicy, staleOut?: { s: Stale | undefined }): Promise<unknown> {
     const l2 = this.l2
     if (l2 === undefined || policy.skipL2) return RESOLVED_NOTHING
-    const epoch = this.epoch
-    return l2.get(full).then((buf) => this.afterRead(full, buf, policy, epoch, staleOut))
+    const ticket = this.beginRead(full)
+    return l2.get(full).then((buf) => this.afterRead(full, buf, policy, this.endRead(ticket), staleOut))
+  }
+
+  /** Registers an L2 read of `full`; pass the ticket to endRead() when it returns. */
+  beginRead(full: string): { full: string; epoch: number } {
+    const r = this.reads.get(full)
+    if (r === undefined) this.reads.set(full, { n: 1, dirty: false })
+    else r.n++
+    return { full, epoch: this.epoch }
+  }
+
+  /** Ends a read; true when its value may fill L1 (nothing invalidated it meanwhile). */
+  endRead(ticket: { full: string; epoch: number }): boolean {
+    const r = this.reads.get(ticket.full)
+    const dirty = r?.dirty === true
+    if (r !== undefined && --r.n === 0) this.reads.delete(ticket.full)
+    return !dirty && ticket.epoch === this.epoch
+  }
+
+  /** A key was written or invalidated: reads of it in flight must not fill L1. */
+  touchKey(full: string): void {
+    const r = this.reads.get(full)
+    if (r !== undefined) r.dirty = true
   }
 
   private afterRead(
     full: string,
     buf: Buffer | null | Fail,
     policy: ResolvedPolicy,
-    epoch: number,
+    fill: boolean,
     staleOut: { s: Stale | undefined } | undefined,
   ): unknown {
     if (buf === FAIL) return NOTHING
@@ -210,7 +238,7 @@ export class CacheEngine {
       this.l2Miss(full)
       return NOTHING
     }
-    return this.acceptL2(full, entry, policy, epoch, staleOut)
+    return this.acceptL2(full, entry, policy, fill, staleOut)
   }
 
   private l2Miss(full: string): void {
@@ -226,36 +254,36 @@ export class CacheEngine {
     full: string,
     entry: WireEntry,
     policy: ResolvedPolicy,
-    epoch: number,
+    fill: boolean,
     staleOut?: { s: Stale | undefined },
   ): unknown {
-    if (policy.schema === undefined) return this.acceptValue(full, entry, entry.value, epoch, staleOut)
+    if (policy.schema === undefined) return this.acceptValue(full, entry, entry.value, fill, staleOut)
     const r = policy.schema['~standard'].validate(entry.value)
     if (r instanceof Promise) {
-      return r.then((res) => this.acceptValidated(full, entry, res, epoch, staleOut))
+      return r.then((res) => this.acceptValidated(full, entry, res, fill, staleOut))
     }
-    return this.acceptValidated(full, entry, r, epoch, staleOut)
+    return this.acceptValidated(full, entry, r, fill, staleOut)
   }
 
   private acceptValidated(
     full: string,
     entry: WireEntry,
     r: { value?: unknown; issues?: ReadonlyArray<unknown> },
-    epoch: number,
+    fill: boolean,
     staleOut: { s: Stale | undefined } | undefined,
   ): unknown {
     if (r.issues !== undefined) {
       this.l2Miss(full)
       return NOTHING
     }
-    return this.acceptValue(full, entry, r.value, epoch, staleOut)
+    return this.acceptValue(full, entry, r.value, fill, staleOut)
   }
 
   private acceptValue(
     full: string,
     entry: WireEntry,
     value: unknown,
-    epoch: number,
+    fill: boolean,
     staleOut: { s: Stale | undefined } | undefined,
   ): unknown {
     const now = this.o.clock.now()
@@ -263,7 +291,7 @@ export class CacheEngine {
       this.c.l2Hits++
       this.c.savedMs += entry.delta
       if (this.events.has('hit')) this.events.emit('hit', { key: full, tier: 'l2', stale: false })
-      if (this.memory !== undefined && epoch === this.epoch) {
+      if (this.memory !== undefined && fill) {
         this.memory.set(
           full,
           value,
@@ -539,7 +567,7 @@ export class CacheEngine {
       const compress = this.o.redis === undefined ? 0 : this.o.redis.compressAbove
       buf = encode(value, tags, expiresAt, staleUntil, delta, compress)
     }
-    this.epoch++
+    this.touchKey(full)
     if (this.memory !== undefined) {
       this.memory.set(
         full,
@@ -565,7 +593,8 @@ export class CacheEngine {
 
   /** Applies an invalidation from another instance to L1. */
   applyInvalidation(msg: Invalidation): void {
-    this.epoch++
+    if (msg.t === 's' || msg.t === 'd') for (const k of msg.k) this.touchKey(k)
+    else this.epoch++
     const mem = this.memory
     if (mem === undefined) return
     switch (msg.t) {
@@ -633,11 +662,12 @@ export class CacheEngine {
     this.l2?.guard.close()
     this.bus?.close()
     if (this.ownsClient && this.l2 !== undefined) {
-      try {
-        await this.l2.client.quit()
-      } catch {
-        this.l2.client.disconnect()
-      }
+      // QUIT waits for Redis' answer; a frozen Redis never gives one, so close() gives it one
+      // L2 timeout and then drops the connection (regression: close() hung while Redis was paused)
+      const client = this.l2.client
+      const timeout = this.o.redis?.timeout ?? 200
+      await Promise.race([client.quit().catch(() => {}), new Promise((r) => setTimeout(r, timeout).unref())])
+      client.disconnect()
     }
     this.events.clear()
   }

@@ -54,11 +54,11 @@ describe('invalidation bus gap', () => {
     await h.subscribers(prefix, 2, priv.url)
     // tagged writes use a Lua script the restarted server has never seen
     await writer.set('k', 'v1', { tags: ['t'] })
-    await primeL1(reader, 'k', 'v1')
+    await primeL1(reader, 'k', 'v1', writer)
     await writer.set('k', 'v2', { tags: ['t'] })
     await until(() => reader.getSync('k') === undefined, "the reader's L1 drops k after the writer's set")
     assert.equal(await reader.get('k'), 'v2')
-    await primeL1(reader, 'k', 'v2')
+    await primeL1(reader, 'k', 'v2', writer)
     await writer.deleteByTag('t')
     await until(() => reader.getSync('k') === undefined, "the reader's L1 drops k after deleteByTag")
     assert.equal(await reader.get('k'), undefined)

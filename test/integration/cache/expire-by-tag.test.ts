@@ -46,7 +46,7 @@ describe('expireByTag is soft', () => {
     const b = h.cache(prefix, { grace: '1h' })
     await h.subscribers(prefix, 2)
     await a.set('p', 'old', { tags: ['prices'] })
-    await primeL1(b, 'p', 'old')
+    await primeL1(b, 'p', 'old', a)
     await a.expireByTag('prices')
     await until(() => b.getSync('p') === undefined, "B's L1 copy is expired by the bus message")
     assert.equal(b.peek('p'), 'old', 'B keeps the expired value for grace')
@@ -62,7 +62,7 @@ describe('expireByTag is soft', () => {
     const b = h.cache(prefix)
     await h.subscribers(prefix, 2)
     await a.set('p', 'old', { tags: ['prices'] })
-    await primeL1(b, 'p', 'old')
+    await primeL1(b, 'p', 'old', a)
     await a.expireByTag('prices')
     await until(() => b.getSync('p') === undefined, "B's L1 copy is expired by the bus message")
     const calls = { n: 0 }

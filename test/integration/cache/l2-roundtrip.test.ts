@@ -60,7 +60,7 @@ describe('L2 round-trip between two instances', () => {
     assert.equal(b.stats().l2.hits, 1, 'b read it from L2')
     assert.equal(b.stats().loader.calls, 0)
     // an L2 read fills b's L1 with the decoded value (unless an invalidation raced it: read again)
-    await primeL1(b, 'rich', value)
+    await primeL1(b, 'rich', value, a)
     assertTypes(b.getSync('rich'))
     assert.deepEqual(b.getSync('rich'), value)
     // and through getOrSet on a third instance without L1: no loader call

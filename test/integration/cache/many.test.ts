@@ -28,7 +28,7 @@ describe('getMany and getOrSetMany over L2', () => {
     assert.deepEqual(await fresh.getMany(['b', 'a', 'e']), [undefined, 1, new Date(5)])
     assert.equal(fresh.stats().l2.hits, 2)
     // L1 hits and L2 reads mixed in one call keep the order
-    await primeL1(fresh, 'a', 1)
+    await primeL1(fresh, 'a', 1, a)
     const hitsBefore = fresh.stats().l2.hits
     assert.deepEqual(await fresh.getMany(['c', 'a', 'x']), [{ three: 3 }, 1, undefined])
     assert.equal(fresh.stats().l2.hits - hitsBefore, 1, "only 'c' was read from L2")

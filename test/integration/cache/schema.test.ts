@@ -80,7 +80,7 @@ describe('schema-aware reads against values of an older version', () => {
     await oldVersion.set('u:5', { id: 5, name: 'old' })
     await oldVersion.set('u:6', { id: 6, name: 'ok', email: 'ok@example.com' })
     const b = h.cache(prefix)
-    await primeL1(b, 'u:5', { id: 5, name: 'old' })
+    await primeL1(b, 'u:5', { id: 5, name: 'old' }, oldVersion)
     const asked: string[][] = []
     const values = await b.getOrSetMany(
       ['u:5', 'u:6'],

@@ -87,12 +87,45 @@ export class Harness {
   }
 }
 
-/** Reads `key` on `cache` until L1 holds `expected` (an L2 read racing an invalidation does not fill L1). */
-export async function primeL1(cache: Cache, key: string, expected: unknown): Promise<void> {
-  await until(async () => {
-    const v = await cache.get(key)
-    return isEqual(v, expected) && isEqual(cache.getSync(key), expected)
-  }, `L1 of the reader holds ${key}`)
+let barriers = 0
+
+/**
+ * Waits until every invalidation `writer` published so far has been applied by `reader`: a marker
+ * only in the reader's L1 is deleted through the writer, and pub/sub delivers one publisher's
+ * messages in order, so once the marker is gone the earlier messages have arrived too.
+ */
+export async function barrier(writer: Cache, reader: Cache): Promise<void> {
+  const marker = `__barrier:${barriers++}`
+  await reader.set(marker, 1, { skipL2: true })
+  const deadline = Date.now() + 5000
+  // repeated in case the reader was not subscribed yet when the first delete was published
+  while (Date.now() < deadline) {
+    await writer.delete(marker)
+    const wait = Date.now() + 250
+    while (Date.now() < wait) {
+      if (reader.getSync(marker) === undefined) return
+      await tick(5)
+    }
+  }
+  assert.fail("timed out waiting for the writer's invalidations to reach the reader")
+}
+
+/**
+ * Reads `key` on `reader` until its L1 holds `expected`. An L2 read racing an invalidation does
+ * not fill L1, and the writer's own invalidation of its last set may arrive after the read and
+ * drop the copy: with `writer`, a barrier makes sure the copy outlived those messages.
+ */
+export async function primeL1(reader: Cache, key: string, expected: unknown, writer?: Cache): Promise<void> {
+  await until(
+    async () => {
+      const v = await reader.get(key)
+      if (!isEqual(v, expected) || !isEqual(reader.getSync(key), expected)) return false
+      if (writer !== undefined) await barrier(writer, reader)
+      return isEqual(reader.getSync(key), expected)
+    },
+    `L1 of the reader holds ${key}`,
+    5000,
+  )
 }
 
 function isEqual(a: unknown, b: unknown): boolean {
