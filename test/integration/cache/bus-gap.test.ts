@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import { Harness, primeL1, until } from './support.js'
+import { Harness, PATIENT, primeL1, until } from './support.js'
 
 const h = new Harness()
 after(() => h.close())
@@ -12,7 +12,7 @@ describe('invalidation bus gap', () => {
     const cache = h.cache(prefix, { redis: { connection: priv.url, timeout: 100 } })
     const flushes: Array<{ reason: string; entries: number }> = []
     cache.on('flush', (e) => flushes.push({ reason: e.reason, entries: cache.stats().l1.entries }))
-    await until(() => cache.stats().l2.busConnected, 'the bus is connected')
+    await h.ready(cache)
     await cache.set('k', 'v')
     await cache.set('tagged', 1, { tags: ['t'] })
     await cache.namespace('ns').set('k', 'nv')
@@ -41,7 +41,7 @@ describe('invalidation bus gap', () => {
   it('after the reconnect the bus delivers invalidations again (resubscribed)', async () => {
     const priv = await h.privateRedis()
     const prefix = h.prefix('bus-gap-resub', priv.url)
-    const reader = h.cache(prefix, { redis: { connection: priv.url, timeout: 100 } })
+    const reader = h.cache(prefix, { redis: { connection: priv.url, timeout: PATIENT } })
     let flushes = 0
     reader.on('flush', () => flushes++)
     await h.subscribers(prefix, 1, priv.url)
@@ -50,7 +50,7 @@ describe('invalidation bus gap', () => {
     await until(() => flushes >= 1, 'the reader flushed after the reconnect', 5000)
     await h.subscribers(prefix, 1, priv.url)
     await until(() => reader.stats().l2.breaker === 'closed', "the reader's breaker is closed", 5000)
-    const writer = h.cache(prefix, { redis: priv.url })
+    const writer = h.cache(prefix, { redis: { connection: priv.url, timeout: PATIENT } })
     await h.subscribers(prefix, 2, priv.url)
     // tagged writes use a Lua script the restarted server has never seen
     await writer.set('k', 'v1', { tags: ['t'] })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import { Harness, primeL1 } from './support.js'
+import { Harness, PATIENT, primeL1 } from './support.js'
 
 const h = new Harness()
 after(() => h.close())
@@ -73,9 +73,12 @@ describe('L2 round-trip between two instances', () => {
 
   it('a value above redis.compressAbove is stored compressed and round-trips', async () => {
     const prefix = h.prefix('compressed')
-    const a = h.cache(prefix, { redis: { connection: h.rawUrl, compressAbove: 256 } })
+    const a = h.cache(prefix, { redis: { connection: h.rawUrl, timeout: PATIENT, compressAbove: 256 } })
     const b = h.cache(prefix)
-    const c = h.cache(prefix, { memory: false, redis: { connection: h.rawUrl, compressAbove: 0 } })
+    const c = h.cache(prefix, {
+      memory: false,
+      redis: { connection: h.rawUrl, timeout: PATIENT, compressAbove: 0 },
+    })
     const large = { ...richValue(), text: 'lorem ipsum dolor sit amet '.repeat(400) }
     const small = { n: 1, tiny: true }
     await a.set('large', large)

@@ -23,6 +23,13 @@ export function tick(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms))
 }
 
+/**
+ * L2 timeout of the caches tests create when the test is not about timeouts: generous, because
+ * on a loaded 2-core machine (test files run in parallel) a new connection or a Lua call can take
+ * longer than the 200ms default, and a timed-out write is silently skipped by design.
+ */
+export const PATIENT = 2000
+
 /** Owns what a test creates on Redis and releases it in `close()`. */
 export class Harness {
   private readonly caches: Cache[] = []
@@ -40,9 +47,12 @@ export class Harness {
     return p
   }
 
-  /** A cache on the shared Redis under `prefix` (each call: a new instance with its own L1). */
+  /**
+   * A cache under `prefix` (each call: a new instance with its own L1), on the shared Redis with
+   * the PATIENT timeout unless `options.redis` says otherwise.
+   */
   cache(prefix: string, options: CacheOptions = {}): Cache {
-    const c = createCache({ redis: REDIS_URL, prefix, ...options })
+    const c = createCache({ redis: { connection: REDIS_URL, timeout: PATIENT }, prefix, ...options })
     this.caches.push(c)
     return c
   }
@@ -72,6 +82,15 @@ export class Harness {
         return Number(reply[1]) >= count
       },
       `${count} subscribers on ${channel}`,
+      5000,
+    )
+  }
+
+  /** Waits until `cache` is connected: its bus subscribed and its L2 breaker closed. */
+  async ready(cache: Cache): Promise<void> {
+    await until(
+      () => cache.stats().l2.busConnected && cache.stats().l2.breaker === 'closed',
+      'the cache is connected to Redis',
       5000,
     )
   }
