@@ -4,6 +4,7 @@
  * and the operational endpoints. Routes override through `config` (`cache`, `rateLimit`,
  * `shed`, `envelope`).
  */
+
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { type Cache, createCache } from '../cache/index.js'
@@ -25,6 +26,7 @@ import {
   type RouteCacheStats,
   SERVED_FLAG,
 } from './response-cache.js'
+import { routeConfig } from './route.js'
 import { Shedder, type SheddingOptions } from './shedding.js'
 
 /** Per-route rate limit. */
@@ -110,14 +112,14 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
           key: options.rateLimit.key ?? ((r: FastifyRequest) => r.ip),
         }
   const limiterFor = (request: FastifyRequest) => {
-    const cfg = request.routeOptions.config
+    const cfg = routeConfig(request)
     if (cfg?.rateLimit === false) return undefined
     if (cfg?.rateLimit === undefined) return globalLimit
     let l = limiters.get(cfg)
     if (l === undefined) {
       const rl = cfg.rateLimit
       l = {
-        limiter: createRateLimiter({ ...rl, name: rl.name ?? request.routeOptions.url ?? 'route', monitor }),
+        limiter: createRateLimiter({ ...rl, name: rl.name ?? routeConfig(request).url ?? 'route', monitor }),
         key: rl.key ?? ((r) => r.ip),
       }
       limiters.set(cfg, l)
@@ -181,12 +183,12 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
     }
     if (
       shedder !== undefined &&
-      request.routeOptions.config?.shed !== false &&
-      !shedder.exempt.has(request.routeOptions.url ?? '')
+      routeConfig(request).shed !== false &&
+      !shedder.exempt.has(routeConfig(request).url ?? '')
     ) {
       const wait = shedder.retryAfter()
       if (wait > 0) {
-        metrics?.shed.inc({ route: request.routeOptions.url ?? 'unknown' })
+        metrics?.shed.inc({ route: routeConfig(request).url ?? 'unknown' })
         reply.header('retry-after', String(wait))
         reply.code(503).send({ error: 'Service Unavailable', message: `overloaded; retry after ${wait}s` })
         return
@@ -195,16 +197,16 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
     const adaptive = shedder?.adaptive
     if (
       adaptive !== undefined &&
-      request.routeOptions.config?.shed !== false &&
-      !shedder?.exempt.has(request.routeOptions.url ?? '')
+      routeConfig(request).shed !== false &&
+      !shedder?.exempt.has(routeConfig(request).url ?? '')
     ) {
       try {
         ;(request as unknown as Record<symbol, AdaptiveLimitToken>)[SLOT] = adaptive.acquire(
-          request.routeOptions.config?.priority,
+          routeConfig(request).priority,
         )
       } catch (err) {
         if (!isHotpathError(err, 'E_LIMIT_EXCEEDED')) return done(err as Error)
-        metrics?.shed.inc({ route: request.routeOptions.url ?? 'unknown' })
+        metrics?.shed.inc({ route: routeConfig(request).url ?? 'unknown' })
         const wait = Math.max(1, Math.ceil((err.retryAfter ?? 1000) / 1000))
         reply.header('retry-after', String(wait))
         reply
@@ -241,7 +243,7 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
     ) => {
       let out: unknown = payload
       if (
-        request.routeOptions.config?.envelope === true &&
+        routeConfig(request).envelope === true &&
         typeof out === 'string' &&
         String(reply.getHeader('content-type')).includes('json')
       ) {
@@ -287,7 +289,7 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
         const start = (request as unknown as Record<symbol, number>)[START] ?? performance.now()
         metrics.duration.observe(
           {
-            route: request.routeOptions.url ?? 'unknown',
+            route: routeConfig(request).url ?? 'unknown',
             method: request.method,
             status_class: `${Math.floor(reply.statusCode / 100)}xx`,
           },

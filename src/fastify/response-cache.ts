@@ -7,6 +7,7 @@
  * The checklist it follows is in DESIGN.md; each point has a test in
  * test/integration/fastify/response-cache.test.ts.
  */
+
 import { createHash } from 'node:crypto'
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -23,6 +24,7 @@ import {
   seconds,
   storableHeaders,
 } from './http.js'
+import { routeConfig } from './route.js'
 
 /** Per-route response-cache settings (route `config.cache`, or a value in `routes`). */
 export interface RouteCacheConfig {
@@ -241,14 +243,13 @@ export class ResponseCache {
   }
 
   private policyFor(request: FastifyRequest, path: string): Policy | undefined {
-    const cfg = (request.routeOptions.config as { cache?: Duration | RouteCacheConfig | false } | undefined)
-      ?.cache
+    const cfg = (routeConfig(request) as { cache?: Duration | RouteCacheConfig | false } | undefined)?.cache
     if (cfg === false) return undefined
     if (cfg !== undefined) {
-      const holder = request.routeOptions.config as object
+      const holder = routeConfig(request) as object
       let p = this.routePolicies.get(holder)
       if (p === undefined) {
-        p = resolvePolicy(cfg, `route ${request.routeOptions.url} config.cache`)
+        p = resolvePolicy(cfg, `route ${routeConfig(request).url} config.cache`)
         this.routePolicies.set(holder, p)
       }
       return p ?? undefined
@@ -346,7 +347,7 @@ export class ResponseCache {
     const rawPath = q < 0 ? request.url : request.url.slice(0, q)
     const policy = this.policyFor(request, rawPath)
     if (policy === undefined) return undefined
-    const route = request.routeOptions.url ?? rawPath
+    const route = routeConfig(request).url ?? rawPath
     for (const h of this.bypassHeaders) {
       if (request.headers[h] !== undefined) {
         this.bypass(route, `header:${h}`)
