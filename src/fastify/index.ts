@@ -163,10 +163,16 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
 
   /** The response-cache step of onRequest; calls `done` unless the reply was sent. */
   const cacheStep = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
-    if (rc === undefined) return done()
+    if (rc === undefined) {
+      done()
+      return
+    }
     const r = rc.onRequest(request, reply)
     if (r === SERVED_FLAG) return
-    if (r === undefined) return done()
+    if (r === undefined) {
+      done()
+      return
+    }
     r.then(
       (v) => {
         if (v !== SERVED_FLAG) done()
