@@ -32,6 +32,13 @@ export interface GuardOptions {
   probe: () => Promise<unknown>
   onFailure: (op: string, error: unknown) => void
   onStateChange: (state: BreakerState) => void
+  /** The connection's readiness, so time spent on the first connect is not counted as slowness. */
+  connection?: {
+    isReady(): boolean
+    onReady(cb: () => void): void
+    onDown(cb: () => void): void
+    connectTimeout: number
+  }
 }
 
 /** Timeout + breaker around L2 operations. */
@@ -46,7 +53,36 @@ export class L2Guard {
   private probeTimer: TimerHandle | undefined
   private closed = false
 
-  constructor(private readonly o: GuardOptions) {}
+  /**
+   * Operations started before the connection was first ready: their timeout starts when it is
+   * ready (a slow first connect is not a slow Redis), or fails them after `connectTimeout`.
+   */
+  private connecting: Pending[] | null = null
+  private connectTimer: TimerHandle | undefined
+
+  constructor(private readonly o: GuardOptions) {
+    const c = o.connection
+    if (c !== undefined && !c.isReady()) {
+      this.connecting = []
+      const settle = (ready: boolean) => {
+        const waiting = this.connecting
+        if (waiting === null) return
+        this.connecting = null
+        if (this.connectTimer !== undefined) o.clock.clearTimeout(this.connectTimer)
+        const deadline = o.clock.now() + (ready ? o.timeout : 0)
+        for (const p of waiting) {
+          if (p.done) continue
+          p.deadline = deadline
+          this.queue.push(p)
+        }
+        if (this.timer === undefined) this.arm()
+      }
+      this.connectTimer = o.clock.setTimeout(() => settle(false), c.connectTimeout)
+      c.onReady(() => settle(true))
+      // a refused or dropped first connection fails the waiting operations at once
+      c.onDown(() => settle(false))
+    }
+  }
 
   /** True when operations are sent to L2. */
   get available(): boolean {
@@ -61,8 +97,11 @@ export class L2Guard {
         done: false,
         resolve: resolve as (v: unknown) => void,
       }
-      this.queue.push(p)
-      if (this.timer === undefined) this.arm()
+      if (this.connecting !== null) this.connecting.push(p)
+      else {
+        this.queue.push(p)
+        if (this.timer === undefined) this.arm()
+      }
       promise.then(
         (v) => {
           if (p.done) return
@@ -86,6 +125,14 @@ export class L2Guard {
     this.closed = true
     if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer)
     if (this.probeTimer !== undefined) this.o.clock.clearTimeout(this.probeTimer)
+    if (this.connectTimer !== undefined) this.o.clock.clearTimeout(this.connectTimer)
+    for (const p of this.connecting ?? []) {
+      if (!p.done) {
+        p.done = true
+        p.resolve(FAIL)
+      }
+    }
+    this.connecting = null
     this.timer = undefined
     this.probeTimer = undefined
     for (let i = this.queueHead; i < this.queue.length; i++) {

@@ -131,6 +131,12 @@ export class RedisStore {
       probe: () => o.client.ping(),
       onFailure: o.onError,
       onStateChange: o.onBreaker,
+      connection: {
+        isReady: () => o.client.status === 'ready',
+        onReady: (cb) => o.client.once('ready', cb),
+        onDown: (cb) => o.client.once('close', cb),
+        connectTimeout: Math.max(o.timeout, 2000),
+      },
     })
   }
 

@@ -246,6 +246,29 @@ describe('cache on Redis: outages', () => {
     }
   })
 
+  it('a slow first connection is not taken for a slow Redis (regression: new caches opened their breaker)', async () => {
+    const priv = await PrivateRedis.start()
+    const prefix = newPrefix('first-connect')
+    try {
+      const writer = createCache({ prefix, memory: false, redis: priv.url })
+      open.push(writer)
+      await writer.set('k', 'v')
+      priv.pause()
+      const cache = createCache({ prefix, memory: false, redis: { connection: priv.url, timeout: 100 } })
+      open.push(cache)
+      const states: string[] = []
+      cache.on('breaker', (e) => states.push(e.state))
+      const read = cache.get('k')
+      await new Promise((r) => setTimeout(r, 400)) // four timeouts' worth of waiting to connect
+      priv.resume()
+      assert.equal(await read, 'v', 'the read waited for the connection instead of timing out')
+      assert.deepEqual(states, [])
+    } finally {
+      priv.resume()
+      await priv.stop()
+    }
+  })
+
   it('a stopped Redis: reads keep working; after restart the bus gap flushes L1', async () => {
     const priv = await PrivateRedis.start()
     const prefix = newPrefix('gap')
