@@ -45,9 +45,13 @@ describe('cache on a Redis Cluster', () => {
   })
 
   it('works end to end with a hash-tagged prefix: get, getMany, tags, clear, invalidation', async () => {
-    const a = createCache({ redis: client, prefix: '{app}:' })
-    const b = createCache({ redis: client, prefix: '{app}:' })
-    const l2only = createCache({ redis: client, prefix: '{app}:', memory: false })
+    const a = createCache({ redis: { connection: client, timeout: '2s' }, prefix: '{app}:' })
+    const b = createCache({ redis: { connection: client, timeout: '2s' }, prefix: '{app}:' })
+    const l2only = createCache({
+      redis: { connection: client, timeout: '2s' },
+      prefix: '{app}:',
+      memory: false,
+    })
     const eventually = async (what: string, cond: () => Promise<boolean>) => {
       const deadline = Date.now() + 3000
       while (!(await cond())) {
@@ -72,8 +76,16 @@ describe('cache on a Redis Cluster', () => {
       assert.equal(await l2only.get('w'), undefined, 'cleared in L2 on every master')
       await eventually('b drops w from L1', async () => (await b.get('w')) === undefined)
       let calls = 0
-      const lockA = createCache({ redis: client, prefix: '{app}:', lock: true })
-      const lockB = createCache({ redis: client, prefix: '{app}:', lock: true })
+      const lockA = createCache({
+        redis: { connection: client, timeout: '2s' },
+        prefix: '{app}:',
+        lock: true,
+      })
+      const lockB = createCache({
+        redis: { connection: client, timeout: '2s' },
+        prefix: '{app}:',
+        lock: true,
+      })
       const loader = async () => {
         calls++
         await new Promise((r) => setTimeout(r, 30))

@@ -7,8 +7,9 @@ import { cleanupPrefix, PrivateRedis, REDIS_URL, uniquePrefix } from '../../help
 const open: Cache[] = []
 const prefixes: string[] = []
 
+/** A cache on the shared Redis; a patient L2 timeout, since these tests are not about timeouts. */
 function cacheOn(prefix: string, options: CacheOptions = {}): Cache {
-  const c = createCache({ redis: REDIS_URL, prefix, ...options })
+  const c = createCache({ redis: { connection: REDIS_URL, timeout: '2s' }, prefix, ...options })
   open.push(c)
   return c
 }

@@ -429,8 +429,8 @@ describe('response cache: freshness and invalidation', () => {
 
   it('invalidation by tag and URL reaches a second instance on the same Redis', async () => {
     const prefix = uniquePrefix('fastify-inv')
-    const ca = createCache({ redis: REDIS_URL, prefix })
-    const cb = createCache({ redis: REDIS_URL, prefix })
+    const ca = createCache({ redis: { connection: REDIS_URL, timeout: '2s' }, prefix })
+    const cb = createCache({ redis: { connection: REDIS_URL, timeout: '2s' }, prefix })
     let n = 0
     const routes = (a: FastifyInstance) => {
       a.get(
