@@ -82,13 +82,7 @@ class Budget {
     this.calls[this.bucket]!++
   }
   tryRetry(): boolean {
-    this.roll()
-    let calls = 0
-    let retries = 0
-    for (let i = 0; i < BUCKETS; i++) {
-      calls += this.calls[i] as number
-      retries += this.retries[i] as number
-    }
+    const { calls, retries } = this.snapshot()
     if (retries + 1 > calls * this.ratio + (this.minPerSecond * this.windowMs) / 1000) return false
     this.retries[this.bucket]!++
     return true
