@@ -412,9 +412,10 @@ export class Cache implements Instrumentable {
       engine.touchKey(f)
       engine.memory?.delete(f)
     }
-    if (engine.l2 !== undefined) {
-      await engine.l2.del(fulls)
-      engine.publish({ t: 'd', k: fulls })
+    const l2 = engine.l2
+    if (l2 !== undefined) {
+      const id = fulls.length === 1 ? `k:${fulls[0]}` : `d:${fulls.join('\u0000')}`
+      await engine.writeL2(id, () => l2.del(fulls), { t: 'd', k: fulls })
     }
   }
 
@@ -434,10 +435,9 @@ export class Cache implements Instrumentable {
     const engine = this.engine
     engine.epoch++
     for (const t of list) engine.memory?.deleteByTag(t)
-    if (engine.l2 !== undefined) {
-      await engine.l2.deleteByTag(list)
-      engine.publish({ t: 'td', k: list })
-    }
+    const l2 = engine.l2
+    if (l2 !== undefined)
+      await engine.writeL2(`td:${list.join('\u0000')}`, () => l2.deleteByTag(list), { t: 'td', k: list })
   }
 
   /**
@@ -450,9 +450,13 @@ export class Cache implements Instrumentable {
     const now = engine.o.clock.now()
     engine.epoch++
     for (const t of list) engine.memory?.expireByTag(t, now)
-    if (engine.l2 !== undefined) {
-      await engine.l2.expireByTag(list, now)
-      engine.publish({ t: 'te', k: list, at: now })
+    const l2 = engine.l2
+    if (l2 !== undefined) {
+      await engine.writeL2(`te:${list.join('\u0000')}`, () => l2.expireByTag(list, now), {
+        t: 'te',
+        k: list,
+        at: now,
+      })
     }
   }
 
@@ -461,10 +465,9 @@ export class Cache implements Instrumentable {
     const engine = this.engine
     engine.epoch++
     engine.memory?.deleteByPrefix(this.ns)
-    if (engine.l2 !== undefined) {
-      await engine.l2.clear(this.ns)
-      engine.publish({ t: 'c', k: [this.ns] })
-    }
+    const l2 = engine.l2
+    if (l2 !== undefined)
+      await engine.writeL2(`c:${this.ns}`, () => l2.clear(this.ns), { t: 'c', k: [this.ns] })
   }
 
   /** A view whose keys and tags live under `name` (nestable); `clear()` on it clears only it. */

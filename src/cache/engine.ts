@@ -75,6 +75,13 @@ export class CacheEngine {
    * read that raced with an invalidation never puts the old value back into L1.
    */
   epoch = 0
+  /**
+   * L2 writes that could not be made (breaker open, timeout), latest per target, replayed in
+   * order when the breaker closes so a delete made during an outage does not come undone.
+   */
+  private readonly replay = new Map<string, () => Promise<unknown>>()
+  /** Replays dropped because the queue was full. */
+  replayDropped = 0
   /** Keys with L2 reads in flight, and whether one of them was invalidated meanwhile. */
   private readonly reads = new Map<string, { n: number; dirty: boolean }>()
   closed = false
@@ -111,6 +118,7 @@ export class CacheEngine {
         clock: o.clock,
         onError: (op, error) => this.emitL2Error(op, error),
         onBreaker: (state) => {
+          if (state === 'closed') void this.replayWrites()
           if (this.events.has('breaker')) this.events.emit('breaker', { state })
         },
       })
@@ -580,8 +588,44 @@ export class CacheEngine {
       )
     }
     if (l2 !== undefined && buf !== undefined) {
-      const ok = await l2.set(full, buf, staleUntil - now, tags)
-      if (ok !== FAIL) this.publish({ t: 's', k: [full] })
+      const b = buf
+      await this.writeL2(`k:${full}`, () => l2.set(full, b, staleUntil - this.o.clock.now(), tags), {
+        t: 's',
+        k: [full],
+      })
+    }
+  }
+
+  /**
+   * Runs an L2 write and publishes its invalidation; when L2 cannot take it, queues it (latest
+   * per `id`) for replay when L2 is back.
+   */
+  async writeL2(id: string, op: () => Promise<unknown>, msg: Invalidation): Promise<void> {
+    if ((await op()) !== FAIL) {
+      // a newer successful write supersedes whatever was queued for the same target
+      this.replay.delete(id)
+      this.publish(msg)
+      return
+    }
+    this.replay.delete(id)
+    if (this.replay.size >= 10_000) {
+      const oldest = this.replay.keys().next().value as string
+      this.replay.delete(oldest)
+      this.replayDropped++
+    }
+    this.replay.set(id, async () => {
+      if ((await op()) === FAIL) return FAIL
+      this.publish(msg)
+      return undefined
+    })
+  }
+
+  private async replayWrites(): Promise<void> {
+    for (const [id, run] of [...this.replay]) {
+      if (this.closed || this.l2?.guard.state !== 'closed') return
+      if (this.replay.get(id) !== run) continue
+      if ((await run()) === FAIL) return
+      if (this.replay.get(id) === run) this.replay.delete(id)
     }
   }
 
@@ -645,6 +689,8 @@ export class CacheEngine {
         breaker: this.l2?.guard.state ?? 'none',
         busConnected: this.bus?.connected ?? false,
         busGaps: this.bus?.gaps ?? 0,
+        pendingWrites: this.replay.size,
+        droppedWrites: this.replayDropped,
       },
       loader: { calls: c.loads, errors: c.loadErrors, timeouts: c.loadTimeouts, earlyRefreshes: c.early },
       staleServes: c.stale,

@@ -181,7 +181,8 @@ export class RedisStore {
 
   /** Deletes entries. */
   del(keys: readonly string[]): Promise<unknown> {
-    if (!this.guard.available || keys.length === 0) return Promise.resolve(FAIL)
+    if (keys.length === 0) return Promise.resolve(0)
+    if (!this.guard.available) return Promise.resolve(FAIL)
     return this.guard.run('del', this.client.unlink(...keys.map((k) => this.prefix + k)))
   }
 

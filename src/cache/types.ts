@@ -69,6 +69,10 @@ export interface CacheStats {
     breaker: BreakerState | 'none'
     busConnected: boolean
     busGaps: number
+    /** L2 writes made while L2 was unavailable, waiting to be replayed when it is back. */
+    pendingWrites: number
+    /** Such writes dropped because more than 10,000 were waiting. */
+    droppedWrites: number
   }
   loader: { calls: number; errors: number; timeouts: number; earlyRefreshes: number }
   /** Stale values served (grace, soft timeout, stale-while-revalidate). */

@@ -247,6 +247,39 @@ describe('cache on Redis: outages', () => {
     }
   })
 
+  it('writes and deletes made while Redis was unavailable are replayed when it is back', async () => {
+    const priv = await PrivateRedis.start()
+    const prefix = newPrefix('replay')
+    try {
+      const cache = createCache({ prefix, redis: { connection: priv.url, timeout: 100 } })
+      open.push(cache)
+      await until(() => cache.stats().l2.busConnected, 'bus connected')
+      await cache.set('gone', 'old')
+      await cache.set('changed', 'old')
+      priv.pause()
+      await cache.delete('gone') // times out: the breaker opens
+      await cache.set('changed', 'new') // skipped while open
+      await cache.set('added', 'yes', { tags: ['t'] })
+      assert.ok(cache.stats().l2.pendingWrites >= 3)
+      priv.resume()
+      await until(
+        () => cache.stats().l2.breaker === 'closed' && cache.stats().l2.pendingWrites === 0,
+        'replayed',
+        5000,
+      )
+      const reader = createCache({ prefix, memory: false, redis: priv.url })
+      open.push(reader)
+      assert.equal(await reader.get('gone'), undefined, 'the delete made during the outage holds')
+      assert.equal(await reader.get('changed'), 'new')
+      assert.equal(await reader.get('added'), 'yes')
+      await cache.deleteByTag('t')
+      assert.equal(await reader.get('added'), undefined, 'the replayed write kept its tags')
+    } finally {
+      priv.resume()
+      await priv.stop()
+    }
+  })
+
   it('a slow first connection is not taken for a slow Redis (regression: new caches opened their breaker)', async () => {
     const priv = await PrivateRedis.start()
     const prefix = newPrefix('first-connect')
