@@ -276,9 +276,10 @@ export class Cache implements Instrumentable {
     const engine = this.engine
     const l2 = engine.l2
     if (l2 === undefined || policy.skipL2 || idx.length === 0) return idx
-    const tickets = idx.map((i) => engine.beginRead(fulls[i] as string))
+    const tickets =
+      engine.memory === undefined ? undefined : idx.map((i) => engine.beginRead(fulls[i] as string))
     const bufs = await l2.mget(idx.map((i) => fulls[i] as string))
-    const fills = tickets.map((t) => engine.endRead(t))
+    const fills = tickets === undefined ? idx.map(() => false) : tickets.map((t) => engine.endRead(t))
     if (bufs === FAIL) return idx
     const still: number[] = []
     for (let j = 0; j < idx.length; j++) {

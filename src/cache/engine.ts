@@ -200,6 +200,10 @@ export class CacheEngine {
   readL2(full: string, policy: ResolvedPolicy, staleOut?: { s: Stale | undefined }): Promise<unknown> {
     const l2 = this.l2
     if (l2 === undefined || policy.skipL2) return RESOLVED_NOTHING
+    if (this.memory === undefined) {
+      // no L1 to fill: nothing to guard
+      return l2.get(full).then((buf) => this.afterRead(full, buf, policy, false, staleOut))
+    }
     const ticket = this.beginRead(full)
     return l2.get(full).then((buf) => this.afterRead(full, buf, policy, this.endRead(ticket), staleOut))
   }
