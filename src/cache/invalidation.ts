@@ -34,6 +34,8 @@ export class InvalidationBus {
   private readonly sub: AnyRedis
   private everReady = false
   private lost = false
+  /** The first SUBSCRIBE was confirmed (ioredis resubscribes by itself after a reconnect). */
+  private subscribed = false
   /** Reconnections after which L1 was flushed. */
   gaps = 0
 
@@ -54,14 +56,19 @@ export class InvalidationBus {
       this.everReady = true
     })
     this.sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.receive(message))
-    void this.sub.subscribe(o.channel).catch(() => {
-      // ioredis resubscribes on reconnect
-    })
+    this.sub.subscribe(o.channel).then(
+      () => {
+        this.subscribed = true
+      },
+      () => {
+        // ioredis resubscribes on reconnect
+      },
+    )
   }
 
-  /** True while the subscriber is connected. */
+  /** True while the subscriber is connected and subscribed (invalidations are being received). */
   get connected(): boolean {
-    return this.everReady && !this.lost && this.sub.status === 'ready'
+    return this.subscribed && this.everReady && !this.lost && this.sub.status === 'ready'
   }
 
   /** Encodes a message for `publish`. */

@@ -60,6 +60,10 @@ describe('cache on a Redis Cluster', () => {
       }
     }
     try {
+      await eventually(
+        'both buses subscribed',
+        async () => a.stats().l2.busConnected && b.stats().l2.busConnected,
+      )
       await a.set('x', 1, { tags: ['t'] })
       await a.set('y', 2, { tags: ['t'] })
       assert.deepEqual(await b.getMany(['x', 'y', 'z']), [1, 2, undefined])
