@@ -14,42 +14,73 @@ const PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/
  * Parses a duration to milliseconds. Throws `TypeError` for values of the wrong type and
  * `RangeError` for negative, non-finite or malformed values, naming `option`.
  */
-export function toMs(value: unknown, option = 'duration'): number {
+export function toMs(value: unknown, option = 'duration', max = Number.MAX_SAFE_INTEGER): number {
+  let ms: number
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value < 0) {
       throw new RangeError(`${option} must be a finite number of milliseconds >= 0; received ${value}`)
     }
-    return value
-  }
-  if (typeof value === 'string') {
+    ms = value
+  } else if (typeof value === 'string') {
     const match = PATTERN.exec(value.trim())
     if (match === null) {
       throw new RangeError(
         `${option} must look like '250ms', '30s', '5m', '1h' or '1d'; received ${JSON.stringify(value)}`,
       )
     }
-    return Number(match[1]) * (UNITS[match[2] as string] as number)
+    ms = Number(match[1]) * (UNITS[match[2] as string] as number)
+  } else {
+    throw new TypeError(`${option} must be a number (ms) or a duration string; received ${typeof value}`)
   }
-  throw new TypeError(`${option} must be a number (ms) or a duration string; received ${typeof value}`)
+  if (ms > max) {
+    throw new RangeError(`${option} must be at most ${max} ms (${describe(max)}); received ${String(value)}`)
+  }
+  return ms
+}
+
+/** The longest delay a Node.js timer can hold (2^31 - 1 ms, about 24.8 days). */
+export const MAX_TIMER_MS = 2_147_483_647
+
+/**
+ * Parses a duration that will be handed to a timer: like `toMs`, and refused with a `RangeError`
+ * naming `option` above `MAX_TIMER_MS` (Node would fire such a timer after 1 ms).
+ */
+export function toTimerMs(value: unknown, option = 'duration'): number {
+  return toMs(value, option, MAX_TIMER_MS)
+}
+
+const DAY_MS = 86_400_000
+
+function describe(ms: number): string {
+  return ms >= 2 * DAY_MS ? `about ${Math.floor(ms / DAY_MS)} days` : `${ms / 1000} s`
 }
 
 /** Timer handle returned by a clock. */
 export type TimerHandle = unknown
 
-/** The source of time and timers. */
+/**
+ * The source of time and timers. Two kinds of timer: one a caller is awaiting (a retry backoff, a
+ * timeout, an acquire wait) keeps the process alive, so a script that awaits a hotpath call always
+ * gets its answer; a background one (probes, samplers, sweeps) never does.
+ */
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number
-  /** Schedules `fn` after `ms`; the timer never keeps the process alive. */
+  /** Schedules `fn` after `ms` for a caller who is waiting on it: the timer keeps the process alive. */
   setTimeout(fn: () => void, ms: number): TimerHandle
-  /** Cancels a timer returned by `setTimeout`. */
+  /** Schedules background work after `ms`: the timer never keeps the process alive. */
+  setBackgroundTimeout(fn: () => void, ms: number): TimerHandle
+  /** Cancels a timer returned by either `setTimeout` or `setBackgroundTimeout`. */
   clearTimeout(handle: TimerHandle): void
 }
 
-/** The real clock: `Date.now()` and unref'd timers. */
+/** The real clock: `Date.now()`, ref'd timers for waiting callers, unref'd ones for background work. */
 export const systemClock: Clock = {
   now: Date.now,
   setTimeout(fn, ms) {
+    return setTimeout(fn, ms)
+  },
+  setBackgroundTimeout(fn, ms) {
     const t = setTimeout(fn, ms)
     t.unref()
     return t
@@ -81,6 +112,10 @@ export class FakeClock implements Clock {
     const seq = ++this.seq
     this.timers.set(seq, { at: this.time + Math.max(0, ms), seq, fn })
     return seq
+  }
+
+  setBackgroundTimeout(fn: () => void, ms: number): TimerHandle {
+    return this.setTimeout(fn, ms)
   }
 
   clearTimeout(handle: TimerHandle): void {

@@ -77,7 +77,7 @@ export class L2Guard {
         }
         if (this.timer === undefined) this.arm()
       }
-      this.connectTimer = o.clock.setTimeout(() => settle(false), c.connectTimeout)
+      this.connectTimer = o.clock.setBackgroundTimeout(() => settle(false), c.connectTimeout)
       c.onReady(() => settle(true))
       // a refused or dropped first connection fails the waiting operations at once
       c.onDown(() => settle(false))
@@ -199,12 +199,12 @@ export class L2Guard {
 
   private scheduleProbe(): void {
     if (this.closed) return
-    this.probeTimer = this.o.clock.setTimeout(() => {
+    this.probeTimer = this.o.clock.setBackgroundTimeout(() => {
       this.probeTimer = undefined
       this.state = 'half-open'
       this.o.onStateChange('half-open')
       const deadline = new Promise<Fail>((resolve) => {
-        const t = this.o.clock.setTimeout(() => resolve(FAIL), this.o.timeout)
+        const t = this.o.clock.setBackgroundTimeout(() => resolve(FAIL), this.o.timeout)
         this.o
           .probe()
           .then(

@@ -400,8 +400,13 @@ export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOp
     }
   }
   const clock = options.clock ?? systemClock
-  if (typeof clock?.now !== 'function' || typeof clock.setTimeout !== 'function') {
-    throw new TypeError('clock must implement now(), setTimeout() and clearTimeout()')
+  if (
+    typeof clock?.now !== 'function' ||
+    typeof clock.setTimeout !== 'function' ||
+    typeof clock.setBackgroundTimeout !== 'function' ||
+    typeof clock.clearTimeout !== 'function'
+  ) {
+    throw new TypeError('clock must implement now(), setTimeout(), setBackgroundTimeout() and clearTimeout()')
   }
   if (options.monitor !== undefined && typeof options.monitor?.attach !== 'function') {
     throw new TypeError('monitor must have an attach(source) method (see hotpath/metrics createMonitor)')

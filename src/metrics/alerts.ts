@@ -298,7 +298,7 @@ export class AlertManager {
         // network error: retry
       }
       if (attempt <= this.webhookRetries) {
-        await new Promise<void>((resolve) => this.clock.setTimeout(resolve, delay))
+        await new Promise<void>((resolve) => this.clock.setBackgroundTimeout(resolve, delay))
         delay *= 2
       }
     }

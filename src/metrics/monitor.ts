@@ -353,14 +353,14 @@ export class Monitor implements MonitorLike {
     if (this.loopTimer !== undefined) return
     this.runtime?.start()
     const tick = () => {
-      this.loopTimer = this.clock.setTimeout(tick, this.intervalMs)
+      this.loopTimer = this.clock.setBackgroundTimeout(tick, this.intervalMs)
       try {
         this.collect()
       } catch (err) {
         this.warn(`monitor collection failed: ${String(err)}`)
       }
     }
-    this.loopTimer = this.clock.setTimeout(tick, this.intervalMs)
+    this.loopTimer = this.clock.setBackgroundTimeout(tick, this.intervalMs)
   }
 
   /** Stops timers and samplers. */

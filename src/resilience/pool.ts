@@ -234,7 +234,7 @@ export class Pool<R> {
 
   private armSweep(): void {
     if (this.sweepTimer !== undefined || this.idle.length <= this.min) return
-    this.sweepTimer = this.clock.setTimeout(() => {
+    this.sweepTimer = this.clock.setBackgroundTimeout(() => {
       this.sweepTimer = undefined
       const now = this.clock.now()
       // idle is ordered oldest first: drop expired ones from the front while above min

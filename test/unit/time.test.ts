@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { FakeClock, toMs } from '../../src/time.js'
+import { FakeClock, MAX_TIMER_MS, toMs, toTimerMs } from '../../src/time.js'
 
 describe('toMs', () => {
   it('parses every unit', () => {
@@ -18,6 +18,22 @@ describe('toMs', () => {
     assert.throws(() => toMs(Number.NaN, 'ttl'), RangeError)
     assert.throws(() => toMs(Number.POSITIVE_INFINITY, 'ttl'), RangeError)
     assert.throws(() => toMs({}, 'ttl'), { name: 'TypeError', message: /ttl/ })
+  })
+  it('refuses durations above the given maximum, naming the option', () => {
+    assert.equal(toMs('30d', 'ttl'), 30 * 86_400_000)
+    assert.throws(() => toMs(1e308, 'ttl'), { name: 'RangeError', message: /ttl must be at most/ })
+    assert.throws(() => toMs('3s', 'x', 1000), { name: 'RangeError', message: /x must be at most 1000 ms/ })
+  })
+})
+
+describe('toTimerMs', () => {
+  it('accepts what a timer can hold and refuses more (regression: 30d timeouts fired after 1 ms)', () => {
+    assert.equal(toTimerMs('24d', 'timeout'), 24 * 86_400_000)
+    assert.equal(toTimerMs(MAX_TIMER_MS, 'timeout'), MAX_TIMER_MS)
+    assert.throws(() => toTimerMs('30d', 'timeout'), {
+      name: 'RangeError',
+      message: /timeout must be at most 2147483647 ms \(about 24 days\)/,
+    })
   })
 })
 
