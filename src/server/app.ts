@@ -98,11 +98,13 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     '/api/catalog',
     {
       config: {
-        cache: {
-          ttl: config.cacheDefaultTtl,
-          tags: ['catalog'],
-          staleWhileRevalidate: '1m',
-          staleIfError: '10m',
+        hotpath: {
+          cache: {
+            ttl: config.cacheDefaultTtl,
+            tags: ['catalog'],
+            staleWhileRevalidate: '1m',
+            staleIfError: '10m',
+          },
         },
       },
     },
@@ -113,9 +115,11 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     '/api/catalog/:id',
     {
       config: {
-        cache: {
-          ttl: config.cacheDefaultTtl,
-          tags: (r) => ['catalog', `product:${(r.params as { id: string }).id}`],
+        hotpath: {
+          cache: {
+            ttl: config.cacheDefaultTtl,
+            tags: (r) => ['catalog', `product:${(r.params as { id: string }).id}`],
+          },
         },
       },
     },
@@ -153,11 +157,13 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     '/api/whoami',
     {
       config: {
-        cache: {
-          ttl: '1m',
-          perIdentity: (r) => {
-            const token = String(r.headers.authorization ?? '').replace(/^Bearer /, '')
-            return USERS[token]?.id
+        hotpath: {
+          cache: {
+            ttl: '1m',
+            perIdentity: (r) => {
+              const token = String(r.headers.authorization ?? '').replace(/^Bearer /, '')
+              return USERS[token]?.id
+            },
           },
         },
       },
@@ -174,16 +180,20 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     },
   )
 
-  app.get('/api/aggregate', { config: { cache: { ttl: '10s', staleWhileRevalidate: '30s' } } }, async () =>
-    monitor.measure('backend.aggregate', () => backend.aggregate()),
+  app.get(
+    '/api/aggregate',
+    { config: { hotpath: { cache: { ttl: '10s', staleWhileRevalidate: '30s' } } } },
+    async () => monitor.measure('backend.aggregate', () => backend.aggregate()),
   )
 
   app.get(
     '/api/limited',
     {
       config: {
-        cache: false,
-        rateLimit: { limit: 5, window: '10s', name: 'limited', ...(redis ? { redis } : {}) },
+        hotpath: {
+          cache: false,
+          rateLimit: { limit: 5, window: '10s', name: 'limited', ...(redis ? { redis } : {}) },
+        },
       },
     },
     async () => ({ ok: true, at: Date.now() }),
