@@ -23,7 +23,8 @@ import {
 } from './stored.js'
 
 /** Reasons that come from the response (not the request): they make the key hit-for-miss. */
-const RESPONSE_REASONS = /^(status-|set-cookie|already-encoded|range|no-store|private|no-cache|vary-star|stream|too-large)/
+const RESPONSE_REASONS =
+  /^(status-|set-cookie|already-encoded|range|no-store|private|no-cache|vary-star|stream|too-large)/
 
 /** onSend on a cached GET/HEAD route: the payload to send (stored and encoded when it could be). */
 export async function storeResponse(
