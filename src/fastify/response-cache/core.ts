@@ -191,7 +191,7 @@ export class ResponseCache {
     if (hit !== undefined) return hit
     const url = normalizeUrl(raw, { ...this.urlOptions, queryKeys: policy.queryKeys })
     if (memo !== undefined) {
-      if (memo.size >= 4096) memo.clear()
+      if (memo.size >= 256) memo.clear()
       memo.set(raw, url)
     }
     return url

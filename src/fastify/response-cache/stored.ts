@@ -54,19 +54,33 @@ export function exact(b: Buffer): Buffer {
   return out
 }
 
-/** Makes every offered variant of `stored.body` (once, when the entry is stored). */
+/**
+ * Makes every offered variant of `stored.body` (once, when the entry is stored) and packs the
+ * body and the variants into one exact-size allocation: one backing store per entry instead of
+ * one per encoding (each costs ~200 bytes the cache cannot see), and none of zlib's 16 KiB slabs.
+ */
 export function encodeVariants(stored: Stored, brotliQuality: number): void {
   const body = stored.body
-  stored.br = exact(
-    zlib.brotliCompressSync(body, {
-      params: {
-        [zlib.constants.BROTLI_PARAM_QUALITY]: brotliQuality,
-        [zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.length,
-      },
-    }),
-  )
-  stored.gz = exact(zlib.gzipSync(body, { level: 6 }))
-  if (zstdCompressSync !== undefined) stored.zstd = exact(zstdCompressSync(body))
+  const br = zlib.brotliCompressSync(body, {
+    params: {
+      [zlib.constants.BROTLI_PARAM_QUALITY]: brotliQuality,
+      [zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.length,
+    },
+  })
+  const gz = zlib.gzipSync(body, { level: 6 })
+  const zs = zstdCompressSync === undefined ? null : zstdCompressSync(body)
+  const all = Buffer.allocUnsafeSlow(body.length + br.length + gz.length + (zs?.length ?? 0))
+  let at = 0
+  const put = (b: Buffer): Buffer => {
+    b.copy(all, at)
+    const view = all.subarray(at, at + b.length)
+    at += b.length
+    return view
+  }
+  stored.body = put(body)
+  stored.br = put(br)
+  stored.gz = put(gz)
+  stored.zstd = zs === null ? null : put(zs)
 }
 
 /** The stored bytes for `enc` (identity when that variant was not made). */
