@@ -8,14 +8,9 @@ import { Redis } from 'ioredis'
 import { type Cache, createCache } from '../cache/index.js'
 import hotpath from '../fastify/index.js'
 import { createMonitor, type Monitor } from '../metrics/index.js'
+import { identify, unauthorized } from './auth.js'
 import type { ServerConfig } from './config.js'
 import { SlowBackend } from './slow-backend.js'
-
-/** The demo users of /api/whoami (bearer token -> user). */
-const USERS: Record<string, { id: string; name: string }> = {
-  'token-alice': { id: 'u1', name: 'Alice' },
-  'token-bob': { id: 'u2', name: 'Bob' },
-}
 
 /** A built server and what it owns. */
 export interface Server {
@@ -155,20 +150,13 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
       config: {
         cache: {
           ttl: '1m',
-          perIdentity: (r) => {
-            const token = String(r.headers.authorization ?? '').replace(/^Bearer /, '')
-            return USERS[token]?.id
-          },
+          perIdentity: (r) => identify(r)?.id,
         },
       },
     },
     async (request, reply) => {
-      const token = String(request.headers.authorization ?? '').replace(/^Bearer /, '')
-      const user = USERS[token]
-      if (user === undefined)
-        return reply
-          .code(401)
-          .send({ error: 'Unauthorized', message: 'use Authorization: Bearer token-alice' })
+      const user = identify(request)
+      if (user === undefined) return unauthorized(reply)
       await backend.get(1)
       return { user, at: new Date().toISOString() }
     },

@@ -55,6 +55,15 @@ describe('reference server', () => {
     assert.equal((await app.inject('/api/whoami')).statusCode, 401)
   })
 
+  it('whoami refuses tokens that name Object.prototype members (users were a plain object)', async () => {
+    const { app } = server
+    for (const token of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+      const r = await app.inject({ url: '/api/whoami', headers: { authorization: `Bearer ${token}` } })
+      assert.equal(r.statusCode, 401, `Bearer ${token} must not authenticate`)
+      assert.equal(r.headers['www-authenticate'], 'Bearer')
+    }
+  })
+
   it('the aggregate coalesces concurrent callers into one backend call', async () => {
     const { app, backend } = server
     const before = backend.calls
