@@ -8,7 +8,7 @@ import { Redis } from 'ioredis'
 import { type Cache, createCache } from '../cache/index.js'
 import hotpath from '../fastify/index.js'
 import { createMonitor, type Monitor } from '../metrics/index.js'
-import { identify, unauthorized } from './auth.js'
+import { identify, requireIdentity, unauthorized } from './auth.js'
 import type { ServerConfig } from './config.js'
 import { SlowBackend } from './slow-backend.js'
 
@@ -95,7 +95,7 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
       config: {
         cache: {
           ttl: config.cacheDefaultTtl,
-          tags: ['catalog'],
+          tags: ['catalog', 'catalog:list'],
           staleWhileRevalidate: '1m',
           staleIfError: '10m',
         },
@@ -127,6 +127,8 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
   app.post<{ Params: { id: string }; Body: { price?: number; stock?: number } }>(
     '/api/catalog/:id',
     {
+      // before the body is read: a stranger gets 401, not a validation error
+      onRequest: requireIdentity,
       schema: {
         body: {
           type: 'object',
@@ -139,7 +141,8 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
       const id = Number(request.params.id)
       const p = await backend.update(id, request.body ?? {})
       if (p === undefined) return reply.code(404).send({ error: 'Not Found' })
-      await app.hotpath.invalidate({ tags: [`product:${id}`, 'catalog'] })
+      // as narrow as the write: this product and the lists that show it, not every product
+      await app.hotpath.invalidate({ tags: [`product:${id}`, 'catalog:list'] })
       return p
     },
   )
