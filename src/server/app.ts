@@ -23,7 +23,8 @@ export interface Server {
 
 /** Builds the reference server (not listening yet). */
 export async function buildServer(config: ServerConfig, options: { logger?: boolean } = {}): Promise<Server> {
-  const monitor = createMonitor({})
+  // the configuration already read and checked the monitor's variables: no second reading
+  const monitor = createMonitor({ ...config.monitor, env: {} })
   const redis =
     config.redisUrl === undefined
       ? undefined
