@@ -9,7 +9,7 @@ import { AbortedError, ClosedError, isHotpathError, LoaderError, LoaderTimeoutEr
 import { Events } from '../events.js'
 import { systemClock } from '../time.js'
 import { type Invalidation, InvalidationBus } from './invalidation.js'
-import { FAIL, type Fail } from './l2-guard.js'
+import { FAIL, type Fail, REFUSED, type Refused } from './l2-guard.js'
 import { estimateEntrySize } from './memory/size.js'
 import { MemoryStore } from './memory/store.js'
 import type { ResolvedCacheOptions, ResolvedPolicy, StandardSchema } from './options.js'
@@ -117,6 +117,7 @@ export class CacheEngine {
         breakerProbeInterval: r.breakerProbeInterval,
         clock: o.clock,
         onError: (op, error) => this.emitL2Error(op, error),
+        onRefused: (op, error) => this.emitL2Error(op, error),
         onBreaker: (state) => {
           if (state === 'closed') void this.replayWrites()
           if (this.events.has('breaker')) this.events.emit('breaker', { state })
@@ -232,13 +233,13 @@ export class CacheEngine {
 
   private afterRead(
     full: string,
-    buf: Buffer | null | Fail,
+    buf: Buffer | null | Fail | Refused,
     policy: ResolvedPolicy,
     fill: boolean,
     staleOut: { s: Stale | undefined } | undefined,
   ): unknown {
     if (buf === FAIL) return NOTHING
-    if (buf === null) {
+    if (buf === null || buf === REFUSED) {
       this.l2Miss(full)
       return NOTHING
     }
@@ -605,7 +606,17 @@ export class CacheEngine {
    * per `id`) for replay when L2 is back.
    */
   async writeL2(id: string, op: () => Promise<unknown>, msg: Invalidation): Promise<void> {
-    if ((await op()) !== FAIL) {
+    const r = await op()
+    if (r === REFUSED) {
+      // Redis is up and will never take this write: retrying it would only fail again. What L2
+      // held for the target is now older than this instance's L1, so drop it (best effort) and
+      // tell the other instances, so no tier keeps serving the value this write replaced.
+      this.replay.delete(id)
+      if (msg.t === 's' && this.l2 !== undefined) await this.l2.del(msg.k)
+      this.publish(msg.t === 's' ? { t: 'd', k: msg.k } : msg)
+      return
+    }
+    if (r !== FAIL) {
       // a newer successful write supersedes whatever was queued for the same target
       this.replay.delete(id)
       this.publish(msg)
@@ -689,6 +700,7 @@ export class CacheEngine {
         hits: c.l2Hits,
         misses: c.l2Misses,
         errors: this.l2?.guard.errors ?? 0,
+        refused: this.l2?.guard.refused ?? 0,
         timeouts: this.l2?.guard.timeouts ?? 0,
         breaker: this.l2?.guard.state ?? 'none',
         busConnected: this.bus?.connected ?? false,
@@ -709,7 +721,7 @@ export class CacheEngine {
     this.closed = true
     // running loaders see their signal abort; their results are not stored (nobody waits for them)
     for (const ac of this.controllers) ac.abort(new ClosedError(`cache "${this.o.name}"`))
-    this.l2?.guard.close()
+    this.l2?.close()
     this.bus?.close()
     if (this.ownsClient && this.l2 !== undefined) {
       // QUIT waits for Redis' answer; a frozen Redis never gives one, so close() gives it one

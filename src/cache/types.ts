@@ -66,6 +66,11 @@ export interface CacheStats {
     misses: number
     errors: number
     timeouts: number
+    /**
+     * Operations Redis answered with an error reply (OOM, WRONGTYPE...): reported as `l2-error`
+     * events and dropped; they never count toward the breaker and are never replayed.
+     */
+    refused: number
     breaker: BreakerState | 'none'
     busConnected: boolean
     busGaps: number

@@ -338,3 +338,17 @@ describe('cache (memory tier, fake clock)', () => {
     await assert.rejects(cache.get('a'), (e) => isHotpathError(e, 'E_CLOSED'))
   })
 })
+
+describe('options refuse unknown keys', () => {
+  it('names the closest valid key at every level', () => {
+    assert.throws(() => createCache({ memroy: {} } as never), /unknown option "memroy".*"memory"/)
+    assert.throws(() => createCache({ memory: { maxEntires: 5 } } as never), /maxEntires.*"maxEntries"/)
+    assert.throws(() => createCache({ timeouts: { sfot: 1 } } as never), /sfot.*"soft"/)
+    assert.throws(() => createCache({ types: { user: { tll: 1 } } } as never), /types\.user.*"ttl"/)
+    const c = createCache({})
+    return assert.rejects(
+      c.getOrSet('k', () => 1, { tll: 5 } as never),
+      /call options: unknown option "tll"/,
+    )
+  })
+})
