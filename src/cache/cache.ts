@@ -472,7 +472,11 @@ export class Cache implements Instrumentable {
     engine.memory?.deleteByPrefix(this.ns)
     const l2 = engine.l2
     if (l2 !== undefined)
-      await engine.writeL2(`c:${this.ns}`, () => l2.clear(this.ns), { t: 'c', k: [this.ns] })
+      await engine.writeL2(
+        `c:${this.ns}`,
+        () => l2.clear(this.ns),
+        this.ns === '' ? { t: 'f', k: [] } : { t: 'c', k: [this.ns] },
+      )
   }
 
   /** A view whose keys and tags live under `name` (nestable); `clear()` on it clears only it. */

@@ -128,6 +128,7 @@ export class CacheEngine {
           client,
           channel: this.channel,
           onMessage: (msg) => this.applyInvalidation(msg),
+          onMalformed: (error) => this.emitL2Error('invalidation', error),
           onGap: () => {
             this.memory?.clear()
             this.epoch++
@@ -670,6 +671,9 @@ export class CacheEngine {
       case 'c':
         for (const p of msg.k) mem.deleteByPrefix(p)
         break
+      case 'f':
+        mem.clear()
+        break
     }
   }
 
@@ -705,6 +709,7 @@ export class CacheEngine {
         breaker: this.l2?.guard.state ?? 'none',
         busConnected: this.bus?.connected ?? false,
         busGaps: this.bus?.gaps ?? 0,
+        busMalformed: this.bus?.malformed ?? 0,
         pendingWrites: this.replay.size,
         droppedWrites: this.replayDropped,
       },

@@ -74,6 +74,8 @@ export interface CacheStats {
     breaker: BreakerState | 'none'
     busConnected: boolean
     busGaps: number
+    /** Messages on the invalidation channel that were not valid invalidations (ignored, reported as `l2-error` with op 'invalidation'). */
+    busMalformed: number
     /** L2 writes made while L2 was unavailable, waiting to be replayed when it is back. */
     pendingWrites: number
     /** Such writes dropped because more than 10,000 were waiting. */
