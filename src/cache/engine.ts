@@ -629,11 +629,35 @@ export class CacheEngine {
       this.replay.delete(oldest)
       this.replayDropped++
     }
-    this.replay.set(id, async () => {
-      if ((await op()) === FAIL) return FAIL
-      this.publish(msg)
-      return undefined
-    })
+    this.replay.set(
+      id,
+      msg.t === 's' || msg.t === 'd' ? () => this.replayAsDelete(msg.k) : () => this.replayOp(op, msg),
+    )
+  }
+
+  /**
+   * A write or delete that missed L2 is replayed as a delete, never as the write: by the time L2
+   * is back, another instance may have written a newer value or deleted the key, and replaying
+   * the old value would overwrite or resurrect it (regression: A's queued write landed after B's
+   * newer one and won everywhere). Deleting is always safe for a cache: the next read loads the
+   * current value. This instance's own L1 copy goes too, for the same reason.
+   */
+  private async replayAsDelete(keys: string[]): Promise<unknown> {
+    for (const k of keys) {
+      this.touchKey(k)
+      this.memory?.delete(k)
+    }
+    const r = await (this.l2 as RedisStore).del(keys)
+    if (r === FAIL) return FAIL
+    this.publish({ t: 'd', k: keys })
+    return undefined
+  }
+
+  /** Tag deletes and expiries and clears only ever invalidate, so they are replayed as they were. */
+  private async replayOp(op: () => Promise<unknown>, msg: Invalidation): Promise<unknown> {
+    if ((await op()) === FAIL) return FAIL
+    this.publish(msg)
+    return undefined
   }
 
   private async replayWrites(): Promise<void> {
