@@ -398,19 +398,27 @@ export class CacheEngine {
     }
     const stale = box.s
     if (readDone) now = this.o.clock.now()
-    if (stale !== undefined && policy.swr > 0 && now < stale.expiresAt + policy.swr) {
+    if (
+      stale !== undefined &&
+      policy.swr > 0 &&
+      now < stale.expiresAt + policy.swr &&
+      now < stale.staleUntil
+    ) {
       flight.catch(() => {})
       this.serveStale(full, 'swr')
       return stale.value as T
     }
     let result: T | Nothing
-    if (stale !== undefined && policy.softTimeout > 0) {
+    if (stale !== undefined && policy.softTimeout > 0 && now < stale.staleUntil) {
       result = await this.race(flight, policy.softTimeout, signal)
-      if (result === NOTHING) {
+      // the stale value is checked against the clock when it is served, not when it was found
+      // (regression: a caller joining a long load was served a value 700 ms past ttl + grace)
+      if (result === NOTHING && this.o.clock.now() < stale.staleUntil) {
         flight.catch(() => {})
         this.serveStale(full, 'soft-timeout')
         return stale.value as T
       }
+      if (result === NOTHING) result = await this.race(flight, 0, signal)
     } else {
       result = await this.race(flight, 0, signal)
     }
