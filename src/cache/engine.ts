@@ -541,7 +541,9 @@ export class CacheEngine {
       const value = await p
       const durationMs = performance.now() - t0
       if (this.events.has('load')) this.events.emit('load', { key: full, durationMs, ok: true, early })
-      if (value !== undefined && !this.closed) await this.store(full, value, policy, durationMs)
+      // the caller is answered now; the L2 write and its invalidation follow in order in the
+      // background (regression: a miss paid the read timeout and then the write timeout)
+      if (value !== undefined && !this.closed) void this.put(full, value, policy, durationMs)
       return value
     } catch (err) {
       const timedOut = isHotpathError(err, 'E_LOADER_TIMEOUT')
@@ -579,6 +581,15 @@ export class CacheEngine {
 
   /** Stores a value in L1 and L2 and tells other instances. Throws SerializeError before touching anything. */
   async store(full: string, value: unknown, policy: ResolvedPolicy, delta: number): Promise<void> {
+    await this.put(full, value, policy, delta)
+  }
+
+  /**
+   * Encodes `value` and sets L1 synchronously (throwing SerializeError before touching anything),
+   * then starts the L2 write; the returned promise (which never rejects) ends when the write and
+   * its invalidation are done. Writes start in call order on one connection, so they land in order.
+   */
+  put(full: string, value: unknown, policy: ResolvedPolicy, delta: number): Promise<void> | undefined {
     const now = this.o.clock.now()
     const expiresAt = now + policy.ttl
     const staleUntil = expiresAt + policy.grace
@@ -601,13 +612,12 @@ export class CacheEngine {
         tags,
       )
     }
-    if (l2 !== undefined && buf !== undefined) {
-      const b = buf
-      await this.writeL2(`k:${full}`, () => l2.set(full, b, staleUntil - this.o.clock.now(), tags), {
-        t: 's',
-        k: [full],
-      })
-    }
+    if (l2 === undefined || buf === undefined) return undefined
+    const b = buf
+    return this.writeL2(`k:${full}`, () => l2.set(full, b, staleUntil - this.o.clock.now(), tags), {
+      t: 's',
+      k: [full],
+    })
   }
 
   /**
