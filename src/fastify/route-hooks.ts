@@ -138,7 +138,8 @@ export class RouteHooks {
     if (!needsState && this.d.compressor === undefined) return
     if (needsState) {
       route.onRequest = [...asArray(route.onRequest), this.onRequest(r)]
-      if (this.metrics !== undefined || this.d.shedder?.adaptive !== undefined || r.cache !== undefined) {
+      // the response cache settles its flights in onSend and onRequestAbort: no onResponse for it
+      if (this.metrics !== undefined || this.d.shedder?.adaptive !== undefined) {
         route.onResponse = [...asArray(route.onResponse), this.onResponse(r)]
       }
       if (r.cache !== undefined || this.d.shedder?.adaptive !== undefined) {

@@ -11,7 +11,6 @@ import type { ResponseCache } from './core.js'
 import type { CacheRequest } from './state.js'
 import { freshnessLeftMs, originAge, perRequestHeader, unstorableReason } from './storable.js'
 import {
-  addVary,
   bodyFor,
   encodeVariants,
   etagFor,
@@ -77,7 +76,7 @@ export async function storeResponse(
   const etag = etagFor(stored.etag, enc)
   reply.header('etag', etag)
   reply.header('x-cache', 'MISS')
-  if (stored.br !== null) reply.header('vary', addVary(stored.headers.vary, 'accept-encoding'))
+  if (stored.varyOut !== null) reply.header('vary', stored.varyOut)
   if (c.refresh) return payload
   if (etagMatches(parseEtagList(request.headers['if-none-match'] as string | undefined), etag)) {
     reply.code(304)
@@ -100,7 +99,7 @@ function toStored(
   payload: string | Buffer,
 ): Stored {
   const now = rc.clock.now()
-  const body = exact(typeof payload === 'string' ? Buffer.from(payload) : payload)
+  const body = typeof payload === 'string' ? payload : exact(payload)
   const kept = storableHeaders(headers)
   for (const name of Object.keys(kept)) if (perRequestHeader(name)) delete kept[name]
   const age = originAge(headers.age)
@@ -114,14 +113,16 @@ function toStored(
     zstd: null,
     cost: c.start > 0 ? performance.now() - c.start : 0,
     etag: createHash('sha1').update(body).digest('base64url').slice(0, 22),
+    varyOut: null,
     storedAt: now,
     originAge: age,
     freshUntil: now + freshMs,
     swrUntil: now + freshMs + c.policy.swrMs,
     sieUntil: now + freshMs + Math.max(c.policy.swrMs, c.policy.sieMs),
   }
-  if (body.length >= rc.compressAbove && compressible(kept['content-type']))
-    encodeVariants(stored, rc.brotliQuality)
+  if (body.length >= rc.compressAbove && compressible(kept['content-type'])) {
+    encodeVariants(stored, typeof body === 'string' ? Buffer.from(body) : body, rc.brotliQuality)
+  }
   return stored
 }
 

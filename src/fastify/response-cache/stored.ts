@@ -13,7 +13,11 @@ import type { Encoding } from '../http.js'
 export interface Stored {
   status: number
   headers: Record<string, string>
-  body: Buffer
+  /**
+   * The identity body: the string the route serialized (Node writes a string body together with
+   * the headers in one write, a Buffer with a second one), or the Buffer it sent.
+   */
+  body: string | Buffer
   /** Encoded variants (made when stored, only for a compressible body above the threshold). */
   br: Buffer | null
   gz: Buffer | null
@@ -21,6 +25,8 @@ export interface Stored {
   /** How long the handler took to make it (ms): what each hit saves. */
   cost: number
   etag: string
+  /** `Vary` of an answer from the cache (accept-encoding added when there are variants), or null. */
+  varyOut: string | null
   storedAt: number
   /** The origin's `Age` (seconds) when it was stored (RFC 9111 4.2.3). */
   originAge: number
@@ -55,21 +61,20 @@ export function exact(b: Buffer): Buffer {
 }
 
 /**
- * Makes every offered variant of `stored.body` (once, when the entry is stored) and packs the
- * body and the variants into one exact-size allocation: one backing store per entry instead of
- * one per encoding (each costs ~200 bytes the cache cannot see), and none of zlib's 16 KiB slabs.
+ * Makes every offered variant of the body `bytes` (once, when the entry is stored) and packs them
+ * into one exact-size allocation: one backing store per entry instead of one per encoding (each
+ * costs ~200 bytes the cache cannot see), and none of zlib's 16 KiB slabs.
  */
-export function encodeVariants(stored: Stored, brotliQuality: number): void {
-  const body = stored.body
-  const br = zlib.brotliCompressSync(body, {
+export function encodeVariants(stored: Stored, bytes: Buffer, brotliQuality: number): void {
+  const br = zlib.brotliCompressSync(bytes, {
     params: {
       [zlib.constants.BROTLI_PARAM_QUALITY]: brotliQuality,
-      [zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.length,
+      [zlib.constants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
     },
   })
-  const gz = zlib.gzipSync(body, { level: 6 })
-  const zs = zstdCompressSync === undefined ? null : zstdCompressSync(body)
-  const all = Buffer.allocUnsafeSlow(body.length + br.length + gz.length + (zs?.length ?? 0))
+  const gz = zlib.gzipSync(bytes, { level: 6 })
+  const zs = zstdCompressSync === undefined ? null : zstdCompressSync(bytes)
+  const all = Buffer.allocUnsafeSlow(br.length + gz.length + (zs?.length ?? 0))
   let at = 0
   const put = (b: Buffer): Buffer => {
     b.copy(all, at)
@@ -77,21 +82,23 @@ export function encodeVariants(stored: Stored, brotliQuality: number): void {
     at += b.length
     return view
   }
-  stored.body = put(body)
   stored.br = put(br)
   stored.gz = put(gz)
   stored.zstd = zs === null ? null : put(zs)
+  stored.varyOut = addVary(stored.headers.vary, 'accept-encoding')
 }
 
 /** The stored bytes for `enc` (identity when that variant was not made). */
-export function bodyFor(stored: Stored, enc: Encoding): Buffer {
-  const b = enc === 'br' ? stored.br : enc === 'gzip' ? stored.gz : enc === 'zstd' ? stored.zstd : null
+export function bodyFor(stored: Stored, enc: Encoding): string | Buffer {
+  if (enc === 'identity') return stored.body
+  const b = enc === 'br' ? stored.br : enc === 'gzip' ? stored.gz : stored.zstd
   return b ?? stored.body
 }
 
 /** The encoding actually served for `enc` (identity when that variant does not exist). */
 export function servedEncoding(stored: Stored, enc: Encoding): Encoding {
-  return enc === 'identity' || bodyFor(stored, enc) === stored.body ? 'identity' : enc
+  if (enc === 'identity') return enc
+  return (enc === 'br' ? stored.br : enc === 'gzip' ? stored.gz : stored.zstd) === null ? 'identity' : enc
 }
 
 const ETAG_SUFFIX: Record<Encoding, string> = { identity: '', br: '-br', gzip: '-gz', zstd: '-zs' }
@@ -117,11 +124,6 @@ export function addVary(existing: string | undefined, name: string): string {
     : `${existing}, ${name}`
 }
 
-/** Whether the entry has compressed variants (then the answer varies on Accept-Encoding). */
-export function hasVariants(stored: Stored): boolean {
-  return stored.br !== null
-}
-
 /**
  * The one writer of the headers of an answer that comes from the cache: the stored headers (which
  * never hold per-request ones, so the live RateLimit-* / Retry-After of this request stay), Age (RFC 9111 5.1, including the origin's Age), the encoding's ETag, X-Cache,
@@ -138,7 +140,7 @@ export function writeHitHeaders(
   reply.header('age', String(ageOf(stored, now)))
   reply.header('etag', etagFor(stored.etag, enc))
   reply.header('x-cache', xCache)
-  if (hasVariants(stored)) reply.header('vary', addVary(stored.headers.vary, 'accept-encoding'))
+  if (stored.varyOut !== null) reply.header('vary', stored.varyOut)
   if (enc === 'identity') reply.removeHeader('content-encoding')
   else reply.header('content-encoding', enc)
 }

@@ -259,4 +259,29 @@ describe('issue 10: response-cache defects', () => {
     assert.equal(app.hotpath.cacheStats()['/cookie']?.bypasses['hit-for-miss'], 20)
     assert.equal(app.hotpath.cacheStats()['/cookie']?.coalesced, 0)
   })
+
+  it('a stale-if-error answer gets the same hit headers as any other (it lacked Vary: accept-encoding)', async () => {
+    let broken = false
+    const { app, clock } = await build((a) => {
+      a.get(
+        '/sie',
+        { config: { hotpath: { cache: { ttl: '10s', staleIfError: '1h' } } } },
+        async (_r, reply) => {
+          if (broken) return reply.code(503).send({ error: 'down' })
+          reply.type('application/json')
+          return BIG
+        },
+      )
+    })
+    const fresh = await app.inject({ url: '/sie', headers: { 'accept-encoding': 'gzip' } })
+    clock.advance(11_000)
+    broken = true
+    const stale = await app.inject({ url: '/sie', headers: { 'accept-encoding': 'gzip' } })
+    assert.equal(stale.statusCode, 200)
+    assert.equal(stale.headers['x-cache'], 'STALE')
+    for (const h of ['vary', 'etag', 'content-encoding', 'content-type'])
+      assert.equal(stale.headers[h], fresh.headers[h], h)
+    assert.equal(stale.headers.age, '11')
+    assert.equal(zlib.gunzipSync(stale.rawPayload).toString(), BIG)
+  })
 })
