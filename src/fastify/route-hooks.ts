@@ -142,7 +142,9 @@ export class RouteHooks {
       if (this.metrics !== undefined || this.d.shedder?.adaptive !== undefined) {
         route.onResponse = [...asArray(route.onResponse), this.onResponse(r)]
       }
-      if (r.cache !== undefined || this.d.shedder?.adaptive !== undefined) {
+      // an onRequestAbort hook costs a 'close' listener per request: only the adaptive limit
+      // needs one (a flight whose leader vanished is dropped by the first follower that times out)
+      if (r.shed && this.d.shedder?.adaptive !== undefined) {
         route.onRequestAbort = [...asArray(route.onRequestAbort), this.onAbort()]
       }
     }
@@ -301,7 +303,6 @@ export class RouteHooks {
     return async (request: FastifyRequest): Promise<void> => {
       const state = request.hotpath
       if (state === null) return
-      state.cache?.leader?.(false)
       if (state.slot !== undefined) {
         adaptive?.release(state.slot, true)
         state.slot = undefined

@@ -100,7 +100,7 @@ export class ResponseCache {
   /** Called for every answer served from L1 synchronously (the cache does not count getSync). */
   onL1Hit: (() => void) | undefined
   private readonly routeStats = new Map<string, RouteCacheStats>()
-  private readonly urlMemo = new Map<string, string>()
+  private readonly keyMemo = new Map<string, KeyOf>()
   private readonly encodingMemo = new Map<string, Encoding>()
 
   constructor(
@@ -184,17 +184,9 @@ export class ResponseCache {
     return Object.fromEntries(this.routeStats)
   }
 
-  /** normalizeUrl, memoized for the hot URLs (bounded: the memo is dropped when it fills). */
+  /** normalizeUrl (no memo: keyOf memoizes whole keys of the hot URLs). */
   normalized(raw: string, policy: CachePolicy): string {
-    const memo = policy.queryKeys === undefined ? this.urlMemo : undefined
-    const hit = memo?.get(raw)
-    if (hit !== undefined) return hit
-    const url = normalizeUrl(raw, { ...this.urlOptions, queryKeys: policy.queryKeys })
-    if (memo !== undefined) {
-      if (memo.size >= 256) memo.clear()
-      memo.set(raw, url)
-    }
-    return url
+    return normalizeUrl(raw, { ...this.urlOptions, queryKeys: policy.queryKeys })
   }
 
   /** The encoding for a request, memoized by Accept-Encoding value (clients send few distinct ones). */
@@ -211,26 +203,39 @@ export class ResponseCache {
     return enc
   }
 
-  /** The primary key and the normalized path of a request. */
-  keyOf(
-    request: FastifyRequest,
-    policy: CachePolicy,
-    identity: string | undefined,
-  ): { key: string; path: string } {
+  /**
+   * The primary key and the normalized path of a request. Memoized for the hot URLs by raw URL
+   * and the key headers' values (bounded: the memo is dropped when it fills), so a hit reuses the
+   * same key string, whose hash V8 has already computed.
+   */
+  keyOf(request: FastifyRequest, policy: CachePolicy, identity: string | undefined): KeyOf {
+    const headers = request.headers
+    let sig = ''
+    for (const h of this.keyHeaders) {
+      const v = headers[h]
+      if (v !== undefined) sig += `\n${h}:${String(v).toLowerCase()}`
+    }
+    const memoizable = identity === undefined && policy.queryKeys === undefined
+    if (memoizable) {
+      const m = this.keyMemo.get(request.url)
+      if (m !== undefined && m.sig === sig) return m
+    }
     const url = this.normalized(request.url, policy)
     const q = url.indexOf('?')
     const path = q < 0 ? url : url.slice(0, q)
-    let key = `GET ${url}`
-    for (const h of this.keyHeaders) {
-      const v = request.headers[h]
-      if (v !== undefined) key += `\n${h}:${String(v).toLowerCase()}`
-    }
+    let key = `GET ${url}${sig}`
     if (identity !== undefined) key += `\nid:${identity}`
     // the raw key when it fits the cache's key limit; a hash of it otherwise
-    return {
+    const out: KeyOf = {
       key: key.length <= 900 ? `rc:${key}` : `rc#${createHash('sha1').update(key).digest('base64url')}`,
       path,
+      sig,
     }
+    if (memoizable) {
+      if (this.keyMemo.size >= 1024) this.keyMemo.clear()
+      this.keyMemo.set(request.url, out)
+    }
+    return out
   }
 
   /** The key of the variant selected by the request's values of the Vary headers. */
@@ -283,6 +288,13 @@ export class ResponseCache {
   async invalidateTags(tags: string[]): Promise<void> {
     if (tags.length > 0) await this.cache.deleteByTag(tags)
   }
+}
+
+/** A request's key, its normalized path, and the key headers' part of it. */
+export interface KeyOf {
+  readonly key: string
+  readonly path: string
+  readonly sig: string
 }
 
 /** Returned by lookupSync when L1 cannot answer. */

@@ -155,6 +155,9 @@ async function follow(
     }),
   ])
   rc.clock.clearTimeout(timer)
+  // a leader that vanished (its client aborted before onSend) never settles: the first follower
+  // that times out drops the flight, so later requests lead instead of waiting again
+  if (!ok && rc.flights.get(c.key) === flight) rc.flights.delete(c.key)
   // the leader's response could not be stored: this request runs the handler itself (it cannot
   // be given another client's response); later ones pass through without waiting (hit-for-miss)
   if (!ok) return 'continue'
@@ -229,14 +232,13 @@ export function serveFromCache(
     )
   ) {
     s.notModified++
-    reply.code(304)
     reply.removeHeader('content-encoding')
-    reply.send()
+    reply.code(304).send()
     return
   }
   const body = bodyFor(stored, enc)
   s.bytesServed += body.length
-  reply.code(stored.status)
+  if (stored.status !== 200) reply.code(stored.status)
   reply.send(body)
 }
 

@@ -44,6 +44,7 @@ export async function storeResponse(
     const enc = servedEncoding(stored, rc.encodingFor(request, stored))
     reply.code(stored.status)
     reply.removeHeader('content-length')
+    reply.removeHeader('content-encoding')
     writeHitHeaders(reply, stored, enc, 'STALE', rc.clock.now())
     return bodyFor(stored, enc)
   }

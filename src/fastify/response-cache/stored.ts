@@ -136,13 +136,15 @@ export function writeHitHeaders(
   xCache: 'HIT' | 'STALE',
   now: number,
 ): void {
-  reply.headers(stored.headers)
+  const headers = stored.headers
+  for (const name in headers) reply.header(name, headers[name])
   reply.header('age', String(ageOf(stored, now)))
   reply.header('etag', etagFor(stored.etag, enc))
   reply.header('x-cache', xCache)
   if (stored.varyOut !== null) reply.header('vary', stored.varyOut)
-  if (enc === 'identity') reply.removeHeader('content-encoding')
-  else reply.header('content-encoding', enc)
+  // a reply answered from onRequest carries no Content-Encoding; stale-if-error removes the
+  // handler's own before calling this
+  if (enc !== 'identity') reply.header('content-encoding', enc)
 }
 
 /** The current age of an entry in seconds (RFC 9111 4.2.3: the origin's Age plus resident time). */
