@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Disposer } from '../events.js'
+import { assertKnownKeys } from '../options.js'
 import { type Clock, type Duration, systemClock, toMs } from '../time.js'
 import type { Instrumentable, MonitorLike } from '../types.js'
 import {
@@ -18,6 +19,7 @@ import {
 } from './adapters.js'
 import { AlertManager, type AlertRule, type AlertStatus } from './alerts.js'
 import { CardinalityGuard, type Labels } from './cardinality.js'
+import { EventLoopSampler } from './event-loop.js'
 import { type HealthCheck, HealthRegistry, type HealthReport } from './health.js'
 import { type OperationStats, OperationStatsTable } from './op-stats.js'
 import { builtInRules, type Recommendation, type RecommendationRule } from './recommendations.js'
@@ -57,7 +59,30 @@ export interface MonitorOptions {
   clock?: Clock
   /** Environment to read (tests pass their own). @default process.env */
   env?: Record<string, string | undefined>
+  /**
+   * The event-loop sampler to read (share one between monitors, or hand it to load shedding via
+   * `monitor.eventLoop`). @default a new one
+   */
+  eventLoop?: EventLoopSampler
 }
+
+const KNOWN_OPTIONS = [
+  'registry',
+  'prefix',
+  'enabled',
+  'collectInterval',
+  'runtime',
+  'maxSeriesPerMetric',
+  'operations',
+  'latencyBuckets',
+  'alerts',
+  'healthChecks',
+  'recommendations',
+  'onWarning',
+  'clock',
+  'env',
+  'eventLoop',
+]
 
 /** The JSON snapshot (what `/api/metrics` serves). */
 export interface MonitorSnapshot {
@@ -105,6 +130,8 @@ export function envOptions(
 export class Monitor implements MonitorLike {
   readonly registry: Registry
   readonly prefix: string
+  /** The one event-loop sampler: runtime metrics read it, and so can load shedding. */
+  readonly eventLoop: EventLoopSampler
   private readonly clock: Clock
   private readonly guard: CardinalityGuard
   private readonly ops: OperationStatsTable
@@ -129,6 +156,9 @@ export class Monitor implements MonitorLike {
   constructor(options: MonitorOptions = {}) {
     if (options === null || typeof options !== 'object')
       throw new TypeError('createMonitor options must be an object')
+    assertKnownKeys(options, KNOWN_OPTIONS, 'createMonitor options')
+    assertKnownKeys(options.operations, ['samples', 'maxOperations'], 'createMonitor operations')
+    assertKnownKeys(options.recommendations, ['builtIn', 'rules'], 'createMonitor recommendations')
     const env = envOptions(options.env ?? process.env)
     this.registry = options.registry ?? new Registry()
     if (
@@ -191,7 +221,12 @@ export class Monitor implements MonitorLike {
       if (typeof r !== 'function') throw new TypeError('recommendations.rules must be functions')
     this.recRules = [...(rec.builtIn === false ? [] : builtInRules), ...(rec.rules ?? [])]
     this.startedAt = this.clock.now()
-    if (options.runtime !== false) this.runtime = new RuntimeCollector(this.registry, this.prefix)
+    if (options.eventLoop !== undefined && !(options.eventLoop instanceof EventLoopSampler)) {
+      throw new TypeError('eventLoop must be an event-loop sampler (createEventLoopSampler())')
+    }
+    this.eventLoop = options.eventLoop ?? new EventLoopSampler()
+    if (options.runtime !== false)
+      this.runtime = new RuntimeCollector(this.registry, this.prefix, this.eventLoop)
     if (this.enabled) this.start()
   }
 
