@@ -265,6 +265,10 @@ export class Monitor implements MonitorLike {
         if (l === undefined) g.set(v)
         else g.set(l, v)
       },
+      /** Removes a series (a detached component's), freeing its place under the cardinality cap. */
+      remove: (labels: Labels) => {
+        if (this.guard.forget(name, labels, labelNames)) g.remove(labels as Record<string, string>)
+      },
     }
   }
 
