@@ -20,6 +20,7 @@ import {
 import { AlertManager, type AlertRule, type AlertStatus } from './alerts.js'
 import { CardinalityGuard, type Labels } from './cardinality.js'
 import { EventLoopSampler } from './event-loop.js'
+import { canStream, exposition } from './exposition.js'
 import { type HealthCheck, HealthRegistry, type HealthReport } from './health.js'
 import { type OperationStats, OperationStatsTable } from './op-stats.js'
 import { builtInRules, type Recommendation, type RecommendationRule } from './recommendations.js'
@@ -509,20 +510,13 @@ export class Monitor implements MonitorLike {
   }
 
   /**
-   * Prometheus text of the whole registry. Serializes metric by metric and yields to the event
-   * loop every few milliseconds, so a large registry does not stall requests while scraped.
+   * Prometheus text of the whole registry. Formats series by series and yields to the event
+   * loop after each millisecond of work, so a large registry does not stall requests while it is
+   * scraped (the same text as prom-client's `registry.metrics()`).
    */
   async metrics(): Promise<string> {
-    const parts: string[] = []
-    let sliceStart = performance.now()
-    for (const m of this.registry.getMetricsAsArray()) {
-      parts.push(await this.registry.getSingleMetricAsString(m.name))
-      if (performance.now() - sliceStart > 2) {
-        await new Promise<void>((r) => setImmediate(r))
-        sliceStart = performance.now()
-      }
-    }
-    return `${parts.filter((p) => p.length > 0).join('\n')}\n`
+    if (!canStream(this.registry)) return this.registry.metrics()
+    return exposition(this.registry, 0.5)
   }
 }
 
