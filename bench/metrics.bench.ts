@@ -2,8 +2,9 @@
  * Metrics benchmarks against bare prom-client, measured in the same process run.
  */
 import { performance } from 'node:perf_hooks'
+import { Redis } from 'ioredis'
 import { Histogram, Registry } from 'prom-client'
-import { createMonitor } from '../src/metrics/index.js'
+import { createMonitor, instrumentRedis } from '../src/metrics/index.js'
 import { compareOps, report } from './lib/harness.js'
 
 const SUITE = 'metrics'
@@ -108,10 +109,46 @@ async function scrapeBlocking(): Promise<void> {
   })
 }
 
+async function redisOverhead(): Promise<void> {
+  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+  const monitor = createMonitor({ enabled: false, runtime: false, env: {} })
+  const plain = new Redis(url, { enableAutoPipelining: true })
+  const instrumented = new Redis(url, { enableAutoPipelining: true })
+  const redis = instrumentRedis(instrumented, { monitor, name: 'bench', healthCheck: false })
+  await Promise.all([plain.ping(), instrumented.ping()])
+  const key = `bench:metrics:${process.pid}`
+  await plain.set(key, 'x')
+  // 200 concurrent GETs per batch: auto-pipelined, as a busy server sends them
+  const batch = (client: Redis) => async (n: number) => {
+    for (let i = 0; i < n; i += 200) {
+      const ps: Promise<unknown>[] = []
+      for (let j = 0; j < 200; j++) ps.push(client.get(key))
+      await Promise.all(ps)
+    }
+  }
+  const r = await compareOps({ ours: batch(instrumented), plain: batch(plain) }, { rounds: 9, roundMs: 300 })
+  const perCmd = (x: number) => 1e9 / x
+  report({
+    suite: SUITE,
+    name: 'ioredis GET throughput with instrumentRedis() (auto-pipelined, 200 in flight)',
+    ours: r.ours as number,
+    peer: r.plain as number,
+    peerName: 'the same client uninstrumented',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    note: `overhead ${(perCmd(r.ours as number) - perCmd(r.plain as number)).toFixed(0)} ns per command`,
+  })
+  await plain.del(key)
+  redis.dispose()
+  plain.disconnect()
+  instrumented.disconnect()
+}
+
 export default {
   name: SUITE,
   async run(): Promise<void> {
     await measureOverhead()
     await scrapeBlocking()
+    await redisOverhead()
   },
 }

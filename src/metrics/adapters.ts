@@ -8,6 +8,7 @@
  */
 import type { Disposer } from '../events.js'
 import type { Instrumentable } from '../types.js'
+import type { LiveMetric, LiveType } from './live-metric.js'
 
 /** What an adapter gets from the monitor. */
 export interface AdapterContext {
@@ -28,6 +29,8 @@ export interface AdapterContext {
     labelNames: string[],
     buckets?: number[],
   ): { observe(labels: Record<string, string>, v: number): void }
+  /** A metric read at scrape time from figures the component keeps (for per-call hot paths). */
+  live(name: string, help: string, type: LiveType): LiveMetric
 }
 
 /** An attached component's metrics: disposers of its subscriptions and a collect step. */

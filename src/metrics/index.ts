@@ -29,4 +29,12 @@ export {
   type RecommendationRule,
   staleServesRule,
 } from './recommendations.js'
+export {
+  instrumentRedis,
+  type RedisClientEvents,
+  type RedisClientLike,
+  RedisInstrumentation,
+  type RedisInstrumentationOptions,
+  type RedisMonitorLike,
+} from './redis.js'
 export type { RuntimeSnapshot } from './runtime.js'

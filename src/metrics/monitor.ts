@@ -22,8 +22,10 @@ import { CardinalityGuard, type Labels } from './cardinality.js'
 import { EventLoopSampler } from './event-loop.js'
 import { canStream, exposition } from './exposition.js'
 import { type HealthCheck, HealthRegistry, type HealthReport } from './health.js'
+import { liveMetric } from './live-metric.js'
 import { type OperationStats, OperationStatsTable } from './op-stats.js'
 import { builtInRules, type Recommendation, type RecommendationRule } from './recommendations.js'
+import { redisAdapter } from './redis.js'
 import { RuntimeCollector, type RuntimeSnapshot } from './runtime.js'
 
 /** Options of `createMonitor()`. Environment variables apply where an option is omitted. */
@@ -143,7 +145,10 @@ export class Monitor implements MonitorLike {
   private readonly alertManager: AlertManager
   private readonly healthRegistry: HealthRegistry
   private readonly recRules: RecommendationRule[]
-  private readonly adapters = new Map<string, Adapter>([['cache', cacheAdapter]])
+  private readonly adapters = new Map<string, Adapter>([
+    ['cache', cacheAdapter],
+    ['redis', redisAdapter],
+  ])
   private readonly attached = new Map<Instrumentable, Attachment>()
   private readonly metricsCache = new Map<string, Counter<string> | Gauge<string> | Histogram<string>>()
   private readonly previousStats = new Map<string, Record<string, unknown>>()
@@ -375,6 +380,7 @@ export class Monitor implements MonitorLike {
       counter: (n, help, labels) => this.counter(n, help, labels),
       gauge: (n, help, labels) => this.gauge(n, help, labels),
       histogram: (n, help, labels, buckets) => this.histogram(n, help, labels, buckets),
+      live: (n, help, type) => liveMetric(this.registry, n, help, type),
     }
     const attachment = adapter(source, ctx)
     this.attached.set(source, attachment)
@@ -474,6 +480,11 @@ export class Monitor implements MonitorLike {
   /** Adds a health check. */
   addHealthCheck(check: HealthCheck): void {
     this.healthRegistry.add(check)
+  }
+
+  /** Removes the health check called `name`; false if there was none. */
+  removeHealthCheck(name: string): boolean {
+    return this.healthRegistry.remove(name)
   }
 
   /** Runs the health checks of `kind` (all when omitted). */
