@@ -60,6 +60,17 @@ export class AcquireTimeoutError extends HotpathError {
   }
 }
 
+/** A pool could not make a resource: create() failed (`cause`), and it backs off before the next try. */
+export class PoolCreateError extends HotpathError {
+  constructor(name: string, failures: number, cause: unknown) {
+    super(
+      'E_POOL_CREATE',
+      `pool "${name}" could not create a resource (${failures} failure${failures === 1 ? '' : 's'} in a row); the create() error is the cause`,
+      { statusCode: 503, cause },
+    )
+  }
+}
+
 /** The pool is draining or drained and lends nothing. */
 export class PoolDrainingError extends HotpathError {
   constructor(name: string) {
