@@ -85,6 +85,7 @@ export class Pool<R> {
   private createRetryAt = 0
   private lastCreateError: unknown
   private draining = false
+  private readonly detachMonitor: (() => void) | undefined
   private sweepTimer: unknown
   private readonly events = new Events<{
     create: Record<string, never>
@@ -118,7 +119,7 @@ export class Pool<R> {
     this.acquireMs = toTimerMs(options.acquireTimeout ?? '10s', 'acquireTimeout')
     this.clock = options.clock ?? systemClock
     for (let i = 0; i < this.min; i++) void this.grow()
-    options.monitor?.attach(this)
+    this.detachMonitor = options.monitor?.attach(this)
   }
 
   private get size(): number {
@@ -315,6 +316,7 @@ export class Pool<R> {
   /** Stops lending, fails waiting borrowers, waits for borrowed resources, destroys everything. */
   async drain(): Promise<void> {
     this.draining = true
+    this.detachMonitor?.()
     for (const b of this.waiters.splice(0)) {
       this.clock.clearTimeout(b.timer)
       b.reject(new PoolDrainingError(this.name))
