@@ -122,10 +122,14 @@ export class CircuitBreaker implements Policy {
       this.reopens = init.reopens ?? 0
     }
     if (options.shared !== undefined) {
-      this.shared = new SharedBreakerState(options.shared, {
-        onOpen: (until) => this.adoptOpen(until),
-        onClose: () => this.adoptClose(),
-      })
+      this.shared = new SharedBreakerState(
+        options.shared,
+        {
+          onOpen: (until) => this.adoptOpen(until),
+          onClose: () => this.adoptClose(),
+        },
+        this.clock,
+      )
     }
     this.detachMonitor = options.monitor?.attach(this)
   }
