@@ -20,6 +20,7 @@ import {
   sampling,
   timeout,
 } from '../../../src/resilience/index.js'
+import { FakeClock, MAX_TIMER_MS } from '../../../src/time.js'
 
 /** Asserts a TypeError naming `key` (and `near`, the closest valid name, when given). */
 function refuses(fn: () => unknown, key: string, near?: string): void {
@@ -88,4 +89,30 @@ describe('durations that feed a timer above 2^31-1 ms are refused, naming the op
       assert.throws(fn, (e: Error) => e instanceof RangeError && pattern.test(e.message))
     })
   }
+})
+
+describe('a custom backoff asking for more than a timer can hold', () => {
+  it('retry waits the whole delay in steps no timer overflows', async () => {
+    const asked: number[] = []
+    const clock = new (class extends FakeClock {
+      override setTimeout(fn: () => void, ms: number) {
+        asked.push(ms)
+        return super.setTimeout(fn, ms)
+      }
+    })()
+    const thirtyDays = 30 * 86_400_000
+    let calls = 0
+    const p = retry({ maxAttempts: 2, backoff: { next: () => thirtyDays }, budget: false, clock }).execute(
+      async () => {
+        if (++calls === 1) throw new Error('transient')
+        return 'second'
+      },
+    )
+    await new Promise((r) => setImmediate(r))
+    assert.ok(asked.length > 0 && asked.every((ms) => ms <= MAX_TIMER_MS), `timers asked: ${asked}`)
+    await clock.tick(MAX_TIMER_MS)
+    assert.equal(calls, 1, 'not retried before the delay has passed')
+    await clock.tick(thirtyDays - MAX_TIMER_MS)
+    assert.equal(await p, 'second')
+  })
 })
