@@ -5,9 +5,10 @@
  *
  * Redis layout under the cache prefix P:
  *   P<key>           the encoded entry (serializer.ts), PX = ttl + grace
- *   P__t:<tag>       set of entry keys carrying the tag, expiring with its longest-lived member
- *   P__l:<key>       the cross-instance loader lock (value: a random token)
- *   P__inv           pub/sub channel of L1 invalidations (invalidation.ts)
+ *   P@t:<tag>        set of entry keys carrying the tag, expiring with its longest-lived member
+ *   P@l:<key>        the cross-instance loader lock (value: a random token)
+ *   P__inv           pub/sub channel of L1 invalidations (invalidation.ts; channels are not keys)
+ * <key> and <tag> are encoded (keys.ts): namespaced, and escaped so none of them starts like `@t:`.
  * With Redis Cluster, put a hash tag in the prefix (e.g. '{hp}:') so tag scripts stay in one slot.
  */
 import { createRequire } from 'node:module'
@@ -157,7 +158,7 @@ export class RedisStore {
   }
 
   private tagKey(tag: string): string {
-    return `${this.prefix}__t:${tag}`
+    return `${this.prefix}@t:${tag}`
   }
 
   /** Reads one entry: its bytes, null when absent, FAIL when L2 is unavailable. */
@@ -226,7 +227,7 @@ export class RedisStore {
         const page = await this.guard.run('scan', node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000))
         if (page === FAIL || page === REFUSED) return page
         cursor = page[0]
-        const keys = page[1].filter((k) => !k.startsWith(`${this.prefix}__inv`))
+        const keys = page[1]
         if (keys.length > 0) {
           const n = await this.guard.run('clear', node.unlink(...keys))
           if (n === FAIL || n === REFUSED) return n
@@ -240,10 +241,7 @@ export class RedisStore {
   /** Tries to take the loader lock for `key`; true when taken. FAIL when L2 is unavailable. */
   async lock(key: string, token: string, ttl: number): Promise<boolean | Fail> {
     if (!this.guard.available) return FAIL
-    const r = await this.guard.run(
-      'lock',
-      this.client.set(`${this.prefix}__l:${key}`, token, 'PX', ttl, 'NX'),
-    )
+    const r = await this.guard.run('lock', this.client.set(`${this.prefix}@l:${key}`, token, 'PX', ttl, 'NX'))
     // a refused lock (e.g. OOM) behaves as an unavailable one: the loader runs without it
     return r === FAIL || r === REFUSED ? FAIL : r === 'OK'
   }
@@ -251,7 +249,7 @@ export class RedisStore {
   /** Releases the lock if this token still holds it. */
   unlock(key: string, token: string): Promise<unknown> {
     if (!this.guard.available) return Promise.resolve(FAIL)
-    return this.guard.run('unlock', this.scripts.hpUnlock(`${this.prefix}__l:${key}`, token))
+    return this.guard.run('unlock', this.scripts.hpUnlock(`${this.prefix}@l:${key}`, token))
   }
 
   /** Publishes on a channel (best effort). */
