@@ -11,7 +11,7 @@ import { assertKnownKeys } from '../options.js'
 import { toMs } from '../time.js'
 import type { Instrumentable } from '../types.js'
 import { CacheEngine, NOTHING } from './engine.js'
-import { nsSegment, scoped } from './keys.js'
+import { nsSegment, scoped, wellFormed } from './keys.js'
 import { FAIL, REFUSED } from './l2-guard.js'
 import {
   CALL_KEYS,
@@ -60,7 +60,12 @@ export class Cache implements Instrumentable {
   }
 
   private check(key: unknown): string {
-    if (typeof key !== 'string' || key.length === 0 || key.length > this.engine.o.maxKeyLength) {
+    if (
+      typeof key !== 'string' ||
+      key.length === 0 ||
+      key.length > this.engine.o.maxKeyLength ||
+      !wellFormed(key)
+    ) {
       throw invalidKey(key, this.engine.o.maxKeyLength)
     }
     if (this.engine.closed) throw new ClosedError(`cache "${this.engine.o.name}"`)
@@ -427,7 +432,7 @@ export class Cache implements Instrumentable {
 
   private tagList(tags: string | readonly string[]): string[] {
     const list = typeof tags === 'string' ? [tags] : [...tags]
-    if (list.length === 0 || list.some((t) => typeof t !== 'string' || t.length === 0)) {
+    if (list.length === 0 || list.some((t) => typeof t !== 'string' || t.length === 0 || !wellFormed(t))) {
       throw new TypeError(
         `tags must be a non-empty string or array of non-empty strings; received ${JSON.stringify(tags)}`,
       )
@@ -482,7 +487,7 @@ export class Cache implements Instrumentable {
 
   /** A view whose keys and tags live under `name` (nestable); `clear()` on it clears only it. */
   namespace(name: string): Cache {
-    if (typeof name !== 'string' || name.length === 0) {
+    if (typeof name !== 'string' || name.length === 0 || !wellFormed(name)) {
       throw new TypeError(`namespace name must be a non-empty string; received ${JSON.stringify(name)}`)
     }
     return new Cache(this.engine, this.ns + nsSegment(name))
@@ -553,6 +558,11 @@ function invalidKey(key: unknown, max: number): InvalidKeyError {
   if (typeof key !== 'string')
     return new InvalidKeyError(`cache keys must be strings; received ${typeof key}`)
   if (key.length === 0) return new InvalidKeyError('cache keys must not be empty')
+  if (!wellFormed(key)) {
+    return new InvalidKeyError(
+      `cache key ${JSON.stringify(key)} has a lone surrogate (not valid UTF-16 text); Redis could not keep it distinct`,
+    )
+  }
   return new InvalidKeyError(`cache key is ${key.length} characters long; the limit is maxKeyLength = ${max}`)
 }
 

@@ -41,3 +41,11 @@ export function isNamespacePrefix(s: string): boolean {
   }
   return s.length > 0 && i === s.length
 }
+
+/**
+ * False for strings with lone surrogates: Redis stores keys as UTF-8, where every lone surrogate
+ * becomes U+FFFD, so `'a\uD800'` and `'a\uDBFF'` would share one L2 entry (regression).
+ */
+export function wellFormed(s: string): boolean {
+  return (s as string & { isWellFormed(): boolean }).isWellFormed()
+}

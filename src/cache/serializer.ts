@@ -58,7 +58,34 @@ export interface WireEntry {
   size: number
 }
 
-/** Encodes an entry; throws SerializeError for values msgpack cannot carry. */
+/**
+ * Refuses what msgpack would silently change, so L1 and L2 never return different values
+ * (regression: -0 came back 0 and an own `__proto__` key came back `__proto_` from L2 only).
+ * Walks what msgpack walks: arrays, plain objects, Maps and Sets; deeper than 256 levels, pack()
+ * itself refuses the value.
+ */
+function assertFaithful(v: unknown, path: string, depth: number): void {
+  if (typeof v === 'number') {
+    if (v === 0 && 1 / v < 0)
+      throw new SerializeError(`-0 at ${path} cannot be stored in L2 (it comes back 0); store 0`)
+    return
+  }
+  if (typeof v !== 'object' || v === null || depth > 256) return
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) assertFaithful(v[i], `${path}[${i}]`, depth + 1)
+  } else if (v instanceof Map) {
+    for (const [k, x] of v) assertFaithful(x, `${path}.get(${String(k)})`, depth + 1)
+  } else if (v instanceof Set) {
+    for (const x of v) assertFaithful(x, `${path} (a Set member)`, depth + 1)
+  } else if (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null) {
+    if (Object.hasOwn(v, '__proto__')) {
+      throw new SerializeError(`an own "__proto__" key at ${path} cannot be stored in L2; rename it`)
+    }
+    for (const k in v) assertFaithful((v as Record<string, unknown>)[k], `${path}.${k}`, depth + 1)
+  }
+}
+
+/** Encodes an entry; throws SerializeError for values msgpack cannot carry faithfully. */
 export function encode(
   value: unknown,
   tags: readonly string[] | undefined,
@@ -67,6 +94,7 @@ export function encode(
   delta: number,
   compressAbove: number,
 ): Buffer {
+  assertFaithful(value, 'value', 0)
   let body: Buffer
   try {
     body = pack(tags === undefined ? [value] : [value, tags])
