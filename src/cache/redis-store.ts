@@ -15,7 +15,7 @@ import { createRequire } from 'node:module'
 import type { Cluster, Redis as RedisClient } from 'ioredis'
 import type { Clock } from '../time.js'
 import { type BreakerState, FAIL, type Fail, L2Guard, REFUSED, type Refused } from './l2-guard.js'
-import { EXPIRES_OFFSET } from './serializer.js'
+import { EXPIRES_OFFSET, TAGS_OFFSET } from './serializer.js'
 
 const SET_TAGGED = `
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -26,23 +26,50 @@ for i = 2, #KEYS do
 end
 return 1`
 
-const DELETE_BY_TAG = `
+// Tag sets are not cleaned when an entry is re-set with other tags, so every member is checked
+// against the tags its entry carries now (regression: deleteByTag deleted, in Redis only, an
+// entry re-set without the tag, while the writer's L1 kept serving it).
+const CARRIES = `
+-- true when entry k (written by this version) still carries tag; entries of earlier formats
+-- (1, 2) do not say, and are taken to carry it
+local function carries(k, tag)
+  local fmt = redis.call('GETRANGE', k, 0, 0)
+  if fmt == '' then return false end
+  local f = string.byte(fmt)
+  if f ~= 3 and f ~= 4 then return true end
+  local t = struct.unpack('>I4', redis.call('GETRANGE', k, ${TAGS_OFFSET}, ${TAGS_OFFSET + 3}))
+  if t == 0 then return false end
+  local sec = redis.call('GETRANGE', k, ${TAGS_OFFSET + 4}, ${TAGS_OFFSET + 3} + t)
+  local i = 1
+  while i + 1 <= #sec do
+    local n = struct.unpack('>I2', sec, i)
+    if string.sub(sec, i + 2, i + 1 + n) == tag then return true end
+    i = i + 2 + n
+  end
+  return false
+end
+`
+
+const DELETE_BY_TAG = `${CARRIES}
 local n = 0
 for i = 1, #KEYS do
   local members = redis.call('SMEMBERS', KEYS[i])
-  for j = 1, #members, 500 do
-    n = n + redis.call('UNLINK', unpack(members, j, math.min(j + 499, #members)))
+  for _, k in ipairs(members) do
+    if carries(k, ARGV[i]) then n = n + redis.call('UNLINK', k) end
   end
   redis.call('DEL', KEYS[i])
 end
 return n`
 
-const EXPIRE_BY_TAG = `
+const EXPIRE_BY_TAG = `${CARRIES}
 local now = tonumber(ARGV[1])
 local n = 0
 for i = 1, #KEYS do
   local members = redis.call('SMEMBERS', KEYS[i])
   for _, k in ipairs(members) do
+    if not carries(k, ARGV[i + 1]) then
+      redis.call('SREM', KEYS[i], k)
+    else
     local head = redis.call('GETRANGE', k, ${EXPIRES_OFFSET}, ${EXPIRES_OFFSET + 15})
     if #head == 16 then
       local exp, stale = struct.unpack('>dd', head)
@@ -58,6 +85,7 @@ for i = 1, #KEYS do
         n = n + 1
       end
     end
+    end
   end
 end
 return n`
@@ -68,7 +96,7 @@ return 0`
 
 interface Scripted {
   hpSetTagged(numKeys: number, ...args: Array<string | Buffer | number>): Promise<number>
-  hpDeleteByTag(numKeys: number, ...keys: string[]): Promise<number>
+  hpDeleteByTag(numKeys: number, ...keysThenTags: string[]): Promise<number>
   hpExpireByTag(numKeys: number, ...args: Array<string | number>): Promise<number>
   hpUnlock(key: string, token: string): Promise<number>
 }
@@ -202,14 +230,14 @@ export class RedisStore {
   deleteByTag(tags: readonly string[]): Promise<number | Fail | Refused> {
     if (!this.guard.available) return Promise.resolve(FAIL)
     const keys = tags.map((t) => this.tagKey(t))
-    return this.guard.run('deleteByTag', this.scripts.hpDeleteByTag(keys.length, ...keys))
+    return this.guard.run('deleteByTag', this.scripts.hpDeleteByTag(keys.length, ...keys, ...tags))
   }
 
   /** Marks every entry carrying one of `tags` as expired at `now` (kept for grace). */
   expireByTag(tags: readonly string[], now: number): Promise<number | Fail | Refused> {
     if (!this.guard.available) return Promise.resolve(FAIL)
     const keys = tags.map((t) => this.tagKey(t))
-    return this.guard.run('expireByTag', this.scripts.hpExpireByTag(keys.length, ...keys, now))
+    return this.guard.run('expireByTag', this.scripts.hpExpireByTag(keys.length, ...keys, now, ...tags))
   }
 
   /** Deletes every key under the cache prefix followed by `subPrefix`; returns how many, or FAIL. */
