@@ -569,7 +569,8 @@ function invalidKey(key: unknown, max: number): InvalidKeyError {
 /** Creates a multi-tier cache. See CacheOptions for every setting. */
 export function createCache(options: CacheOptions = {}): Cache {
   const resolved = resolveCacheOptions(options)
-  const cache = new Cache(new CacheEngine(resolved), '')
-  resolved.monitor?.attach(cache)
+  const engine = new CacheEngine(resolved)
+  const cache = new Cache(engine, '')
+  engine.detachMonitor = resolved.monitor?.attach(cache)
   return cache
 }

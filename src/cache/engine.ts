@@ -51,6 +51,8 @@ export class CacheEngine {
   readonly l2: RedisStore | undefined
   readonly bus: InvalidationBus | undefined
   readonly events = new Events<CacheEvents>()
+  /** Set by createCache(): detaches the cache from its monitor when it closes. */
+  detachMonitor: (() => void) | undefined
   readonly c: Counters = {
     l1Hits: 0,
     l1Misses: 0,
@@ -778,6 +780,7 @@ export class CacheEngine {
       await Promise.race([client.quit().catch(() => {}), new Promise((r) => setTimeout(r, timeout).unref())])
       client.disconnect()
     }
+    this.detachMonitor?.()
     this.events.clear()
   }
 }
