@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { type Cache, createCache } from '../cache/index.js'
 import hotpath from '../fastify/index.js'
-import { createMonitor, type Monitor } from '../metrics/index.js'
+import { createMonitor, instrumentRedis, type Monitor } from '../metrics/index.js'
 import { identify, requireIdentity, unauthorized } from './auth.js'
 import type { ServerConfig } from './config.js'
 import { SlowBackend } from './slow-backend.js'
@@ -50,6 +50,8 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
       ? undefined
       : new Redis(config.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1 })
   redis?.on('error', () => {})
+  // the shared client's commands, latency, reconnects and state on /metrics (its check is below)
+  if (redis) instrumentRedis(redis, { monitor, name: 'shared', healthCheck: false })
   const cache = createCache({
     name: 'gateway',
     ttl: config.cacheDefaultTtl,
