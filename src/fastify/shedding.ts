@@ -5,6 +5,7 @@
  * a monitor, else a private one), sampled in the background; the per-request check reads three
  * numbers.
  */
+import { performance } from 'node:perf_hooks'
 import type { Disposer } from '../events.js'
 import { createEventLoopSampler, type EventLoopSource } from '../metrics/index.js'
 import { assertKnownKeys } from '../options.js'
@@ -34,6 +35,7 @@ export class Shedder {
   private readonly maxElu: number
   private readonly maxHeap: number
   private release: Disposer | undefined
+  private startedAt = Number.POSITIVE_INFINITY
   private readonly source: EventLoopSource
   shed = 0
   readonly exempt: Set<string>
@@ -62,7 +64,10 @@ export class Shedder {
 
   /** Starts reading the source (it samples in the background while retained). */
   start(): void {
-    this.release ??= this.source.retain()
+    if (this.release !== undefined) return
+    // before retain(): a private sampler's first probe counts from the moment it begins
+    this.startedAt = performance.now()
+    this.release = this.source.retain()
   }
 
   stop(): void {
@@ -75,11 +80,9 @@ export class Shedder {
     const s = this.source
     // the source's delay is the recent worst stall, halving per 100 ms window: one long stall
     // keeps shedding for a few windows instead of one
-    const ratio = Math.max(
-      s.delayMs / this.maxDelay,
-      s.utilization / this.maxElu,
-      s.heapUsedBytes / this.maxHeap,
-    )
+    // stalls from before the shedding started (a slow start-up) are not load
+    const delay = s.delayStartedAt >= this.startedAt ? s.delayMs : 0
+    const ratio = Math.max(delay / this.maxDelay, s.utilization / this.maxElu, s.heapUsedBytes / this.maxHeap)
     if (ratio <= 1) return 0
     this.shed++
     return Math.min(60, Math.ceil(ratio * 2))

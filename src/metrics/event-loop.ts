@@ -17,6 +17,11 @@ import { type Clock, type Duration, systemClock, type TimerHandle, toTimerMs } f
 export interface EventLoopSource {
   /** The recent worst stall in ms: the current window's, or the earlier worst halving per window. */
   readonly delayMs: number
+  /**
+   * When the stall `delayMs` reports began (performance.now() ms), so a reader can ignore stalls
+   * from before it started (a server's slow start is not load).
+   */
+  readonly delayStartedAt: number
   /** Event-loop utilization (0..1) over the last completed window. */
   readonly utilization: number
   /** V8 heap in use (bytes) at the end of the last completed window. */
@@ -68,7 +73,9 @@ export class EventLoopSampler implements EventLoopSource {
   private expected = 0
   private windowStart = 0
   private windowMax = 0
+  private windowMaxStart = 0
   private recent = 0
+  private recentStart = 0
   private lastElu = performance.eventLoopUtilization()
 
   constructor(options: EventLoopSamplerOptions = {}) {
@@ -87,6 +94,10 @@ export class EventLoopSampler implements EventLoopSource {
   /** The recent worst stall (ms). */
   get delayMs(): number {
     return Math.max(this.windowMax, this.recent)
+  }
+
+  get delayStartedAt(): number {
+    return this.windowMax >= this.recent ? this.windowMaxStart : this.recentStart
   }
 
   /** Whether the probe timer runs. */
@@ -111,12 +122,16 @@ export class EventLoopSampler implements EventLoopSource {
   }
 
   /** Records one measured delay (the probe does it; tests feed a fake loop through it). */
-  record(delayMs: number): void {
+  record(delayMs: number, at = this.now()): void {
     const d = Math.max(0, delayMs || 0)
     this.lastDelayMs = d
     // the histogram holds integers >= 1: nanoseconds, +1 so a zero delay is recordable
     this.hist.record(Math.round(d * 1e6) + 1)
-    if (d > this.windowMax) this.windowMax = d
+    if (d > this.windowMax) {
+      this.windowMax = d
+      // the probe was due `d` ago and had waited one resolution before that
+      this.windowMaxStart = at - d - this.resolutionMs
+    }
     for (const l of this.listeners) l(d)
   }
 
@@ -158,14 +173,17 @@ export class EventLoopSampler implements EventLoopSource {
   private readonly tick = (): void => {
     const now = this.now()
     this.timer = this.clock.setBackgroundTimeout(this.tick, this.resolutionMs)
-    this.record(now - this.expected)
+    this.record(now - this.expected, now)
     this.expected = now + this.resolutionMs
     if (now - this.windowStart >= this.windowMs) this.closeWindow(now)
   }
 
   private closeWindow(now: number): void {
     // one long stall keeps `delayMs` up for a few windows (halving each) instead of one
-    this.recent = Math.max(this.windowMax, this.recent / 2)
+    if (this.windowMax >= this.recent / 2) {
+      this.recent = this.windowMax
+      this.recentStart = this.windowMaxStart
+    } else this.recent /= 2
     this.windowMax = 0
     this.windowStart = now
     this.utilization = performance.eventLoopUtilization(this.lastElu).utilization

@@ -98,6 +98,7 @@ describe('load shedding reads the shared source', () => {
     let retained = 0
     const s: EventLoopSource & { retained: () => number } = {
       delayMs,
+      delayStartedAt: Number.POSITIVE_INFINITY,
       utilization,
       heapUsedBytes,
       retain: () => {
@@ -122,6 +123,19 @@ describe('load shedding reads the shared source', () => {
     assert.equal(new Shedder({ maxEventLoopDelay: '100ms' }, [], source(99)).retryAfter(), 0)
     assert.ok(new Shedder({ maxEventLoopUtilization: 0.5 }, [], source(0, 0.9)).retryAfter() > 0)
     assert.ok(new Shedder({ maxHeapUsedBytes: 1000 }, [], source(0, 0, 5000)).retryAfter() > 0)
+  })
+
+  it('regression: a stall from before the shedding started (a slow start-up) shed the first requests', () => {
+    const old = { ...source(400), delayStartedAt: performance.now() - 1000 }
+    const s = new Shedder({ maxEventLoopDelay: '250ms' }, [], old)
+    s.start()
+    assert.equal(s.retryAfter(), 0)
+    const fresh = { ...source(400), delayStartedAt: performance.now() + 60_000 }
+    const t = new Shedder({ maxEventLoopDelay: '250ms' }, [], fresh)
+    t.start()
+    assert.equal(t.retryAfter(), 4)
+    s.stop()
+    t.stop()
   })
 
   it('refuses unknown shedding options naming the closest', () => {
