@@ -116,8 +116,3 @@ export function estimateValueSize(value: unknown): number {
   }
   return total
 }
-
-/** The default estimate of an entry (no custom sizeOf). */
-export function estimateEntrySize(key: string, value: unknown): number {
-  return entrySize(key, value)
-}
