@@ -1,14 +1,17 @@
 /**
  * Size of an L1 entry, in bytes, as V8 holds it (64-bit Node, no pointer compression, which is
- * how Node ships): what `maxBytes` and `maxEntryBytes` count. The constants were measured with
- * `bench/size.bench.ts` (retained heap of 100k copies of each shape).
+ * how Node ships): what `maxBytes` and `maxEntryBytes` count. The constants were measured as the
+ * retained heap of 100k copies of each shape; `npm run bench -- cache` compares a cache filled to
+ * 8 MiB tracked with the heap it really retains. Not counted: the store's fixed arrays (about 58
+ * bytes per `maxEntries`, allocated when the cache is created) and property names and literals
+ * that V8 shares between values.
  *
  * Bounded work: at most `BUDGET` nodes are visited; what is left is charged at a flat rate, so a
  * huge object cannot make a set() slow.
  */
 
 /** Bytes charged per entry for its Map slot (a hash table at load factor <= 2) and tag bookkeeping. */
-export const ENTRY_OVERHEAD = 64
+export const ENTRY_OVERHEAD = 48
 const BUDGET = 256
 /** A tagged pointer: a property, element or Map slot referring to another value. */
 const SLOT = 8

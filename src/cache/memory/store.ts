@@ -3,12 +3,13 @@
  *
  * Layout: entries live in parallel typed arrays indexed by slot (struct-of-arrays), so an entry
  * costs a Map slot plus a few array cells and no object of its own. The slots form three LRU
- * lists: a small admission window (1% of capacity), and a segmented main space of probation
+ * lists: an admission window (1% of capacity at first), and a segmented main space of probation
  * (20%) and protected (80%). A new key enters the window; when the window overflows, its oldest
  * key becomes a candidate for the main space and is admitted only if the frequency sketch says it
  * is more popular than the main space's victim. One-hit wonders and scans therefore cannot flush
  * the popular keys, which is what lifts the hit ratio above LRU's (Einziger et al., TinyLFU,
- * ACM ToS 2017; Caffeine's W-TinyLFU).
+ * ACM ToS 2017; Caffeine's W-TinyLFU). The window's size then follows the workload by hill
+ * climbing on the hit ratio (climber.ts): recency-heavy work grows it towards LRU.
  *
  * This file is a deliberate hot path: no allocation on a hit, monomorphic shapes, cached hashes.
  */
