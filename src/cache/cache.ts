@@ -7,13 +7,16 @@
 import { performance } from 'node:perf_hooks'
 import { ClosedError, InvalidKeyError, LoaderError } from '../errors.js'
 import type { Disposer } from '../events.js'
+import { assertKnownKeys } from '../options.js'
 import { toMs } from '../time.js'
 import type { Instrumentable } from '../types.js'
 import { CacheEngine, NOTHING } from './engine.js'
-import { FAIL } from './l2-guard.js'
+import { FAIL, REFUSED } from './l2-guard.js'
 import {
+  CALL_KEYS,
   type CacheOptions,
   type CallOptions,
+  MAX_TTL_MS,
   type ResolvedPolicy,
   resolveCacheOptions,
   resolvePolicy,
@@ -76,6 +79,7 @@ export class Cache implements Instrumentable {
       }
       base = t
     }
+    assertKnownKeys(opts, CALL_KEYS, 'call options')
     const p = resolvePolicy(opts, base, 'call options')
     return this.scoped(p)
   }
@@ -280,7 +284,7 @@ export class Cache implements Instrumentable {
       engine.memory === undefined ? undefined : idx.map((i) => engine.beginRead(fulls[i] as string))
     const bufs = await l2.mget(idx.map((i) => fulls[i] as string))
     const fills = tickets === undefined ? idx.map(() => false) : tickets.map((t) => engine.endRead(t))
-    if (bufs === FAIL) return idx
+    if (bufs === FAIL || bufs === REFUSED) return idx
     const still: number[] = []
     for (let j = 0; j < idx.length; j++) {
       const i = idx[j] as number
@@ -468,7 +472,11 @@ export class Cache implements Instrumentable {
     engine.memory?.deleteByPrefix(this.ns)
     const l2 = engine.l2
     if (l2 !== undefined)
-      await engine.writeL2(`c:${this.ns}`, () => l2.clear(this.ns), { t: 'c', k: [this.ns] })
+      await engine.writeL2(
+        `c:${this.ns}`,
+        () => l2.clear(this.ns),
+        this.ns === '' ? { t: 'f', k: [] } : { t: 'c', k: [this.ns] },
+      )
   }
 
   /** A view whose keys and tags live under `name` (nestable); `clear()` on it clears only it. */
@@ -488,7 +496,7 @@ export class Cache implements Instrumentable {
       let n = 0
       for (const e of source as readonly WarmEntry<T>[]) {
         const opts: CallOptions = {}
-        if (e.ttl !== undefined) opts.ttl = toMs(e.ttl, `warm entry "${e.key}" ttl`)
+        if (e.ttl !== undefined) opts.ttl = toMs(e.ttl, `warm entry "${e.key}" ttl`, MAX_TTL_MS)
         if (e.tags !== undefined) opts.tags = e.tags
         await this.set(e.key, e.value, opts)
         n++
@@ -550,7 +558,8 @@ function invalidKey(key: unknown, max: number): InvalidKeyError {
 /** Creates a multi-tier cache. See CacheOptions for every setting. */
 export function createCache(options: CacheOptions = {}): Cache {
   const resolved = resolveCacheOptions(options)
-  const cache = new Cache(new CacheEngine(resolved), '')
-  resolved.monitor?.attach(cache)
+  const engine = new CacheEngine(resolved)
+  const cache = new Cache(engine, '')
+  engine.detachMonitor = resolved.monitor?.attach(cache)
   return cache
 }

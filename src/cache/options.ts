@@ -2,7 +2,8 @@
  * Options of `createCache()` and of each call, with their defaults and validation.
  */
 import type { Cluster, Redis as RedisClient } from 'ioredis'
-import { type Clock, type Duration, systemClock, toMs } from '../time.js'
+import { assertKnownKeys } from '../options.js'
+import { type Clock, type Duration, systemClock, toMs, toTimerMs } from '../time.js'
 import type { MonitorLike } from '../types.js'
 
 /** A Standard Schema (zod, valibot, arktype...): only the part hotpath uses. */
@@ -228,9 +229,64 @@ function nonNegative(value: unknown, option: string, def: number): number {
   return value
 }
 
-function duration(value: unknown, option: string, def: number): number {
-  return value === undefined ? def : toMs(value, option)
+/**
+ * Longest TTL (and grace, and their sum) accepted: about 317 years. Redis keeps a key's expiry
+ * as milliseconds since the epoch in a signed 64-bit integer and the wire header keeps it as a
+ * float64, so anything bigger could not be held exactly (regression: `ttl: 1e308` reached Redis,
+ * which refused every write of it).
+ */
+export const MAX_TTL_MS = 1e13
+
+function ttlOf(value: unknown, option: string, def: number): number {
+  return value === undefined ? def : toMs(value, option, MAX_TTL_MS)
 }
+
+/** Timer-backed durations (timeouts, probe intervals, lock waits). */
+function timerDuration(value: unknown, option: string, def: number): number {
+  return value === undefined ? def : toTimerMs(value, option)
+}
+
+const POLICY_KEYS = [
+  'ttl',
+  'grace',
+  'staleWhileRevalidate',
+  'timeouts',
+  'earlyRefreshBeta',
+  'tags',
+  'schema',
+] as const
+/** Keys a type policy may have. */
+export const TYPE_POLICY_KEYS: readonly string[] = POLICY_KEYS
+/** Keys call options may have. */
+export const CALL_KEYS: readonly string[] = [...POLICY_KEYS, 'type', 'skipL2', 'signal']
+const CACHE_KEYS: readonly string[] = [
+  'ttl',
+  'grace',
+  'staleWhileRevalidate',
+  'timeouts',
+  'earlyRefreshBeta',
+  'tags',
+  'name',
+  'prefix',
+  'memory',
+  'redis',
+  'lock',
+  'types',
+  'maxKeyLength',
+  'monitor',
+  'clock',
+]
+const MEMORY_KEYS: readonly string[] = ['maxEntries', 'maxBytes', 'maxEntryBytes', 'sizeOf']
+const REDIS_KEYS: readonly string[] = [
+  'connection',
+  'timeout',
+  'breakerThreshold',
+  'breakerProbeInterval',
+  'compressAbove',
+  'bus',
+]
+const LOCK_KEYS: readonly string[] = ['ttl', 'wait']
+const TIMEOUT_KEYS: readonly string[] = ['soft', 'hard']
 
 function tagsOf(value: unknown, option: string): readonly string[] | undefined {
   if (value === undefined) return undefined
@@ -264,15 +320,22 @@ export function resolvePolicy(
   if (timeouts !== undefined && (timeouts === null || typeof timeouts !== 'object')) {
     throw new TypeError(`${where}.timeouts must be an object; received ${String(timeouts)}`)
   }
-  const ttl = duration(opts.ttl, `${where}.ttl`, base.ttl)
+  assertKnownKeys(timeouts, TIMEOUT_KEYS, `${where}.timeouts`)
+  const ttl = ttlOf(opts.ttl, `${where}.ttl`, base.ttl)
   if (ttl === 0) throw new RangeError(`${where}.ttl must be greater than 0; received ${String(opts.ttl)}`)
+  const grace = ttlOf(opts.grace, `${where}.grace`, base.grace)
+  if (ttl + grace > MAX_TTL_MS) {
+    throw new RangeError(
+      `${where}.ttl + ${where}.grace must be at most ${MAX_TTL_MS} ms (Redis cannot hold the expiry); received ${ttl} + ${grace}`,
+    )
+  }
   const beta = nonNegative(opts.earlyRefreshBeta, `${where}.earlyRefreshBeta`, base.beta)
   return Object.freeze({
     ttl,
-    grace: duration(opts.grace, `${where}.grace`, base.grace),
-    swr: duration(opts.staleWhileRevalidate, `${where}.staleWhileRevalidate`, base.swr),
-    softTimeout: duration(timeouts?.soft, `${where}.timeouts.soft`, base.softTimeout),
-    hardTimeout: duration(timeouts?.hard, `${where}.timeouts.hard`, base.hardTimeout),
+    grace,
+    swr: ttlOf(opts.staleWhileRevalidate, `${where}.staleWhileRevalidate`, base.swr),
+    softTimeout: timerDuration(timeouts?.soft, `${where}.timeouts.soft`, base.softTimeout),
+    hardTimeout: timerDuration(timeouts?.hard, `${where}.timeouts.hard`, base.hardTimeout),
     beta,
     tags: opts.tags === undefined ? base.tags : tagsOf(opts.tags, `${where}.tags`),
     schema: opts.schema === undefined ? base.schema : schemaOf(opts.schema, `${where}.schema`),
@@ -311,6 +374,7 @@ export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOp
       `createCache options must be an object; received ${options === null ? 'null' : typeof options}`,
     )
   }
+  assertKnownKeys(options, CACHE_KEYS, 'createCache options')
   const name = options.name ?? 'cache'
   if (typeof name !== 'string' || name.length === 0) {
     throw new TypeError(`name must be a non-empty string; received ${String(name)}`)
@@ -325,6 +389,7 @@ export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOp
     if (typeof m !== 'object' || m === null) {
       throw new TypeError(`memory must be an object or false; received ${String(m)}`)
     }
+    assertKnownKeys(m, MEMORY_KEYS, 'createCache options.memory')
     const maxEntries = positiveInt(m.maxEntries, 'memory.maxEntries', 10_000)
     if (maxEntries > 2 ** 26) {
       throw new RangeError(`memory.maxEntries must be at most ${2 ** 26}; received ${maxEntries}`)
@@ -349,6 +414,7 @@ export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOp
         ? { connection: options.redis as string | RedisClient | Cluster }
         : (options.redis as RedisOptions)
     if (typeof r !== 'object' || r === null) throw new TypeError(`redis must be a URL, a client or an object`)
+    assertKnownKeys(r, REDIS_KEYS, 'createCache options.redis')
     if (typeof r.connection !== 'string' && !isClient(r.connection)) {
       throw new TypeError(
         `redis.connection must be a redis:// URL or an ioredis client; received ${typeof r.connection}`,
@@ -364,13 +430,13 @@ export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOp
         `with a Redis Cluster the prefix must contain a hash tag so tag scripts and MGET stay in one slot, e.g. prefix: '{${prefix.replace(/:$/, '') || 'hp'}}:'; received ${JSON.stringify(prefix)}`,
       )
     }
-    const timeout = duration(r.timeout, 'redis.timeout', 200)
+    const timeout = timerDuration(r.timeout, 'redis.timeout', 200)
     if (timeout === 0) throw new RangeError('redis.timeout must be greater than 0; received 0')
     redis = Object.freeze({
       connection: r.connection,
       timeout,
       breakerThreshold: positiveInt(r.breakerThreshold, 'redis.breakerThreshold', 1),
-      breakerProbeInterval: duration(r.breakerProbeInterval, 'redis.breakerProbeInterval', 500),
+      breakerProbeInterval: timerDuration(r.breakerProbeInterval, 'redis.breakerProbeInterval', 500),
       compressAbove: nonNegative(r.compressAbove, 'redis.compressAbove', 4096),
       bus: r.bus === undefined ? true : Boolean(r.bus),
     })
@@ -383,9 +449,10 @@ export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOp
   if (options.lock !== undefined && options.lock !== false) {
     if (redis === undefined) throw new TypeError('lock needs redis: the cross-instance lock lives in Redis')
     const l = options.lock === true ? {} : options.lock
+    assertKnownKeys(l, LOCK_KEYS, 'createCache options.lock')
     lock = Object.freeze({
-      ttl: duration(l.ttl, 'lock.ttl', 10_000),
-      wait: duration(l.wait, 'lock.wait', 5_000),
+      ttl: ttlOf(l.ttl, 'lock.ttl', 10_000),
+      wait: timerDuration(l.wait, 'lock.wait', 5_000),
     })
   }
 
@@ -396,6 +463,7 @@ export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOp
       throw new TypeError(`types must be an object of policies; received ${String(options.types)}`)
     }
     for (const [typeName, p] of Object.entries(options.types)) {
+      assertKnownKeys(p, TYPE_POLICY_KEYS, `types.${typeName}`)
       types.set(typeName, resolvePolicy(p, policy, `types.${typeName}`))
     }
   }

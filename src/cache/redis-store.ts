@@ -13,7 +13,7 @@
 import { createRequire } from 'node:module'
 import type { Cluster, Redis as RedisClient } from 'ioredis'
 import type { Clock } from '../time.js'
-import { type BreakerState, FAIL, type Fail, L2Guard } from './l2-guard.js'
+import { type BreakerState, FAIL, type Fail, L2Guard, REFUSED, type Refused } from './l2-guard.js'
 import { EXPIRES_OFFSET } from './serializer.js'
 
 const SET_TAGGED = `
@@ -102,6 +102,7 @@ export interface RedisStoreOptions {
   breakerProbeInterval: number
   clock: Clock
   onError: (op: string, error: unknown) => void
+  onRefused: (op: string, error: unknown) => void
   onBreaker: (state: BreakerState) => void
 }
 
@@ -130,19 +131,29 @@ export class RedisStore {
       clock: o.clock,
       probe: () => o.client.ping(),
       onFailure: o.onError,
+      onRefused: o.onRefused,
       onStateChange: o.onBreaker,
       connection: {
         isReady: () => o.client.status === 'ready',
-        onReady: (cb) => o.client.once('ready', cb),
-        onDown: (cb) => o.client.once('close', cb),
+        onReady: (cb) => {
+          this.offReady = onceShared(o.client, 'ready', cb)
+        },
+        onDown: (cb) => {
+          this.offClose = onceShared(o.client, 'close', cb)
+        },
         connectTimeout: Math.max(o.timeout, 2000),
       },
     })
   }
 
-  /** The Redis key of a cache key. */
-  redisKey(key: string): string {
-    return this.prefix + key
+  private offReady: (() => void) | undefined
+  private offClose: (() => void) | undefined
+
+  /** Stops the guard and removes this store's listeners from the (possibly shared) client. */
+  close(): void {
+    this.guard.close()
+    this.offReady?.()
+    this.offClose?.()
   }
 
   private tagKey(tag: string): string {
@@ -150,13 +161,13 @@ export class RedisStore {
   }
 
   /** Reads one entry: its bytes, null when absent, FAIL when L2 is unavailable. */
-  get(key: string): Promise<Buffer | null | Fail> {
+  get(key: string): Promise<Buffer | null | Fail | Refused> {
     if (!this.guard.available) return Promise.resolve(FAIL)
     return this.guard.run('get', this.client.getBuffer(this.prefix + key))
   }
 
   /** Reads many entries with one MGET. */
-  mget(keys: readonly string[]): Promise<Array<Buffer | null> | Fail> {
+  mget(keys: readonly string[]): Promise<Array<Buffer | null> | Fail | Refused> {
     if (!this.guard.available) return Promise.resolve(FAIL)
     if (keys.length === 0) return Promise.resolve([])
     return this.guard.run(
@@ -187,21 +198,21 @@ export class RedisStore {
   }
 
   /** Deletes every entry carrying one of `tags`. */
-  deleteByTag(tags: readonly string[]): Promise<number | Fail> {
+  deleteByTag(tags: readonly string[]): Promise<number | Fail | Refused> {
     if (!this.guard.available) return Promise.resolve(FAIL)
     const keys = tags.map((t) => this.tagKey(t))
     return this.guard.run('deleteByTag', this.scripts.hpDeleteByTag(keys.length, ...keys))
   }
 
   /** Marks every entry carrying one of `tags` as expired at `now` (kept for grace). */
-  expireByTag(tags: readonly string[], now: number): Promise<number | Fail> {
+  expireByTag(tags: readonly string[], now: number): Promise<number | Fail | Refused> {
     if (!this.guard.available) return Promise.resolve(FAIL)
     const keys = tags.map((t) => this.tagKey(t))
     return this.guard.run('expireByTag', this.scripts.hpExpireByTag(keys.length, ...keys, now))
   }
 
   /** Deletes every key under the cache prefix followed by `subPrefix`; returns how many, or FAIL. */
-  async clear(subPrefix: string): Promise<number | Fail> {
+  async clear(subPrefix: string): Promise<number | Fail | Refused> {
     const pattern = `${escapeGlob(this.prefix + subPrefix)}*`
     const nodes: AnyRedis[] =
       'nodes' in this.client && typeof this.client.nodes === 'function'
@@ -213,12 +224,12 @@ export class RedisStore {
       do {
         if (!this.guard.available) return FAIL
         const page = await this.guard.run('scan', node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000))
-        if (page === FAIL) return FAIL
+        if (page === FAIL || page === REFUSED) return page
         cursor = page[0]
         const keys = page[1].filter((k) => !k.startsWith(`${this.prefix}__inv`))
         if (keys.length > 0) {
           const n = await this.guard.run('clear', node.unlink(...keys))
-          if (n === FAIL) return FAIL
+          if (n === FAIL || n === REFUSED) return n
           removed += n
         }
       } while (cursor !== '0')
@@ -233,7 +244,8 @@ export class RedisStore {
       'lock',
       this.client.set(`${this.prefix}__l:${key}`, token, 'PX', ttl, 'NX'),
     )
-    return r === FAIL ? FAIL : r === 'OK'
+    // a refused lock (e.g. OOM) behaves as an unavailable one: the loader runs without it
+    return r === FAIL || r === REFUSED ? FAIL : r === 'OK'
   }
 
   /** Releases the lock if this token still holds it. */
@@ -251,4 +263,42 @@ export class RedisStore {
 
 function escapeGlob(s: string): string {
   return s.replace(/[*?[\]\\]/g, '\\$&')
+}
+
+type Listener = () => void
+/** One listener per (client, event), fanning out to every cache sharing the client. */
+const hubs = new WeakMap<object, Map<string, Set<Listener>>>()
+
+/**
+ * Runs `cb` once on the client's next `event`, through one shared listener per client and event,
+ * so any number of caches sharing one ioredis client add one listener, not one each
+ * (regression: the eleventh cache printed MaxListenersExceededWarning). Returns a remover.
+ */
+function onceShared(client: AnyRedis, event: 'ready' | 'close', cb: Listener): () => void {
+  let byEvent = hubs.get(client)
+  if (byEvent === undefined) {
+    byEvent = new Map()
+    hubs.set(client, byEvent)
+  }
+  let set = byEvent.get(event)
+  if (set === undefined) {
+    const waiting = new Set<Listener>()
+    set = waiting
+    byEvent.set(event, waiting)
+    const fire = () => {
+      client.off(event, fire)
+      byEvent?.delete(event)
+      for (const w of waiting) w()
+    }
+    client.on(event, fire)
+    ;(waiting as Set<Listener> & { fire?: Listener }).fire = fire
+  }
+  const waiting = set
+  waiting.add(cb)
+  return () => {
+    if (!waiting.delete(cb) || waiting.size > 0) return
+    const fire = (waiting as Set<Listener> & { fire?: Listener }).fire
+    if (fire !== undefined) client.off(event, fire)
+    if (byEvent?.get(event) === waiting) byEvent.delete(event)
+  }
 }

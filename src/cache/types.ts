@@ -66,9 +66,16 @@ export interface CacheStats {
     misses: number
     errors: number
     timeouts: number
+    /**
+     * Operations Redis answered with an error reply (OOM, WRONGTYPE...): reported as `l2-error`
+     * events and dropped; they never count toward the breaker and are never replayed.
+     */
+    refused: number
     breaker: BreakerState | 'none'
     busConnected: boolean
     busGaps: number
+    /** Messages on the invalidation channel that were not valid invalidations (ignored, reported as `l2-error` with op 'invalidation'). */
+    busMalformed: number
     /** L2 writes made while L2 was unavailable, waiting to be replayed when it is back. */
     pendingWrites: number
     /** Such writes dropped because more than 10,000 were waiting. */

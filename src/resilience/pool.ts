@@ -61,6 +61,7 @@ export class Pool<R> {
   private readonly waiters: Array<Borrower<R>> = []
   private creating = 0
   private draining = false
+  private readonly detachMonitor: (() => void) | undefined
   private sweepTimer: unknown
   private readonly events = new Events<{
     create: Record<string, never>
@@ -93,7 +94,7 @@ export class Pool<R> {
     this.acquireMs = toMs(options.acquireTimeout ?? '10s', 'acquireTimeout')
     this.clock = options.clock ?? systemClock
     for (let i = 0; i < this.min; i++) void this.grow()
-    options.monitor?.attach(this)
+    this.detachMonitor = options.monitor?.attach(this)
   }
 
   private get size(): number {
@@ -253,6 +254,7 @@ export class Pool<R> {
   /** Stops lending, fails waiting borrowers, waits for borrowed resources, destroys everything. */
   async drain(): Promise<void> {
     this.draining = true
+    this.detachMonitor?.()
     for (const b of this.waiters.splice(0)) {
       this.clock.clearTimeout(b.timer)
       b.reject(new PoolDrainingError(this.name))

@@ -8,14 +8,9 @@ import { Redis } from 'ioredis'
 import { type Cache, createCache } from '../cache/index.js'
 import hotpath from '../fastify/index.js'
 import { createMonitor, type Monitor } from '../metrics/index.js'
+import { identify, requireIdentity, unauthorized } from './auth.js'
 import type { ServerConfig } from './config.js'
 import { SlowBackend } from './slow-backend.js'
-
-/** The demo users of /api/whoami (bearer token -> user). */
-const USERS: Record<string, { id: string; name: string }> = {
-  'token-alice': { id: 'u1', name: 'Alice' },
-  'token-bob': { id: 'u2', name: 'Bob' },
-}
 
 /** A built server and what it owns. */
 export interface Server {
@@ -28,7 +23,8 @@ export interface Server {
 
 /** Builds the reference server (not listening yet). */
 export async function buildServer(config: ServerConfig, options: { logger?: boolean } = {}): Promise<Server> {
-  const monitor = createMonitor({})
+  // the configuration already read and checked the monitor's variables: no second reading
+  const monitor = createMonitor({ ...config.monitor, env: {} })
   const redis =
     config.redisUrl === undefined
       ? undefined
@@ -100,7 +96,7 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
       config: {
         cache: {
           ttl: config.cacheDefaultTtl,
-          tags: ['catalog'],
+          tags: ['catalog', 'catalog:list'],
           staleWhileRevalidate: '1m',
           staleIfError: '10m',
         },
@@ -132,6 +128,8 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
   app.post<{ Params: { id: string }; Body: { price?: number; stock?: number } }>(
     '/api/catalog/:id',
     {
+      // before the body is read: a stranger gets 401, not a validation error
+      onRequest: requireIdentity,
       schema: {
         body: {
           type: 'object',
@@ -144,7 +142,8 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
       const id = Number(request.params.id)
       const p = await backend.update(id, request.body ?? {})
       if (p === undefined) return reply.code(404).send({ error: 'Not Found' })
-      await app.hotpath.invalidate({ tags: [`product:${id}`, 'catalog'] })
+      // as narrow as the write: this product and the lists that show it, not every product
+      await app.hotpath.invalidate({ tags: [`product:${id}`, 'catalog:list'] })
       return p
     },
   )
@@ -155,20 +154,13 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
       config: {
         cache: {
           ttl: '1m',
-          perIdentity: (r) => {
-            const token = String(r.headers.authorization ?? '').replace(/^Bearer /, '')
-            return USERS[token]?.id
-          },
+          perIdentity: (r) => identify(r)?.id,
         },
       },
     },
     async (request, reply) => {
-      const token = String(request.headers.authorization ?? '').replace(/^Bearer /, '')
-      const user = USERS[token]
-      if (user === undefined)
-        return reply
-          .code(401)
-          .send({ error: 'Unauthorized', message: 'use Authorization: Bearer token-alice' })
+      const user = identify(request)
+      if (user === undefined) return unauthorized(reply)
       await backend.get(1)
       return { user, at: new Date().toISOString() }
     },

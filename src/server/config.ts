@@ -1,8 +1,21 @@
 /**
- * Configuration of the reference server from environment variables, with clear errors for bad
- * values (each names the variable, the value and what is expected).
+ * Configuration of the reference server from environment variables. Every value the server reads
+ * is checked here, before anything starts, so a bad one stops `npm start` with exit code 2 and a
+ * message naming the variable, the value and what is expected (never a stack trace from deep
+ * inside the cache or the monitor).
+ *
+ * Variables (the README's reference-server section has the same table):
+ * - PORT (3000), HOST (127.0.0.1): where the server listens; HOST is an IP address or a hostname.
+ * - REDIS_URL: adds the Redis tier, the invalidation bus and shared rate limits.
+ * - CACHE_DEFAULT_TTL (5m): response-cache TTL, seconds or a duration; greater than 0.
+ * - CACHE_MAX_SIZE (10000), ENABLE_COMPRESSION (true), MIN_COMPRESSION_SIZE (1024 bytes).
+ * - INVALIDATE_TOKEN: enables POST /api/cache/invalidate (16+ characters).
+ * - BACKEND_LATENCY_MS (40): latency of the simulated backend.
+ * - PERFORMANCE_MONITORING_ENABLED (true), METRICS_COLLECTION_INTERVAL (10 s): the monitor.
  */
-import { type Duration, toMs } from '../time.js'
+import type { MonitorOptions } from '../metrics/index.js'
+import { closestName } from '../options.js'
+import { type Duration, toMs, toTimerMs } from '../time.js'
 
 /** The server's configuration. */
 export interface ServerConfig {
@@ -16,59 +29,125 @@ export interface ServerConfig {
   invalidateToken: string | undefined
   /** Simulated backend latency (ms) — the demo data source is a slow backend on purpose. */
   backendLatencyMs: number
+  /** The monitor's settings (PERFORMANCE_MONITORING_ENABLED, METRICS_COLLECTION_INTERVAL). */
+  monitor: Pick<MonitorOptions, 'enabled' | 'collectInterval'>
 }
 
-function int(
-  env: Record<string, string | undefined>,
-  name: string,
-  def: number,
-  min: number,
-  max: number,
-): number {
-  const raw = env[name]
-  if (raw === undefined || raw === '') return def
-  const n = Number(raw)
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new RangeError(`${name} must be an integer from ${min} to ${max}; received ${JSON.stringify(raw)}`)
+type Env = Record<string, string | undefined>
+
+/** Every variable the server reads (for the misspelling warning). */
+export const KNOWN_VARIABLES = [
+  'PORT',
+  'HOST',
+  'REDIS_URL',
+  'CACHE_DEFAULT_TTL',
+  'CACHE_MAX_SIZE',
+  'ENABLE_COMPRESSION',
+  'MIN_COMPRESSION_SIZE',
+  'INVALIDATE_TOKEN',
+  'BACKEND_LATENCY_MS',
+  'PERFORMANCE_MONITORING_ENABLED',
+  'METRICS_COLLECTION_INTERVAL',
+] as const
+
+function raw(env: Env, name: string): string | undefined {
+  const v = env[name]
+  return v === undefined || v === '' ? undefined : v
+}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const value = raw(env, name)
+  if (value === undefined) return def
+  const n = Number(value)
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isInteger(n) || n < min || n > max) {
+    throw new RangeError(
+      `${name} must be an integer from ${min} to ${max}; received ${JSON.stringify(value)}`,
+    )
   }
   return n
 }
 
-function bool(env: Record<string, string | undefined>, name: string, def: boolean): boolean {
-  const raw = env[name]
-  if (raw === undefined || raw === '') return def
-  const v = raw.trim().toLowerCase()
+function bool(env: Env, name: string, def: boolean): boolean {
+  const value = raw(env, name)
+  if (value === undefined) return def
+  const v = value.trim().toLowerCase()
   if (['true', '1', 'yes', 'on'].includes(v)) return true
   if (['false', '0', 'no', 'off'].includes(v)) return false
-  throw new TypeError(`${name} must be true or false; received ${JSON.stringify(raw)}`)
+  throw new TypeError(`${name} must be true or false; received ${JSON.stringify(value)}`)
 }
 
-/** Reads the configuration; throws on the first bad value. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
-  const ttlRaw = env.CACHE_DEFAULT_TTL
-  let ttl: Duration = '5m'
-  if (ttlRaw !== undefined && ttlRaw !== '') {
-    ttl = /^\d+$/.test(ttlRaw) ? Number(ttlRaw) * 1000 : (ttlRaw as Duration)
-    toMs(ttl, 'CACHE_DEFAULT_TTL (seconds, or a duration such as 5m)')
+/**
+ * A duration in seconds (`30`) or with a unit (`30s`, `5m`), greater than 0; returns what was
+ * given as a Duration (a plain number of seconds becomes milliseconds).
+ */
+function duration(env: Env, name: string, def: Duration, timer: boolean): Duration {
+  const value = raw(env, name)
+  if (value === undefined) return def
+  const d: Duration = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) * 1000 : (value.trim() as Duration)
+  const what = `${name} (seconds, or a duration such as 30s or 5m)`
+  const ms = timer ? toTimerMs(d, what) : toMs(d, what)
+  if (ms <= 0) throw new RangeError(`${name} must be greater than 0; received ${JSON.stringify(value)}`)
+  return d
+}
+
+// RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens
+const HOSTNAME =
+  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i
+// IPv4, or IPv6 (hex groups and colons, optionally an embedded IPv4 tail)
+const IP = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:]*:[0-9a-f:.]*)$/i
+
+function host(env: Env): string {
+  const value = raw(env, 'HOST')
+  if (value === undefined) return '127.0.0.1'
+  if (!IP.test(value) && !HOSTNAME.test(value)) {
+    throw new TypeError(`HOST must be an IP address or a host name; received ${JSON.stringify(value)}`)
   }
-  const redisUrl = env.REDIS_URL === '' ? undefined : env.REDIS_URL
+  return value
+}
+
+/** Reads the configuration; throws on the first bad value, naming the variable. */
+export function loadConfig(env: Env = process.env): ServerConfig {
+  const redisUrl = raw(env, 'REDIS_URL')
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
     throw new TypeError(
       `REDIS_URL must start with redis:// or rediss://; received ${JSON.stringify(redisUrl)}`,
     )
   }
-  const token = env.INVALIDATE_TOKEN === '' ? undefined : env.INVALIDATE_TOKEN
+  const token = raw(env, 'INVALIDATE_TOKEN')
   if (token !== undefined && token.length < 16)
     throw new TypeError('INVALIDATE_TOKEN must be at least 16 characters')
   return {
     port: int(env, 'PORT', 3000, 0, 65535),
-    host: env.HOST && env.HOST !== '' ? env.HOST : '127.0.0.1',
+    host: host(env),
     redisUrl,
-    cacheDefaultTtl: ttl,
+    cacheDefaultTtl: duration(env, 'CACHE_DEFAULT_TTL', '5m', false),
     cacheMaxSize: int(env, 'CACHE_MAX_SIZE', 10_000, 1, 10_000_000),
     enableCompression: bool(env, 'ENABLE_COMPRESSION', true),
     minCompressionSize: int(env, 'MIN_COMPRESSION_SIZE', 1024, 0, 100 * 1024 * 1024),
     invalidateToken: token,
     backendLatencyMs: int(env, 'BACKEND_LATENCY_MS', 40, 0, 60_000),
+    monitor: {
+      enabled: bool(env, 'PERFORMANCE_MONITORING_ENABLED', true),
+      collectInterval: duration(env, 'METRICS_COLLECTION_INTERVAL', '10s', true),
+    },
   }
+}
+
+/**
+ * Warnings for variables that look like a misspelling of one the server reads (`CACHE_DEFALT_TTL`,
+ * `REDIS_ULR`) or that use a `HOTPATH_` prefix the server does not read: a typo would otherwise
+ * silently leave the default in place.
+ */
+export function unknownVariableWarnings(env: Env = process.env): string[] {
+  const warnings: string[] = []
+  const known: readonly string[] = KNOWN_VARIABLES
+  for (const name of Object.keys(env)) {
+    if (known.includes(name)) continue
+    const near = closestName(name, known)
+    // same first word (CACHE_, REDIS_, ...): unrelated variables of the shell stay quiet
+    if (near !== undefined && near.split('_')[0] === name.split('_')[0])
+      warnings.push(`${name} is not read by the server; did you mean ${near}?`)
+    else if (name.startsWith('HOTPATH_')) warnings.push(`${name} is not read by the server`)
+  }
+  return warnings
 }

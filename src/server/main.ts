@@ -1,20 +1,51 @@
 /**
- * `npm start`: runs the reference server and prints its URL. Ctrl-C (or SIGTERM) drains
+ * `npm start`: runs the reference server and prints its URL. A bad environment value stops it with
+ * exit code 2 and a message naming the variable (no stack trace). Ctrl-C (or SIGTERM) drains
  * in-flight requests and closes Redis before exiting.
  */
 
 import { buildServer } from './app.js'
-import { loadConfig } from './config.js'
+import { loadConfig, type ServerConfig, unknownVariableWarnings } from './config.js'
 
-let config: ReturnType<typeof loadConfig>
+/** Exit code of a configuration error (the README promises it). */
+const CONFIG_ERROR = 2
+
+function configurationError(message: string): never {
+  console.error(`configuration error: ${message}`)
+  process.exit(CONFIG_ERROR)
+}
+
+/** A listen error that is the configuration's fault, described by the variable that caused it. */
+function listenError(err: unknown, config: ServerConfig): string | undefined {
+  const code = (err as { code?: unknown }).code
+  const where = `${config.host}:${config.port}`
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME')
+    return `HOST ${JSON.stringify(config.host)} does not resolve to an address (${String(code)})`
+  if (code === 'EADDRNOTAVAIL')
+    return `HOST ${JSON.stringify(config.host)} is not an address of this machine (${where})`
+  if (code === 'EADDRINUSE') return `PORT ${config.port} is already in use (${where})`
+  if (code === 'EACCES') return `PORT ${config.port} needs privileges this process does not have (${where})`
+  return undefined
+}
+
+let config: ServerConfig
 try {
   config = loadConfig()
 } catch (err) {
-  console.error(`configuration error: ${(err as Error).message}`)
-  process.exit(2)
+  configurationError((err as Error).message)
 }
+for (const warning of unknownVariableWarnings()) console.error(`warning: ${warning}`)
+
 const server = await buildServer(config)
-const address = await server.app.listen({ port: config.port, host: config.host })
+let address: string
+try {
+  address = await server.app.listen({ port: config.port, host: config.host })
+} catch (err) {
+  const message = listenError(err, config)
+  if (message === undefined) throw err
+  await server.close()
+  configurationError(message)
+}
 console.log(`hotpath agent gateway listening on ${address}`)
 console.log(
   `  cache: memory${config.redisUrl ? ` + Redis (${config.redisUrl})` : ' only (set REDIS_URL to add Redis)'}`,

@@ -74,6 +74,7 @@ export class CircuitBreaker implements Policy {
   private readonly halfOpenBackoff: Backoff | undefined
   private readonly trials: number
   private readonly shared: SharedBreakerState | undefined
+  private readonly detachMonitor: (() => void) | undefined
   private _state: CircuitState = 'closed'
   private openUntil = 0
   private reopens = 0
@@ -112,7 +113,7 @@ export class CircuitBreaker implements Policy {
         onClose: () => this.adoptClose(),
       })
     }
-    options.monitor?.attach(this)
+    this.detachMonitor = options.monitor?.attach(this)
   }
 
   /** The current state ('open' turns into 'half-open' lazily, when a call arrives after the wait). */
@@ -267,6 +268,7 @@ export class CircuitBreaker implements Policy {
 
   /** Releases the shared-state connection (if any). */
   dispose(): void {
+    this.detachMonitor?.()
     this.shared?.close()
   }
 }

@@ -29,18 +29,51 @@ describe('reference server', () => {
     assert.equal(notModified.statusCode, 304)
   })
 
-  it('a write invalidates the product and the catalogue by tag', async () => {
+  it('a write invalidates its product and the list, and no other product', async () => {
     const { app } = server
+    const alice = { authorization: 'Bearer token-alice' }
     const p1 = await app.inject('/api/catalog/7')
     const price = p1.json().price as number
     await app.inject('/api/catalog/7')
-    const w = await app.inject({ method: 'POST', url: '/api/catalog/7', payload: { price: price + 1 } })
+    await app.inject('/api/catalog/8')
+    assert.equal((await app.inject('/api/catalog/8')).headers['x-cache'], 'HIT')
+    await app.inject('/api/catalog')
+    assert.equal((await app.inject('/api/catalog')).headers['x-cache'], 'HIT')
+    const w = await app.inject({
+      method: 'POST',
+      url: '/api/catalog/7',
+      headers: alice,
+      payload: { price: price + 1 },
+    })
     assert.equal(w.statusCode, 200)
     const after = await app.inject('/api/catalog/7')
     assert.equal(after.headers['x-cache'], 'MISS')
     assert.equal(after.json().price, price + 1)
-    const bad = await app.inject({ method: 'POST', url: '/api/catalog/7', payload: { price: -1 } })
+    const list = await app.inject('/api/catalog')
+    assert.equal(list.headers['x-cache'], 'MISS', 'the list shows the product, so it is invalidated')
+    assert.equal(list.json().find((p: { id: number }) => p.id === 7).price, price + 1)
+    // regression: every write dropped the whole catalogue's cache (tag 'catalog')
+    assert.equal((await app.inject('/api/catalog/8')).headers['x-cache'], 'HIT')
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/api/catalog/7',
+      headers: alice,
+      payload: { price: -1 },
+    })
     assert.equal(bad.statusCode, 400)
+  })
+
+  it('a write without a known identity is refused with 401 and changes nothing', async () => {
+    const { app } = server
+    const before = (await app.inject('/api/catalog/9')).json().price as number
+    for (const headers of [{}, { authorization: 'Bearer nobody' }, { authorization: 'Bearer __proto__' }]) {
+      const w = await app.inject({ method: 'POST', url: '/api/catalog/9', headers, payload: { price: 1 } })
+      assert.equal(w.statusCode, 401)
+      assert.equal(w.headers['www-authenticate'], 'Bearer')
+    }
+    const cached = await app.inject('/api/catalog/9')
+    assert.equal(cached.headers['x-cache'], 'HIT')
+    assert.equal(cached.json().price, before)
   })
 
   it('whoami is cached per identity and refuses strangers', async () => {
@@ -53,6 +86,15 @@ describe('reference server', () => {
     assert.equal(alice2.headers['x-cache'], 'HIT')
     assert.deepEqual(alice2.json(), alice.json())
     assert.equal((await app.inject('/api/whoami')).statusCode, 401)
+  })
+
+  it('whoami refuses tokens that name Object.prototype members (users were a plain object)', async () => {
+    const { app } = server
+    for (const token of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+      const r = await app.inject({ url: '/api/whoami', headers: { authorization: `Bearer ${token}` } })
+      assert.equal(r.statusCode, 401, `Bearer ${token} must not authenticate`)
+      assert.equal(r.headers['www-authenticate'], 'Bearer')
+    }
   })
 
   it('the aggregate coalesces concurrent callers into one backend call', async () => {

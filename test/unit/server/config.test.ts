@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { loadConfig } from '../../../src/server/config.js'
+import { loadConfig, unknownVariableWarnings } from '../../../src/server/config.js'
 
 describe('server configuration', () => {
   it('has embedded defaults', () => {
@@ -33,5 +33,41 @@ describe('server configuration', () => {
     assert.throws(() => loadConfig({ CACHE_MAX_SIZE: '0' }), /CACHE_MAX_SIZE/)
     assert.throws(() => loadConfig({ ENABLE_COMPRESSION: 'maybe' }), /ENABLE_COMPRESSION.*"maybe"/)
     assert.throws(() => loadConfig({ INVALIDATE_TOKEN: 'short' }), /INVALIDATE_TOKEN/)
+  })
+  it('refuses the values that used to crash later with a stack trace, naming the variable', () => {
+    assert.throws(
+      () => loadConfig({ CACHE_DEFAULT_TTL: '0' }),
+      /CACHE_DEFAULT_TTL must be greater than 0; received "0"/,
+    )
+    assert.throws(() => loadConfig({ CACHE_DEFAULT_TTL: '0s' }), /CACHE_DEFAULT_TTL/)
+    assert.throws(
+      () => loadConfig({ METRICS_COLLECTION_INTERVAL: 'abc' }),
+      /METRICS_COLLECTION_INTERVAL.*"abc"/,
+    )
+    assert.throws(() => loadConfig({ METRICS_COLLECTION_INTERVAL: '0' }), /METRICS_COLLECTION_INTERVAL/)
+    assert.throws(
+      () => loadConfig({ PERFORMANCE_MONITORING_ENABLED: 'perhaps' }),
+      /PERFORMANCE_MONITORING_ENABLED.*"perhaps"/,
+    )
+    assert.throws(() => loadConfig({ HOST: 'not a host' }), /HOST.*"not a host"/)
+    assert.throws(() => loadConfig({ PORT: '1e3' }), /PORT/)
+  })
+  it('reads the monitor settings and host forms', () => {
+    const c = loadConfig({
+      PERFORMANCE_MONITORING_ENABLED: 'off',
+      METRICS_COLLECTION_INTERVAL: '15',
+      HOST: '::1',
+    })
+    assert.deepEqual(c.monitor, { enabled: false, collectInterval: 15_000 })
+    assert.equal(c.host, '::1')
+    assert.equal(loadConfig({ HOST: 'localhost' }).host, 'localhost')
+    assert.equal(loadConfig({ HOST: '0.0.0.0' }).host, '0.0.0.0')
+  })
+  it('warns about misspelt variables and unknown HOTPATH_ ones, not about unrelated ones', () => {
+    assert.deepEqual(unknownVariableWarnings({ PATH: '/bin', HOME: '/root', CACHE_MAX_SIZE: '5' }), [])
+    const w = unknownVariableWarnings({ REDIS_ULR: 'redis://x', HOTPATH_MODE: 'x' })
+    assert.equal(w.length, 2)
+    assert.match(w[0] as string, /REDIS_ULR.*did you mean REDIS_URL/)
+    assert.match(w[1] as string, /HOTPATH_MODE/)
   })
 })
