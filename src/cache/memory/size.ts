@@ -36,7 +36,7 @@ const DATE = 96
 const OTHER = 32
 
 // any code unit above 0xff makes V8 store the whole string at two bytes per character
-const TWO_BYTE = /[^\u0000-\u00ff]/
+const TWO_BYTE = /[\u0100-\uffff]/
 
 /** Bytes of a string: one byte per character for Latin-1 content, two otherwise. */
 export function stringSize(s: string): number {
