@@ -148,3 +148,27 @@ describe('createPool when create() throws', () => {
     pool.release(r)
   })
 })
+
+describe('createPool releases waiters’ abort listeners', () => {
+  it('after an acquire timeout and after drain(), the caller’s signal has no listener left', async () => {
+    const { getEventListeners } = await import('node:events')
+    const clock = new FakeClock()
+    const pool = createPool({ create: () => ({}), max: 1, acquireTimeout: 100, clock })
+    const caller = new AbortController()
+    const held = await pool.acquire()
+    const timedOut = pool.acquire(caller.signal)
+    clock.advance(100)
+    await assert.rejects(timedOut, (e) => isHotpathError(e, 'E_ACQUIRE_TIMEOUT'))
+    assert.equal(getEventListeners(caller.signal, 'abort').length, 0)
+    const drained = pool.acquire(caller.signal)
+    const draining = pool.drain()
+    try {
+      await assert.rejects(drained, (e) => isHotpathError(e, 'E_POOL_DRAINING'))
+      assert.equal(getEventListeners(caller.signal, 'abort').length, 0)
+    } finally {
+      // drain() waits for borrowed resources: give it back even when an assertion failed
+      pool.release(held)
+      await draining
+    }
+  })
+})
