@@ -1,6 +1,7 @@
 // Regressions of createPool(): it exceeded max while an idle resource was validated on borrow, and
 // a create() that threw left callers waiting the whole acquireTimeout with no cause.
 import assert from 'node:assert/strict'
+import { getEventListeners } from 'node:events'
 import { describe, it } from 'node:test'
 import { isHotpathError } from '../../../src/errors.js'
 import { createPool } from '../../../src/resilience/index.js'
@@ -151,7 +152,6 @@ describe('createPool when create() throws', () => {
 
 describe('createPool releases waiters’ abort listeners', () => {
   it('after an acquire timeout and after drain(), the caller’s signal has no listener left', async () => {
-    const { getEventListeners } = await import('node:events')
     const clock = new FakeClock()
     const pool = createPool({ create: () => ({}), max: 1, acquireTimeout: 100, clock })
     const caller = new AbortController()
