@@ -100,7 +100,9 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
     options.endpoints === false
       ? []
       : registerEndpoints(app, { ...options.endpoints }, { monitor, rc, cache })
-  const shedder = options.shedding ? new Shedder(options.shedding, endpointPaths) : undefined
+  const shedder = options.shedding
+    ? new Shedder(options.shedding, endpointPaths, monitor?.eventLoop)
+    : undefined
   shedder?.start()
 
   const limiters = new WeakMap<object, { limiter: RateLimiter; key: (r: FastifyRequest) => string } | null>()
