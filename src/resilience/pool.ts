@@ -319,6 +319,7 @@ export class Pool<R> {
     this.detachMonitor?.()
     for (const b of this.waiters.splice(0)) {
       this.clock.clearTimeout(b.timer)
+      if (b.onAbort !== undefined) b.signal?.removeEventListener('abort', b.onAbort)
       b.reject(new PoolDrainingError(this.name))
     }
     if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer)

@@ -1,6 +1,7 @@
 // Regressions of createPool(): it exceeded max while an idle resource was validated on borrow, and
 // a create() that threw left callers waiting the whole acquireTimeout with no cause.
 import assert from 'node:assert/strict'
+import { getEventListeners } from 'node:events'
 import { describe, it } from 'node:test'
 import { isHotpathError } from '../../../src/errors.js'
 import { createPool } from '../../../src/resilience/index.js'
@@ -146,5 +147,28 @@ describe('createPool when create() throws', () => {
     assert.deepEqual(r, { ok: true })
     assert.equal(attempts, 3)
     pool.release(r)
+  })
+})
+
+describe('createPool releases waiters’ abort listeners', () => {
+  it('after an acquire timeout and after drain(), the caller’s signal has no listener left', async () => {
+    const clock = new FakeClock()
+    const pool = createPool({ create: () => ({}), max: 1, acquireTimeout: 100, clock })
+    const caller = new AbortController()
+    const held = await pool.acquire()
+    const timedOut = pool.acquire(caller.signal)
+    clock.advance(100)
+    await assert.rejects(timedOut, (e) => isHotpathError(e, 'E_ACQUIRE_TIMEOUT'))
+    assert.equal(getEventListeners(caller.signal, 'abort').length, 0)
+    const drained = pool.acquire(caller.signal)
+    const draining = pool.drain()
+    try {
+      await assert.rejects(drained, (e) => isHotpathError(e, 'E_POOL_DRAINING'))
+      assert.equal(getEventListeners(caller.signal, 'abort').length, 0)
+    } finally {
+      // drain() waits for borrowed resources: give it back even when an assertion failed
+      pool.release(held)
+      await draining
+    }
   })
 })
