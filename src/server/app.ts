@@ -10,6 +10,7 @@ import hotpath from '../fastify/index.js'
 import { createMonitor, type Monitor } from '../metrics/index.js'
 import { identify, requireIdentity, unauthorized } from './auth.js'
 import type { ServerConfig } from './config.js'
+import { closeGracefully } from './shutdown.js'
 import { SlowBackend } from './slow-backend.js'
 
 /**
@@ -38,7 +39,11 @@ export interface Server {
   cache: Cache
   monitor: Monitor
   backend: SlowBackend
-  close(): Promise<void>
+  /**
+   * Stops accepting connections, lets in-flight requests finish (closing keep-alive sockets as
+   * they go idle), then closes the cache, the monitor and Redis; `onStep` hears each step.
+   */
+  close(onStep?: (step: string) => void): Promise<void>
 }
 
 /** Builds the reference server (not listening yet). */
@@ -207,11 +212,6 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     cache,
     monitor,
     backend,
-    async close() {
-      await app.close()
-      await cache.close()
-      monitor.close()
-      redis?.disconnect()
-    },
+    close: (onStep) => closeGracefully({ app, cache, monitor, redis }, onStep),
   }
 }
