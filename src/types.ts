@@ -1,6 +1,8 @@
 /**
  * Shared contracts between parts. A component that is handed a `monitor` calls
  * `monitor.attach(this)`; the monitor (hotpath/metrics) turns its events and stats into metrics.
+ * The component keeps the disposer `attach()` returns and calls it when it closes (cache
+ * `close()`, breaker `dispose()`, pool `drain()`), so a monitor never holds closed components.
  * Nothing here imports a part, so every part can depend on it.
  */
 import type { Disposer } from './events.js'
@@ -20,6 +22,9 @@ export interface Instrumentable {
 
 /** The part of a monitor that components need: somewhere to attach themselves. */
 export interface MonitorLike {
-  /** Starts exporting the component's events and stats; returns a disposer that stops it. */
+  /**
+   * Starts exporting the component's events and stats; returns a disposer that stops it and
+   * forgets the component (idempotent). Components call it when they close.
+   */
   attach(source: Instrumentable): Disposer
 }

@@ -7,16 +7,21 @@
 import { performance } from 'node:perf_hooks'
 import { ClosedError, InvalidKeyError, LoaderError } from '../errors.js'
 import type { Disposer } from '../events.js'
+import { assertKnownKeys } from '../options.js'
 import { toMs } from '../time.js'
 import type { Instrumentable } from '../types.js'
 import { CacheEngine, NOTHING } from './engine.js'
-import { FAIL } from './l2-guard.js'
+import { nsSegment, scoped, wellFormed } from './keys.js'
+import { FAIL, REFUSED } from './l2-guard.js'
 import {
+  CALL_KEYS,
   type CacheOptions,
   type CallOptions,
+  MAX_TTL_MS,
   type ResolvedPolicy,
   resolveCacheOptions,
   resolvePolicy,
+  type StandardSchema,
 } from './options.js'
 import { decode } from './serializer.js'
 import type { BatchLoader, CacheEvents, CacheStats, Loader, WarmEntry } from './types.js'
@@ -35,7 +40,7 @@ export class Cache implements Instrumentable {
   readonly kind = 'cache'
   /** @internal */
   readonly engine: CacheEngine
-  /** The namespace prefix of this view ('' for the root). */
+  /** The encoded namespace prefix of this view ('' for the root; see keys.ts). */
   readonly ns: string
 
   /** @internal use createCache() */
@@ -56,11 +61,16 @@ export class Cache implements Instrumentable {
   }
 
   private check(key: unknown): string {
-    if (typeof key !== 'string' || key.length === 0 || key.length > this.engine.o.maxKeyLength) {
+    if (
+      typeof key !== 'string' ||
+      key.length === 0 ||
+      key.length > this.engine.o.maxKeyLength ||
+      !wellFormed(key)
+    ) {
       throw invalidKey(key, this.engine.o.maxKeyLength)
     }
     if (this.engine.closed) throw new ClosedError(`cache "${this.engine.o.name}"`)
-    return this.ns === '' ? key : this.ns + key
+    return scoped(this.ns, key)
   }
 
   private policy(opts: CallOptions | undefined): ResolvedPolicy {
@@ -76,14 +86,15 @@ export class Cache implements Instrumentable {
       }
       base = t
     }
+    assertKnownKeys(opts, CALL_KEYS, 'call options')
     const p = resolvePolicy(opts, base, 'call options')
     return this.scoped(p)
   }
 
   /** Tags live in the view's namespace, like keys. */
   private scoped(p: ResolvedPolicy): ResolvedPolicy {
-    if (this.ns === '' || p.tags === undefined) return p
-    return Object.freeze({ ...p, tags: Object.freeze(p.tags.map((t) => this.ns + t)) })
+    if (p.tags === undefined || (this.ns === '' && !p.tags.some((t) => t.startsWith('@')))) return p
+    return Object.freeze({ ...p, tags: Object.freeze(p.tags.map((t) => scoped(this.ns, t))) })
   }
 
   /**
@@ -96,7 +107,7 @@ export class Cache implements Instrumentable {
     if (mem === undefined) return undefined
     if (typeof key !== 'string' || key.length === 0 || key.length > this.maxKeyLength || engine.closed)
       this.check(key)
-    return mem.getFresh(this.ns === '' ? key : this.ns + key, engine.now()) as T | undefined
+    return mem.getFresh(scoped(this.ns, key), engine.now()) as T | undefined
   }
 
   /** The L1 value of `key` if present (fresh or stale), without recording an access. */
@@ -170,7 +181,16 @@ export class Cache implements Instrumentable {
    * The value of `key`: from L1, else L2, else by running `loader` once per key across concurrent
    * callers (and across instances with `lock`). Serves stale values within grace when the loader
    * fails or exceeds the soft timeout; rejects with E_LOADER / E_LOADER_TIMEOUT otherwise.
+   * The result's type is the schema's output type when `schema` is given (the loader must return
+   * it), else the loader's return type; `ctx.stale` is typed when the call names the type
+   * (`getOrSet<User>(...)`).
    */
+  getOrSet<T>(
+    key: string,
+    loader: Loader<NoInfer<T>>,
+    opts: CallOptions & { readonly schema: StandardSchema<T> },
+  ): Promise<T>
+  getOrSet<T, Stale = T>(key: string, loader: Loader<T, Stale>, opts?: CallOptions): Promise<T>
   getOrSet<T>(key: string, loader: Loader<T>, opts?: CallOptions): Promise<T> {
     let full: string
     let policy: ResolvedPolicy
@@ -280,7 +300,7 @@ export class Cache implements Instrumentable {
       engine.memory === undefined ? undefined : idx.map((i) => engine.beginRead(fulls[i] as string))
     const bufs = await l2.mget(idx.map((i) => fulls[i] as string))
     const fills = tickets === undefined ? idx.map(() => false) : tickets.map((t) => engine.endRead(t))
-    if (bufs === FAIL) return idx
+    if (bufs === FAIL || bufs === REFUSED) return idx
     const still: number[] = []
     for (let j = 0; j < idx.length; j++) {
       const i = idx[j] as number
@@ -303,8 +323,19 @@ export class Cache implements Instrumentable {
 
   /**
    * Values of many keys, loading the missing ones with one call to `loader` (keys already being
-   * loaded by another caller are joined, not loaded twice).
+   * loaded by another caller are joined, not loaded twice). Typed like `getOrSet`: by the schema
+   * when one is given, else by the loader.
    */
+  getOrSetMany<T>(
+    keys: readonly string[],
+    loader: BatchLoader<NoInfer<T>>,
+    opts: CallOptions & { readonly schema: StandardSchema<T> },
+  ): Promise<Array<T | undefined>>
+  getOrSetMany<T>(
+    keys: readonly string[],
+    loader: BatchLoader<T>,
+    opts?: CallOptions,
+  ): Promise<Array<T | undefined>>
   async getOrSetMany<T>(
     keys: readonly string[],
     loader: BatchLoader<T>,
@@ -422,12 +453,12 @@ export class Cache implements Instrumentable {
 
   private tagList(tags: string | readonly string[]): string[] {
     const list = typeof tags === 'string' ? [tags] : [...tags]
-    if (list.length === 0 || list.some((t) => typeof t !== 'string' || t.length === 0)) {
+    if (list.length === 0 || list.some((t) => typeof t !== 'string' || t.length === 0 || !wellFormed(t))) {
       throw new TypeError(
         `tags must be a non-empty string or array of non-empty strings; received ${JSON.stringify(tags)}`,
       )
     }
-    return list.map((t) => this.ns + t)
+    return list.map((t) => scoped(this.ns, t))
   }
 
   /** Deletes every entry carrying one of `tags`, in every tier and instance. */
@@ -468,15 +499,19 @@ export class Cache implements Instrumentable {
     engine.memory?.deleteByPrefix(this.ns)
     const l2 = engine.l2
     if (l2 !== undefined)
-      await engine.writeL2(`c:${this.ns}`, () => l2.clear(this.ns), { t: 'c', k: [this.ns] })
+      await engine.writeL2(
+        `c:${this.ns}`,
+        () => l2.clear(this.ns),
+        this.ns === '' ? { t: 'f', k: [] } : { t: 'c', k: [this.ns] },
+      )
   }
 
   /** A view whose keys and tags live under `name` (nestable); `clear()` on it clears only it. */
   namespace(name: string): Cache {
-    if (typeof name !== 'string' || name.length === 0 || name.includes('\u0000')) {
+    if (typeof name !== 'string' || name.length === 0 || !wellFormed(name)) {
       throw new TypeError(`namespace name must be a non-empty string; received ${JSON.stringify(name)}`)
     }
-    return new Cache(this.engine, `${this.ns}${name}:`)
+    return new Cache(this.engine, this.ns + nsSegment(name))
   }
 
   /**
@@ -488,7 +523,7 @@ export class Cache implements Instrumentable {
       let n = 0
       for (const e of source as readonly WarmEntry<T>[]) {
         const opts: CallOptions = {}
-        if (e.ttl !== undefined) opts.ttl = toMs(e.ttl, `warm entry "${e.key}" ttl`)
+        if (e.ttl !== undefined) opts.ttl = toMs(e.ttl, `warm entry "${e.key}" ttl`, MAX_TTL_MS)
         if (e.tags !== undefined) opts.tags = e.tags
         await this.set(e.key, e.value, opts)
         n++
@@ -544,13 +579,19 @@ function invalidKey(key: unknown, max: number): InvalidKeyError {
   if (typeof key !== 'string')
     return new InvalidKeyError(`cache keys must be strings; received ${typeof key}`)
   if (key.length === 0) return new InvalidKeyError('cache keys must not be empty')
+  if (!wellFormed(key)) {
+    return new InvalidKeyError(
+      `cache key ${JSON.stringify(key)} has a lone surrogate (not valid UTF-16 text); Redis could not keep it distinct`,
+    )
+  }
   return new InvalidKeyError(`cache key is ${key.length} characters long; the limit is maxKeyLength = ${max}`)
 }
 
 /** Creates a multi-tier cache. See CacheOptions for every setting. */
 export function createCache(options: CacheOptions = {}): Cache {
   const resolved = resolveCacheOptions(options)
-  const cache = new Cache(new CacheEngine(resolved), '')
-  resolved.monitor?.attach(cache)
+  const engine = new CacheEngine(resolved)
+  const cache = new Cache(engine, '')
+  engine.detachMonitor = resolved.monitor?.attach(cache)
   return cache
 }

@@ -9,7 +9,7 @@ import { AbortedError, ClosedError, isHotpathError, LoaderError, LoaderTimeoutEr
 import { Events } from '../events.js'
 import { systemClock } from '../time.js'
 import { type Invalidation, InvalidationBus } from './invalidation.js'
-import { FAIL, type Fail } from './l2-guard.js'
+import { FAIL, type Fail, REFUSED, type Refused } from './l2-guard.js'
 import { estimateEntrySize } from './memory/size.js'
 import { MemoryStore } from './memory/store.js'
 import type { ResolvedCacheOptions, ResolvedPolicy, StandardSchema } from './options.js'
@@ -51,6 +51,8 @@ export class CacheEngine {
   readonly l2: RedisStore | undefined
   readonly bus: InvalidationBus | undefined
   readonly events = new Events<CacheEvents>()
+  /** Set by createCache(): detaches the cache from its monitor when it closes. */
+  detachMonitor: (() => void) | undefined
   readonly c: Counters = {
     l1Hits: 0,
     l1Misses: 0,
@@ -117,6 +119,7 @@ export class CacheEngine {
         breakerProbeInterval: r.breakerProbeInterval,
         clock: o.clock,
         onError: (op, error) => this.emitL2Error(op, error),
+        onRefused: (op, error) => this.emitL2Error(op, error),
         onBreaker: (state) => {
           if (state === 'closed') void this.replayWrites()
           if (this.events.has('breaker')) this.events.emit('breaker', { state })
@@ -127,6 +130,7 @@ export class CacheEngine {
           client,
           channel: this.channel,
           onMessage: (msg) => this.applyInvalidation(msg),
+          onMalformed: (error) => this.emitL2Error('invalidation', error),
           onGap: () => {
             this.memory?.clear()
             this.epoch++
@@ -232,13 +236,13 @@ export class CacheEngine {
 
   private afterRead(
     full: string,
-    buf: Buffer | null | Fail,
+    buf: Buffer | null | Fail | Refused,
     policy: ResolvedPolicy,
     fill: boolean,
     staleOut: { s: Stale | undefined } | undefined,
   ): unknown {
     if (buf === FAIL) return NOTHING
-    if (buf === null) {
+    if (buf === null || buf === REFUSED) {
       this.l2Miss(full)
       return NOTHING
     }
@@ -396,19 +400,27 @@ export class CacheEngine {
     }
     const stale = box.s
     if (readDone) now = this.o.clock.now()
-    if (stale !== undefined && policy.swr > 0 && now < stale.expiresAt + policy.swr) {
+    if (
+      stale !== undefined &&
+      policy.swr > 0 &&
+      now < stale.expiresAt + policy.swr &&
+      now < stale.staleUntil
+    ) {
       flight.catch(() => {})
       this.serveStale(full, 'swr')
       return stale.value as T
     }
     let result: T | Nothing
-    if (stale !== undefined && policy.softTimeout > 0) {
+    if (stale !== undefined && policy.softTimeout > 0 && now < stale.staleUntil) {
       result = await this.race(flight, policy.softTimeout, signal)
-      if (result === NOTHING) {
+      // the stale value is checked against the clock when it is served, not when it was found
+      // (regression: a caller joining a long load was served a value 700 ms past ttl + grace)
+      if (result === NOTHING && this.o.clock.now() < stale.staleUntil) {
         flight.catch(() => {})
         this.serveStale(full, 'soft-timeout')
         return stale.value as T
       }
+      if (result === NOTHING) result = await this.race(flight, 0, signal)
     } else {
       result = await this.race(flight, 0, signal)
     }
@@ -531,7 +543,9 @@ export class CacheEngine {
       const value = await p
       const durationMs = performance.now() - t0
       if (this.events.has('load')) this.events.emit('load', { key: full, durationMs, ok: true, early })
-      if (value !== undefined && !this.closed) await this.store(full, value, policy, durationMs)
+      // the caller is answered now; the L2 write and its invalidation follow in order in the
+      // background (regression: a miss paid the read timeout and then the write timeout)
+      if (value !== undefined && !this.closed) void this.put(full, value, policy, durationMs)
       return value
     } catch (err) {
       const timedOut = isHotpathError(err, 'E_LOADER_TIMEOUT')
@@ -569,6 +583,15 @@ export class CacheEngine {
 
   /** Stores a value in L1 and L2 and tells other instances. Throws SerializeError before touching anything. */
   async store(full: string, value: unknown, policy: ResolvedPolicy, delta: number): Promise<void> {
+    await this.put(full, value, policy, delta)
+  }
+
+  /**
+   * Encodes `value` and sets L1 synchronously (throwing SerializeError before touching anything),
+   * then starts the L2 write; the returned promise (which never rejects) ends when the write and
+   * its invalidation are done. Writes start in call order on one connection, so they land in order.
+   */
+  put(full: string, value: unknown, policy: ResolvedPolicy, delta: number): Promise<void> | undefined {
     const now = this.o.clock.now()
     const expiresAt = now + policy.ttl
     const staleUntil = expiresAt + policy.grace
@@ -591,13 +614,12 @@ export class CacheEngine {
         tags,
       )
     }
-    if (l2 !== undefined && buf !== undefined) {
-      const b = buf
-      await this.writeL2(`k:${full}`, () => l2.set(full, b, staleUntil - this.o.clock.now(), tags), {
-        t: 's',
-        k: [full],
-      })
-    }
+    if (l2 === undefined || buf === undefined) return undefined
+    const b = buf
+    return this.writeL2(`k:${full}`, () => l2.set(full, b, staleUntil - this.o.clock.now(), tags), {
+      t: 's',
+      k: [full],
+    })
   }
 
   /**
@@ -605,7 +627,17 @@ export class CacheEngine {
    * per `id`) for replay when L2 is back.
    */
   async writeL2(id: string, op: () => Promise<unknown>, msg: Invalidation): Promise<void> {
-    if ((await op()) !== FAIL) {
+    const r = await op()
+    if (r === REFUSED) {
+      // Redis is up and will never take this write: retrying it would only fail again. What L2
+      // held for the target is now older than this instance's L1, so drop it (best effort) and
+      // tell the other instances, so no tier keeps serving the value this write replaced.
+      this.replay.delete(id)
+      if (msg.t === 's' && this.l2 !== undefined) await this.l2.del(msg.k)
+      this.publish(msg.t === 's' ? { t: 'd', k: msg.k } : msg)
+      return
+    }
+    if (r !== FAIL) {
       // a newer successful write supersedes whatever was queued for the same target
       this.replay.delete(id)
       this.publish(msg)
@@ -617,11 +649,35 @@ export class CacheEngine {
       this.replay.delete(oldest)
       this.replayDropped++
     }
-    this.replay.set(id, async () => {
-      if ((await op()) === FAIL) return FAIL
-      this.publish(msg)
-      return undefined
-    })
+    this.replay.set(
+      id,
+      msg.t === 's' || msg.t === 'd' ? () => this.replayAsDelete(msg.k) : () => this.replayOp(op, msg),
+    )
+  }
+
+  /**
+   * A write or delete that missed L2 is replayed as a delete, never as the write: by the time L2
+   * is back, another instance may have written a newer value or deleted the key, and replaying
+   * the old value would overwrite or resurrect it (regression: A's queued write landed after B's
+   * newer one and won everywhere). Deleting is always safe for a cache: the next read loads the
+   * current value. This instance's own L1 copy goes too, for the same reason.
+   */
+  private async replayAsDelete(keys: string[]): Promise<unknown> {
+    for (const k of keys) {
+      this.touchKey(k)
+      this.memory?.delete(k)
+    }
+    const r = await (this.l2 as RedisStore).del(keys)
+    if (r === FAIL) return FAIL
+    this.publish({ t: 'd', k: keys })
+    return undefined
+  }
+
+  /** Tag deletes and expiries and clears only ever invalidate, so they are replayed as they were. */
+  private async replayOp(op: () => Promise<unknown>, msg: Invalidation): Promise<unknown> {
+    if ((await op()) === FAIL) return FAIL
+    this.publish(msg)
+    return undefined
   }
 
   private async replayWrites(): Promise<void> {
@@ -659,6 +715,9 @@ export class CacheEngine {
       case 'c':
         for (const p of msg.k) mem.deleteByPrefix(p)
         break
+      case 'f':
+        mem.clear()
+        break
     }
   }
 
@@ -689,10 +748,12 @@ export class CacheEngine {
         hits: c.l2Hits,
         misses: c.l2Misses,
         errors: this.l2?.guard.errors ?? 0,
+        refused: this.l2?.guard.refused ?? 0,
         timeouts: this.l2?.guard.timeouts ?? 0,
         breaker: this.l2?.guard.state ?? 'none',
         busConnected: this.bus?.connected ?? false,
         busGaps: this.bus?.gaps ?? 0,
+        busMalformed: this.bus?.malformed ?? 0,
         pendingWrites: this.replay.size,
         droppedWrites: this.replayDropped,
       },
@@ -709,7 +770,7 @@ export class CacheEngine {
     this.closed = true
     // running loaders see their signal abort; their results are not stored (nobody waits for them)
     for (const ac of this.controllers) ac.abort(new ClosedError(`cache "${this.o.name}"`))
-    this.l2?.guard.close()
+    this.l2?.close()
     this.bus?.close()
     if (this.ownsClient && this.l2 !== undefined) {
       // QUIT waits for Redis' answer; a frozen Redis never gives one, so close() gives it one
@@ -719,6 +780,7 @@ export class CacheEngine {
       await Promise.race([client.quit().catch(() => {}), new Promise((r) => setTimeout(r, timeout).unref())])
       client.disconnect()
     }
+    this.detachMonitor?.()
     this.events.clear()
   }
 }

@@ -14,6 +14,28 @@ export const FAIL: unique symbol = Symbol('hotpath.l2.fail')
 /** The failure sentinel's type. */
 export type Fail = typeof FAIL
 
+/**
+ * Returned when Redis answered with an error reply (OOM under noeviction, WRONGTYPE, a value or
+ * TTL it cannot hold): Redis is up, so this is not counted toward the breaker and never retried
+ * (regression: one OOM write was replayed every probe, and its failure reopened the breaker each
+ * time, taking every read off L2 for as long as the process ran).
+ */
+export const REFUSED: unique symbol = Symbol('hotpath.l2.refused')
+/** The refusal sentinel's type. */
+export type Refused = typeof REFUSED
+
+/**
+ * Reply errors that mean "Redis cannot serve right now" (loading, failing over, a busy script)
+ * rather than "Redis will never take this": those count as unavailability.
+ */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|MOVED|ASK)\b/
+
+/** True when `err` is Redis refusing the command itself (a reply error that retrying cannot fix). */
+export function isRefusal(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null || (err as Error).name !== 'ReplyError') return false
+  return !TRANSIENT_REPLY.test(String((err as Error).message))
+}
+
 /** Breaker state of the L2 tier. */
 export type BreakerState = 'closed' | 'open' | 'half-open'
 
@@ -31,6 +53,8 @@ export interface GuardOptions {
   clock: Clock
   probe: () => Promise<unknown>
   onFailure: (op: string, error: unknown) => void
+  /** Redis refused an operation (a reply error): reported, never counted toward the breaker. */
+  onRefused: (op: string, error: unknown) => void
   onStateChange: (state: BreakerState) => void
   /** The connection's readiness, so time spent on the first connect is not counted as slowness. */
   connection?: {
@@ -46,6 +70,8 @@ export class L2Guard {
   state: BreakerState = 'closed'
   errors = 0
   timeouts = 0
+  /** Operations Redis refused with a reply error (dropped, not retried). */
+  refused = 0
   private failures = 0
   private readonly queue: Pending[] = []
   private queueHead = 0
@@ -89,9 +115,12 @@ export class L2Guard {
     return this.state === 'closed'
   }
 
-  /** Runs `promise` under the timeout; resolves to its value or FAIL (never rejects). */
-  run<T>(op: string, promise: Promise<T>): Promise<T | Fail> {
-    return new Promise<T | Fail>((resolve) => {
+  /**
+   * Runs `promise` under the timeout; resolves to its value, FAIL (transport failure or timeout)
+   * or REFUSED (Redis answered with an error reply). Never rejects.
+   */
+  run<T>(op: string, promise: Promise<T>): Promise<T | Fail | Refused> {
+    return new Promise<T | Fail | Refused>((resolve) => {
       const p: Pending = {
         deadline: this.o.clock.now() + this.o.timeout,
         done: false,
@@ -112,6 +141,14 @@ export class L2Guard {
         (err: unknown) => {
           if (p.done) return
           p.done = true
+          if (isRefusal(err)) {
+            // Redis answered: the connection is healthy
+            this.failures = 0
+            this.refused++
+            this.o.onRefused(op, err)
+            resolve(REFUSED)
+            return
+          }
           this.errors++
           this.fail(op, err)
           resolve(FAIL)

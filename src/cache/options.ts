@@ -2,8 +2,10 @@
  * Options of `createCache()` and of each call, with their defaults and validation.
  */
 import type { Cluster, Redis as RedisClient } from 'ioredis'
-import { type Clock, type Duration, systemClock, toMs } from '../time.js'
+import { assertKnownKeys } from '../options.js'
+import { type Clock, type Duration, systemClock, toMs, toTimerMs } from '../time.js'
 import type { MonitorLike } from '../types.js'
+import { wellFormed } from './keys.js'
 
 /** A Standard Schema (zod, valibot, arktype...): only the part hotpath uses. */
 export interface StandardSchema<T = unknown> {
@@ -145,8 +147,8 @@ export interface CacheOptions extends FreshnessOptions {
   prefix?: string
   /** L1 memory tier settings, or false to run without L1. @default { maxEntries: 10000, maxBytes: 64 MiB } */
   memory?: MemoryOptions | false
-  /** L2 Redis tier: a URL, a client, or detailed settings. Omitted: memory only. */
-  redis?: string | RedisClient | Cluster | RedisOptions
+  /** L2 Redis tier: a URL, a client, or detailed settings. Omitted or undefined (an unset env variable): memory only. */
+  redis?: string | RedisClient | Cluster | RedisOptions | undefined
   /** Opt-in cross-instance loader lock (needs `redis`). true uses the defaults. @default false */
   lock?: boolean | LockOptions
   /** Named per-type policies, picked per call with `{ type: 'name' }`. */
@@ -228,13 +230,68 @@ function nonNegative(value: unknown, option: string, def: number): number {
   return value
 }
 
-function duration(value: unknown, option: string, def: number): number {
-  return value === undefined ? def : toMs(value, option)
+/**
+ * Longest TTL (and grace, and their sum) accepted: about 317 years. Redis keeps a key's expiry
+ * as milliseconds since the epoch in a signed 64-bit integer and the wire header keeps it as a
+ * float64, so anything bigger could not be held exactly (regression: `ttl: 1e308` reached Redis,
+ * which refused every write of it).
+ */
+export const MAX_TTL_MS = 1e13
+
+function ttlOf(value: unknown, option: string, def: number): number {
+  return value === undefined ? def : toMs(value, option, MAX_TTL_MS)
 }
+
+/** Timer-backed durations (timeouts, probe intervals, lock waits). */
+function timerDuration(value: unknown, option: string, def: number): number {
+  return value === undefined ? def : toTimerMs(value, option)
+}
+
+const POLICY_KEYS = [
+  'ttl',
+  'grace',
+  'staleWhileRevalidate',
+  'timeouts',
+  'earlyRefreshBeta',
+  'tags',
+  'schema',
+] as const
+/** Keys a type policy may have. */
+export const TYPE_POLICY_KEYS: readonly string[] = POLICY_KEYS
+/** Keys call options may have. */
+export const CALL_KEYS: readonly string[] = [...POLICY_KEYS, 'type', 'skipL2', 'signal']
+const CACHE_KEYS: readonly string[] = [
+  'ttl',
+  'grace',
+  'staleWhileRevalidate',
+  'timeouts',
+  'earlyRefreshBeta',
+  'tags',
+  'name',
+  'prefix',
+  'memory',
+  'redis',
+  'lock',
+  'types',
+  'maxKeyLength',
+  'monitor',
+  'clock',
+]
+const MEMORY_KEYS: readonly string[] = ['maxEntries', 'maxBytes', 'maxEntryBytes', 'sizeOf']
+const REDIS_KEYS: readonly string[] = [
+  'connection',
+  'timeout',
+  'breakerThreshold',
+  'breakerProbeInterval',
+  'compressAbove',
+  'bus',
+]
+const LOCK_KEYS: readonly string[] = ['ttl', 'wait']
+const TIMEOUT_KEYS: readonly string[] = ['soft', 'hard']
 
 function tagsOf(value: unknown, option: string): readonly string[] | undefined {
   if (value === undefined) return undefined
-  if (!Array.isArray(value) || value.some((t) => typeof t !== 'string' || t.length === 0)) {
+  if (!Array.isArray(value) || value.some((t) => typeof t !== 'string' || t.length === 0 || !wellFormed(t))) {
     throw new TypeError(`${option} must be an array of non-empty strings; received ${JSON.stringify(value)}`)
   }
   return Object.freeze([...value])
@@ -264,15 +321,22 @@ export function resolvePolicy(
   if (timeouts !== undefined && (timeouts === null || typeof timeouts !== 'object')) {
     throw new TypeError(`${where}.timeouts must be an object; received ${String(timeouts)}`)
   }
-  const ttl = duration(opts.ttl, `${where}.ttl`, base.ttl)
+  assertKnownKeys(timeouts, TIMEOUT_KEYS, `${where}.timeouts`)
+  const ttl = ttlOf(opts.ttl, `${where}.ttl`, base.ttl)
   if (ttl === 0) throw new RangeError(`${where}.ttl must be greater than 0; received ${String(opts.ttl)}`)
+  const grace = ttlOf(opts.grace, `${where}.grace`, base.grace)
+  if (ttl + grace > MAX_TTL_MS) {
+    throw new RangeError(
+      `${where}.ttl + ${where}.grace must be at most ${MAX_TTL_MS} ms (Redis cannot hold the expiry); received ${ttl} + ${grace}`,
+    )
+  }
   const beta = nonNegative(opts.earlyRefreshBeta, `${where}.earlyRefreshBeta`, base.beta)
   return Object.freeze({
     ttl,
-    grace: duration(opts.grace, `${where}.grace`, base.grace),
-    swr: duration(opts.staleWhileRevalidate, `${where}.staleWhileRevalidate`, base.swr),
-    softTimeout: duration(timeouts?.soft, `${where}.timeouts.soft`, base.softTimeout),
-    hardTimeout: duration(timeouts?.hard, `${where}.timeouts.hard`, base.hardTimeout),
+    grace,
+    swr: ttlOf(opts.staleWhileRevalidate, `${where}.staleWhileRevalidate`, base.swr),
+    softTimeout: timerDuration(timeouts?.soft, `${where}.timeouts.soft`, base.softTimeout),
+    hardTimeout: timerDuration(timeouts?.hard, `${where}.timeouts.hard`, base.hardTimeout),
     beta,
     tags: opts.tags === undefined ? base.tags : tagsOf(opts.tags, `${where}.tags`),
     schema: opts.schema === undefined ? base.schema : schemaOf(opts.schema, `${where}.schema`),
@@ -311,6 +375,7 @@ export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOp
       `createCache options must be an object; received ${options === null ? 'null' : typeof options}`,
     )
   }
+  assertKnownKeys(options, CACHE_KEYS, 'createCache options')
   const name = options.name ?? 'cache'
   if (typeof name !== 'string' || name.length === 0) {
     throw new TypeError(`name must be a non-empty string; received ${String(name)}`)
@@ -325,6 +390,7 @@ export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOp
     if (typeof m !== 'object' || m === null) {
       throw new TypeError(`memory must be an object or false; received ${String(m)}`)
     }
+    assertKnownKeys(m, MEMORY_KEYS, 'createCache options.memory')
     const maxEntries = positiveInt(m.maxEntries, 'memory.maxEntries', 10_000)
     if (maxEntries > 2 ** 26) {
       throw new RangeError(`memory.maxEntries must be at most ${2 ** 26}; received ${maxEntries}`)
@@ -349,6 +415,7 @@ export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOp
         ? { connection: options.redis as string | RedisClient | Cluster }
         : (options.redis as RedisOptions)
     if (typeof r !== 'object' || r === null) throw new TypeError(`redis must be a URL, a client or an object`)
+    assertKnownKeys(r, REDIS_KEYS, 'createCache options.redis')
     if (typeof r.connection !== 'string' && !isClient(r.connection)) {
       throw new TypeError(
         `redis.connection must be a redis:// URL or an ioredis client; received ${typeof r.connection}`,
@@ -364,13 +431,13 @@ export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOp
         `with a Redis Cluster the prefix must contain a hash tag so tag scripts and MGET stay in one slot, e.g. prefix: '{${prefix.replace(/:$/, '') || 'hp'}}:'; received ${JSON.stringify(prefix)}`,
       )
     }
-    const timeout = duration(r.timeout, 'redis.timeout', 200)
+    const timeout = timerDuration(r.timeout, 'redis.timeout', 200)
     if (timeout === 0) throw new RangeError('redis.timeout must be greater than 0; received 0')
     redis = Object.freeze({
       connection: r.connection,
       timeout,
       breakerThreshold: positiveInt(r.breakerThreshold, 'redis.breakerThreshold', 1),
-      breakerProbeInterval: duration(r.breakerProbeInterval, 'redis.breakerProbeInterval', 500),
+      breakerProbeInterval: timerDuration(r.breakerProbeInterval, 'redis.breakerProbeInterval', 500),
       compressAbove: nonNegative(r.compressAbove, 'redis.compressAbove', 4096),
       bus: r.bus === undefined ? true : Boolean(r.bus),
     })
@@ -383,9 +450,10 @@ export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOp
   if (options.lock !== undefined && options.lock !== false) {
     if (redis === undefined) throw new TypeError('lock needs redis: the cross-instance lock lives in Redis')
     const l = options.lock === true ? {} : options.lock
+    assertKnownKeys(l, LOCK_KEYS, 'createCache options.lock')
     lock = Object.freeze({
-      ttl: duration(l.ttl, 'lock.ttl', 10_000),
-      wait: duration(l.wait, 'lock.wait', 5_000),
+      ttl: ttlOf(l.ttl, 'lock.ttl', 10_000),
+      wait: timerDuration(l.wait, 'lock.wait', 5_000),
     })
   }
 
@@ -396,6 +464,7 @@ export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOp
       throw new TypeError(`types must be an object of policies; received ${String(options.types)}`)
     }
     for (const [typeName, p] of Object.entries(options.types)) {
+      assertKnownKeys(p, TYPE_POLICY_KEYS, `types.${typeName}`)
       types.set(typeName, resolvePolicy(p, policy, `types.${typeName}`))
     }
   }

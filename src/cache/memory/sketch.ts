@@ -59,11 +59,6 @@ export class FrequencySketch {
     for (let i = 0; i < t.length; i++) t[i] = (t[i] as number) >>> 1
     this.additions = 0
   }
-
-  /** Bytes held by the sketch. */
-  get bytes(): number {
-    return this.table.byteLength
-  }
 }
 
 /** 32-bit FNV-1a hash of a string, finalized with a murmur mix so every bit is well spread. */

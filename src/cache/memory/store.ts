@@ -106,11 +106,6 @@ export class MemoryStore {
     return this.totalBytes
   }
 
-  /** Bytes of the fixed structures (arrays and sketch), allocated up front. */
-  get fixedBytes(): number {
-    return this.maxEntries * (8 + 8 + 8 + 8 + 4 + 4 + 4 + 4 + 4 + 1 + 4) + this.sketch.bytes
-  }
-
   /**
    * Finds a live entry and records the access (frequency and recency). Returns its slot or -1.
    * An entry past `staleUntil` is removed and reported as a miss.
@@ -165,16 +160,6 @@ export class MemoryStore {
     return this.vals[slot]
   }
 
-  /** The key in a slot. */
-  keyAt(slot: number): string | undefined {
-    return this.keys[slot]
-  }
-
-  /** The tags of the entry in a slot. */
-  tagsAt(slot: number): readonly string[] | undefined {
-    return this.slotTags.get(slot)
-  }
-
   /**
    * Stores an entry. Returns false when it was not kept (larger than `maxEntryBytes`, or refused
    * admission by the frequency sketch in favour of more popular keys).
@@ -227,12 +212,6 @@ export class MemoryStore {
       this.expiresAt[i] = now
     }
     return true
-  }
-
-  /** Extends a present entry's freshness (used to back off a failing loader). */
-  refreshUntil(slot: number, expiresAt: number): void {
-    this.expiresAt[slot] = expiresAt
-    if ((this.staleUntil[slot] as number) < expiresAt) this.staleUntil[slot] = expiresAt
   }
 
   /** Removes a key. Returns true if it was present. */
@@ -302,16 +281,6 @@ export class MemoryStore {
     this.tail.fill(NONE)
     this.count.fill(0)
     this.totalBytes = 0
-  }
-
-  /** Iterates over live keys (no access recorded). */
-  keysIterator(): IterableIterator<string> {
-    return this.map.keys()
-  }
-
-  /** Estimated access frequency of a key (0..15), for tests and diagnostics. */
-  frequencyOf(key: string): number {
-    return this.sketch.frequency(hashString(key))
   }
 
   // --- internals -------------------------------------------------------------------------

@@ -129,6 +129,30 @@ describe('cache (memory tier, fake clock)', () => {
     assert.equal(cache.getSync('k'), 'new')
   })
 
+  it('a caller joining a running load is never served a stale value past ttl + grace (regression)', async () => {
+    const clock = new FakeClock()
+    const cache = createCache({ clock, ttl: 100, grace: 1000, timeouts: { soft: 50 } })
+    await cache.set('k', 'old')
+    clock.advance(200)
+    const d = deferred<string>()
+    const first = cache.getOrSet('k', () => d.promise)
+    await flush()
+    clock.advance(50)
+    assert.equal(await first, 'old')
+    clock.advance(840) // 10 ms of grace left
+    const late = cache.getOrSet('k', () => d.promise)
+    let settled = false
+    late.then(() => {
+      settled = true
+    })
+    await flush()
+    clock.advance(50) // the soft timeout fires after the grace ended
+    await flush()
+    assert.equal(settled, false, 'not answered with the value whose grace ended')
+    d.resolve('new')
+    assert.equal(await late, 'new')
+  })
+
   it('hard timeout: rejects with E_LOADER_TIMEOUT and aborts the loader signal', async () => {
     const clock = new FakeClock()
     const cache = createCache({ clock, timeouts: { hard: 100 } })
@@ -336,5 +360,19 @@ describe('cache (memory tier, fake clock)', () => {
     const cache = createCache({})
     await cache.close()
     await assert.rejects(cache.get('a'), (e) => isHotpathError(e, 'E_CLOSED'))
+  })
+})
+
+describe('options refuse unknown keys', () => {
+  it('names the closest valid key at every level', () => {
+    assert.throws(() => createCache({ memroy: {} } as never), /unknown option "memroy".*"memory"/)
+    assert.throws(() => createCache({ memory: { maxEntires: 5 } } as never), /maxEntires.*"maxEntries"/)
+    assert.throws(() => createCache({ timeouts: { sfot: 1 } } as never), /sfot.*"soft"/)
+    assert.throws(() => createCache({ types: { user: { tll: 1 } } } as never), /types\.user.*"ttl"/)
+    const c = createCache({})
+    return assert.rejects(
+      c.getOrSet('k', () => 1, { tll: 5 } as never),
+      /call options: unknown option "tll"/,
+    )
   })
 })
