@@ -10,7 +10,7 @@ import { Events } from '../events.js'
 import { systemClock } from '../time.js'
 import { type Invalidation, InvalidationBus } from './invalidation.js'
 import { FAIL, type Fail, REFUSED, type Refused } from './l2-guard.js'
-import { estimateEntrySize } from './memory/size.js'
+import { entrySize } from './memory/size.js'
 import { MemoryStore } from './memory/store.js'
 import type { ResolvedCacheOptions, ResolvedPolicy, StandardSchema } from './options.js'
 import { type AnyRedis, connect, RedisStore } from './redis-store.js'
@@ -314,7 +314,7 @@ export class CacheEngine {
           entry.expiresAt,
           entry.staleUntil,
           entry.delta,
-          this.sizeOf(full, value, entry.size),
+          this.sizeOf(full, value),
           entry.tags,
         )
       }
@@ -331,10 +331,9 @@ export class CacheEngine {
     return NOTHING
   }
 
-  private sizeOf(full: string, value: unknown, encoded: number): number {
-    const custom = this.o.memory === false ? undefined : this.o.memory.sizeOf
-    if (custom !== undefined) return custom(value) + full.length * 2 + 96
-    return encoded > 0 ? encoded + full.length * 2 + 96 : estimateEntrySize(full, value)
+  /** The L1 size of an entry (heap bytes as V8 holds them); a bad custom sizeOf throws a TypeError. */
+  private sizeOf(full: string, value: unknown): number {
+    return entrySize(full, value, this.o.memory === false ? undefined : this.o.memory.sizeOf)
   }
 
   /**
@@ -604,15 +603,7 @@ export class CacheEngine {
     }
     this.touchKey(full)
     if (this.memory !== undefined) {
-      this.memory.set(
-        full,
-        value,
-        expiresAt,
-        staleUntil,
-        delta,
-        this.sizeOf(full, value, buf?.length ?? 0),
-        tags,
-      )
+      this.memory.set(full, value, expiresAt, staleUntil, delta, this.sizeOf(full, value), tags)
     }
     if (l2 === undefined || buf === undefined) return undefined
     const b = buf
