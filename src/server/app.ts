@@ -10,6 +10,8 @@ import hotpath from '../fastify/index.js'
 import { createMonitor, instrumentRedis, type Monitor } from '../metrics/index.js'
 import { identify, requireIdentity, unauthorized } from './auth.js'
 import type { ServerConfig } from './config.js'
+import { RedisProbe } from './redis-probe.js'
+import { closeGracefully } from './shutdown.js'
 import { SlowBackend } from './slow-backend.js'
 
 /**
@@ -38,7 +40,11 @@ export interface Server {
   cache: Cache
   monitor: Monitor
   backend: SlowBackend
-  close(): Promise<void>
+  /**
+   * Stops accepting connections, lets in-flight requests finish (closing keep-alive sockets as
+   * they go idle), then closes the cache, the monitor and Redis; `onStep` hears each step.
+   */
+  close(onStep?: (step: string) => void): Promise<void>
 }
 
 /** Builds the reference server (not listening yet). */
@@ -67,14 +73,17 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     critical: false,
     check: () => cache.stats().l2.breaker !== 'open',
   })
-  if (redis)
+  if (redis) {
+    // reads what a background probe recorded: no Redis round trip on the probe's request path
+    const probe = new RedisProbe(redis)
     monitor.addHealthCheck({
       name: 'redis',
       kind: 'readiness',
       critical: false,
-      timeout: '1s',
-      check: async () => (await redis.ping()) === 'PONG',
+      timeout: '200ms',
+      check: () => probe.check(),
     })
+  }
   monitor.addHealthCheck({ name: 'event-loop', kind: 'liveness', check: () => true })
 
   const app = Fastify({ logger: options.logger ?? false, ...connectionLimits(config) })
@@ -209,11 +218,6 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     cache,
     monitor,
     backend,
-    async close() {
-      await app.close()
-      await cache.close()
-      monitor.close()
-      redis?.disconnect()
-    },
+    close: (onStep) => closeGracefully({ app, cache, monitor, redis }, onStep),
   }
 }

@@ -19,6 +19,7 @@
  * - KEEP_ALIVE_TIMEOUT (72 s): how long an idle keep-alive connection is kept; above the idle
  *   timeout of the load balancers in front (60 s for most), so they never reuse a closed one.
  * - MAX_CONNECTIONS (4096): connections beyond it are refused (closed at once).
+ * - SHUTDOWN_TIMEOUT (10 s): on SIGTERM/SIGINT, a close that takes longer is forced (exit 1).
  */
 import type { MonitorOptions } from '../metrics/index.js'
 import { closestName } from '../options.js'
@@ -46,6 +47,8 @@ export interface ServerConfig {
   keepAliveTimeoutMs: number
   /** Connections beyond this many are refused (MAX_CONNECTIONS). */
   maxConnections: number
+  /** A graceful close that takes longer is forced, in ms (SHUTDOWN_TIMEOUT). */
+  shutdownTimeoutMs: number
 }
 
 type Env = Record<string, string | undefined>
@@ -67,6 +70,7 @@ export const KNOWN_VARIABLES = [
   'CONNECTION_TIMEOUT',
   'KEEP_ALIVE_TIMEOUT',
   'MAX_CONNECTIONS',
+  'SHUTDOWN_TIMEOUT',
 ] as const
 
 function raw(env: Env, name: string): string | undefined {
@@ -157,6 +161,7 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     connectionTimeoutMs: timerMs(env, 'CONNECTION_TIMEOUT', '60s'),
     keepAliveTimeoutMs: timerMs(env, 'KEEP_ALIVE_TIMEOUT', '72s'),
     maxConnections: int(env, 'MAX_CONNECTIONS', 4096, 1, 1_000_000),
+    shutdownTimeoutMs: timerMs(env, 'SHUTDOWN_TIMEOUT', '10s'),
   }
 }
 
