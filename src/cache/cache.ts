@@ -11,6 +11,7 @@ import { assertKnownKeys } from '../options.js'
 import { toMs } from '../time.js'
 import type { Instrumentable } from '../types.js'
 import { CacheEngine, NOTHING } from './engine.js'
+import { nsSegment, scoped, wellFormed } from './keys.js'
 import { FAIL, REFUSED } from './l2-guard.js'
 import {
   CALL_KEYS,
@@ -39,7 +40,7 @@ export class Cache implements Instrumentable {
   readonly kind = 'cache'
   /** @internal */
   readonly engine: CacheEngine
-  /** The namespace prefix of this view ('' for the root). */
+  /** The encoded namespace prefix of this view ('' for the root; see keys.ts). */
   readonly ns: string
 
   /** @internal use createCache() */
@@ -60,11 +61,16 @@ export class Cache implements Instrumentable {
   }
 
   private check(key: unknown): string {
-    if (typeof key !== 'string' || key.length === 0 || key.length > this.engine.o.maxKeyLength) {
+    if (
+      typeof key !== 'string' ||
+      key.length === 0 ||
+      key.length > this.engine.o.maxKeyLength ||
+      !wellFormed(key)
+    ) {
       throw invalidKey(key, this.engine.o.maxKeyLength)
     }
     if (this.engine.closed) throw new ClosedError(`cache "${this.engine.o.name}"`)
-    return this.ns === '' ? key : this.ns + key
+    return scoped(this.ns, key)
   }
 
   private policy(opts: CallOptions | undefined): ResolvedPolicy {
@@ -87,8 +93,8 @@ export class Cache implements Instrumentable {
 
   /** Tags live in the view's namespace, like keys. */
   private scoped(p: ResolvedPolicy): ResolvedPolicy {
-    if (this.ns === '' || p.tags === undefined) return p
-    return Object.freeze({ ...p, tags: Object.freeze(p.tags.map((t) => this.ns + t)) })
+    if (p.tags === undefined || (this.ns === '' && !p.tags.some((t) => t.startsWith('@')))) return p
+    return Object.freeze({ ...p, tags: Object.freeze(p.tags.map((t) => scoped(this.ns, t))) })
   }
 
   /**
@@ -101,7 +107,7 @@ export class Cache implements Instrumentable {
     if (mem === undefined) return undefined
     if (typeof key !== 'string' || key.length === 0 || key.length > this.maxKeyLength || engine.closed)
       this.check(key)
-    return mem.getFresh(this.ns === '' ? key : this.ns + key, engine.now()) as T | undefined
+    return mem.getFresh(scoped(this.ns, key), engine.now()) as T | undefined
   }
 
   /** The L1 value of `key` if present (fresh or stale), without recording an access. */
@@ -447,12 +453,12 @@ export class Cache implements Instrumentable {
 
   private tagList(tags: string | readonly string[]): string[] {
     const list = typeof tags === 'string' ? [tags] : [...tags]
-    if (list.length === 0 || list.some((t) => typeof t !== 'string' || t.length === 0)) {
+    if (list.length === 0 || list.some((t) => typeof t !== 'string' || t.length === 0 || !wellFormed(t))) {
       throw new TypeError(
         `tags must be a non-empty string or array of non-empty strings; received ${JSON.stringify(tags)}`,
       )
     }
-    return list.map((t) => this.ns + t)
+    return list.map((t) => scoped(this.ns, t))
   }
 
   /** Deletes every entry carrying one of `tags`, in every tier and instance. */
@@ -502,10 +508,10 @@ export class Cache implements Instrumentable {
 
   /** A view whose keys and tags live under `name` (nestable); `clear()` on it clears only it. */
   namespace(name: string): Cache {
-    if (typeof name !== 'string' || name.length === 0 || name.includes('\u0000')) {
+    if (typeof name !== 'string' || name.length === 0 || !wellFormed(name)) {
       throw new TypeError(`namespace name must be a non-empty string; received ${JSON.stringify(name)}`)
     }
-    return new Cache(this.engine, `${this.ns}${name}:`)
+    return new Cache(this.engine, this.ns + nsSegment(name))
   }
 
   /**
@@ -573,6 +579,11 @@ function invalidKey(key: unknown, max: number): InvalidKeyError {
   if (typeof key !== 'string')
     return new InvalidKeyError(`cache keys must be strings; received ${typeof key}`)
   if (key.length === 0) return new InvalidKeyError('cache keys must not be empty')
+  if (!wellFormed(key)) {
+    return new InvalidKeyError(
+      `cache key ${JSON.stringify(key)} has a lone surrogate (not valid UTF-16 text); Redis could not keep it distinct`,
+    )
+  }
   return new InvalidKeyError(`cache key is ${key.length} characters long; the limit is maxKeyLength = ${max}`)
 }
 

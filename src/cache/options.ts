@@ -5,6 +5,7 @@ import type { Cluster, Redis as RedisClient } from 'ioredis'
 import { assertKnownKeys } from '../options.js'
 import { type Clock, type Duration, systemClock, toMs, toTimerMs } from '../time.js'
 import type { MonitorLike } from '../types.js'
+import { wellFormed } from './keys.js'
 
 /** A Standard Schema (zod, valibot, arktype...): only the part hotpath uses. */
 export interface StandardSchema<T = unknown> {
@@ -290,7 +291,7 @@ const TIMEOUT_KEYS: readonly string[] = ['soft', 'hard']
 
 function tagsOf(value: unknown, option: string): readonly string[] | undefined {
   if (value === undefined) return undefined
-  if (!Array.isArray(value) || value.some((t) => typeof t !== 'string' || t.length === 0)) {
+  if (!Array.isArray(value) || value.some((t) => typeof t !== 'string' || t.length === 0 || !wellFormed(t))) {
     throw new TypeError(`${option} must be an array of non-empty strings; received ${JSON.stringify(value)}`)
   }
   return Object.freeze([...value])
