@@ -46,6 +46,7 @@ declare global {
   }
   const id: number
   const url: string
+  const body: string
   const hookUrl: string
   const sql: string
   const redis: Redis
