@@ -376,3 +376,50 @@ describe('options refuse unknown keys', () => {
     )
   })
 })
+
+describe('getOrSetMany goes through the same loader machinery as getOrSet (regression: its copy had drifted)', () => {
+  it('emits miss events, applies the hard timeout and aborts its loader on close()', async () => {
+    const clock = new FakeClock()
+    const cache = createCache({ clock, timeouts: { hard: 100 } })
+    const misses: string[] = []
+    cache.on('miss', (e) => misses.push(e.key))
+    let signal: AbortSignal | undefined
+    const p = cache.getOrSetMany(['a', 'b'], (_keys, ctx) => {
+      signal = ctx.signal
+      return new Promise(() => {})
+    })
+    await flush()
+    assert.deepEqual(misses, ['a', 'b'])
+    clock.advance(100)
+    await assert.rejects(p, (e) => isHotpathError(e, 'E_LOADER_TIMEOUT'))
+    assert.equal(signal?.aborted, true)
+    assert.equal(cache.stats().loader.timeouts, 2)
+
+    const other = createCache({})
+    let closedSignal: AbortSignal | undefined
+    const q = other.getOrSetMany(['x'], (_keys, ctx) => {
+      closedSignal = ctx.signal
+      return new Promise(() => {})
+    })
+    q.catch(() => {})
+    await flush()
+    await other.close()
+    assert.equal(closedSignal?.aborted, true, 'close() aborts the batch loader')
+  })
+
+  it('a getOrSet joining a key a batch is loading runs no loader of its own', async () => {
+    const cache = createCache({})
+    const d = deferred<string[]>()
+    const many = cache.getOrSetMany(['a', 'b'], () => d.promise)
+    await flush()
+    let ran = false
+    const one = cache.getOrSet('a', () => {
+      ran = true
+      return 'own'
+    })
+    d.resolve(['A', 'B'])
+    assert.deepEqual(await many, ['A', 'B'])
+    assert.equal(await one, 'A')
+    assert.equal(ran, false)
+  })
+})
