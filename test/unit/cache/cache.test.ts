@@ -386,7 +386,7 @@ describe('getOrSetMany goes through the same loader machinery as getOrSet (regre
     let signal: AbortSignal | undefined
     const p = cache.getOrSetMany(['a', 'b'], (_keys, ctx) => {
       signal = ctx.signal
-      return new Promise(() => {})
+      return new Promise<string[]>(() => {})
     })
     await flush()
     assert.deepEqual(misses, ['a', 'b'])
@@ -399,7 +399,7 @@ describe('getOrSetMany goes through the same loader machinery as getOrSet (regre
     let closedSignal: AbortSignal | undefined
     const q = other.getOrSetMany(['x'], (_keys, ctx) => {
       closedSignal = ctx.signal
-      return new Promise(() => {})
+      return new Promise<string[]>(() => {})
     })
     q.catch(() => {})
     await flush()
