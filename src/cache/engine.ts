@@ -275,43 +275,13 @@ export class CacheEngine {
    * Values of keys that missed both tiers: joins loads already running, loads the rest with one
    * batch call; every key goes through the same loader machinery as getOrSet.
    */
-  async loadMany<T>(
+  loadMany<T>(
     misses: ReadonlyArray<{ full: string; key: string }>,
     batch: BatchLoader<T>,
     policy: ResolvedPolicy,
     signal: AbortSignal | undefined,
   ): Promise<Array<T | undefined>> {
-    const waits: Array<Promise<unknown>> = new Array(misses.length)
-    const toLoad: Array<{ full: string; key: string }> = []
-    const at: number[] = []
-    const first = new Map<string, number>()
-    for (let i = 0; i < misses.length; i++) {
-      const m = misses[i] as { full: string; key: string }
-      const running = this.loads.flight(m.full)
-      if (running !== undefined) waits[i] = running
-      else if (!first.has(m.full)) {
-        first.set(m.full, i)
-        at.push(i)
-        toLoad.push(m)
-      }
-    }
-    if (toLoad.length > 0) {
-      const flights = this.loads.loadMany(toLoad, batch, policy, signal)
-      for (let j = 0; j < at.length; j++) waits[at[j] as number] = flights[j] as Promise<unknown>
-    }
-    for (let i = 0; i < misses.length; i++) {
-      // a key repeated in the same call waits for its first occurrence
-      if (waits[i] === undefined) {
-        waits[i] = waits[first.get((misses[i] as { full: string }).full) as number] as Promise<unknown>
-      }
-    }
-    const settled = await Promise.allSettled(waits)
-    const out: Array<T | undefined> = []
-    for (const s of settled) {
-      if (s.status === 'rejected') throw s.reason
-      out.push(s.value as T | undefined)
-    }
-    return out
+    return this.loads.joinOrLoadMany(misses, batch, policy, signal)
   }
 
   // --- writes -------------------------------------------------------------------------------
