@@ -68,12 +68,17 @@ export class Cache implements Instrumentable {
   }
 
   private check(key: unknown): string {
-    if (
-      typeof key !== 'string' ||
-      key.length === 0 ||
-      key.length > this.engine.options.maxKeyLength ||
-      !wellFormed(key)
-    ) {
+    const full = this.checkShape(key)
+    if (!wellFormed(key as string)) throw invalidKey(key, this.engine.options.maxKeyLength)
+    return full
+  }
+
+  /**
+   * The checks an L1 hit needs. Well-formedness (what L2 needs) is checked on the miss paths and
+   * by every write: a key that fails it can never have been stored, so it can never hit.
+   */
+  private checkShape(key: unknown): string {
+    if (typeof key !== 'string' || key.length === 0 || key.length > this.engine.options.maxKeyLength) {
       throw invalidKey(key, this.engine.options.maxKeyLength)
     }
     if (this.engine.isClosed) throw new ClosedError(`cache "${this.engine.options.name}"`)
@@ -130,7 +135,7 @@ export class Cache implements Instrumentable {
     let full: string
     let policy: ResolvedPolicy
     try {
-      full = this.check(key)
+      full = this.checkShape(key)
       policy = this.policy(opts)
     } catch (err) {
       return Promise.reject(err)
@@ -145,6 +150,7 @@ export class Cache implements Instrumentable {
         return Promise.resolve(mem.valueAt(slot) as T)
       }
     }
+    if (!wellFormed(key)) return Promise.reject(invalidKey(key, this.maxKeyLength))
     return this.getSlow<T>(full, policy)
   }
 
@@ -191,7 +197,7 @@ export class Cache implements Instrumentable {
     let full: string
     let policy: ResolvedPolicy
     try {
-      full = this.check(key)
+      full = this.checkShape(key)
       policy = this.policy(opts)
       if (typeof loader !== 'function')
         throw new TypeError(`loader must be a function; received ${typeof loader}`)
@@ -220,6 +226,7 @@ export class Cache implements Instrumentable {
         }
       }
     }
+    if (!wellFormed(key)) return Promise.reject(invalidKey(key, this.maxKeyLength))
     return this.getOrSetSlow(full, key, loader, policy, opts?.signal)
   }
 
