@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'E_POOL_DRAINING'
   | 'E_ACQUIRE_TIMEOUT'
   | 'E_RETRY_BUDGET'
+  | 'E_POOL_CREATE'
 
 /** Extra fields an error may carry. */
 export interface HotpathErrorOptions {

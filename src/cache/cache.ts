@@ -19,6 +19,7 @@ import {
   type ResolvedPolicy,
   resolveCacheOptions,
   resolvePolicy,
+  type StandardSchema,
 } from './options.js'
 import { newLoad } from './single-flight.js'
 import type { BatchLoader, CacheEvents, CacheStats, Loader, WarmEntry } from './types.js'
@@ -192,7 +193,16 @@ export class Cache implements Instrumentable {
    * The value of `key`: from L1, else L2, else by running `loader` once per key across concurrent
    * callers (and across instances with `lock`). Serves stale values within grace when the loader
    * fails or exceeds the soft timeout; rejects with E_LOADER / E_LOADER_TIMEOUT otherwise.
+   * The result's type is the schema's output type when `schema` is given (the loader must return
+   * it), else the loader's return type; `ctx.stale` is typed when the call names the type
+   * (`getOrSet<User>(...)`).
    */
+  getOrSet<T>(
+    key: string,
+    loader: Loader<NoInfer<T>>,
+    opts: CallOptions & { readonly schema: StandardSchema<T> },
+  ): Promise<T>
+  getOrSet<T, Stale = T>(key: string, loader: Loader<T, Stale>, opts?: CallOptions): Promise<T>
   getOrSet<T>(key: string, loader: Loader<T>, opts?: CallOptions): Promise<T> {
     let full: string
     let policy: ResolvedPolicy
@@ -313,8 +323,19 @@ export class Cache implements Instrumentable {
 
   /**
    * Values of many keys, loading the missing ones with one call to `loader` (keys already being
-   * loaded by another caller are joined, not loaded twice).
+   * loaded by another caller are joined, not loaded twice). Typed like `getOrSet`: by the schema
+   * when one is given, else by the loader.
    */
+  getOrSetMany<T>(
+    keys: readonly string[],
+    loader: BatchLoader<NoInfer<T>>,
+    opts: CallOptions & { readonly schema: StandardSchema<T> },
+  ): Promise<Array<T | undefined>>
+  getOrSetMany<T>(
+    keys: readonly string[],
+    loader: BatchLoader<T>,
+    opts?: CallOptions,
+  ): Promise<Array<T | undefined>>
   async getOrSetMany<T>(
     keys: readonly string[],
     loader: BatchLoader<T>,

@@ -9,7 +9,7 @@ import { systemClock } from '../time.js'
 import type { Invalidation } from './invalidation.js'
 import type { BreakerState } from './l2-guard.js'
 import { L2Tier, NOTHING, type StaleBox } from './l2-tier.js'
-import { estimateEntrySize } from './memory/size.js'
+import { entrySize } from './memory/size.js'
 import { MemoryStore } from './memory/store.js'
 import type { ResolvedCacheOptions, ResolvedPolicy, StandardSchema } from './options.js'
 import { type AnyRedis, connect } from './redis-store.js'
@@ -219,7 +219,7 @@ export class CacheEngine {
       this.c.savedMs += entry.delta
       if (this.events.has('hit')) this.events.emit('hit', { key: full, tier: 'l2', stale: false })
       if (this.memory !== undefined && fill) {
-        const size = this.sizeOf(full, value, entry.size)
+        const size = this.sizeOf(full, value)
         this.memory.set(full, value, entry.expiresAt, entry.staleUntil, entry.delta, size, entry.tags)
       }
       return value
@@ -253,10 +253,9 @@ export class CacheEngine {
     this.l1Miss(full)
   }
 
-  private sizeOf(full: string, value: unknown, encoded: number): number {
-    const custom = this.options.memory === false ? undefined : this.options.memory.sizeOf
-    if (custom !== undefined) return custom(value) + full.length * 2 + 96
-    return encoded > 0 ? encoded + full.length * 2 + 96 : estimateEntrySize(full, value)
+  /** The L1 size of an entry (heap bytes as V8 holds them); a bad custom sizeOf throws a TypeError. */
+  private sizeOf(full: string, value: unknown): number {
+    return entrySize(full, value, this.options.memory === false ? undefined : this.options.memory.sizeOf)
   }
 
   // --- loads --------------------------------------------------------------------------------
@@ -309,7 +308,7 @@ export class CacheEngine {
     }
     this.l2?.touchKey(full)
     if (this.memory !== undefined) {
-      const size = this.sizeOf(full, value, buf?.length ?? 0)
+      const size = this.sizeOf(full, value)
       this.memory.set(full, value, expiresAt, staleUntil, delta, size, tags)
     }
     if (l2 === undefined || buf === undefined) return undefined

@@ -147,8 +147,8 @@ export interface CacheOptions extends FreshnessOptions {
   prefix?: string
   /** L1 memory tier settings, or false to run without L1. @default { maxEntries: 10000, maxBytes: 64 MiB } */
   memory?: MemoryOptions | false
-  /** L2 Redis tier: a URL, a client, or detailed settings. Omitted: memory only. */
-  redis?: string | RedisClient | Cluster | RedisOptions
+  /** L2 Redis tier: a URL, a client, or detailed settings. Omitted or undefined (an unset env variable): memory only. */
+  redis?: string | RedisClient | Cluster | RedisOptions | undefined
   /** Opt-in cross-instance loader lock (needs `redis`). true uses the defaults. @default false */
   lock?: boolean | LockOptions
   /** Named per-type policies, picked per call with `{ type: 'name' }`. */

@@ -17,7 +17,7 @@ export interface EndpointOptions {
   /** Guards the read endpoints (not the health probes): return false to answer 401. */
   protect?: (request: FastifyRequest) => boolean | Promise<boolean>
   /** Bearer token for POST /api/cache/invalidate. Without it the endpoint is not registered. */
-  invalidateToken?: string
+  invalidateToken?: string | undefined
 }
 
 /** Names of the endpoints. */

@@ -100,7 +100,9 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
     options.endpoints === false
       ? []
       : registerEndpoints(app, { ...options.endpoints }, { monitor, rc, cache })
-  const shedder = options.shedding ? new Shedder(options.shedding, endpointPaths) : undefined
+  const shedder = options.shedding
+    ? new Shedder(options.shedding, endpointPaths, monitor?.eventLoop)
+    : undefined
   shedder?.start()
 
   const limiters = new WeakMap<object, { limiter: RateLimiter; key: (r: FastifyRequest) => string } | null>()
@@ -108,7 +110,7 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
     options.rateLimit === undefined
       ? undefined
       : {
-          limiter: createRateLimiter({ ...options.rateLimit, monitor }),
+          limiter: createRateLimiter({ ...limiterOptions(options.rateLimit), monitor }),
           key: options.rateLimit.key ?? ((r: FastifyRequest) => r.ip),
         }
   const limiterFor = (request: FastifyRequest) => {
@@ -119,7 +121,11 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
     if (l === undefined) {
       const rl = cfg.rateLimit
       l = {
-        limiter: createRateLimiter({ ...rl, name: rl.name ?? routeConfig(request).url ?? 'route', monitor }),
+        limiter: createRateLimiter({
+          ...limiterOptions(rl),
+          name: rl.name ?? routeConfig(request).url ?? 'route',
+          monitor,
+        }),
         key: rl.key ?? ((r) => r.ip),
       }
       limiters.set(cfg, l)
@@ -330,3 +336,9 @@ export type {
   SheddingOptions,
 }
 export { hotpath }
+
+/** A route's rate limit minus `key` (the plugin's, not the limiter's: the limiter refuses unknown options). */
+function limiterOptions(rl: RouteRateLimit): Omit<RouteRateLimit, 'key'> {
+  const { key: _key, ...rest } = rl
+  return rest
+}

@@ -12,6 +12,26 @@ import { identify, requireIdentity, unauthorized } from './auth.js'
 import type { ServerConfig } from './config.js'
 import { SlowBackend } from './slow-backend.js'
 
+/**
+ * Fastify's socket limits from the configuration. Node checks request deadlines on a sweep
+ * (`connectionsCheckingInterval`, 30 s by default), so a deadline is enforced within a quarter of
+ * itself; headers must arrive within the request deadline too (Node requires headersTimeout <=
+ * requestTimeout).
+ */
+function connectionLimits(config: ServerConfig) {
+  const requestTimeout = config.requestTimeoutMs
+  return {
+    requestTimeout,
+    connectionTimeout: config.connectionTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    http: {
+      requestTimeout,
+      headersTimeout: Math.min(requestTimeout, 60_000),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(requestTimeout / 4))),
+    },
+  }
+}
+
 /** A built server and what it owns. */
 export interface Server {
   app: FastifyInstance
@@ -55,7 +75,8 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     })
   monitor.addHealthCheck({ name: 'event-loop', kind: 'liveness', check: () => true })
 
-  const app = Fastify({ logger: options.logger ?? false })
+  const app = Fastify({ logger: options.logger ?? false, ...connectionLimits(config) })
+  app.server.maxConnections = config.maxConnections
   await app.register(hotpath, {
     cache,
     monitor,
