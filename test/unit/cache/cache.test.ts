@@ -423,3 +423,14 @@ describe('getOrSetMany goes through the same loader machinery as getOrSet (regre
     assert.equal(ran, false)
   })
 })
+
+describe('Cache.tiers', () => {
+  it('tells what tiers the cache has, read-only', () => {
+    const cache = createCache({})
+    assert.deepEqual(cache.tiers, { l1: true, l2: false })
+    assert.equal(cache.hasL2, false)
+    assert.throws(() => {
+      ;(cache as unknown as { hasL2: boolean }).hasL2 = true
+    }, TypeError)
+  })
+})
