@@ -4,15 +4,13 @@
  * The L1-hit paths here are the hot paths: no allocation, no closures, no option objects.
  */
 
-import { performance } from 'node:perf_hooks'
-import { ClosedError, InvalidKeyError, LoaderError } from '../errors.js'
+import { ClosedError, InvalidKeyError } from '../errors.js'
 import type { Disposer } from '../events.js'
 import { assertKnownKeys } from '../options.js'
 import { toMs } from '../time.js'
 import type { Instrumentable } from '../types.js'
 import { CacheEngine, NOTHING } from './engine.js'
 import { nsSegment, scoped, wellFormed } from './keys.js'
-import { FAIL, REFUSED } from './l2-guard.js'
 import {
   CALL_KEYS,
   type CacheOptions,
@@ -23,7 +21,7 @@ import {
   resolvePolicy,
   type StandardSchema,
 } from './options.js'
-import { decode } from './serializer.js'
+import { newLoad } from './single-flight.js'
 import type { BatchLoader, CacheEvents, CacheStats, Loader, WarmEntry } from './types.js'
 
 /** Options of `warm()` with a loader. */
@@ -47,34 +45,49 @@ export class Cache implements Instrumentable {
   constructor(engine: CacheEngine, ns: string) {
     this.engine = engine
     this.ns = ns
-    this.maxKeyLength = engine.o.maxKeyLength
-    this.defaults = this.scoped(engine.o.policy)
+    this.maxKeyLength = engine.options.maxKeyLength
+    this.defaults = this.scoped(engine.options.policy)
   }
 
   private readonly maxKeyLength: number
   /** The cache's default policy with tags in this view's namespace (no per-call work). */
   private readonly defaults: ResolvedPolicy
 
+  /** The tiers this cache has (read-only): `{ l1, l2 }`. */
+  get tiers(): { readonly l1: boolean; readonly l2: boolean } {
+    return this.engine.tiers
+  }
+
+  /** True when the cache has a Redis (L2) tier. */
+  get hasL2(): boolean {
+    return this.engine.l2 !== undefined
+  }
+
   /** The cache's name (metrics label). */
   get name(): string {
-    return this.engine.o.name
+    return this.engine.options.name
   }
 
   private check(key: unknown): string {
-    if (
-      typeof key !== 'string' ||
-      key.length === 0 ||
-      key.length > this.engine.o.maxKeyLength ||
-      !wellFormed(key)
-    ) {
-      throw invalidKey(key, this.engine.o.maxKeyLength)
+    const full = this.checkShape(key)
+    if (!wellFormed(key as string)) throw invalidKey(key, this.engine.options.maxKeyLength)
+    return full
+  }
+
+  /**
+   * The checks an L1 hit needs. Well-formedness (what L2 needs) is checked on the miss paths and
+   * by every write: a key that fails it can never have been stored, so it can never hit.
+   */
+  private checkShape(key: unknown): string {
+    if (typeof key !== 'string' || key.length === 0 || key.length > this.engine.options.maxKeyLength) {
+      throw invalidKey(key, this.engine.options.maxKeyLength)
     }
-    if (this.engine.closed) throw new ClosedError(`cache "${this.engine.o.name}"`)
+    if (this.engine.isClosed) throw new ClosedError(`cache "${this.engine.options.name}"`)
     return scoped(this.ns, key)
   }
 
   private policy(opts: CallOptions | undefined): ResolvedPolicy {
-    const o = this.engine.o
+    const o = this.engine.options
     if (opts === undefined) return this.defaults
     let base = o.policy
     if (opts.type !== undefined) {
@@ -105,7 +118,7 @@ export class Cache implements Instrumentable {
     const engine = this.engine
     const mem = engine.memory
     if (mem === undefined) return undefined
-    if (typeof key !== 'string' || key.length === 0 || key.length > this.maxKeyLength || engine.closed)
+    if (typeof key !== 'string' || key.length === 0 || key.length > this.maxKeyLength || engine.isClosed)
       this.check(key)
     return mem.getFresh(scoped(this.ns, key), engine.now()) as T | undefined
   }
@@ -123,7 +136,7 @@ export class Cache implements Instrumentable {
     let full: string
     let policy: ResolvedPolicy
     try {
-      full = this.check(key)
+      full = this.checkShape(key)
       policy = this.policy(opts)
     } catch (err) {
       return Promise.reject(err)
@@ -138,6 +151,7 @@ export class Cache implements Instrumentable {
         return Promise.resolve(mem.valueAt(slot) as T)
       }
     }
+    if (!wellFormed(key)) return Promise.reject(invalidKey(key, this.maxKeyLength))
     return this.getSlow<T>(full, policy)
   }
 
@@ -146,8 +160,7 @@ export class Cache implements Instrumentable {
     const mem = engine.memory
     if (mem !== undefined && policy.schema !== undefined) return this.getValidated<T>(full, policy)
     if (mem !== undefined) {
-      engine.c.l1Misses++
-      if (engine.events.has('miss')) engine.events.emit('miss', { key: full, tier: 'l1' })
+      engine.l1Miss(full)
     }
     return engine.readL2(full, policy).then(orUndefined) as Promise<T | undefined>
   }
@@ -156,8 +169,7 @@ export class Cache implements Instrumentable {
     const engine = this.engine
     const hit = await this.validatedL1(full, policy)
     if (hit !== NOTHING) return hit as T
-    engine.c.l1Misses++
-    if (engine.events.has('miss')) engine.events.emit('miss', { key: full, tier: 'l1' })
+    engine.l1Miss(full)
     const v = await engine.readL2(full, policy)
     return v === NOTHING ? undefined : (v as T)
   }
@@ -195,7 +207,7 @@ export class Cache implements Instrumentable {
     let full: string
     let policy: ResolvedPolicy
     try {
-      full = this.check(key)
+      full = this.checkShape(key)
       policy = this.policy(opts)
       if (typeof loader !== 'function')
         throw new TypeError(`loader must be a function; received ${typeof loader}`)
@@ -224,6 +236,7 @@ export class Cache implements Instrumentable {
         }
       }
     }
+    if (!wellFormed(key)) return Promise.reject(invalidKey(key, this.maxKeyLength))
     return this.getOrSetSlow(full, key, loader, policy, opts?.signal)
   }
 
@@ -236,7 +249,7 @@ export class Cache implements Instrumentable {
   ): Promise<T> {
     const hit = await this.validatedL1(full, policy)
     if (hit !== NOTHING) return hit as T
-    return this.engine.resolve(full, key, loader, policy, signal)
+    return this.engine.resolve(newLoad(full, key, loader, policy, signal))
   }
 
   /** Stores `value` in every tier and drops other instances' L1 copies. `undefined` is rejected. */
@@ -280,7 +293,7 @@ export class Cache implements Instrumentable {
             continue
           }
         }
-        engine.c.l1Misses++
+        engine.l1Miss(full)
       }
       missing.push(i)
     }
@@ -293,28 +306,15 @@ export class Cache implements Instrumentable {
     policy: ResolvedPolicy,
     out: Array<T | undefined>,
   ): Promise<number[]> {
-    const engine = this.engine
-    const l2 = engine.l2
-    if (l2 === undefined || policy.skipL2 || idx.length === 0) return idx
-    const tickets =
-      engine.memory === undefined ? undefined : idx.map((i) => engine.beginRead(fulls[i] as string))
-    const bufs = await l2.mget(idx.map((i) => fulls[i] as string))
-    const fills = tickets === undefined ? idx.map(() => false) : tickets.map((t) => engine.endRead(t))
-    if (bufs === FAIL || bufs === REFUSED) return idx
+    if (idx.length === 0) return idx
+    const values = await this.engine.readManyL2(
+      idx.map((i) => fulls[i] as string),
+      policy,
+    )
     const still: number[] = []
     for (let j = 0; j < idx.length; j++) {
       const i = idx[j] as number
-      const buf = bufs[j]
-      let v: unknown = NOTHING
-      if (buf) {
-        try {
-          v = await engine.acceptL2(fulls[i] as string, decode(buf), policy, fills[j] as boolean)
-        } catch {
-          v = NOTHING
-        }
-      } else {
-        engine.c.l2Misses++
-      }
+      const v = values[j]
       if (v === NOTHING) still.push(i)
       else out[i] = v as T
     }
@@ -350,84 +350,13 @@ export class Cache implements Instrumentable {
     let missing = await this.fromL1(fulls, policy, out)
     missing = await this.fromL2(fulls, missing, policy, out)
     if (missing.length === 0) return out
-    const engine = this.engine
-    const joins: Array<Promise<void>> = []
-    const toLoad: number[] = []
-    const seen = new Set<string>()
-    for (const i of missing) {
-      const full = fulls[i] as string
-      const flight = engine.flights.get(full)
-      if (flight !== undefined) {
-        joins.push(
-          flight.then(
-            (v) => {
-              out[i] = v as T
-            },
-            () => {},
-          ),
-        )
-      } else if (!seen.has(full)) {
-        seen.add(full)
-        toLoad.push(i)
-      } else {
-        // duplicate key in the same call: filled after the batch below
-        joins.push(Promise.resolve())
-      }
-    }
-    if (toLoad.length > 0) {
-      const ac = new AbortController()
-      if (opts?.signal)
-        opts.signal.addEventListener('abort', () => ac.abort(opts.signal?.reason), { once: true })
-      const batchKeys = toLoad.map((i) => keys[i] as string)
-      engine.c.loads++
-      const t0 = performance.now()
-      const batch = Promise.resolve().then(() => loader(batchKeys, { signal: ac.signal }))
-      const settle = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>()
-      for (const i of toLoad) {
-        const full = fulls[i] as string
-        const p = new Promise<unknown>((resolve, reject) => settle.set(full, { resolve, reject }))
-        p.catch(() => {})
-        engine.flights.set(full, p)
-        const clear = () => {
-          if (engine.flights.get(full) === p) engine.flights.delete(full)
-        }
-        p.then(clear, clear)
-      }
-      let result: Awaited<ReturnType<BatchLoader<T>>>
-      try {
-        result = await batch
-      } catch (err) {
-        engine.c.loadErrors++
-        for (const s of settle.values()) s.reject(err)
-        throw new LoaderError(batchKeys.join(','), err)
-      }
-      const delta = performance.now() - t0
-      let firstError: unknown
-      // every key's flight is settled, even when one value cannot be stored, so no caller is left
-      // waiting on a dead flight (regression: getOrSetMany with an unserializable value)
-      for (let j = 0; j < toLoad.length; j++) {
-        const i = toLoad[j] as number
-        const k = keys[i] as string
-        const full = fulls[i] as string
-        const v = pick(result, j, k) as T | undefined
-        out[i] = v
-        try {
-          if (v !== undefined) await engine.store(full, v, policy, delta)
-          settle.get(full)?.resolve(v)
-        } catch (err) {
-          settle.get(full)?.reject(err)
-          firstError ??= err
-        }
-      }
-      if (firstError !== undefined) throw firstError
-    }
-    await Promise.all(joins)
-    for (const i of missing) {
-      if (out[i] === undefined) {
-        const first = fulls.indexOf(fulls[i] as string)
-        if (first !== i) out[i] = out[first]
-      }
-    }
+    const loaded = await this.engine.loadMany(
+      missing.map((i) => ({ full: fulls[i] as string, key: keys[i] as string })),
+      loader,
+      policy,
+      opts?.signal,
+    )
+    for (let j = 0; j < missing.length; j++) out[missing[j] as number] = loaded[j]
     return out
   }
 
@@ -438,17 +367,7 @@ export class Cache implements Instrumentable {
 
   /** Removes several keys. */
   async deleteMany(keys: readonly string[]): Promise<void> {
-    const fulls = keys.map((k) => this.check(k))
-    const engine = this.engine
-    for (const f of fulls) {
-      engine.touchKey(f)
-      engine.memory?.delete(f)
-    }
-    const l2 = engine.l2
-    if (l2 !== undefined) {
-      const id = fulls.length === 1 ? `k:${fulls[0]}` : `d:${fulls.join('\u0000')}`
-      await engine.writeL2(id, () => l2.del(fulls), { t: 'd', k: fulls })
-    }
+    await this.engine.deleteKeys(keys.map((k) => this.check(k)))
   }
 
   private tagList(tags: string | readonly string[]): string[] {
@@ -463,13 +382,7 @@ export class Cache implements Instrumentable {
 
   /** Deletes every entry carrying one of `tags`, in every tier and instance. */
   async deleteByTag(tags: string | readonly string[]): Promise<void> {
-    const list = this.tagList(tags)
-    const engine = this.engine
-    engine.epoch++
-    for (const t of list) engine.memory?.deleteByTag(t)
-    const l2 = engine.l2
-    if (l2 !== undefined)
-      await engine.writeL2(`td:${list.join('\u0000')}`, () => l2.deleteByTag(list), { t: 'td', k: list })
+    await this.engine.deleteByTag(this.tagList(tags))
   }
 
   /**
@@ -477,33 +390,12 @@ export class Cache implements Instrumentable {
    * within their grace period (served if the loader fails or is slow).
    */
   async expireByTag(tags: string | readonly string[]): Promise<void> {
-    const list = this.tagList(tags)
-    const engine = this.engine
-    const now = engine.o.clock.now()
-    engine.epoch++
-    for (const t of list) engine.memory?.expireByTag(t, now)
-    const l2 = engine.l2
-    if (l2 !== undefined) {
-      await engine.writeL2(`te:${list.join('\u0000')}`, () => l2.expireByTag(list, now), {
-        t: 'te',
-        k: list,
-        at: now,
-      })
-    }
+    await this.engine.expireByTag(this.tagList(tags))
   }
 
   /** Removes every entry of this namespace (the root cache: every entry under the prefix). */
   async clear(): Promise<void> {
-    const engine = this.engine
-    engine.epoch++
-    engine.memory?.deleteByPrefix(this.ns)
-    const l2 = engine.l2
-    if (l2 !== undefined)
-      await engine.writeL2(
-        `c:${this.ns}`,
-        () => l2.clear(this.ns),
-        this.ns === '' ? { t: 'f', k: [] } : { t: 'c', k: [this.ns] },
-      )
+    await this.engine.clear(this.ns)
   }
 
   /** A view whose keys and tags live under `name` (nestable); `clear()` on it clears only it. */
@@ -566,13 +458,6 @@ export class Cache implements Instrumentable {
 
 function orUndefined(v: unknown): unknown {
   return v === NOTHING ? undefined : v
-}
-
-function pick(result: unknown, index: number, key: string): unknown {
-  if (Array.isArray(result)) return result[index]
-  if (result instanceof Map) return result.get(key)
-  if (result !== null && typeof result === 'object') return (result as Record<string, unknown>)[key]
-  return undefined
 }
 
 function invalidKey(key: unknown, max: number): InvalidKeyError {

@@ -70,21 +70,21 @@ for i = 1, #KEYS do
     if not carries(k, ARGV[i + 1]) then
       redis.call('SREM', KEYS[i], k)
     else
-    local head = redis.call('GETRANGE', k, ${EXPIRES_OFFSET}, ${EXPIRES_OFFSET + 15})
-    if #head == 16 then
-      local exp, stale = struct.unpack('>dd', head)
-      if exp > now then
-        -- the grace window moves with the expiry: stale keeps its distance to expiresAt
-        stale = stale - (exp - now)
-        if stale <= now then
-          redis.call('UNLINK', k)
-        else
-          redis.call('SETRANGE', k, ${EXPIRES_OFFSET}, struct.pack('>dd', now, stale))
-          redis.call('PEXPIRE', k, math.ceil(stale - now))
+      local head = redis.call('GETRANGE', k, ${EXPIRES_OFFSET}, ${EXPIRES_OFFSET + 15})
+      if #head == 16 then
+        local exp, stale = struct.unpack('>dd', head)
+        if exp > now then
+          -- the grace window moves with the expiry: stale keeps its distance to expiresAt
+          stale = stale - (exp - now)
+          if stale <= now then
+            redis.call('UNLINK', k)
+          else
+            redis.call('SETRANGE', k, ${EXPIRES_OFFSET}, struct.pack('>dd', now, stale))
+            redis.call('PEXPIRE', k, math.ceil(stale - now))
+          end
+          n = n + 1
         end
-        n = n + 1
       end
-    end
     end
   end
 end

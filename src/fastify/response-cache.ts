@@ -381,7 +381,7 @@ export class ResponseCache {
     if (l1 !== NOT_IN_L1) {
       const done = this.decide(request, reply, state, l1)
       if (done !== undefined) return done
-      if (this.cache.engine.l2 === undefined) return this.joinOrLead(request, reply, state)
+      if (!this.cache.hasL2) return this.joinOrLead(request, reply, state)
     }
     return this.lookup(request, key).then(
       (stored) => this.decide(request, reply, state, stored) ?? this.joinOrLead(request, reply, state),
