@@ -7,17 +7,18 @@
 
 const BRAND = Symbol.for('hotpath.error')
 
-/** Stable error codes. Add new ones at the end; never change the meaning of an existing one. */
+/**
+ * Stable error codes. Add new ones at the end; never change the meaning of an existing one.
+ * Retired (nothing threw them; never reuse): E_L2_UNAVAILABLE, E_LOCK_TIMEOUT.
+ */
 export type ErrorCode =
   | 'E_INVALID_KEY'
   | 'E_SERIALIZE'
   | 'E_DESERIALIZE'
   | 'E_LOADER'
   | 'E_LOADER_TIMEOUT'
-  | 'E_L2_UNAVAILABLE'
   | 'E_CLOSED'
   | 'E_ABORTED'
-  | 'E_LOCK_TIMEOUT'
   | 'E_TIMEOUT'
   | 'E_CIRCUIT_OPEN'
   | 'E_RATE_LIMITED'
@@ -26,6 +27,7 @@ export type ErrorCode =
   | 'E_POOL_DRAINING'
   | 'E_ACQUIRE_TIMEOUT'
   | 'E_RETRY_BUDGET'
+  | 'E_POOL_CREATE'
 
 /** Extra fields an error may carry. */
 export interface HotpathErrorOptions {
@@ -99,13 +101,6 @@ export class LoaderTimeoutError extends HotpathError {
       `loader for key "${key}" did not finish within the hard timeout of ${ms}ms; raise timeouts.hard or make the loader faster`,
       { statusCode: 504 },
     )
-  }
-}
-
-/** The L2 tier (Redis) is unavailable or timed out. Reads never see this; explicit L2 calls may. */
-export class L2UnavailableError extends HotpathError {
-  constructor(message: string, cause?: unknown) {
-    super('E_L2_UNAVAILABLE', message, { cause, statusCode: 503 })
   }
 }
 

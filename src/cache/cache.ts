@@ -4,14 +4,13 @@
  * The L1-hit paths here are the hot paths: no allocation, no closures, no option objects.
  */
 
-import { performance } from 'node:perf_hooks'
-import { ClosedError, InvalidKeyError, LoaderError } from '../errors.js'
+import { ClosedError, InvalidKeyError } from '../errors.js'
 import type { Disposer } from '../events.js'
 import { assertKnownKeys } from '../options.js'
 import { toMs } from '../time.js'
 import type { Instrumentable } from '../types.js'
 import { CacheEngine, NOTHING } from './engine.js'
-import { FAIL, REFUSED } from './l2-guard.js'
+import { nsSegment, scoped, wellFormed } from './keys.js'
 import {
   CALL_KEYS,
   type CacheOptions,
@@ -20,8 +19,9 @@ import {
   type ResolvedPolicy,
   resolveCacheOptions,
   resolvePolicy,
+  type StandardSchema,
 } from './options.js'
-import { decode } from './serializer.js'
+import { newLoad } from './single-flight.js'
 import type { BatchLoader, CacheEvents, CacheStats, Loader, WarmEntry } from './types.js'
 
 /** Options of `warm()` with a loader. */
@@ -38,36 +38,56 @@ export class Cache implements Instrumentable {
   readonly kind = 'cache'
   /** @internal */
   readonly engine: CacheEngine
-  /** The namespace prefix of this view ('' for the root). */
+  /** The encoded namespace prefix of this view ('' for the root; see keys.ts). */
   readonly ns: string
 
   /** @internal use createCache() */
   constructor(engine: CacheEngine, ns: string) {
     this.engine = engine
     this.ns = ns
-    this.maxKeyLength = engine.o.maxKeyLength
-    this.defaults = this.scoped(engine.o.policy)
+    this.maxKeyLength = engine.options.maxKeyLength
+    this.defaults = this.scoped(engine.options.policy)
   }
 
   private readonly maxKeyLength: number
   /** The cache's default policy with tags in this view's namespace (no per-call work). */
   private readonly defaults: ResolvedPolicy
 
+  /** The tiers this cache has (read-only): `{ l1, l2 }`. */
+  get tiers(): { readonly l1: boolean; readonly l2: boolean } {
+    return this.engine.tiers
+  }
+
+  /** True when the cache has a Redis (L2) tier. */
+  get hasL2(): boolean {
+    return this.engine.l2 !== undefined
+  }
+
   /** The cache's name (metrics label). */
   get name(): string {
-    return this.engine.o.name
+    return this.engine.options.name
   }
 
   private check(key: unknown): string {
-    if (typeof key !== 'string' || key.length === 0 || key.length > this.engine.o.maxKeyLength) {
-      throw invalidKey(key, this.engine.o.maxKeyLength)
+    const full = this.checkShape(key)
+    if (!wellFormed(key as string)) throw invalidKey(key, this.engine.options.maxKeyLength)
+    return full
+  }
+
+  /**
+   * The checks an L1 hit needs. Well-formedness (what L2 needs) is checked on the miss paths and
+   * by every write: a key that fails it can never have been stored, so it can never hit.
+   */
+  private checkShape(key: unknown): string {
+    if (typeof key !== 'string' || key.length === 0 || key.length > this.engine.options.maxKeyLength) {
+      throw invalidKey(key, this.engine.options.maxKeyLength)
     }
-    if (this.engine.closed) throw new ClosedError(`cache "${this.engine.o.name}"`)
-    return this.ns === '' ? key : this.ns + key
+    if (this.engine.isClosed) throw new ClosedError(`cache "${this.engine.options.name}"`)
+    return scoped(this.ns, key)
   }
 
   private policy(opts: CallOptions | undefined): ResolvedPolicy {
-    const o = this.engine.o
+    const o = this.engine.options
     if (opts === undefined) return this.defaults
     let base = o.policy
     if (opts.type !== undefined) {
@@ -86,8 +106,8 @@ export class Cache implements Instrumentable {
 
   /** Tags live in the view's namespace, like keys. */
   private scoped(p: ResolvedPolicy): ResolvedPolicy {
-    if (this.ns === '' || p.tags === undefined) return p
-    return Object.freeze({ ...p, tags: Object.freeze(p.tags.map((t) => this.ns + t)) })
+    if (p.tags === undefined || (this.ns === '' && !p.tags.some((t) => t.startsWith('@')))) return p
+    return Object.freeze({ ...p, tags: Object.freeze(p.tags.map((t) => scoped(this.ns, t))) })
   }
 
   /**
@@ -98,9 +118,9 @@ export class Cache implements Instrumentable {
     const engine = this.engine
     const mem = engine.memory
     if (mem === undefined) return undefined
-    if (typeof key !== 'string' || key.length === 0 || key.length > this.maxKeyLength || engine.closed)
+    if (typeof key !== 'string' || key.length === 0 || key.length > this.maxKeyLength || engine.isClosed)
       this.check(key)
-    return mem.getFresh(this.ns === '' ? key : this.ns + key, engine.now()) as T | undefined
+    return mem.getFresh(scoped(this.ns, key), engine.now()) as T | undefined
   }
 
   /** The L1 value of `key` if present (fresh or stale), without recording an access. */
@@ -116,7 +136,7 @@ export class Cache implements Instrumentable {
     let full: string
     let policy: ResolvedPolicy
     try {
-      full = this.check(key)
+      full = this.checkShape(key)
       policy = this.policy(opts)
     } catch (err) {
       return Promise.reject(err)
@@ -131,6 +151,7 @@ export class Cache implements Instrumentable {
         return Promise.resolve(mem.valueAt(slot) as T)
       }
     }
+    if (!wellFormed(key)) return Promise.reject(invalidKey(key, this.maxKeyLength))
     return this.getSlow<T>(full, policy)
   }
 
@@ -139,8 +160,7 @@ export class Cache implements Instrumentable {
     const mem = engine.memory
     if (mem !== undefined && policy.schema !== undefined) return this.getValidated<T>(full, policy)
     if (mem !== undefined) {
-      engine.c.l1Misses++
-      if (engine.events.has('miss')) engine.events.emit('miss', { key: full, tier: 'l1' })
+      engine.l1Miss(full)
     }
     return engine.readL2(full, policy).then(orUndefined) as Promise<T | undefined>
   }
@@ -149,8 +169,7 @@ export class Cache implements Instrumentable {
     const engine = this.engine
     const hit = await this.validatedL1(full, policy)
     if (hit !== NOTHING) return hit as T
-    engine.c.l1Misses++
-    if (engine.events.has('miss')) engine.events.emit('miss', { key: full, tier: 'l1' })
+    engine.l1Miss(full)
     const v = await engine.readL2(full, policy)
     return v === NOTHING ? undefined : (v as T)
   }
@@ -174,12 +193,21 @@ export class Cache implements Instrumentable {
    * The value of `key`: from L1, else L2, else by running `loader` once per key across concurrent
    * callers (and across instances with `lock`). Serves stale values within grace when the loader
    * fails or exceeds the soft timeout; rejects with E_LOADER / E_LOADER_TIMEOUT otherwise.
+   * The result's type is the schema's output type when `schema` is given (the loader must return
+   * it), else the loader's return type; `ctx.stale` is typed when the call names the type
+   * (`getOrSet<User>(...)`).
    */
+  getOrSet<T>(
+    key: string,
+    loader: Loader<NoInfer<T>>,
+    opts: CallOptions & { readonly schema: StandardSchema<T> },
+  ): Promise<T>
+  getOrSet<T, Stale = T>(key: string, loader: Loader<T, Stale>, opts?: CallOptions): Promise<T>
   getOrSet<T>(key: string, loader: Loader<T>, opts?: CallOptions): Promise<T> {
     let full: string
     let policy: ResolvedPolicy
     try {
-      full = this.check(key)
+      full = this.checkShape(key)
       policy = this.policy(opts)
       if (typeof loader !== 'function')
         throw new TypeError(`loader must be a function; received ${typeof loader}`)
@@ -208,6 +236,7 @@ export class Cache implements Instrumentable {
         }
       }
     }
+    if (!wellFormed(key)) return Promise.reject(invalidKey(key, this.maxKeyLength))
     return this.getOrSetSlow(full, key, loader, policy, opts?.signal)
   }
 
@@ -220,7 +249,7 @@ export class Cache implements Instrumentable {
   ): Promise<T> {
     const hit = await this.validatedL1(full, policy)
     if (hit !== NOTHING) return hit as T
-    return this.engine.resolve(full, key, loader, policy, signal)
+    return this.engine.resolve(newLoad(full, key, loader, policy, signal))
   }
 
   /** Stores `value` in every tier and drops other instances' L1 copies. `undefined` is rejected. */
@@ -264,7 +293,7 @@ export class Cache implements Instrumentable {
             continue
           }
         }
-        engine.c.l1Misses++
+        engine.l1Miss(full)
       }
       missing.push(i)
     }
@@ -277,28 +306,15 @@ export class Cache implements Instrumentable {
     policy: ResolvedPolicy,
     out: Array<T | undefined>,
   ): Promise<number[]> {
-    const engine = this.engine
-    const l2 = engine.l2
-    if (l2 === undefined || policy.skipL2 || idx.length === 0) return idx
-    const tickets =
-      engine.memory === undefined ? undefined : idx.map((i) => engine.beginRead(fulls[i] as string))
-    const bufs = await l2.mget(idx.map((i) => fulls[i] as string))
-    const fills = tickets === undefined ? idx.map(() => false) : tickets.map((t) => engine.endRead(t))
-    if (bufs === FAIL || bufs === REFUSED) return idx
+    if (idx.length === 0) return idx
+    const values = await this.engine.readManyL2(
+      idx.map((i) => fulls[i] as string),
+      policy,
+    )
     const still: number[] = []
     for (let j = 0; j < idx.length; j++) {
       const i = idx[j] as number
-      const buf = bufs[j]
-      let v: unknown = NOTHING
-      if (buf) {
-        try {
-          v = await engine.acceptL2(fulls[i] as string, decode(buf), policy, fills[j] as boolean)
-        } catch {
-          v = NOTHING
-        }
-      } else {
-        engine.c.l2Misses++
-      }
+      const v = values[j]
       if (v === NOTHING) still.push(i)
       else out[i] = v as T
     }
@@ -307,8 +323,19 @@ export class Cache implements Instrumentable {
 
   /**
    * Values of many keys, loading the missing ones with one call to `loader` (keys already being
-   * loaded by another caller are joined, not loaded twice).
+   * loaded by another caller are joined, not loaded twice). Typed like `getOrSet`: by the schema
+   * when one is given, else by the loader.
    */
+  getOrSetMany<T>(
+    keys: readonly string[],
+    loader: BatchLoader<NoInfer<T>>,
+    opts: CallOptions & { readonly schema: StandardSchema<T> },
+  ): Promise<Array<T | undefined>>
+  getOrSetMany<T>(
+    keys: readonly string[],
+    loader: BatchLoader<T>,
+    opts?: CallOptions,
+  ): Promise<Array<T | undefined>>
   async getOrSetMany<T>(
     keys: readonly string[],
     loader: BatchLoader<T>,
@@ -323,84 +350,13 @@ export class Cache implements Instrumentable {
     let missing = await this.fromL1(fulls, policy, out)
     missing = await this.fromL2(fulls, missing, policy, out)
     if (missing.length === 0) return out
-    const engine = this.engine
-    const joins: Array<Promise<void>> = []
-    const toLoad: number[] = []
-    const seen = new Set<string>()
-    for (const i of missing) {
-      const full = fulls[i] as string
-      const flight = engine.flights.get(full)
-      if (flight !== undefined) {
-        joins.push(
-          flight.then(
-            (v) => {
-              out[i] = v as T
-            },
-            () => {},
-          ),
-        )
-      } else if (!seen.has(full)) {
-        seen.add(full)
-        toLoad.push(i)
-      } else {
-        // duplicate key in the same call: filled after the batch below
-        joins.push(Promise.resolve())
-      }
-    }
-    if (toLoad.length > 0) {
-      const ac = new AbortController()
-      if (opts?.signal)
-        opts.signal.addEventListener('abort', () => ac.abort(opts.signal?.reason), { once: true })
-      const batchKeys = toLoad.map((i) => keys[i] as string)
-      engine.c.loads++
-      const t0 = performance.now()
-      const batch = Promise.resolve().then(() => loader(batchKeys, { signal: ac.signal }))
-      const settle = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>()
-      for (const i of toLoad) {
-        const full = fulls[i] as string
-        const p = new Promise<unknown>((resolve, reject) => settle.set(full, { resolve, reject }))
-        p.catch(() => {})
-        engine.flights.set(full, p)
-        const clear = () => {
-          if (engine.flights.get(full) === p) engine.flights.delete(full)
-        }
-        p.then(clear, clear)
-      }
-      let result: Awaited<ReturnType<BatchLoader<T>>>
-      try {
-        result = await batch
-      } catch (err) {
-        engine.c.loadErrors++
-        for (const s of settle.values()) s.reject(err)
-        throw new LoaderError(batchKeys.join(','), err)
-      }
-      const delta = performance.now() - t0
-      let firstError: unknown
-      // every key's flight is settled, even when one value cannot be stored, so no caller is left
-      // waiting on a dead flight (regression: getOrSetMany with an unserializable value)
-      for (let j = 0; j < toLoad.length; j++) {
-        const i = toLoad[j] as number
-        const k = keys[i] as string
-        const full = fulls[i] as string
-        const v = pick(result, j, k) as T | undefined
-        out[i] = v
-        try {
-          if (v !== undefined) await engine.store(full, v, policy, delta)
-          settle.get(full)?.resolve(v)
-        } catch (err) {
-          settle.get(full)?.reject(err)
-          firstError ??= err
-        }
-      }
-      if (firstError !== undefined) throw firstError
-    }
-    await Promise.all(joins)
-    for (const i of missing) {
-      if (out[i] === undefined) {
-        const first = fulls.indexOf(fulls[i] as string)
-        if (first !== i) out[i] = out[first]
-      }
-    }
+    const loaded = await this.engine.loadMany(
+      missing.map((i) => ({ full: fulls[i] as string, key: keys[i] as string })),
+      loader,
+      policy,
+      opts?.signal,
+    )
+    for (let j = 0; j < missing.length; j++) out[missing[j] as number] = loaded[j]
     return out
   }
 
@@ -411,38 +367,22 @@ export class Cache implements Instrumentable {
 
   /** Removes several keys. */
   async deleteMany(keys: readonly string[]): Promise<void> {
-    const fulls = keys.map((k) => this.check(k))
-    const engine = this.engine
-    for (const f of fulls) {
-      engine.touchKey(f)
-      engine.memory?.delete(f)
-    }
-    const l2 = engine.l2
-    if (l2 !== undefined) {
-      const id = fulls.length === 1 ? `k:${fulls[0]}` : `d:${fulls.join('\u0000')}`
-      await engine.writeL2(id, () => l2.del(fulls), { t: 'd', k: fulls })
-    }
+    await this.engine.deleteKeys(keys.map((k) => this.check(k)))
   }
 
   private tagList(tags: string | readonly string[]): string[] {
     const list = typeof tags === 'string' ? [tags] : [...tags]
-    if (list.length === 0 || list.some((t) => typeof t !== 'string' || t.length === 0)) {
+    if (list.length === 0 || list.some((t) => typeof t !== 'string' || t.length === 0 || !wellFormed(t))) {
       throw new TypeError(
         `tags must be a non-empty string or array of non-empty strings; received ${JSON.stringify(tags)}`,
       )
     }
-    return list.map((t) => this.ns + t)
+    return list.map((t) => scoped(this.ns, t))
   }
 
   /** Deletes every entry carrying one of `tags`, in every tier and instance. */
   async deleteByTag(tags: string | readonly string[]): Promise<void> {
-    const list = this.tagList(tags)
-    const engine = this.engine
-    engine.epoch++
-    for (const t of list) engine.memory?.deleteByTag(t)
-    const l2 = engine.l2
-    if (l2 !== undefined)
-      await engine.writeL2(`td:${list.join('\u0000')}`, () => l2.deleteByTag(list), { t: 'td', k: list })
+    await this.engine.deleteByTag(this.tagList(tags))
   }
 
   /**
@@ -450,41 +390,20 @@ export class Cache implements Instrumentable {
    * within their grace period (served if the loader fails or is slow).
    */
   async expireByTag(tags: string | readonly string[]): Promise<void> {
-    const list = this.tagList(tags)
-    const engine = this.engine
-    const now = engine.o.clock.now()
-    engine.epoch++
-    for (const t of list) engine.memory?.expireByTag(t, now)
-    const l2 = engine.l2
-    if (l2 !== undefined) {
-      await engine.writeL2(`te:${list.join('\u0000')}`, () => l2.expireByTag(list, now), {
-        t: 'te',
-        k: list,
-        at: now,
-      })
-    }
+    await this.engine.expireByTag(this.tagList(tags))
   }
 
   /** Removes every entry of this namespace (the root cache: every entry under the prefix). */
   async clear(): Promise<void> {
-    const engine = this.engine
-    engine.epoch++
-    engine.memory?.deleteByPrefix(this.ns)
-    const l2 = engine.l2
-    if (l2 !== undefined)
-      await engine.writeL2(
-        `c:${this.ns}`,
-        () => l2.clear(this.ns),
-        this.ns === '' ? { t: 'f', k: [] } : { t: 'c', k: [this.ns] },
-      )
+    await this.engine.clear(this.ns)
   }
 
   /** A view whose keys and tags live under `name` (nestable); `clear()` on it clears only it. */
   namespace(name: string): Cache {
-    if (typeof name !== 'string' || name.length === 0 || name.includes('\u0000')) {
+    if (typeof name !== 'string' || name.length === 0 || !wellFormed(name)) {
       throw new TypeError(`namespace name must be a non-empty string; received ${JSON.stringify(name)}`)
     }
-    return new Cache(this.engine, `${this.ns}${name}:`)
+    return new Cache(this.engine, this.ns + nsSegment(name))
   }
 
   /**
@@ -541,17 +460,15 @@ function orUndefined(v: unknown): unknown {
   return v === NOTHING ? undefined : v
 }
 
-function pick(result: unknown, index: number, key: string): unknown {
-  if (Array.isArray(result)) return result[index]
-  if (result instanceof Map) return result.get(key)
-  if (result !== null && typeof result === 'object') return (result as Record<string, unknown>)[key]
-  return undefined
-}
-
 function invalidKey(key: unknown, max: number): InvalidKeyError {
   if (typeof key !== 'string')
     return new InvalidKeyError(`cache keys must be strings; received ${typeof key}`)
   if (key.length === 0) return new InvalidKeyError('cache keys must not be empty')
+  if (!wellFormed(key)) {
+    return new InvalidKeyError(
+      `cache key ${JSON.stringify(key)} has a lone surrogate (not valid UTF-16 text); Redis could not keep it distinct`,
+    )
+  }
   return new InvalidKeyError(`cache key is ${key.length} characters long; the limit is maxKeyLength = ${max}`)
 }
 

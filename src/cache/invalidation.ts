@@ -7,6 +7,7 @@
  * calls `onGap()`, which flushes L1 (L2 stays the source of truth).
  */
 import { randomBytes } from 'node:crypto'
+import { isNamespacePrefix } from './keys.js'
 import type { AnyRedis } from './redis-store.js'
 
 /** One invalidation message. */
@@ -48,6 +49,7 @@ export function parseInvalidation(json: string): Invalidation {
     throw new TypeError('k must be an array of non-empty strings')
   }
   if ((msg.t === 'f') !== (k.length === 0)) throw new TypeError('only a flush has no targets')
+  if (msg.t === 'c' && !k.every(isNamespacePrefix)) throw new TypeError('c takes namespace prefixes')
   if (msg.at !== undefined && (typeof msg.at !== 'number' || !Number.isFinite(msg.at))) {
     throw new TypeError('at must be a finite number')
   }

@@ -5,6 +5,7 @@ import type { Cluster, Redis as RedisClient } from 'ioredis'
 import { assertKnownKeys } from '../options.js'
 import { type Clock, type Duration, systemClock, toMs, toTimerMs } from '../time.js'
 import type { MonitorLike } from '../types.js'
+import { wellFormed } from './keys.js'
 
 /** A Standard Schema (zod, valibot, arktype...): only the part hotpath uses. */
 export interface StandardSchema<T = unknown> {
@@ -146,8 +147,8 @@ export interface CacheOptions extends FreshnessOptions {
   prefix?: string
   /** L1 memory tier settings, or false to run without L1. @default { maxEntries: 10000, maxBytes: 64 MiB } */
   memory?: MemoryOptions | false
-  /** L2 Redis tier: a URL, a client, or detailed settings. Omitted: memory only. */
-  redis?: string | RedisClient | Cluster | RedisOptions
+  /** L2 Redis tier: a URL, a client, or detailed settings. Omitted or undefined (an unset env variable): memory only. */
+  redis?: string | RedisClient | Cluster | RedisOptions | undefined
   /** Opt-in cross-instance loader lock (needs `redis`). true uses the defaults. @default false */
   lock?: boolean | LockOptions
   /** Named per-type policies, picked per call with `{ type: 'name' }`. */
@@ -290,7 +291,7 @@ const TIMEOUT_KEYS: readonly string[] = ['soft', 'hard']
 
 function tagsOf(value: unknown, option: string): readonly string[] | undefined {
   if (value === undefined) return undefined
-  if (!Array.isArray(value) || value.some((t) => typeof t !== 'string' || t.length === 0)) {
+  if (!Array.isArray(value) || value.some((t) => typeof t !== 'string' || t.length === 0 || !wellFormed(t))) {
     throw new TypeError(`${option} must be an array of non-empty strings; received ${JSON.stringify(value)}`)
   }
   return Object.freeze([...value])

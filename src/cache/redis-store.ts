@@ -5,16 +5,17 @@
  *
  * Redis layout under the cache prefix P:
  *   P<key>           the encoded entry (serializer.ts), PX = ttl + grace
- *   P__t:<tag>       set of entry keys carrying the tag, expiring with its longest-lived member
- *   P__l:<key>       the cross-instance loader lock (value: a random token)
- *   P__inv           pub/sub channel of L1 invalidations (invalidation.ts)
+ *   P@t:<tag>        set of entry keys carrying the tag, expiring with its longest-lived member
+ *   P@l:<key>        the cross-instance loader lock (value: a random token)
+ *   P__inv           pub/sub channel of L1 invalidations (invalidation.ts; channels are not keys)
+ * <key> and <tag> are encoded (keys.ts): namespaced, and escaped so none of them starts like `@t:`.
  * With Redis Cluster, put a hash tag in the prefix (e.g. '{hp}:') so tag scripts stay in one slot.
  */
 import { createRequire } from 'node:module'
 import type { Cluster, Redis as RedisClient } from 'ioredis'
 import type { Clock } from '../time.js'
 import { type BreakerState, FAIL, type Fail, L2Guard, REFUSED, type Refused } from './l2-guard.js'
-import { EXPIRES_OFFSET } from './serializer.js'
+import { EXPIRES_OFFSET, TAGS_OFFSET } from './serializer.js'
 
 const SET_TAGGED = `
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -25,36 +26,64 @@ for i = 2, #KEYS do
 end
 return 1`
 
-const DELETE_BY_TAG = `
+// Tag sets are not cleaned when an entry is re-set with other tags, so every member is checked
+// against the tags its entry carries now (regression: deleteByTag deleted, in Redis only, an
+// entry re-set without the tag, while the writer's L1 kept serving it).
+const CARRIES = `
+-- true when entry k (written by this version) still carries tag; entries of earlier formats
+-- (1, 2) do not say, and are taken to carry it
+local function carries(k, tag)
+  local fmt = redis.call('GETRANGE', k, 0, 0)
+  if fmt == '' then return false end
+  local f = string.byte(fmt)
+  if f ~= 3 and f ~= 4 then return true end
+  local t = struct.unpack('>I4', redis.call('GETRANGE', k, ${TAGS_OFFSET}, ${TAGS_OFFSET + 3}))
+  if t == 0 then return false end
+  local sec = redis.call('GETRANGE', k, ${TAGS_OFFSET + 4}, ${TAGS_OFFSET + 3} + t)
+  local i = 1
+  while i + 1 <= #sec do
+    local n = struct.unpack('>I2', sec, i)
+    if string.sub(sec, i + 2, i + 1 + n) == tag then return true end
+    i = i + 2 + n
+  end
+  return false
+end
+`
+
+const DELETE_BY_TAG = `${CARRIES}
 local n = 0
 for i = 1, #KEYS do
   local members = redis.call('SMEMBERS', KEYS[i])
-  for j = 1, #members, 500 do
-    n = n + redis.call('UNLINK', unpack(members, j, math.min(j + 499, #members)))
+  for _, k in ipairs(members) do
+    if carries(k, ARGV[i]) then n = n + redis.call('UNLINK', k) end
   end
   redis.call('DEL', KEYS[i])
 end
 return n`
 
-const EXPIRE_BY_TAG = `
+const EXPIRE_BY_TAG = `${CARRIES}
 local now = tonumber(ARGV[1])
 local n = 0
 for i = 1, #KEYS do
   local members = redis.call('SMEMBERS', KEYS[i])
   for _, k in ipairs(members) do
-    local head = redis.call('GETRANGE', k, ${EXPIRES_OFFSET}, ${EXPIRES_OFFSET + 15})
-    if #head == 16 then
-      local exp, stale = struct.unpack('>dd', head)
-      if exp > now then
-        -- the grace window moves with the expiry: stale keeps its distance to expiresAt
-        stale = stale - (exp - now)
-        if stale <= now then
-          redis.call('UNLINK', k)
-        else
-          redis.call('SETRANGE', k, ${EXPIRES_OFFSET}, struct.pack('>dd', now, stale))
-          redis.call('PEXPIRE', k, math.ceil(stale - now))
+    if not carries(k, ARGV[i + 1]) then
+      redis.call('SREM', KEYS[i], k)
+    else
+      local head = redis.call('GETRANGE', k, ${EXPIRES_OFFSET}, ${EXPIRES_OFFSET + 15})
+      if #head == 16 then
+        local exp, stale = struct.unpack('>dd', head)
+        if exp > now then
+          -- the grace window moves with the expiry: stale keeps its distance to expiresAt
+          stale = stale - (exp - now)
+          if stale <= now then
+            redis.call('UNLINK', k)
+          else
+            redis.call('SETRANGE', k, ${EXPIRES_OFFSET}, struct.pack('>dd', now, stale))
+            redis.call('PEXPIRE', k, math.ceil(stale - now))
+          end
+          n = n + 1
         end
-        n = n + 1
       end
     end
   end
@@ -67,7 +96,7 @@ return 0`
 
 interface Scripted {
   hpSetTagged(numKeys: number, ...args: Array<string | Buffer | number>): Promise<number>
-  hpDeleteByTag(numKeys: number, ...keys: string[]): Promise<number>
+  hpDeleteByTag(numKeys: number, ...keysThenTags: string[]): Promise<number>
   hpExpireByTag(numKeys: number, ...args: Array<string | number>): Promise<number>
   hpUnlock(key: string, token: string): Promise<number>
 }
@@ -157,7 +186,7 @@ export class RedisStore {
   }
 
   private tagKey(tag: string): string {
-    return `${this.prefix}__t:${tag}`
+    return `${this.prefix}@t:${tag}`
   }
 
   /** Reads one entry: its bytes, null when absent, FAIL when L2 is unavailable. */
@@ -201,14 +230,14 @@ export class RedisStore {
   deleteByTag(tags: readonly string[]): Promise<number | Fail | Refused> {
     if (!this.guard.available) return Promise.resolve(FAIL)
     const keys = tags.map((t) => this.tagKey(t))
-    return this.guard.run('deleteByTag', this.scripts.hpDeleteByTag(keys.length, ...keys))
+    return this.guard.run('deleteByTag', this.scripts.hpDeleteByTag(keys.length, ...keys, ...tags))
   }
 
   /** Marks every entry carrying one of `tags` as expired at `now` (kept for grace). */
   expireByTag(tags: readonly string[], now: number): Promise<number | Fail | Refused> {
     if (!this.guard.available) return Promise.resolve(FAIL)
     const keys = tags.map((t) => this.tagKey(t))
-    return this.guard.run('expireByTag', this.scripts.hpExpireByTag(keys.length, ...keys, now))
+    return this.guard.run('expireByTag', this.scripts.hpExpireByTag(keys.length, ...keys, now, ...tags))
   }
 
   /** Deletes every key under the cache prefix followed by `subPrefix`; returns how many, or FAIL. */
@@ -226,7 +255,7 @@ export class RedisStore {
         const page = await this.guard.run('scan', node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000))
         if (page === FAIL || page === REFUSED) return page
         cursor = page[0]
-        const keys = page[1].filter((k) => !k.startsWith(`${this.prefix}__inv`))
+        const keys = page[1]
         if (keys.length > 0) {
           const n = await this.guard.run('clear', node.unlink(...keys))
           if (n === FAIL || n === REFUSED) return n
@@ -240,10 +269,7 @@ export class RedisStore {
   /** Tries to take the loader lock for `key`; true when taken. FAIL when L2 is unavailable. */
   async lock(key: string, token: string, ttl: number): Promise<boolean | Fail> {
     if (!this.guard.available) return FAIL
-    const r = await this.guard.run(
-      'lock',
-      this.client.set(`${this.prefix}__l:${key}`, token, 'PX', ttl, 'NX'),
-    )
+    const r = await this.guard.run('lock', this.client.set(`${this.prefix}@l:${key}`, token, 'PX', ttl, 'NX'))
     // a refused lock (e.g. OOM) behaves as an unavailable one: the loader runs without it
     return r === FAIL || r === REFUSED ? FAIL : r === 'OK'
   }
@@ -251,7 +277,7 @@ export class RedisStore {
   /** Releases the lock if this token still holds it. */
   unlock(key: string, token: string): Promise<unknown> {
     if (!this.guard.available) return Promise.resolve(FAIL)
-    return this.guard.run('unlock', this.scripts.hpUnlock(`${this.prefix}__l:${key}`, token))
+    return this.guard.run('unlock', this.scripts.hpUnlock(`${this.prefix}@l:${key}`, token))
   }
 
   /** Publishes on a channel (best effort). */

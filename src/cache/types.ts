@@ -4,18 +4,25 @@
 import type { BreakerState } from './l2-guard.js'
 import type { EvictionReason } from './memory/store.js'
 
-/** What a loader receives. */
-export interface LoaderContext<T> {
+/**
+ * What a loader receives. `Stale` is the type of the stale value: the loader's value type when the
+ * call names it (`getOrSet<User>(...)`), `unknown` when the type is inferred from the loader.
+ */
+export interface LoaderContext<Stale = unknown> {
   /** The key being loaded (without namespace). */
   readonly key: string
   /** Aborted when the hard timeout fires or the cache closes. */
   readonly signal: AbortSignal
   /** The stale value, when one is still within grace. */
-  readonly stale: T | undefined
+  readonly stale: Stale | undefined
 }
 
-/** Loads a value on a miss. Returning `undefined` means "nothing to cache": the caller gets undefined. */
-export type Loader<T> = (ctx: LoaderContext<T>) => T | Promise<T>
+/**
+ * Loads a value on a miss. Returning `undefined` means "nothing to cache": the caller gets undefined.
+ * The context's type is a separate parameter so that `T` is inferred from what the loader returns
+ * (a context typed by `T` would fix `T` to `unknown` before the loader's return is seen).
+ */
+export type Loader<T, Stale = T> = (ctx: LoaderContext<Stale>) => T | Promise<T>
 
 /** Loads several missing keys at once; returns values aligned with `keys`, or a Map / record by key. */
 export type BatchLoader<T> = (
@@ -96,4 +103,23 @@ export interface WarmEntry<T = unknown> {
   value: T
   ttl?: number | string
   tags?: readonly string[]
+}
+
+/**
+ * An ioredis client (`Redis`), described by the members hotpath's API relies on. The published
+ * declarations use it in place of ioredis's own types, so that a memory-only user compiling with
+ * `skipLibCheck: false` does not need ioredis installed; any ioredis `Redis` is one.
+ */
+export interface RedisClientLike {
+  readonly isCluster: boolean
+  readonly status: string
+  getBuffer(key: string): Promise<unknown>
+  duplicate(): unknown
+  quit(): Promise<unknown>
+  disconnect(reconnect?: boolean): void
+}
+
+/** An ioredis `Cluster`, described like {@link RedisClientLike}; any ioredis `Cluster` is one. */
+export interface RedisClusterLike extends RedisClientLike {
+  nodes(role?: 'all' | 'master' | 'slave'): unknown[]
 }

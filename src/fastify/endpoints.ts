@@ -24,7 +24,7 @@ export interface EndpointOptions {
   /** Bearer token (at least 16 characters) the read endpoints require (not the health probes). */
   token?: string
   /** Bearer token for POST /api/cache/invalidate. Without it the endpoint is not registered. */
-  invalidateToken?: string
+  invalidateToken?: string | undefined
 }
 
 const KNOWN: readonly (keyof EndpointOptions)[] = ['prefix', 'paths', 'protect', 'token', 'invalidateToken']

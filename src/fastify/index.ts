@@ -56,15 +56,6 @@ const KNOWN: readonly (keyof HotpathFastifyOptions)[] = [
   'endpoints',
 ]
 
-// shedding.ts belongs to the metrics work; its options are checked here, where they arrive
-const SHEDDING_KNOWN: readonly (keyof SheddingOptions)[] = [
-  'maxEventLoopDelay',
-  'maxEventLoopUtilization',
-  'maxHeapUsedBytes',
-  'exempt',
-  'adaptiveLimit',
-]
-
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** hotpath's settings for this route (one namespaced key: no clash with other plugins' config). */
@@ -114,8 +105,7 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
     }
   }
   const compressor = options.compression === false ? undefined : new Compressor(options.compression ?? {})
-  if (options.shedding) assertKnownKeys(options.shedding, SHEDDING_KNOWN, 'shedding')
-  const shedder = options.shedding ? new Shedder(options.shedding, []) : undefined
+  const shedder = options.shedding ? new Shedder(options.shedding, [], monitor?.eventLoop) : undefined
   shedder?.start()
 
   const hooks = new RouteHooks({

@@ -1,10 +1,14 @@
 /**
  * Load shedding: refuse new requests with 503 and a Retry-After that grows with the overload,
  * when event-loop delay, event-loop utilization or heap use pass their limits. Cheap: the
- * signals are sampled every 100 ms (the delay is how late that tick fires), the per-request
- * check reads three numbers.
+ * signals come from the one event-loop sampler of hotpath/metrics (the monitor's when there is
+ * a monitor, else a private one), sampled in the background; the per-request check reads three
+ * numbers.
  */
 import { performance } from 'node:perf_hooks'
+import type { Disposer } from '../events.js'
+import { createEventLoopSampler, type EventLoopSource } from '../metrics/index.js'
+import { assertKnownKeys } from '../options.js'
 import type { AdaptiveLimit } from '../resilience/index.js'
 import { type Duration, toMs } from '../time.js'
 
@@ -27,20 +31,24 @@ export interface SheddingOptions {
 
 /** Samples load and decides. */
 export class Shedder {
-  private lastTick = performance.now()
   private readonly maxDelay: number
   private readonly maxElu: number
   private readonly maxHeap: number
-  private timer: NodeJS.Timeout | undefined
-  private lastElu = performance.eventLoopUtilization()
-  delayMs = 0
-  elu = 0
-  heap = 0
+  private release: Disposer | undefined
+  private startedAt = Number.POSITIVE_INFINITY
+  private readonly source: EventLoopSource
   shed = 0
   readonly exempt: Set<string>
   readonly adaptive: AdaptiveLimit | undefined
 
-  constructor(o: SheddingOptions, defaultExempt: string[]) {
+  /** `source`: the event-loop figures to read (`monitor.eventLoop`); a private sampler when omitted. */
+  constructor(o: SheddingOptions, defaultExempt: string[], source?: EventLoopSource) {
+    assertKnownKeys(
+      o,
+      ['maxEventLoopDelay', 'maxEventLoopUtilization', 'maxHeapUsedBytes', 'exempt', 'adaptiveLimit'],
+      'shedding options',
+    )
+    this.source = source ?? createEventLoopSampler()
     this.maxDelay = toMs(o.maxEventLoopDelay ?? '200ms', 'shedding.maxEventLoopDelay')
     this.maxElu = o.maxEventLoopUtilization ?? Number.POSITIVE_INFINITY
     if (o.maxEventLoopUtilization !== undefined && !(this.maxElu > 0 && this.maxElu <= 1)) {
@@ -54,32 +62,27 @@ export class Shedder {
     this.adaptive = o.adaptiveLimit
   }
 
+  /** Starts reading the source (it samples in the background while retained). */
   start(): void {
-    this.lastTick = performance.now()
-    this.timer = setInterval(() => this.sample(), 100)
-    this.timer.unref()
+    if (this.release !== undefined) return
+    // before retain(): a private sampler's first probe counts from the moment it begins
+    this.startedAt = performance.now()
+    this.release = this.source.retain()
   }
 
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer)
-  }
-
-  /** Reads the signals (the interval does it; tests may call it). */
-  sample(): void {
-    // how late this 100 ms tick fired is the stall the loop just had; it decays by half per
-    // sample, so one long stall keeps shedding for a few samples instead of one
-    const now = performance.now()
-    const lag = Math.max(0, now - this.lastTick - 100)
-    this.lastTick = now
-    this.delayMs = Math.max(lag, this.delayMs / 2)
-    this.elu = performance.eventLoopUtilization(this.lastElu).utilization
-    this.lastElu = performance.eventLoopUtilization()
-    this.heap = process.memoryUsage().heapUsed
+    this.release?.()
+    this.release = undefined
   }
 
   /** Seconds to wait when overloaded (grows with the overload), or 0 to admit. */
   retryAfter(): number {
-    const ratio = Math.max(this.delayMs / this.maxDelay, this.elu / this.maxElu, this.heap / this.maxHeap)
+    const s = this.source
+    // the source's delay is the recent worst stall, halving per 100 ms window: one long stall
+    // keeps shedding for a few windows instead of one
+    // stalls from before the shedding started (a slow start-up) are not load
+    const delay = s.delayStartedAt >= this.startedAt ? s.delayMs : 0
+    const ratio = Math.max(delay / this.maxDelay, s.utilization / this.maxElu, s.heapUsedBytes / this.maxHeap)
     if (ratio <= 1) return 0
     this.shed++
     return Math.min(60, Math.ceil(ratio * 2))

@@ -2,10 +2,13 @@
  * Adapters turn attached components into metrics. They subscribe to a component's events
  * (counted as they happen) and read its `stats()` at each collection (gauges). The cache has a
  * dedicated adapter; resilience policies share a generic one that exports every numeric stat
- * and counts their events. `monitor.registerAdapter(kind, fn)` adds more.
+ * under its own name and type (cumulative counts as `hotpath_<kind>_<field>_total` counters,
+ * levels as gauges, milliseconds as seconds) and counts their events. A detached component's
+ * gauges are removed (a closed cache has no entries). `monitor.registerAdapter(kind, fn)` adds more.
  */
 import type { Disposer } from '../events.js'
 import type { Instrumentable } from '../types.js'
+import type { LiveMetric, LiveType } from './live-metric.js'
 
 /** What an adapter gets from the monitor. */
 export interface AdapterContext {
@@ -19,13 +22,15 @@ export interface AdapterContext {
     name: string,
     help: string,
     labelNames: string[],
-  ): { set(labels: Record<string, string>, v: number): void }
+  ): { set(labels: Record<string, string>, v: number): void; remove(labels: Record<string, string>): void }
   histogram(
     name: string,
     help: string,
     labelNames: string[],
     buckets?: number[],
   ): { observe(labels: Record<string, string>, v: number): void }
+  /** A metric read at scrape time from figures the component keeps (for per-call hot paths). */
+  live(name: string, help: string, type: LiveType): LiveMetric
 }
 
 /** An attached component's metrics: disposers of its subscriptions and a collect step. */
@@ -96,6 +101,7 @@ export const cacheAdapter: Adapter = (source, ctx) => {
     },
     dispose() {
       for (const off of offs) off()
+      for (const g of [entries, bytes, maxEntries, breaker]) g.remove({ cache: name })
     },
   }
 }
@@ -113,15 +119,66 @@ const EVENTS: Record<string, string[]> = {
   fallback: ['fallback'],
 }
 
-/** The generic adapter: every numeric stat as a gauge, known events as counters, breaker state. */
+/**
+ * Stats that are levels (gauges); every other top-level number is a cumulative count (a
+ * counter). Nested objects (a retry budget's window, in-flight by priority) are levels.
+ */
+const GAUGE_FIELDS = new Set([
+  'size',
+  'inUse',
+  'idle',
+  'waiting',
+  'pending',
+  'min',
+  'max',
+  'limit',
+  'inflight',
+  'running',
+  'queued',
+  'queueLimit',
+  'keys',
+  'windowMs',
+  'ms',
+  'delay',
+  'avgRttMs',
+  'acquireMsAvg',
+  'acquireMsMax',
+  'consecutiveFailures',
+  'windowCalls',
+  'windowFailures',
+])
+// fields in milliseconds without an "Ms" in their name
+const MS_FIELDS = new Set(['ms', 'delay'])
+
+const snake = (s: string) =>
+  s
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/[^a-zA-Z0-9_]/g, '_')
+    .toLowerCase()
+
+/** Metric name, help and scale of one stat field (`path` is its camelCase path). */
+function describeStat(
+  prefix: string,
+  kind: string,
+  path: string[],
+): { name: string; counter: boolean; scale: number } {
+  const field = path[path.length - 1] as string
+  const counter = path.length === 1 && !GAUGE_FIELDS.has(field)
+  const ms = MS_FIELDS.has(field) || /Ms(?=[A-Z]|$)/.test(field)
+  const base = path.map((p) => snake(p.replace(/Ms(?=[A-Z]|$)/, '')) || 'value').join('_')
+  const name = `${prefix}${snake(kind)}_${base}${ms ? '_seconds' : ''}${counter ? '_total' : ''}`
+  return { name, counter, scale: ms ? 1 / 1000 : 1 }
+}
+
+/**
+ * The generic adapter: each numeric stat as its own metric labelled by component name —
+ * counters for cumulative counts (fed by the increase since the last collection), gauges for
+ * levels — known events as counters, breaker state.
+ */
 export const genericAdapter: Adapter = (source, ctx) => {
   const p = ctx.prefix
   const labels = { kind: source.kind, name: source.name }
-  const stat = ctx.gauge(`${p}component_stat`, 'Numeric stats of attached components', [
-    'kind',
-    'name',
-    'field',
-  ])
+  const own = { name: source.name }
   const events = ctx.counter(`${p}component_events_total`, 'Events of attached components', [
     'kind',
     'name',
@@ -138,25 +195,70 @@ export const genericAdapter: Adapter = (source, ctx) => {
       // the component does not have this event
     }
   }
-  const flatten = (o: Record<string, unknown>, path: string) => {
-    for (const [k, v] of Object.entries(o)) {
-      const field = path === '' ? k : `${path}_${k}`
+  interface Series {
+    counter?: { inc(labels: Record<string, string>, n?: number): void }
+    gauge?: {
+      set(labels: Record<string, string>, v: number): void
+      remove(labels: Record<string, string>): void
+    }
+    scale: number
+    last: number
+  }
+  const series = new Map<string, Series>()
+  const record = (path: string[], v: number) => {
+    const key = path.join('.')
+    let s = series.get(key)
+    if (s === undefined) {
+      const d = describeStat(p, source.kind, path)
+      const help = `${source.kind} ${path.join('.')}${d.scale === 1 ? '' : ' (seconds)'}`
+      s = d.counter
+        ? { counter: ctx.counter(d.name, help, ['name']), scale: d.scale, last: 0 }
+        : { gauge: ctx.gauge(d.name, help, ['name']), scale: d.scale, last: 0 }
+      series.set(key, s)
+    }
+    if (s.counter !== undefined) {
+      // a count that went down was reset: all of it is new
+      const inc = v >= s.last ? v - s.last : v
+      s.last = v
+      if (inc > 0) s.counter.inc(own, inc * s.scale)
+    } else s.gauge?.set(own, v * s.scale)
+  }
+  const byKey = new Map<string, { set(labels: Record<string, string>, v: number): void }>()
+  // a map of levels keyed by data (inflight by priority class): one gauge, the key as a label
+  const recordMap = (field: string, m: Record<string, unknown>) => {
+    const label = snake(field.slice(2))
+    let g = byKey.get(field)
+    if (g === undefined) {
+      g = ctx.gauge(`${p}${snake(source.kind)}_${snake(field)}`, `${source.kind} ${field}`, ['name', label])
+      byKey.set(field, g)
+    }
+    for (const [k, v] of Object.entries(m)) {
       const n = num(v)
-      if (n !== undefined) stat.set({ ...labels, field }, n)
-      else if (v !== null && typeof v === 'object' && !Array.isArray(v) && path.split('_').length < 3)
-        flatten(obj(v), field)
+      if (n !== undefined) g.set({ name: source.name, [label]: k }, n)
+    }
+  }
+  const walk = (o: Record<string, unknown>, path: string[]) => {
+    for (const [k, v] of Object.entries(o)) {
+      const n = num(v)
+      if (n !== undefined) record([...path, k], n)
+      else if (path.length === 0 && /^by[A-Z]/.test(k) && v !== null && typeof v === 'object')
+        recordMap(k, obj(v))
+      else if (v !== null && typeof v === 'object' && !Array.isArray(v) && path.length < 2)
+        walk(obj(v), [...path, k])
     }
   }
   return {
     collect() {
       const s = obj(source.stats())
-      flatten(s, '')
+      walk(s, [])
       if (source.kind === 'circuit-breaker' && typeof s.state === 'string') {
-        state.set({ name: source.name }, BREAKER_STATES[s.state] ?? 0)
+        state.set(own, BREAKER_STATES[s.state] ?? 0)
       }
     },
     dispose() {
       for (const off of offs) off()
+      for (const s of series.values()) s.gauge?.remove(own)
+      if (source.kind === 'circuit-breaker') state.remove(own)
     },
   }
 }

@@ -27,8 +27,7 @@ export class CardinalityGuard {
       set = new Set()
       this.seen.set(metric, set)
     }
-    let key = ''
-    for (const n of labelNames) key += `${labels[n] ?? ''}\u0000`
+    const key = keyOf(labels, labelNames)
     if (set.has(key)) return labels
     if (set.size < this.max) {
       set.add(key)
@@ -46,8 +45,19 @@ export class CardinalityGuard {
     return overflow
   }
 
+  /** Forgets a label set (its series was removed); false if it was never admitted. */
+  forget(metric: string, labels: Labels, labelNames: readonly string[]): boolean {
+    return this.seen.get(metric)?.delete(keyOf(labels, labelNames)) ?? false
+  }
+
   /** Label sets held for `metric`. */
   count(metric: string): number {
     return this.seen.get(metric)?.size ?? 0
   }
+}
+
+function keyOf(labels: Labels, labelNames: readonly string[]): string {
+  let key = ''
+  for (const n of labelNames) key += `${labels[n] ?? ''}\u0000`
+  return key
 }

@@ -7,6 +7,13 @@
 export type { Adapter, AdapterContext, Attachment } from './adapters.js'
 export { type AlertEvent, type AlertRule, type AlertStatus, type AlertValue, readPath } from './alerts.js'
 export type { Labels } from './cardinality.js'
+export {
+  createEventLoopSampler,
+  type EventLoopDelayStats,
+  EventLoopSampler,
+  type EventLoopSamplerOptions,
+  type EventLoopSource,
+} from './event-loop.js'
 export type { CheckResult, ComponentHealth, HealthCheck, HealthReport } from './health.js'
 export { createMonitor, envOptions, Monitor, type MonitorOptions, type MonitorSnapshot } from './monitor.js'
 export type { OperationStats } from './op-stats.js'
@@ -22,4 +29,12 @@ export {
   type RecommendationRule,
   staleServesRule,
 } from './recommendations.js'
+export {
+  instrumentRedis,
+  type RedisClientEvents,
+  type RedisClientLike,
+  RedisInstrumentation,
+  type RedisInstrumentationOptions,
+  type RedisMonitorLike,
+} from './redis.js'
 export type { RuntimeSnapshot } from './runtime.js'

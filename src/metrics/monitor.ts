@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Disposer } from '../events.js'
+import { assertKnownKeys } from '../options.js'
 import { type Clock, type Duration, systemClock, toMs } from '../time.js'
 import type { Instrumentable, MonitorLike } from '../types.js'
 import {
@@ -18,9 +19,13 @@ import {
 } from './adapters.js'
 import { AlertManager, type AlertRule, type AlertStatus } from './alerts.js'
 import { CardinalityGuard, type Labels } from './cardinality.js'
+import { EventLoopSampler } from './event-loop.js'
+import { canStream, exposition } from './exposition.js'
 import { type HealthCheck, HealthRegistry, type HealthReport } from './health.js'
+import { liveMetric } from './live-metric.js'
 import { type OperationStats, OperationStatsTable } from './op-stats.js'
 import { builtInRules, type Recommendation, type RecommendationRule } from './recommendations.js'
+import { redisAdapter } from './redis.js'
 import { RuntimeCollector, type RuntimeSnapshot } from './runtime.js'
 
 /** Options of `createMonitor()`. Environment variables apply where an option is omitted. */
@@ -57,7 +62,30 @@ export interface MonitorOptions {
   clock?: Clock
   /** Environment to read (tests pass their own). @default process.env */
   env?: Record<string, string | undefined>
+  /**
+   * The event-loop sampler to read (share one between monitors, or hand it to load shedding via
+   * `monitor.eventLoop`). @default a new one
+   */
+  eventLoop?: EventLoopSampler
 }
+
+const KNOWN_OPTIONS = [
+  'registry',
+  'prefix',
+  'enabled',
+  'collectInterval',
+  'runtime',
+  'maxSeriesPerMetric',
+  'operations',
+  'latencyBuckets',
+  'alerts',
+  'healthChecks',
+  'recommendations',
+  'onWarning',
+  'clock',
+  'env',
+  'eventLoop',
+]
 
 /** The JSON snapshot (what `/api/metrics` serves). */
 export interface MonitorSnapshot {
@@ -105,6 +133,8 @@ export function envOptions(
 export class Monitor implements MonitorLike {
   readonly registry: Registry
   readonly prefix: string
+  /** The one event-loop sampler: runtime metrics read it, and so can load shedding. */
+  readonly eventLoop: EventLoopSampler
   private readonly clock: Clock
   private readonly guard: CardinalityGuard
   private readonly ops: OperationStatsTable
@@ -115,7 +145,10 @@ export class Monitor implements MonitorLike {
   private readonly alertManager: AlertManager
   private readonly healthRegistry: HealthRegistry
   private readonly recRules: RecommendationRule[]
-  private readonly adapters = new Map<string, Adapter>([['cache', cacheAdapter]])
+  private readonly adapters = new Map<string, Adapter>([
+    ['cache', cacheAdapter],
+    ['redis', redisAdapter],
+  ])
   private readonly attached = new Map<Instrumentable, Attachment>()
   private readonly metricsCache = new Map<string, Counter<string> | Gauge<string> | Histogram<string>>()
   private readonly previousStats = new Map<string, Record<string, unknown>>()
@@ -129,6 +162,9 @@ export class Monitor implements MonitorLike {
   constructor(options: MonitorOptions = {}) {
     if (options === null || typeof options !== 'object')
       throw new TypeError('createMonitor options must be an object')
+    assertKnownKeys(options, KNOWN_OPTIONS, 'createMonitor options')
+    assertKnownKeys(options.operations, ['samples', 'maxOperations'], 'createMonitor operations')
+    assertKnownKeys(options.recommendations, ['builtIn', 'rules'], 'createMonitor recommendations')
     const env = envOptions(options.env ?? process.env)
     this.registry = options.registry ?? new Registry()
     if (
@@ -191,7 +227,12 @@ export class Monitor implements MonitorLike {
       if (typeof r !== 'function') throw new TypeError('recommendations.rules must be functions')
     this.recRules = [...(rec.builtIn === false ? [] : builtInRules), ...(rec.rules ?? [])]
     this.startedAt = this.clock.now()
-    if (options.runtime !== false) this.runtime = new RuntimeCollector(this.registry, this.prefix)
+    if (options.eventLoop !== undefined && !(options.eventLoop instanceof EventLoopSampler)) {
+      throw new TypeError('eventLoop must be an event-loop sampler (createEventLoopSampler())')
+    }
+    this.eventLoop = options.eventLoop ?? new EventLoopSampler()
+    if (options.runtime !== false)
+      this.runtime = new RuntimeCollector(this.registry, this.prefix, this.eventLoop)
     if (this.enabled) this.start()
   }
 
@@ -229,6 +270,10 @@ export class Monitor implements MonitorLike {
         const l = this.guard.admit(name, labels, labelNames)
         if (l === undefined) g.set(v)
         else g.set(l, v)
+      },
+      /** Removes a series (a detached component's), freeing its place under the cardinality cap. */
+      remove: (labels: Labels) => {
+        if (this.guard.forget(name, labels, labelNames)) g.remove(labels as Record<string, string>)
       },
     }
   }
@@ -335,6 +380,7 @@ export class Monitor implements MonitorLike {
       counter: (n, help, labels) => this.counter(n, help, labels),
       gauge: (n, help, labels) => this.gauge(n, help, labels),
       histogram: (n, help, labels, buckets) => this.histogram(n, help, labels, buckets),
+      live: (n, help, type) => liveMetric(this.registry, n, help, type),
     }
     const attachment = adapter(source, ctx)
     this.attached.set(source, attachment)
@@ -436,6 +482,11 @@ export class Monitor implements MonitorLike {
     this.healthRegistry.add(check)
   }
 
+  /** Removes the health check called `name`; false if there was none. */
+  removeHealthCheck(name: string): boolean {
+    return this.healthRegistry.remove(name)
+  }
+
   /** Runs the health checks of `kind` (all when omitted). */
   health(kind?: 'liveness' | 'readiness'): Promise<HealthReport> {
     return this.healthRegistry.report(kind)
@@ -470,20 +521,13 @@ export class Monitor implements MonitorLike {
   }
 
   /**
-   * Prometheus text of the whole registry. Serializes metric by metric and yields to the event
-   * loop every few milliseconds, so a large registry does not stall requests while scraped.
+   * Prometheus text of the whole registry. Formats series by series and yields to the event
+   * loop after each millisecond of work, so a large registry does not stall requests while it is
+   * scraped (the same text as prom-client's `registry.metrics()`).
    */
   async metrics(): Promise<string> {
-    const parts: string[] = []
-    let sliceStart = performance.now()
-    for (const m of this.registry.getMetricsAsArray()) {
-      parts.push(await this.registry.getSingleMetricAsString(m.name))
-      if (performance.now() - sliceStart > 2) {
-        await new Promise<void>((r) => setImmediate(r))
-        sliceStart = performance.now()
-      }
-    }
-    return `${parts.filter((p) => p.length > 0).join('\n')}\n`
+    if (!canStream(this.registry)) return this.registry.metrics()
+    return exposition(this.registry, 0.5)
   }
 }
 

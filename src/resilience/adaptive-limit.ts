@@ -14,6 +14,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { Events } from '../events.js'
+import { assertKnownKeys } from '../options.js'
 import type { Clock } from '../time.js'
 import type { MonitorLike } from '../types.js'
 import { LimitExceededError } from './errors.js'
@@ -21,6 +22,20 @@ import { type PolicyContext, rootContext } from './policy.js'
 
 /** Samples per window of the no-load RTT minimum (vegas). */
 const WINDOW = 1000
+
+const KNOWN = [
+  'algorithm',
+  'initialLimit',
+  'minLimit',
+  'maxLimit',
+  'smoothing',
+  'tolerance',
+  'vegas',
+  'priorities',
+  'name',
+  'clock',
+  'monitor',
+] as const
 
 /** Options of `adaptiveLimit()`. */
 export interface AdaptiveLimitOptions {
@@ -92,6 +107,8 @@ export class AdaptiveLimit {
   private readonly now: () => number
 
   constructor(options: AdaptiveLimitOptions = {}) {
+    assertKnownKeys(options, KNOWN, 'adaptiveLimit options')
+    assertKnownKeys(options.vegas, ['alpha', 'beta'], 'adaptiveLimit options.vegas')
     this.now = options.clock === undefined ? () => performance.now() : () => (options.clock as Clock).now()
     const algorithm = options.algorithm ?? 'vegas'
     if (algorithm !== 'vegas' && algorithm !== 'gradient2') {

@@ -2,7 +2,8 @@
  * Backoff: how long to wait before retry number `attempt` (1-based). Pure functions of the
  * attempt (and the previous delay, for decorrelated jitter) so they are easy to test.
  */
-import { type Duration, toMs } from '../time.js'
+import { assertKnownKeys } from '../options.js'
+import { type Duration, toTimerMs } from '../time.js'
 
 /** A backoff: the delay before retry `attempt`, given the previous delay. */
 export interface Backoff {
@@ -23,14 +24,16 @@ export interface ExponentialBackoffOptions {
 
 /** The same delay every time. */
 export function constantBackoff(delay: Duration = 100): Backoff {
-  const ms = toMs(delay, 'constantBackoff delay')
+  const ms = toTimerMs(delay, 'constantBackoff delay')
   return { next: () => ms }
 }
 
 /** Exponential growth with a cap, full jitter by default (AWS architecture blog, 2015). */
 export function exponentialBackoff(options: ExponentialBackoffOptions = {}): Backoff {
-  const initial = toMs(options.initial ?? 100, 'initial')
-  const max = toMs(options.max ?? 30_000, 'max')
+  assertKnownKeys(options, ['initial', 'max', 'factor', 'jitter'], 'exponentialBackoff options')
+  // delays feed a timer: refused above what a timer can hold
+  const initial = toTimerMs(options.initial ?? 100, 'exponentialBackoff initial')
+  const max = toTimerMs(options.max ?? 30_000, 'exponentialBackoff max')
   const factor = options.factor ?? 2
   if (!Number.isFinite(factor) || factor < 1) throw new RangeError(`factor must be >= 1; received ${factor}`)
   const jitter = options.jitter ?? 'full'
@@ -46,8 +49,9 @@ export function exponentialBackoff(options: ExponentialBackoffOptions = {}): Bac
 
 /** Decorrelated jitter: random in [initial, previous * 3], capped (the AWS variant). */
 export function decorrelatedJitterBackoff(options: { initial?: Duration; max?: Duration } = {}): Backoff {
-  const initial = toMs(options.initial ?? 100, 'initial')
-  const max = toMs(options.max ?? 30_000, 'max')
+  assertKnownKeys(options, ['initial', 'max'], 'decorrelatedJitterBackoff options')
+  const initial = toTimerMs(options.initial ?? 100, 'decorrelatedJitterBackoff initial')
+  const max = toTimerMs(options.max ?? 30_000, 'decorrelatedJitterBackoff max')
   return {
     next(_attempt, previous) {
       const base = previous > 0 ? previous : initial

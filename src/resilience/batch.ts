@@ -4,6 +4,7 @@
  * failure (those are reported as skipped).
  */
 import { AbortedError } from '../errors.js'
+import { assertKnownKeys } from '../options.js'
 
 /** The outcome of one task. */
 export type Settled<T> =
@@ -30,6 +31,7 @@ export async function batchExecute<T>(
     throw new TypeError(`tasks must be an array of functions; received ${typeof tasks}`)
   const bad = tasks.findIndex((t) => typeof t !== 'function')
   if (bad >= 0) throw new TypeError(`tasks[${bad}] must be a function; received ${typeof tasks[bad]}`)
+  assertKnownKeys(options, ['concurrency', 'signal', 'stopOnError'], 'batchExecute options')
   const concurrency = options.concurrency ?? 10
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new RangeError(`concurrency must be an integer >= 1; received ${concurrency}`)

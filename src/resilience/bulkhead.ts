@@ -4,6 +4,7 @@
  */
 import { AbortedError } from '../errors.js'
 import { Events } from '../events.js'
+import { assertKnownKeys } from '../options.js'
 import type { MonitorLike } from '../types.js'
 import { BulkheadFullError } from './errors.js'
 import { type Policy, rootContext, type Work } from './policy.js'
@@ -19,9 +20,12 @@ interface Waiter {
 export class Semaphore {
   private inUse = 0
   private readonly waiters: Waiter[] = []
-  constructor(readonly permits: number) {
+  constructor(
+    readonly permits: number,
+    option = 'permits',
+  ) {
     if (!Number.isInteger(permits) || permits < 1)
-      throw new RangeError(`permits must be an integer >= 1; received ${permits}`)
+      throw new RangeError(`${option} must be an integer >= 1; received ${permits}`)
   }
 
   /** Permits in use. */
@@ -110,7 +114,8 @@ export class BulkheadPolicy implements Policy {
   ) {
     if (!Number.isInteger(queue) || queue < 0)
       throw new RangeError(`queue must be an integer >= 0; received ${queue}`)
-    this.sem = new Semaphore(limit)
+    assertKnownKeys(options, ['name', 'monitor'], 'bulkhead options')
+    this.sem = new Semaphore(limit, 'bulkhead limit')
     this.name = options.name ?? 'bulkhead'
     options.monitor?.attach(this)
   }

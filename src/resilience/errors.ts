@@ -15,13 +15,19 @@ export class CircuitOpenError extends HotpathError {
   }
 }
 
-/** A rate limit refused the call. */
+/**
+ * A rate limit refused the call. With `cost` (a cost above the limit) it can never pass:
+ * `retryAfter` is undefined and the message says so.
+ */
 export class RateLimitedError extends HotpathError {
-  constructor(key: string, retryAfter: number) {
-    super('E_RATE_LIMITED', `rate limit exceeded for "${key}"; retry after ${Math.ceil(retryAfter)}ms`, {
-      statusCode: 429,
-      retryAfter,
-    })
+  constructor(key: string, retryAfter: number, cost?: number) {
+    super(
+      'E_RATE_LIMITED',
+      cost === undefined
+        ? `rate limit exceeded for "${key}"; retry after ${Math.ceil(retryAfter)}ms`
+        : `rate limit for "${key}": a cost of ${cost} is above the limit, so this call can never be allowed; lower the cost or raise the limit`,
+      { statusCode: 429, retryAfter: cost === undefined ? retryAfter : undefined },
+    )
   }
 }
 
@@ -56,6 +62,17 @@ export class AcquireTimeoutError extends HotpathError {
       {
         statusCode: 503,
       },
+    )
+  }
+}
+
+/** A pool could not make a resource: create() failed (`cause`), and it backs off before the next try. */
+export class PoolCreateError extends HotpathError {
+  constructor(name: string, failures: number, cause: unknown) {
+    super(
+      'E_POOL_CREATE',
+      `pool "${name}" could not create a resource (${failures} failure${failures === 1 ? '' : 's'} in a row); the create() error is the cause`,
+      { statusCode: 503, cause },
     )
   }
 }

@@ -1,5 +1,6 @@
 /** fallback(): answers with a value (or a function's result) when the call fails. */
 import { Events } from '../events.js'
+import { assertKnownKeys } from '../options.js'
 import type { MonitorLike } from '../types.js'
 import { type Handle, toPredicate } from './handle.js'
 import { type Policy, rootContext, type Work } from './policy.js'
@@ -25,6 +26,7 @@ export class FallbackPolicy<F> implements Omit<Policy, 'execute'> {
     private readonly value: F | ((error: unknown) => F | Promise<F>),
     options: FallbackOptions = {},
   ) {
+    assertKnownKeys(options, ['handle', 'name', 'monitor'], 'fallback options')
     this.name = options.name ?? 'fallback'
     this.handles = toPredicate(options.handle)
     options.monitor?.attach(this)

@@ -4,7 +4,8 @@
  * percentile of recent calls; losing attempts are aborted through their signal.
  */
 import { Events } from '../events.js'
-import { type Clock, type Duration, systemClock, toMs } from '../time.js'
+import { assertKnownKeys } from '../options.js'
+import { type Clock, type Duration, systemClock, toTimerMs } from '../time.js'
 import type { MonitorLike } from '../types.js'
 import type { Policy, PolicyContext, Work } from './policy.js'
 
@@ -26,6 +27,8 @@ export interface HedgeOptions {
 
 const SAMPLES = 512
 
+const KNOWN = ['delay', 'percentile', 'initialDelay', 'maxHedges', 'name', 'clock', 'monitor'] as const
+
 /** A hedging policy. */
 export class HedgePolicy implements Policy {
   readonly kind = 'hedge'
@@ -42,13 +45,14 @@ export class HedgePolicy implements Policy {
   private counts = { calls: 0, hedges: 0, hedgeWins: 0 }
 
   constructor(options: HedgeOptions = {}) {
+    assertKnownKeys(options, KNOWN, 'hedge options')
     this.name = options.name ?? 'hedge'
     this.clock = options.clock ?? systemClock
-    this.fixed = options.delay === undefined ? undefined : toMs(options.delay, 'delay')
+    this.fixed = options.delay === undefined ? undefined : toTimerMs(options.delay, 'hedge delay')
     this.pct = options.percentile ?? 95
     if (!(this.pct > 0 && this.pct < 100))
       throw new RangeError(`percentile must be in (0, 100); received ${this.pct}`)
-    this.initial = toMs(options.initialDelay ?? 50, 'initialDelay')
+    this.initial = toTimerMs(options.initialDelay ?? 50, 'hedge initialDelay')
     this.maxHedges = options.maxHedges ?? 1
     if (!Number.isInteger(this.maxHedges) || this.maxHedges < 1) {
       throw new RangeError(`maxHedges must be an integer >= 1; received ${this.maxHedges}`)

@@ -35,6 +35,7 @@ export {
   BulkheadFullError,
   CircuitOpenError,
   LimitExceededError,
+  PoolCreateError,
   PoolDrainingError,
   RateLimitedError,
   RetryBudgetError,

@@ -6,9 +6,10 @@
  */
 import { AbortedError } from '../errors.js'
 import { Events } from '../events.js'
-import { type Clock, type Duration, systemClock, toMs } from '../time.js'
+import { assertKnownKeys } from '../options.js'
+import { type Clock, type Duration, systemClock, toTimerMs } from '../time.js'
 import type { MonitorLike } from '../types.js'
-import { AcquireTimeoutError, PoolDrainingError } from './errors.js'
+import { AcquireTimeoutError, PoolCreateError, PoolDrainingError } from './errors.js'
 
 /** Options of `createPool()`. */
 export interface PoolOptions<R> {
@@ -31,6 +32,23 @@ export interface PoolOptions<R> {
   clock?: Clock
   monitor?: MonitorLike
 }
+
+const KNOWN = [
+  'create',
+  'destroy',
+  'validate',
+  'min',
+  'max',
+  'idleTimeout',
+  'acquireTimeout',
+  'name',
+  'clock',
+  'monitor',
+] as const
+
+/** First wait after a failed create(); doubles per failure in a row up to CREATE_BACKOFF_MAX. */
+const CREATE_BACKOFF_MIN = 100
+const CREATE_BACKOFF_MAX = 10_000
 
 interface Idle<R> {
   resource: R
@@ -60,6 +78,12 @@ export class Pool<R> {
   private readonly borrowed = new Set<R>()
   private readonly waiters: Array<Borrower<R>> = []
   private creating = 0
+  // idle resources being validated on borrow: still resources, so they count toward max
+  private validating = 0
+  // consecutive create() failures: until createRetryAt, no new create() is attempted
+  private createFailures = 0
+  private createRetryAt = 0
+  private lastCreateError: unknown
   private draining = false
   private readonly detachMonitor: (() => void) | undefined
   private sweepTimer: unknown
@@ -81,6 +105,7 @@ export class Pool<R> {
   constructor(options: PoolOptions<R>) {
     if (typeof options?.create !== 'function')
       throw new TypeError('create must be a function that makes a resource')
+    assertKnownKeys(options, KNOWN, 'createPool options')
     this.o = options
     this.name = options.name ?? 'pool'
     this.min = options.min ?? 0
@@ -90,18 +115,21 @@ export class Pool<R> {
     if (!Number.isInteger(this.min) || this.min < 0 || this.min > this.max) {
       throw new RangeError(`min must be an integer in [0, max]; received ${this.min}`)
     }
-    this.idleMs = toMs(options.idleTimeout ?? '30s', 'idleTimeout')
-    this.acquireMs = toMs(options.acquireTimeout ?? '10s', 'acquireTimeout')
+    this.idleMs = toTimerMs(options.idleTimeout ?? '30s', 'idleTimeout')
+    this.acquireMs = toTimerMs(options.acquireTimeout ?? '10s', 'acquireTimeout')
     this.clock = options.clock ?? systemClock
     for (let i = 0; i < this.min; i++) void this.grow()
     this.detachMonitor = options.monitor?.attach(this)
   }
 
   private get size(): number {
-    return this.idle.length + this.borrowed.size + this.creating
+    return this.idle.length + this.borrowed.size + this.creating + this.validating
   }
 
-  /** Borrows a resource; rejects with E_ACQUIRE_TIMEOUT, E_POOL_DRAINING or E_ABORTED. */
+  /**
+   * Borrows a resource; rejects with E_ACQUIRE_TIMEOUT, E_POOL_DRAINING, E_ABORTED, or
+   * E_POOL_CREATE (the create() error as `cause`) when resources cannot be made.
+   */
   async acquire(signal?: AbortSignal): Promise<R> {
     if (this.draining) throw new PoolDrainingError(this.name)
     if (signal?.aborted) throw new AbortedError(signal.reason)
@@ -109,14 +137,22 @@ export class Pool<R> {
     for (;;) {
       const idle = this.idle.pop()
       if (idle === undefined) break
-      if (await this.isValid(idle.resource)) return this.lend(idle.resource, since)
-      void this.dispose(idle.resource, 'invalid')
+      this.validating++
+      let valid: boolean
+      try {
+        valid = await this.isValid(idle.resource)
+      } finally {
+        this.validating--
+      }
+      if (valid && !this.draining) return this.lend(idle.resource, since)
+      void this.dispose(idle.resource, valid ? 'drain' : 'invalid')
+      if (this.draining) throw new PoolDrainingError(this.name)
     }
-    if (this.size < this.max) void this.grow()
-    return new Promise<R>((resolve, reject) => {
+    const waiting = new Promise<R>((resolve, reject) => {
       const b: Borrower<R> = { resolve, reject, timer: undefined, since, signal, onAbort: undefined }
       b.timer = this.clock.setTimeout(() => {
         this.removeWaiter(b)
+        if (b.onAbort !== undefined) signal?.removeEventListener('abort', b.onAbort)
         this.counts.timeouts++
         reject(new AcquireTimeoutError(this.name, this.acquireMs))
       }, this.acquireMs)
@@ -130,6 +166,30 @@ export class Pool<R> {
       }
       this.waiters.push(b)
     })
+    // queued first, so a create() that fails at once still finds the borrower to tell
+    if (this.size < this.max) this.growForWaiters()
+    return waiting
+  }
+
+  /**
+   * Makes a resource for the waiters, unless create() is backing off after failures: then the
+   * waiters are told at once (with the create error as cause) when nothing else could serve them.
+   */
+  private growForWaiters(): void {
+    if (this.createFailures > 0 && this.clock.now() < this.createRetryAt) {
+      if (this.borrowed.size === 0 && this.creating === 0) this.failWaiters(this.waiters.length)
+      return
+    }
+    void this.grow()
+  }
+
+  /** Rejects the `n` oldest waiters with the last create() error as cause. */
+  private failWaiters(n: number): void {
+    for (const b of this.waiters.splice(0, n)) {
+      this.clock.clearTimeout(b.timer)
+      if (b.onAbort !== undefined) b.signal?.removeEventListener('abort', b.onAbort)
+      b.reject(new PoolCreateError(this.name, this.createFailures, this.lastCreateError))
+    }
   }
 
   private removeWaiter(b: Borrower<R>): void {
@@ -163,16 +223,18 @@ export class Pool<R> {
     } catch (error) {
       this.creating--
       this.counts.createErrors++
+      this.createFailures++
+      this.lastCreateError = error
+      const wait = Math.min(CREATE_BACKOFF_MAX, CREATE_BACKOFF_MIN * 2 ** (this.createFailures - 1))
+      this.createRetryAt = this.clock.now() + wait
       if (this.events.has('error')) this.events.emit('error', { error })
-      // the oldest waiter learns why nothing is coming, instead of waiting for its timeout
-      const b = this.waiters.shift()
-      if (b !== undefined) {
-        this.clock.clearTimeout(b.timer)
-        b.reject(error)
-      }
+      // the oldest waiter learns why nothing is coming, instead of waiting for its timeout; the
+      // others too when no borrowed resource or other create() could still serve them
+      this.failWaiters(this.borrowed.size === 0 && this.creating === 0 ? this.waiters.length : 1)
       return
     }
     this.creating--
+    this.createFailures = 0
     this.counts.created++
     if (this.events.has('create')) this.events.emit('create', {} as Record<string, never>)
     this.giveBack(r)
@@ -206,7 +268,7 @@ export class Pool<R> {
     if (!this.borrowed.delete(r))
       throw new TypeError(`pool "${this.name}": destroy() of a resource it did not lend`)
     await this.dispose(r, 'broken')
-    if (this.waiters.length > 0 && this.size < this.max && !this.draining) void this.grow()
+    if (this.waiters.length > 0 && this.size < this.max && !this.draining) this.growForWaiters()
   }
 
   /** Borrows, runs `fn`, and returns the resource (destroying it if `fn` throws). */
@@ -257,11 +319,13 @@ export class Pool<R> {
     this.detachMonitor?.()
     for (const b of this.waiters.splice(0)) {
       this.clock.clearTimeout(b.timer)
+      if (b.onAbort !== undefined) b.signal?.removeEventListener('abort', b.onAbort)
       b.reject(new PoolDrainingError(this.name))
     }
     if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer)
     await Promise.all(this.idle.splice(0).map((i) => this.dispose(i.resource, 'drain')))
-    while (this.borrowed.size > 0 || this.creating > 0) await new Promise((r) => setTimeout(r, 5))
+    while (this.borrowed.size > 0 || this.creating > 0 || this.validating > 0)
+      await new Promise((r) => setTimeout(r, 5))
   }
 
   on<K extends 'create' | 'destroy' | 'error'>(event: K, listener: (payload: never) => void) {
@@ -277,6 +341,7 @@ export class Pool<R> {
       idle: this.idle.length,
       waiting: this.waiters.length,
       pending: this.creating,
+      validating: this.validating,
       min: this.min,
       max: this.max,
       acquired: c.acquired,

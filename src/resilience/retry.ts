@@ -4,6 +4,7 @@
  * plus a small floor), honouring AbortSignal between and during attempts.
  */
 import { Events } from '../events.js'
+import { assertKnownKeys } from '../options.js'
 import { type Clock, type Duration, systemClock, toMs } from '../time.js'
 import type { MonitorLike } from '../types.js'
 import { type Backoff, exponentialBackoff } from './backoff.js'
@@ -48,6 +49,8 @@ export interface RetryEvents {
 }
 
 const BUCKETS = 10
+
+const KNOWN = ['name', 'maxAttempts', 'handle', 'backoff', 'budget', 'clock', 'monitor'] as const
 
 /** Sliding-window counters of calls and retries. */
 class Budget {
@@ -112,6 +115,7 @@ export class RetryPolicy implements Policy {
   private counts = { calls: 0, retries: 0, successes: 0, failures: 0, budgetExhausted: 0 }
 
   constructor(options: RetryOptions = {}) {
+    assertKnownKeys(options, KNOWN, 'retry options')
     this.name = options.name ?? 'retry'
     const max = options.maxAttempts ?? 3
     if (!Number.isInteger(max) || max < 1)
@@ -124,6 +128,7 @@ export class RetryPolicy implements Policy {
     this.clock = options.clock ?? systemClock
     if (options.budget !== false) {
       const b = options.budget ?? {}
+      assertKnownKeys(b, ['ratio', 'window', 'minPerSecond'], 'retry options.budget')
       const ratio = b.ratio ?? 0.2
       if (!(ratio >= 0)) throw new RangeError(`budget.ratio must be >= 0; received ${ratio}`)
       const minPerSecond = b.minPerSecond ?? 1

@@ -12,7 +12,8 @@
  */
 import { TimeoutError } from '../errors.js'
 import { Events } from '../events.js'
-import { type Clock, type Duration, systemClock, toMs } from '../time.js'
+import { assertKnownKeys } from '../options.js'
+import { type Clock, type Duration, systemClock, toTimerMs } from '../time.js'
 import type { MonitorLike } from '../types.js'
 import type { Policy, PolicyContext, Work } from './policy.js'
 
@@ -34,8 +35,9 @@ export interface TimeoutEvents {
 }
 
 const NEVER = new AbortController().signal
+const KNOWN = ['strategy', 'name', 'clock', 'monitor'] as const
 
-/** One call in flight: its context, deadline and settle functions. */
+/** One call in flight: its context, deadline and settle functions, and its place in the list. */
 class Call implements PolicyContext {
   readonly attempt = 1
   deadline = 0
@@ -44,20 +46,38 @@ class Call implements PolicyContext {
   controller: AbortController | undefined = undefined
   resolve: ((v: unknown) => void) | undefined = undefined
   reject: ((e: unknown) => void) | undefined = undefined
-  constructor(readonly parent: AbortSignal | undefined) {}
+  // the listener on the caller's signal, removed when the call settles (one per call otherwise
+  // piles up on a long-lived signal)
+  onParentAbort: (() => void) | undefined = undefined
+  prev: Call | undefined = undefined
+  next: Call | undefined = undefined
+  constructor(public parent: AbortSignal | undefined) {}
 
   get signal(): AbortSignal {
     if (this.controller === undefined) {
-      if (this.parent === undefined && this.done) return NEVER
+      if (this.done) return this.parent ?? NEVER
       const c = new AbortController()
       this.controller = c
       const parent = this.parent
       if (parent !== undefined) {
         if (parent.aborted) c.abort(parent.reason)
-        else parent.addEventListener('abort', () => c.abort(parent.reason), { once: true })
+        else {
+          this.onParentAbort = () => c.abort(parent.reason)
+          parent.addEventListener('abort', this.onParentAbort, { once: true })
+        }
       }
     }
     return this.controller.signal
+  }
+
+  /** Drops what a settled call no longer needs: the parent's listener and the settle functions. */
+  release(): void {
+    if (this.onParentAbort !== undefined) {
+      this.parent?.removeEventListener('abort', this.onParentAbort)
+      this.onParentAbort = undefined
+    }
+    this.resolve = undefined
+    this.reject = undefined
   }
 }
 
@@ -69,13 +89,18 @@ export class TimeoutPolicy implements Policy {
   private readonly aggressive: boolean
   private readonly clock: Clock
   private readonly events = new Events<TimeoutEvents>()
-  private readonly queue: Call[] = []
-  private head = 0
+  // calls waiting for their deadline, oldest first (one duration: deadlines in call order); a
+  // call leaves the list when it settles, so finished calls are never retained
+  private first: Call | undefined = undefined
+  private last: Call | undefined = undefined
+  private inList = 0
   private timer: unknown = undefined
+  private timerRefed = false
   private counts = { calls: 0, timeouts: 0 }
 
   constructor(duration: Duration, options: TimeoutOptions = {}) {
-    this.ms = toMs(duration, 'timeout duration')
+    assertKnownKeys(options, KNOWN, 'timeout options')
+    this.ms = toTimerMs(duration, 'timeout duration')
     if (this.ms <= 0)
       throw new RangeError(`timeout duration must be greater than 0; received ${String(duration)}`)
     const strategy = options.strategy ?? 'aggressive'
@@ -97,32 +122,78 @@ export class TimeoutPolicy implements Policy {
       r = fn(call)
     } catch (err) {
       call.done = true
+      call.release()
       return Promise.reject(err)
     }
     if (!(r instanceof Promise)) {
       call.done = true
+      call.release()
       return Promise.resolve(r)
     }
     return new Promise<T>((resolve, reject) => {
       call.resolve = resolve as (v: unknown) => void
       call.reject = reject
       call.deadline = this.clock.now() + this.ms
-      this.queue.push(call)
-      if (this.timer === undefined) this.arm()
+      this.push(call)
       r.then(
         (v) => {
           if (call.done) return
-          call.done = true
+          this.settle(call)
           // cooperative: the function finished after the abort; its value stands
           resolve(v)
         },
         (e: unknown) => {
           if (call.done) return
-          call.done = true
+          this.settle(call)
           reject(call.timedOut ? new TimeoutError(this.message()) : e)
         },
       )
     })
+  }
+
+  private push(call: Call): void {
+    const last = this.last
+    if (last === undefined) this.first = call
+    else {
+      last.next = call
+      call.prev = last
+    }
+    this.last = call
+    this.inList++
+    if (this.timer === undefined) this.arm()
+    else if (!this.timerRefed) this.refTimer(true)
+  }
+
+  private unlink(call: Call): void {
+    const { prev, next } = call
+    if (prev === undefined) this.first = next
+    else prev.next = next
+    if (next === undefined) this.last = prev
+    else next.prev = prev
+    call.prev = undefined
+    call.next = undefined
+    this.inList--
+    // nobody waits on the armed timer any more: it must not hold the process open until it fires
+    if (this.inList === 0 && this.timerRefed) this.refTimer(false)
+  }
+
+  private settle(call: Call): void {
+    call.done = true
+    // a cooperative call that timed out already left the list
+    if (!call.timedOut) this.unlink(call)
+    call.release()
+  }
+
+  /**
+   * Refs or unrefs the armed timer. The timer is kept armed when the list empties (re-arming per
+   * call would cost a timer per call), but only a timer that a caller waits on may keep the
+   * process alive. Clocks whose handles cannot be unref'd (the FakeClock) are left alone.
+   */
+  private refTimer(on: boolean): void {
+    const t = this.timer as { ref?: () => void; unref?: () => void } | undefined
+    this.timerRefed = on
+    if (on) t?.ref?.()
+    else t?.unref?.()
   }
 
   private message(): string {
@@ -130,41 +201,34 @@ export class TimeoutPolicy implements Policy {
   }
 
   private arm(): void {
-    const q = this.queue
-    while (this.head < q.length && (q[this.head] as Call).done) this.head++
-    if (this.head >= q.length) {
-      q.length = 0
-      this.head = 0
+    const head = this.first
+    if (head === undefined) {
       this.timer = undefined
+      this.timerRefed = false
       return
     }
-    const wait = Math.max(0, (q[this.head] as Call).deadline - this.clock.now())
+    const wait = Math.max(0, head.deadline - this.clock.now())
     this.timer = this.clock.setTimeout(() => this.fire(), wait)
+    this.timerRefed = true
   }
 
   private fire(): void {
     this.timer = undefined
+    this.timerRefed = false
     const now = this.clock.now()
-    const q = this.queue
-    while (this.head < q.length) {
-      const call = q[this.head] as Call
-      if (!call.done) {
-        if (call.deadline > now) break
-        call.timedOut = true
-        this.counts.timeouts++
-        if (this.events.has('timeout')) this.events.emit('timeout', { ms: this.ms })
-        const err = new TimeoutError(this.message())
-        call.controller?.abort(err)
-        if (this.aggressive) {
-          call.done = true
-          call.reject?.(err)
-        }
+    for (let call = this.first; call !== undefined && call.deadline <= now; call = this.first) {
+      this.unlink(call)
+      call.timedOut = true
+      this.counts.timeouts++
+      if (this.events.has('timeout')) this.events.emit('timeout', { ms: this.ms })
+      const err = new TimeoutError(this.message())
+      call.controller?.abort(err)
+      if (this.aggressive) {
+        const reject = call.reject
+        call.done = true
+        call.release()
+        reject?.(err)
       }
-      this.head++
-    }
-    if (this.head > 1024 && this.head * 2 > q.length) {
-      q.splice(0, this.head)
-      this.head = 0
     }
     this.arm()
   }
@@ -176,9 +240,7 @@ export class TimeoutPolicy implements Policy {
 
   /** Counters and calls in flight. */
   stats() {
-    let pending = 0
-    for (let i = this.head; i < this.queue.length; i++) if (!(this.queue[i] as Call).done) pending++
-    return { ...this.counts, pending, ms: this.ms }
+    return { ...this.counts, pending: this.inList, ms: this.ms }
   }
 }
 

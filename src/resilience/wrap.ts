@@ -39,6 +39,17 @@ export class WrappedPolicy implements Policy {
     return () => {}
   }
 
+  /**
+   * Disposes every wrapped policy that holds something (a shared breaker's Redis subscriber, a
+   * monitor registration). Idempotent.
+   */
+  dispose(): void {
+    for (const p of this.policies) {
+      const d = (p as { dispose?: () => void }).dispose
+      if (typeof d === 'function') d.call(p)
+    }
+  }
+
   /** Each part's stats by name. */
   stats() {
     return Object.fromEntries(this.policies.map((p) => [p.name, p.stats()]))

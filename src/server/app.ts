@@ -7,10 +7,32 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { type Cache, createCache } from '../cache/index.js'
 import hotpath from '../fastify/index.js'
-import { createMonitor, type Monitor } from '../metrics/index.js'
+import { createMonitor, instrumentRedis, type Monitor } from '../metrics/index.js'
 import { identify, requireIdentity, unauthorized } from './auth.js'
 import type { ServerConfig } from './config.js'
+import { RedisProbe } from './redis-probe.js'
+import { closeGracefully } from './shutdown.js'
 import { SlowBackend } from './slow-backend.js'
+
+/**
+ * Fastify's socket limits from the configuration. Node checks request deadlines on a sweep
+ * (`connectionsCheckingInterval`, 30 s by default), so a deadline is enforced within a quarter of
+ * itself; headers must arrive within the request deadline too (Node requires headersTimeout <=
+ * requestTimeout).
+ */
+function connectionLimits(config: ServerConfig) {
+  const requestTimeout = config.requestTimeoutMs
+  return {
+    requestTimeout,
+    connectionTimeout: config.connectionTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    http: {
+      requestTimeout,
+      headersTimeout: Math.min(requestTimeout, 60_000),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(requestTimeout / 4))),
+    },
+  }
+}
 
 /** A built server and what it owns. */
 export interface Server {
@@ -18,7 +40,11 @@ export interface Server {
   cache: Cache
   monitor: Monitor
   backend: SlowBackend
-  close(): Promise<void>
+  /**
+   * Stops accepting connections, lets in-flight requests finish (closing keep-alive sockets as
+   * they go idle), then closes the cache, the monitor and Redis; `onStep` hears each step.
+   */
+  close(onStep?: (step: string) => void): Promise<void>
 }
 
 /** Builds the reference server (not listening yet). */
@@ -30,6 +56,8 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
       ? undefined
       : new Redis(config.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1 })
   redis?.on('error', () => {})
+  // the shared client's commands, latency, reconnects and state on /metrics (its check is below)
+  if (redis) instrumentRedis(redis, { monitor, name: 'shared', healthCheck: false })
   const cache = createCache({
     name: 'gateway',
     ttl: config.cacheDefaultTtl,
@@ -45,17 +73,21 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     critical: false,
     check: () => cache.stats().l2.breaker !== 'open',
   })
-  if (redis)
+  if (redis) {
+    // reads what a background probe recorded: no Redis round trip on the probe's request path
+    const probe = new RedisProbe(redis)
     monitor.addHealthCheck({
       name: 'redis',
       kind: 'readiness',
       critical: false,
-      timeout: '1s',
-      check: async () => (await redis.ping()) === 'PONG',
+      timeout: '200ms',
+      check: () => probe.check(),
     })
+  }
   monitor.addHealthCheck({ name: 'event-loop', kind: 'liveness', check: () => true })
 
-  const app = Fastify({ logger: options.logger ?? false })
+  const app = Fastify({ logger: options.logger ?? false, ...connectionLimits(config) })
+  app.server.maxConnections = config.maxConnections
   await app.register(hotpath, {
     cache,
     monitor,
@@ -196,11 +228,6 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     cache,
     monitor,
     backend,
-    async close() {
-      await app.close()
-      await cache.close()
-      monitor.close()
-      redis?.disconnect()
-    },
+    close: (onStep) => closeGracefully({ app, cache, monitor, redis }, onStep),
   }
 }

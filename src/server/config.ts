@@ -12,6 +12,14 @@
  * - INVALIDATE_TOKEN: enables POST /api/cache/invalidate (16+ characters).
  * - BACKEND_LATENCY_MS (40): latency of the simulated backend.
  * - PERFORMANCE_MONITORING_ENABLED (true), METRICS_COLLECTION_INTERVAL (10 s): the monitor.
+ * - REQUEST_TIMEOUT (30 s): a whole request (headers and body) must arrive within it, else 408
+ *   and the connection is closed — a client trickling a body cannot hold a connection forever.
+ * - CONNECTION_TIMEOUT (60 s): a connection with no traffic for this long while a request is
+ *   open is closed.
+ * - KEEP_ALIVE_TIMEOUT (72 s): how long an idle keep-alive connection is kept; above the idle
+ *   timeout of the load balancers in front (60 s for most), so they never reuse a closed one.
+ * - MAX_CONNECTIONS (4096): connections beyond it are refused (closed at once).
+ * - SHUTDOWN_TIMEOUT (10 s): on SIGTERM/SIGINT, a close that takes longer is forced (exit 1).
  */
 import type { MonitorOptions } from '../metrics/index.js'
 import { closestName } from '../options.js'
@@ -31,6 +39,16 @@ export interface ServerConfig {
   backendLatencyMs: number
   /** The monitor's settings (PERFORMANCE_MONITORING_ENABLED, METRICS_COLLECTION_INTERVAL). */
   monitor: Pick<MonitorOptions, 'enabled' | 'collectInterval'>
+  /** Whole-request deadline in ms (REQUEST_TIMEOUT). */
+  requestTimeoutMs: number
+  /** Inactivity deadline of a connection with a request open, in ms (CONNECTION_TIMEOUT). */
+  connectionTimeoutMs: number
+  /** Idle keep-alive connections are closed after this many ms (KEEP_ALIVE_TIMEOUT). */
+  keepAliveTimeoutMs: number
+  /** Connections beyond this many are refused (MAX_CONNECTIONS). */
+  maxConnections: number
+  /** A graceful close that takes longer is forced, in ms (SHUTDOWN_TIMEOUT). */
+  shutdownTimeoutMs: number
 }
 
 type Env = Record<string, string | undefined>
@@ -48,6 +66,11 @@ export const KNOWN_VARIABLES = [
   'BACKEND_LATENCY_MS',
   'PERFORMANCE_MONITORING_ENABLED',
   'METRICS_COLLECTION_INTERVAL',
+  'REQUEST_TIMEOUT',
+  'CONNECTION_TIMEOUT',
+  'KEEP_ALIVE_TIMEOUT',
+  'MAX_CONNECTIONS',
+  'SHUTDOWN_TIMEOUT',
 ] as const
 
 function raw(env: Env, name: string): string | undefined {
@@ -90,6 +113,10 @@ function duration(env: Env, name: string, def: Duration, timer: boolean): Durati
   return d
 }
 
+function timerMs(env: Env, name: string, def: Duration): number {
+  return toTimerMs(duration(env, name, def, true), name)
+}
+
 // RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens
 const HOSTNAME =
   /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i
@@ -130,6 +157,11 @@ export function loadConfig(env: Env = process.env): ServerConfig {
       enabled: bool(env, 'PERFORMANCE_MONITORING_ENABLED', true),
       collectInterval: duration(env, 'METRICS_COLLECTION_INTERVAL', '10s', true),
     },
+    requestTimeoutMs: timerMs(env, 'REQUEST_TIMEOUT', '30s'),
+    connectionTimeoutMs: timerMs(env, 'CONNECTION_TIMEOUT', '60s'),
+    keepAliveTimeoutMs: timerMs(env, 'KEEP_ALIVE_TIMEOUT', '72s'),
+    maxConnections: int(env, 'MAX_CONNECTIONS', 4096, 1, 1_000_000),
+    shutdownTimeoutMs: timerMs(env, 'SHUTDOWN_TIMEOUT', '10s'),
   }
 }
 

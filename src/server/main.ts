@@ -1,7 +1,8 @@
 /**
  * `npm start`: runs the reference server and prints its URL. A bad environment value stops it with
  * exit code 2 and a message naming the variable (no stack trace). Ctrl-C (or SIGTERM) drains
- * in-flight requests and closes Redis before exiting.
+ * in-flight requests, closes keep-alive sockets as they go idle, closes the cache, the monitor and
+ * Redis, and exits 0.
  */
 
 import { buildServer } from './app.js'
@@ -54,17 +55,32 @@ console.log(
   `  try: ${address}/api/catalog  ${address}/api/aggregate  ${address}/metrics  ${address}/api/cache/stats`,
 )
 
+// The first SIGINT/SIGTERM closes gracefully (see closeGracefully) and exits 0; a close that
+// outlasts SHUTDOWN_TIMEOUT, a failing close or a second signal exits 1.
 let closing = false
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    if (closing) return
+    if (closing) {
+      console.error(`${signal} again: forcing exit`)
+      process.exit(1)
+    }
     closing = true
     console.log(`\n${signal}: draining in-flight requests...`)
-    const force = setTimeout(() => process.exit(1), 10_000)
+    const force = setTimeout(() => {
+      console.error(
+        `shutdown took longer than SHUTDOWN_TIMEOUT (${config.shutdownTimeoutMs} ms): forcing exit`,
+      )
+      process.exit(1)
+    }, config.shutdownTimeoutMs)
     force.unref()
-    server.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    )
+    server
+      .close((step) => console.log(`  ${step}`))
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          console.error(`shutdown failed: ${(err as Error).message}`)
+          process.exit(1)
+        },
+      )
   })
 }

@@ -3,15 +3,17 @@
  *
  * Layout: entries live in parallel typed arrays indexed by slot (struct-of-arrays), so an entry
  * costs a Map slot plus a few array cells and no object of its own. The slots form three LRU
- * lists: a small admission window (1% of capacity), and a segmented main space of probation
+ * lists: an admission window (1% of capacity at first), and a segmented main space of probation
  * (20%) and protected (80%). A new key enters the window; when the window overflows, its oldest
  * key becomes a candidate for the main space and is admitted only if the frequency sketch says it
  * is more popular than the main space's victim. One-hit wonders and scans therefore cannot flush
  * the popular keys, which is what lifts the hit ratio above LRU's (Einziger et al., TinyLFU,
- * ACM ToS 2017; Caffeine's W-TinyLFU).
+ * ACM ToS 2017; Caffeine's W-TinyLFU). The window's size then follows the workload by hill
+ * climbing on the hit ratio (climber.ts): recency-heavy work grows it towards LRU.
  *
  * This file is a deliberate hot path: no allocation on a hit, monomorphic shapes, cached hashes.
  */
+import { HillClimber } from './climber.js'
 import { FrequencySketch, hashString } from './sketch.js'
 
 const WINDOW = 0
@@ -55,9 +57,19 @@ export class MemoryStore {
   private readonly head = new Int32Array([NONE, NONE, NONE])
   private readonly tail = new Int32Array([NONE, NONE, NONE])
   private readonly count = new Int32Array(3)
-  private readonly windowMax: number
-  private readonly protectedMax: number
+  /** Window size, moved by the hill climber; `windowTarget` keeps its fractional steps. */
+  private windowMax: number
+  private windowTarget: number
+  private protectedMax: number
   private readonly sketch: FrequencySketch
+  private readonly climber: HillClimber
+  /** Hits and misses of `lookup` (those of `getFresh` are `syncHits`/`syncMisses`). */
+  private lookupHits = 0
+  private lookupMisses = 0
+  /** Hits and misses counted when the current sample began. */
+  private hitsMark = 0
+  private missesMark = 0
+  private seed = 0x2545f491
   /** Tags by slot, for tagged entries only. */
   private readonly slotTags = new Map<number, readonly string[]>()
   /** Keys by tag. */
@@ -91,9 +103,10 @@ export class MemoryStore {
     for (let i = 0; i < n; i++) this.free[i] = n - 1 - i
     this.freeTop = n
     this.windowMax = Math.max(1, Math.floor(n * 0.01))
-    const main = n - this.windowMax
-    this.protectedMax = Math.max(0, Math.floor(main * 0.8))
+    this.windowTarget = this.windowMax
+    this.protectedMax = Math.max(0, Math.floor((n - this.windowMax) * 0.8))
     this.sketch = new FrequencySketch(n)
+    this.climber = new HillClimber(n)
   }
 
   /** Entries held. */
@@ -113,14 +126,17 @@ export class MemoryStore {
   lookup(key: string, now: number): number {
     const i = this.map.get(key)
     if (i === undefined) {
+      this.lookupMisses++
       this.sketch.increment(hashString(key))
       return NONE
     }
     if ((this.staleUntil[i] as number) <= now) {
+      this.lookupMisses++
       this.sketch.increment(this.hashes[i] as number)
       this.removeSlot(i, 'expired')
       return NONE
     }
+    this.lookupHits++
     this.sketch.increment(this.hashes[i] as number)
     this.touch(i)
     return i
@@ -307,8 +323,22 @@ export class MemoryStore {
     }
   }
 
-  /** Full: the window's oldest key duels the main space's victim for a place; the loser leaves. */
+  /**
+   * Full: the window's oldest key duels the main space's victim for a place; the loser leaves.
+   * While the window is below its (adapted) size, the newcomer just joins it and the main
+   * space gives up its victim, which is how the window grows.
+   */
   private makeRoom(): void {
+    this.climb()
+    if ((this.count[WINDOW] as number) < this.windowMax) {
+      let victim = this.head[PROBATION] as number
+      if (victim === NONE) victim = this.oldest(PROTECTED)
+      if (victim !== NONE) {
+        this.removeSlot(victim, 'capacity')
+        this.evictions++
+        return
+      }
+    }
     const candidate = this.oldest(WINDOW)
     if (candidate === NONE) {
       this.evictOne('capacity')
@@ -332,9 +362,36 @@ export class MemoryStore {
     const cf = this.sketch.frequency(this.hashes[candidate] as number)
     const vf = this.sketch.frequency(this.hashes[victim] as number)
     // a warm candidate occasionally wins a tie, so an attacker cannot pin the victim by flooding
-    if (cf > vf || (cf >= 6 && Math.random() * 128 < 1)) this.removeSlot(victim, 'capacity')
+    if (cf > vf || (cf >= 6 && (this.nextRandom() & 127) === 0)) this.removeSlot(victim, 'capacity')
     else this.removeSlot(candidate, 'capacity')
     this.evictions++
+  }
+
+  /** After each sample of requests, lets the hill climber move the window's size. */
+  private climb(): void {
+    const hits = this.syncHits + this.lookupHits - this.hitsMark
+    const misses = this.syncMisses + this.lookupMisses - this.missesMark
+    if (hits + misses < this.climber.sampleSize) return
+    this.hitsMark += hits
+    this.missesMark += misses
+    const n = this.maxEntries
+    const target = this.windowTarget + this.climber.adjust(hits, misses)
+    this.windowTarget = Math.min(Math.max(target, 1), Math.max(1, n - 1))
+    this.windowMax = Math.round(this.windowTarget)
+    this.protectedMax = Math.floor((n - this.windowMax) * 0.8)
+    // a shrunk protected segment gives its oldest entries back to probation, where they can be
+    // evicted: otherwise keys that stopped being requested would hold it forever
+    while ((this.count[PROTECTED] as number) > this.protectedMax) this.demote()
+  }
+
+  /** xorshift32: the duel's coin, seeded per store so a run can be replayed in the bench. */
+  private nextRandom(): number {
+    let x = this.seed
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    this.seed = x
+    return x >>> 0
   }
 
   private evictOne(reason: EvictionReason): void {
@@ -370,15 +427,18 @@ export class MemoryStore {
       this.seg[i] = PROTECTED
       this.ref[i] = 0
       this.linkTail(PROTECTED, i)
-      if ((this.count[PROTECTED] as number) > this.protectedMax) {
-        const demoted = this.oldest(PROTECTED)
-        this.unlink(demoted)
-        this.seg[demoted] = PROBATION
-        this.linkTail(PROBATION, demoted)
-      }
+      if ((this.count[PROTECTED] as number) > this.protectedMax) this.demote()
     } else {
       this.ref[i] = 1
     }
+  }
+
+  /** Moves the oldest protected entry to probation's most recent end. */
+  private demote(): void {
+    const demoted = this.oldest(PROTECTED)
+    this.unlink(demoted)
+    this.seg[demoted] = PROBATION
+    this.linkTail(PROBATION, demoted)
   }
 
   /** The least recently used slot of segment `s` (giving referenced slots a second chance). */

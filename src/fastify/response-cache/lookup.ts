@@ -69,7 +69,7 @@ export function lookupRequest(
       rc.onL1Hit?.()
       return 'sent'
     }
-    if (!hasL2(rc)) return joinOrLead(rc, request, reply, state, c)
+    if (!rc.cache.hasL2) return joinOrLead(rc, request, reply, state, c)
   }
   return rc
     .lookup(request, key)
@@ -78,14 +78,6 @@ export function lookupRequest(
         ? 'sent'
         : joinOrLead(rc, request, reply, state, c),
     )
-}
-
-/**
- * Whether the cache has a second tier to ask when L1 misses. The one place that reads it (the
- * cache-engine work replaces `engine.l2` with a public way to ask a Cache its tiers).
- */
-function hasL2(rc: ResponseCache): boolean {
-  return rc.cache.engine.l2 !== undefined
 }
 
 /** Serves a fresh or stale-while-revalidate hit (true); remembers a stale-if-error copy. */

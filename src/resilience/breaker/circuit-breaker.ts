@@ -9,6 +9,7 @@
  * open; one instance at a time runs the half-open trial; when it closes, all close.
  */
 import { Events } from '../../events.js'
+import { assertKnownKeys } from '../../options.js'
 import { type Clock, type Duration, systemClock, toMs } from '../../time.js'
 import type { MonitorLike } from '../../types.js'
 import type { Backoff } from '../backoff.js'
@@ -62,6 +63,18 @@ export interface CircuitBreakerEvents {
 
 const EMPTY = Object.freeze({}) as Record<string, never>
 
+const KNOWN = [
+  'name',
+  'breaker',
+  'halfOpenAfter',
+  'halfOpenTrials',
+  'handle',
+  'initialState',
+  'shared',
+  'clock',
+  'monitor',
+] as const
+
 /** A circuit breaker. */
 export class CircuitBreaker implements Policy {
   readonly kind = 'circuit-breaker'
@@ -84,6 +97,7 @@ export class CircuitBreaker implements Policy {
   private counts = { calls: 0, successes: 0, failures: 0, rejections: 0, opens: 0 }
 
   constructor(options: CircuitBreakerOptions = {}) {
+    assertKnownKeys(options, KNOWN, 'circuitBreaker options')
     this.name = options.name ?? 'circuit'
     this.clock = options.clock ?? systemClock
     const make = options.breaker ?? consecutive(5)
@@ -108,10 +122,14 @@ export class CircuitBreaker implements Policy {
       this.reopens = init.reopens ?? 0
     }
     if (options.shared !== undefined) {
-      this.shared = new SharedBreakerState(options.shared, {
-        onOpen: (until) => this.adoptOpen(until),
-        onClose: () => this.adoptClose(),
-      })
+      this.shared = new SharedBreakerState(
+        options.shared,
+        {
+          onOpen: (until) => this.adoptOpen(until),
+          onClose: () => this.adoptClose(),
+        },
+        this.clock,
+      )
     }
     this.detachMonitor = options.monitor?.attach(this)
   }

@@ -2,10 +2,13 @@
  * Circuit state shared across instances through Redis. The opening instance stores
  * `<key>` = openUntil (expiring then) and publishes `open:<until>` on channel `<key>`; every
  * instance adopts it. In half-open, `SET <key>:trial NX PX` lets one instance run the trial;
- * the instance whose trial succeeds publishes `close`. Redis trouble never fails a call: each
- * instance then just keeps its local state.
+ * the instance whose trial succeeds publishes `close`. Redis trouble never fails a call, nor
+ * slows one: a call waits on Redis at most `timeout`, then the instance decides with its local
+ * state. The subscriber connection never keeps the process alive (the caller's client is theirs).
  */
 import type { Cluster, Redis } from 'ioredis'
+import { assertKnownKeys } from '../../options.js'
+import { type Clock, type Duration, toTimerMs } from '../../time.js'
 
 /** Options of a shared breaker state. */
 export interface SharedStateOptions {
@@ -13,7 +16,14 @@ export interface SharedStateOptions {
   redis: Redis | Cluster
   /** Key (and channel) naming the shared circuit, e.g. 'circuit:payments'. */
   key: string
+  /** Longest a call waits on Redis (the half-open trial claim) before using local state. @default '100ms' */
+  timeout?: Duration
 }
+
+const KNOWN = ['redis', 'key', 'timeout'] as const
+
+/** What a Redis call answers when it did not answer within the timeout. */
+const TIMED_OUT = Symbol('timed out')
 
 interface Callbacks {
   onOpen: (until: number) => void
@@ -26,20 +36,28 @@ export class SharedBreakerState {
   private readonly key: string
   private readonly sub: Redis | Cluster
   private readonly id = Math.random().toString(36).slice(2)
+  private readonly timeoutMs: number
+  private closed = false
 
   constructor(
     options: SharedStateOptions,
     private readonly cb: Callbacks,
+    private readonly clock: Clock,
   ) {
+    assertKnownKeys(options, KNOWN, 'circuitBreaker options.shared')
     if (typeof options?.redis?.publish !== 'function')
       throw new TypeError('shared.redis must be an ioredis client')
     if (typeof options.key !== 'string' || options.key.length === 0) {
       throw new TypeError(`shared.key must be a non-empty string; received ${JSON.stringify(options.key)}`)
     }
+    this.timeoutMs = toTimerMs(options.timeout ?? '100ms', 'shared.timeout')
     this.redis = options.redis
     this.key = options.key
     this.sub = options.redis.duplicate()
     this.sub.on('error', () => {})
+    // the subscriber is ours and only listens: it must not keep a script alive (each reconnect
+    // opens a new socket, so unref on every connect)
+    this.sub.on('connect', () => unrefSocket(this.sub))
     this.sub.on('message', (_channel: string, message: string) => this.receive(message))
     void this.sub.subscribe(this.key).catch(() => {})
     void this.redis
@@ -75,19 +93,55 @@ export class SharedBreakerState {
     void this.redis.publish(this.key, `${this.id}|close|`).catch(() => {})
   }
 
-  /** True when this instance may run the half-open trial (or Redis cannot tell). */
+  /**
+   * True when this instance may run the half-open trial, or when Redis cannot tell within the
+   * timeout (slow, frozen or gone): then the local state decides.
+   */
   async claimTrial(ttl: number): Promise<boolean> {
-    try {
+    const claim = async (): Promise<boolean> => {
       const r = await this.redis.set(`${this.key}:trial`, this.id, 'PX', Math.max(1, Math.ceil(ttl)), 'NX')
       if (r === 'OK') return true
       return (await this.redis.get(`${this.key}:trial`)) === this.id
+    }
+    try {
+      const r = await this.bounded(claim())
+      return r === TIMED_OUT ? true : r
     } catch {
       return true
     }
   }
 
+  /** `p`, or TIMED_OUT after the timeout (the caller awaits it, so the timer is a ref'd one). */
+  private bounded<T>(p: Promise<T>): Promise<T | typeof TIMED_OUT> {
+    if (this.closed) return Promise.resolve(TIMED_OUT)
+    return new Promise<T | typeof TIMED_OUT>((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => resolve(TIMED_OUT), this.timeoutMs)
+      p.then(
+        (v) => {
+          this.clock.clearTimeout(timer)
+          resolve(v)
+        },
+        (e: unknown) => {
+          this.clock.clearTimeout(timer)
+          reject(e)
+        },
+      )
+    })
+  }
+
   /** Closes the subscriber connection. */
   close(): void {
+    this.closed = true
     this.sub.disconnect()
   }
+}
+
+/** Unrefs the socket(s) of an ioredis client (standalone, or each node of a Cluster). */
+function unrefSocket(client: Redis | Cluster): void {
+  const c = client as unknown as {
+    stream?: { unref?: () => void }
+    nodes?: () => Array<{ stream?: { unref?: () => void } }>
+  }
+  c.stream?.unref?.()
+  if (typeof c.nodes === 'function') for (const n of c.nodes()) n.stream?.unref?.()
 }

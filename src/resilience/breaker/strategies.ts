@@ -1,6 +1,7 @@
 /**
  * When a circuit opens. Each strategy counts outcomes and answers "open now?" after a failure.
  */
+import { assertKnownKeys } from '../../options.js'
 import { type Duration, toMs } from '../../time.js'
 
 /** Counts outcomes for a breaker. */
@@ -41,6 +42,7 @@ export function consecutive(threshold = 5): () => BreakerStrategy {
 export function countWindow(
   options: { size?: number; threshold?: number; minimumCalls?: number } = {},
 ): () => BreakerStrategy {
+  assertKnownKeys(options, ['size', 'threshold', 'minimumCalls'], 'countWindow options')
   const size = options.size ?? 100
   const threshold = options.threshold ?? 0.5
   const minimumCalls = options.minimumCalls ?? Math.min(size, 20)
@@ -86,7 +88,9 @@ export function countWindow(
 export function sampling(
   options: { duration?: Duration; threshold?: number; minimumCalls?: number; buckets?: number } = {},
 ): () => BreakerStrategy {
-  const duration = toMs(options.duration ?? '10s', 'duration')
+  assertKnownKeys(options, ['duration', 'threshold', 'minimumCalls', 'buckets'], 'sampling options')
+  // a window, not a timer: toMs
+  const duration = toMs(options.duration ?? '10s', 'sampling duration')
   const threshold = options.threshold ?? 0.5
   const minimumCalls = options.minimumCalls ?? 20
   const buckets = options.buckets ?? 10

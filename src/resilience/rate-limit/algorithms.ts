@@ -17,8 +17,13 @@ export interface Decision {
   remaining: number
   /** Until the limiter is back to its full allowance. */
   resetMs: number
-  /** When denied: wait this long before the same call can pass. 0 when allowed. */
+  /**
+   * When denied: wait this long before the same call can pass. 0 when allowed; Infinity when the
+   * cost is above the limit (`exceedsLimit`).
+   */
   retryAfterMs: number
+  /** True when the cost is above the limit: the call can never be allowed, so do not retry it. */
+  exceedsLimit?: true
 }
 
 /** Parameters shared by both algorithms. */

@@ -15,6 +15,8 @@ export function rateLimitHeaders(
     'RateLimit-Policy': `"${name}";q=${decision.limit};w=${Math.ceil(windowMs / 1000)}`,
     RateLimit: `"${name}";r=${decision.remaining};t=${Math.ceil(decision.resetMs / 1000)}`,
   }
-  if (!decision.allowed) headers['Retry-After'] = String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000)))
+  // a cost above the limit can never pass: no Retry-After to promise
+  if (!decision.allowed && Number.isFinite(decision.retryAfterMs))
+    headers['Retry-After'] = String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000)))
   return headers
 }

@@ -7,7 +7,8 @@
 import type { Cluster, Redis } from 'ioredis'
 import { isHotpathError } from '../../errors.js'
 import { Events } from '../../events.js'
-import { type Clock, type Duration, systemClock, toMs } from '../../time.js'
+import { assertKnownKeys } from '../../options.js'
+import { type Clock, type Duration, systemClock, toMs, toTimerMs } from '../../time.js'
 import type { MonitorLike } from '../../types.js'
 import { RateLimitedError } from '../errors.js'
 import { TimeoutPolicy } from '../timeout.js'
@@ -40,6 +41,20 @@ export interface RateLimiterOptions {
   monitor?: MonitorLike
 }
 
+const KNOWN = [
+  'limit',
+  'window',
+  'algorithm',
+  'redis',
+  'prefix',
+  'timeout',
+  'onRedisError',
+  'maxKeys',
+  'name',
+  'clock',
+  'monitor',
+] as const
+
 /** Events of a rate limiter. */
 export interface RateLimiterEvents {
   rejected: { key: string; retryAfterMs: number }
@@ -63,6 +78,7 @@ export class RateLimiter {
   constructor(options: RateLimiterOptions) {
     if (options === null || typeof options !== 'object')
       throw new TypeError('createRateLimiter needs { limit, window }')
+    assertKnownKeys(options, KNOWN, 'createRateLimiter options')
     const { limit } = options
     if (typeof limit !== 'number' || !Number.isFinite(limit) || limit <= 0) {
       throw new RangeError(`limit must be a positive number; received ${String(limit)}`)
@@ -86,10 +102,12 @@ export class RateLimiter {
     this.name = options.name ?? 'default'
     this.clock = options.clock ?? systemClock
     const rate = { limit, windowMs: this.windowMs }
+    // checked even without Redis, so a bad value is found where it is written
+    const redisTimeout = toTimerMs(options.timeout ?? '100ms', 'createRateLimiter timeout')
     if (options.redis !== undefined) {
       if (typeof options.redis?.defineCommand !== 'function')
         throw new TypeError('redis must be an ioredis client')
-      const guard = new TimeoutPolicy(options.timeout ?? '100ms', {
+      const guard = new TimeoutPolicy(redisTimeout, {
         name: `${this.name}:redis`,
         clock: this.clock,
       })
@@ -103,20 +121,34 @@ export class RateLimiter {
 
   /** Decides for `key` (any string) and `cost` (default 1). Never throws for Redis trouble. */
   consume(key: string, cost = 1): Promise<Decision> {
-    if (typeof key !== 'string')
-      return Promise.reject(new TypeError(`key must be a string; received ${typeof key}`))
-    if (!(cost > 0) || !Number.isFinite(cost))
-      return Promise.reject(new RangeError(`cost must be a positive number; received ${cost}`))
+    const bad = checkCall(key, cost)
+    if (bad !== undefined) return Promise.reject(bad)
+    if (cost > this.limit) return Promise.resolve(this.count(key, this.exceeds()))
     if (this.memory !== undefined)
       return Promise.resolve(this.count(key, this.memory.consume(key, cost, this.clock.now())))
     return this.consumeRemote(key, cost)
   }
 
-  /** Synchronous decision (memory limiters only). */
+  /** Synchronous decision (memory limiters only); the same checks and answers as `consume()`. */
   consumeSync(key: string, cost = 1): Decision {
     if (this.memory === undefined)
       throw new TypeError('consumeSync() is for in-memory limiters; use consume() with Redis')
+    const bad = checkCall(key, cost)
+    if (bad !== undefined) throw bad
+    if (cost > this.limit) return this.count(key, this.exceeds())
     return this.count(key, this.memory.consume(key, cost, this.clock.now()))
+  }
+
+  /** The answer to a cost above the limit: refused, and waiting would not help. */
+  private exceeds(): Decision {
+    return {
+      allowed: false,
+      limit: this.limit,
+      remaining: 0,
+      resetMs: 0,
+      retryAfterMs: Number.POSITIVE_INFINITY,
+      exceedsLimit: true,
+    }
   }
 
   private async consumeRemote(key: string, cost: number): Promise<Decision> {
@@ -151,7 +183,8 @@ export class RateLimiter {
   /** Consumes, then runs `fn` if allowed; otherwise rejects with E_RATE_LIMITED (with retryAfter). */
   async execute<T>(key: string, fn: () => T | Promise<T>, cost = 1): Promise<T> {
     const d = await this.consume(key, cost)
-    if (!d.allowed) throw new RateLimitedError(key, d.retryAfterMs)
+    if (!d.allowed)
+      throw new RateLimitedError(key, d.retryAfterMs, d.exceedsLimit === true ? cost : undefined)
     return fn()
   }
 
@@ -196,9 +229,18 @@ export function rateLimited<A extends unknown[], T>(
   limiter: RateLimiter,
   options: { key?: (...args: A) => string; cost?: number } = {},
 ): (...args: A) => Promise<T> {
+  assertKnownKeys(options, ['key', 'cost'], 'rateLimited options')
   const keyOf = options.key ?? (() => 'global')
   const cost = options.cost ?? 1
   return (...args: A) => limiter.execute(keyOf(...args), () => fn(...args), cost)
+}
+
+/** The error for a bad key or cost, or undefined (shared by consume and consumeSync). */
+function checkCall(key: unknown, cost: number): Error | undefined {
+  if (typeof key !== 'string') return new TypeError(`key must be a string; received ${typeof key}`)
+  if (typeof cost !== 'number' || !(cost > 0) || !Number.isFinite(cost))
+    return new RangeError(`cost must be a positive number; received ${String(cost)}`)
+  return undefined
 }
 
 /** True for a rate-limit refusal. */

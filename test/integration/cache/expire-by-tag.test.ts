@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import type { StaleReason } from '../../../src/cache/index.js'
 import { isHotpathError } from '../../../src/errors.js'
-import { Harness, primeL1, until } from './support.js'
+import { Harness, primeL1, tick, until } from './support.js'
 
 const h = new Harness()
 after(() => h.close())
@@ -73,5 +73,36 @@ describe('expireByTag is soft', () => {
     await assert.rejects(a.getOrSet('p', failing(calls)), (e) => isHotpathError(e, 'E_LOADER'))
     assert.equal(await h.raw().exists(`${prefix}p`), 0, 'the L2 entry is gone')
     assert.equal(b.stats().staleServes + c.stats().staleServes + a.stats().staleServes, 0)
+  })
+})
+
+describe('a stale copy found in L2 (moved from core.test.ts)', () => {
+  const hs = new Harness()
+  after(() => hs.close())
+
+  it('stale-while-revalidate and the soft timeout use a stale copy found in L2', async () => {
+    const prefix = hs.prefix('swr-l2')
+    const a = hs.cache(prefix, { ttl: 30, grace: '1h' })
+    const b = hs.cache(prefix, { memory: false, grace: '1h', staleWhileRevalidate: '1h' })
+    await a.set('k', 'old')
+    await tick(50) // let the 30 ms TTL pass: the point is an expired copy
+    let release!: (v: string) => void
+    let calls = 0
+    const loader = () => {
+      calls++
+      return new Promise<string>((r) => {
+        release = r
+      })
+    }
+    assert.equal(await b.getOrSet('k', loader), 'old')
+    assert.equal(await b.getOrSet('k', loader), 'old')
+    assert.equal(calls, 1)
+    release('new')
+    await until(async () => (await b.get('k')) === 'new', 'the background refresh lands')
+    const c = hs.cache(prefix, { memory: false, grace: '1h', timeouts: { soft: 20 } })
+    await a.set('s', 'old-s', { ttl: 30 })
+    await tick(50)
+    assert.equal(await c.getOrSet('s', () => new Promise<string>(() => {})), 'old-s')
+    assert.equal(c.stats().staleServes, 1)
   })
 })

@@ -71,3 +71,19 @@ describe('getMany and getOrSetMany over L2', () => {
     assert.equal(await h.raw().exists(`${prefix}gone`), 0)
   })
 })
+
+describe('getOrSetMany reports what it reads', () => {
+  const h3 = new Harness()
+  after(() => h3.close())
+  it('an undecodable L2 entry is reported as an l2-error and loaded (regression: swallowed silently)', async () => {
+    const prefix = h3.prefix('many-decode')
+    const cache = h3.cache(prefix)
+    await h3.raw().set(`${prefix}bad`, 'not an entry')
+    const ops: string[] = []
+    cache.on('l2-error', (e) => ops.push(e.op))
+    assert.deepEqual(await cache.getOrSetMany(['bad'], async (keys) => keys.map((k) => `loaded ${k}`)), [
+      'loaded bad',
+    ])
+    assert.deepEqual(ops, ['decode'])
+  })
+})

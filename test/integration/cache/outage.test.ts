@@ -148,3 +148,23 @@ describe('Redis outage (private redis-server)', () => {
     }
   })
 })
+
+describe('first connection (moved from core.test.ts)', () => {
+  const hf = new Harness()
+  after(() => hf.close())
+
+  it('a slow first connection is not taken for a slow Redis (regression: new caches opened their breaker)', async () => {
+    const priv = await hf.privateRedis()
+    const writer = hf.cache('first-connect:', { memory: false, redis: priv.url })
+    await writer.set('k', 'v')
+    priv.pause()
+    const cache = hf.cache('first-connect:', { memory: false, redis: { connection: priv.url, timeout: 100 } })
+    const states: string[] = []
+    cache.on('breaker', (e) => states.push(e.state))
+    const read = cache.get('k')
+    await tick(400) // four timeouts' worth of waiting to connect
+    priv.resume()
+    assert.equal(await read, 'v', 'the read waited for the connection instead of timing out')
+    assert.deepEqual(states, [])
+  })
+})

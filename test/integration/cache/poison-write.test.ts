@@ -46,7 +46,7 @@ describe('a write Redis refuses (reply error)', () => {
     })
     await cache.set('a', 1)
     // a foreign string where the tag set would live
-    await raw.set(`${prefix}__t:t`, 'not a set')
+    await raw.set(`${prefix}@t:t`, 'not a set')
     await cache.set('b', 2, { tags: ['t'] })
     await until(() => cache.stats().l2.refused >= 1, 'the refusal is counted')
     assert.equal(cache.stats().l2.breaker, 'closed')

@@ -32,3 +32,29 @@ it("a write replayed after an outage never overwrites another instance's newer w
   assert.equal(await a.get('z'), undefined)
   assert.equal(await b.get('z'), undefined)
 })
+
+it('writes, deletes and tagged writes made while Redis was unavailable are replayed as deletes when it is back (moved from core.test.ts)', async () => {
+  const priv = await h.privateRedis()
+  const prefix = 'replay-own:'
+  const cache = h.cache(prefix, { redis: { connection: priv.url, timeout: 100 } })
+  await until(() => cache.stats().l2.busConnected, 'bus connected')
+  await cache.set('gone', 'old')
+  await cache.set('changed', 'old')
+  priv.pause()
+  await cache.delete('gone') // times out: the breaker opens
+  await cache.set('changed', 'new') // skipped while open
+  await cache.set('added', 'yes', { tags: ['t'] })
+  assert.ok(cache.stats().l2.pendingWrites >= 3)
+  priv.resume()
+  await until(
+    () => cache.stats().l2.breaker === 'closed' && cache.stats().l2.pendingWrites === 0,
+    'replayed',
+    5000,
+  )
+  const reader = h.cache(prefix, { memory: false, redis: priv.url })
+  assert.equal(await reader.get('gone'), undefined, 'the delete made during the outage holds')
+  // a write that missed L2 is replayed as an invalidation: L2 never keeps the value it replaced
+  assert.equal(await reader.get('changed'), undefined)
+  assert.equal(await reader.get('added'), undefined)
+  assert.equal(cache.getSync('changed'), undefined, "the writer's own L1 copy is invalidated too")
+})

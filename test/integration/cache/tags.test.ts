@@ -121,3 +121,25 @@ describe('per-type policies', () => {
     assert.deepEqual(await fresh.namespace('tenant2').get('p:1'), { id: 1, bio: 'other tenant' })
   })
 })
+
+describe('tag operations touch only entries that still carry the tag', () => {
+  const h2 = new Harness()
+  after(() => h2.close())
+
+  it('deleteByTag and expireByTag spare an entry re-set without the tag, in both tiers (regression)', async () => {
+    const prefix = h2.prefix('retag')
+    const cache = h2.cache(prefix)
+    const reader = h2.cache(prefix, { memory: false })
+    await cache.set('k', 'tagged', { tags: ['t', 'u'] })
+    await cache.set('k', 'untagged')
+    await cache.set('j', 'retagged', { tags: ['t'] })
+    await cache.set('j', 'other tag', { tags: ['v'] })
+    await cache.deleteByTag('t')
+    await cache.expireByTag('u')
+    assert.equal(cache.getSync('k'), 'untagged')
+    assert.equal(await reader.get('k'), 'untagged')
+    assert.equal(await reader.get('j'), 'other tag')
+    await cache.deleteByTag('v')
+    assert.equal(await reader.get('j'), undefined, 'the tag it carries still works')
+  })
+})

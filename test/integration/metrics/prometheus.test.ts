@@ -6,10 +6,11 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { Redis } from 'ioredis'
 import { createCache } from '../../../src/cache/index.js'
-import { createMonitor } from '../../../src/metrics/index.js'
+import { createMonitor, instrumentRedis } from '../../../src/metrics/index.js'
 import { circuitBreaker, createRateLimiter } from '../../../src/resilience/index.js'
-import { freePort } from '../../helpers/services.js'
+import { freePort, REDIS_URL } from '../../helpers/services.js'
 
 function need(binary: string): void {
   if (spawnSync('sh', ['-c', `command -v ${binary}`]).status !== 0) {
@@ -32,6 +33,7 @@ describe('Prometheus', () => {
   let app: { server: http.Server; port: number }
   let prom: ChildProcess | undefined
   let dir = ''
+  const redis = new Redis(REDIS_URL, { enableAutoPipelining: true })
 
   before(async () => {
     need('promtool')
@@ -41,6 +43,8 @@ describe('Prometheus', () => {
     await cache.getOrSet('a', () => 1)
     for (let i = 0; i < 5; i++) await cache.get('a')
     monitor.measure('db.query', () => 1)
+    instrumentRedis(redis, { monitor, name: 'shared' })
+    await Promise.all([redis.get('hp:prom:none'), redis.get('hp:prom:none2')])
     monitor.collect()
     app = await serve(async (_req, res) => {
       res.setHeader('content-type', monitor.contentType)
@@ -53,6 +57,7 @@ describe('Prometheus', () => {
     app?.server.close()
     monitor.close()
     await cache.close()
+    redis.disconnect()
     if (dir) rmSync(dir, { recursive: true, force: true })
   })
 
@@ -61,6 +66,8 @@ describe('Prometheus', () => {
     const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })
     assert.equal(r.status, 0, `promtool: ${r.stdout}${r.stderr}`)
     assert.equal(`${r.stdout}${r.stderr}`.trim(), '', 'no lint findings')
+    assert.match(text, /^hotpath_redis_commands_total\{client="shared",command="get"\} 2$/m)
+    assert.match(text, /^process_resident_memory_bytes \d+$/m)
   })
 
   it('a real Prometheus scrapes it and a query returns the values', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import net from 'node:net'
 import { describe, it } from 'node:test'
 import { startChild } from './child-server.js'
 
@@ -28,6 +29,21 @@ describe('reference server: bad environment values', () => {
       assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace')
     })
   }
+
+  it('a PORT already in use exits 2 naming PORT', async () => {
+    const holder = net.createServer()
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+    const { port } = holder.address() as net.AddressInfo
+    try {
+      const server = startChild({ PORT: String(port) })
+      const code = await server.exited
+      assert.equal(code, 2, `exit code; stderr: ${server.stderr()}`)
+      assert.match(server.stderr(), new RegExp(`configuration error: PORT ${port} is already in use`))
+      assert.doesNotMatch(server.stderr(), /\n\s+at /, 'no stack trace')
+    } finally {
+      await new Promise((r) => holder.close(r))
+    }
+  })
 
   it('warns about a misspelt variable and still starts', async () => {
     const server = startChild({ PORT: '0', CACHE_DEFALT_TTL: '30' })

@@ -376,3 +376,61 @@ describe('options refuse unknown keys', () => {
     )
   })
 })
+
+describe('getOrSetMany goes through the same loader machinery as getOrSet (regression: its copy had drifted)', () => {
+  it('emits miss events, applies the hard timeout and aborts its loader on close()', async () => {
+    const clock = new FakeClock()
+    const cache = createCache({ clock, timeouts: { hard: 100 } })
+    const misses: string[] = []
+    cache.on('miss', (e) => misses.push(e.key))
+    let signal: AbortSignal | undefined
+    const p = cache.getOrSetMany(['a', 'b'], (_keys, ctx) => {
+      signal = ctx.signal
+      return new Promise<string[]>(() => {})
+    })
+    await flush()
+    assert.deepEqual(misses, ['a', 'b'])
+    clock.advance(100)
+    await assert.rejects(p, (e) => isHotpathError(e, 'E_LOADER_TIMEOUT'))
+    assert.equal(signal?.aborted, true)
+    assert.equal(cache.stats().loader.timeouts, 2)
+
+    const other = createCache({})
+    let closedSignal: AbortSignal | undefined
+    const q = other.getOrSetMany(['x'], (_keys, ctx) => {
+      closedSignal = ctx.signal
+      return new Promise<string[]>(() => {})
+    })
+    q.catch(() => {})
+    await flush()
+    await other.close()
+    assert.equal(closedSignal?.aborted, true, 'close() aborts the batch loader')
+  })
+
+  it('a getOrSet joining a key a batch is loading runs no loader of its own', async () => {
+    const cache = createCache({})
+    const d = deferred<string[]>()
+    const many = cache.getOrSetMany(['a', 'b'], () => d.promise)
+    await flush()
+    let ran = false
+    const one = cache.getOrSet('a', () => {
+      ran = true
+      return 'own'
+    })
+    d.resolve(['A', 'B'])
+    assert.deepEqual(await many, ['A', 'B'])
+    assert.equal(await one, 'A')
+    assert.equal(ran, false)
+  })
+})
+
+describe('Cache.tiers', () => {
+  it('tells what tiers the cache has, read-only', () => {
+    const cache = createCache({})
+    assert.deepEqual(cache.tiers, { l1: true, l2: false })
+    assert.equal(cache.hasL2, false)
+    assert.throws(() => {
+      ;(cache as unknown as { hasL2: boolean }).hasL2 = true
+    }, TypeError)
+  })
+})

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { Packr } from 'msgpackr'
 import { decode, encode } from '../../../src/cache/serializer.js'
 import { isHotpathError } from '../../../src/errors.js'
 
@@ -54,5 +55,30 @@ describe('L2 serializer', () => {
       () => decode(ok.subarray(0, ok.length - 2)),
       (e) => isHotpathError(e, 'E_DESERIALIZE'),
     )
+  })
+})
+
+describe('wire format with a tag section', () => {
+  it('carries tags outside the payload and still reads entries of the earlier format', () => {
+    const e = decode(encode({ a: 1 }, ['t', 'ünï'], 10, 20, 3, 0))
+    assert.deepEqual(e.tags, ['t', 'ünï'])
+    assert.deepEqual(e.value, { a: 1 })
+    const untagged = decode(encode('v', undefined, 10, 20, 3, 0))
+    assert.equal(untagged.tags, undefined)
+    // format 1: header then msgpack [value, tags] (Packr with the same options)
+    const legacyBody = new Packr({
+      moreTypes: true,
+      sequential: true,
+      useRecords: true,
+      mapsAsObjects: false,
+    }).pack(['old', ['x']])
+    const legacy = Buffer.alloc(21 + legacyBody.length)
+    legacy[0] = 1
+    legacy.writeDoubleBE(10, 1)
+    legacy.writeDoubleBE(20, 9)
+    legacyBody.copy(legacy, 21)
+    const l = decode(legacy)
+    assert.equal(l.value, 'old')
+    assert.deepEqual(l.tags, ['x'])
   })
 })

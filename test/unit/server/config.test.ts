@@ -63,6 +63,26 @@ describe('server configuration', () => {
     assert.equal(loadConfig({ HOST: 'localhost' }).host, 'localhost')
     assert.equal(loadConfig({ HOST: '0.0.0.0' }).host, '0.0.0.0')
   })
+  it('reads the connection limits (seconds or durations) and refuses zero', () => {
+    const d = loadConfig({})
+    assert.deepEqual(
+      [d.requestTimeoutMs, d.connectionTimeoutMs, d.keepAliveTimeoutMs, d.maxConnections],
+      [30_000, 60_000, 72_000, 4096],
+    )
+    const c = loadConfig({
+      REQUEST_TIMEOUT: '5',
+      CONNECTION_TIMEOUT: '2m',
+      KEEP_ALIVE_TIMEOUT: '500ms',
+      MAX_CONNECTIONS: '10',
+    })
+    assert.deepEqual(
+      [c.requestTimeoutMs, c.connectionTimeoutMs, c.keepAliveTimeoutMs, c.maxConnections],
+      [5000, 120_000, 500, 10],
+    )
+    assert.throws(() => loadConfig({ REQUEST_TIMEOUT: '0' }), /REQUEST_TIMEOUT must be greater than 0/)
+    assert.throws(() => loadConfig({ KEEP_ALIVE_TIMEOUT: '30d' }), /KEEP_ALIVE_TIMEOUT/)
+    assert.throws(() => loadConfig({ MAX_CONNECTIONS: '0' }), /MAX_CONNECTIONS/)
+  })
   it('warns about misspelt variables and unknown HOTPATH_ ones, not about unrelated ones', () => {
     assert.deepEqual(unknownVariableWarnings({ PATH: '/bin', HOME: '/root', CACHE_MAX_SIZE: '5' }), [])
     const w = unknownVariableWarnings({ REDIS_ULR: 'redis://x', HOTPATH_MODE: 'x' })

@@ -1,0 +1,337 @@
+/**
+ * Loader runs: per-process single-flight (one run per key across concurrent callers, batches
+ * included), the hard and soft timeouts, stale serving (grace, stale-while-revalidate) and XFetch
+ * early refreshes. Every run, single or batched, goes through `run()`, so all of them get the
+ * same events, counters, timeouts and abort on close (regression: getOrSetMany had its own copy
+ * that had drifted).
+ */
+import { performance } from 'node:perf_hooks'
+import { AbortedError, ClosedError, isHotpathError, LoaderError, LoaderTimeoutError } from '../errors.js'
+import type { CacheEngine } from './engine.js'
+import { NOTHING, type Nothing, type StaleBox } from './l2-tier.js'
+import { runLocked } from './lock.js'
+import type { ResolvedPolicy } from './options.js'
+import type { BatchLoader, Loader } from './types.js'
+
+/** One load of one key: everything the miss path needs, passed as one object. */
+export interface Load<T> {
+  /** The encoded key (namespace included). */
+  readonly full: string
+  /** The key as the caller gave it (what the loader sees). */
+  readonly key: string
+  readonly loader: Loader<T>
+  readonly policy: ResolvedPolicy
+  readonly signal: AbortSignal | undefined
+  /** The stale value this load knows of; callers joining the flight see it too. */
+  readonly box: StaleBox
+  /** An XFetch / background refresh. */
+  readonly early: boolean
+  /** Part of a batch (counted once for the batch). */
+  readonly batched: boolean
+  /** L2 was read already for this load. */
+  l2Read: boolean
+}
+
+/** Creates a load. */
+export function newLoad<T>(
+  full: string,
+  key: string,
+  loader: Loader<T>,
+  policy: ResolvedPolicy,
+  signal: AbortSignal | undefined,
+  early = false,
+  batched = false,
+): Load<T> {
+  return { full, key, loader, policy, signal, box: { s: undefined }, early, batched, l2Read: false }
+}
+
+interface Flight {
+  p: Promise<unknown>
+  box: StaleBox
+}
+
+/** The loader runs of one engine. */
+export class Loads {
+  private readonly flights = new Map<string, Flight>()
+  private readonly controllers = new Set<AbortController>()
+  private readonly runBound = (load: Load<unknown>) => this.run(load)
+
+  constructor(private readonly engine: CacheEngine) {}
+
+  /** True while a load of `full` runs. */
+  has(full: string): boolean {
+    return this.flights.has(full)
+  }
+
+  /**
+   * The miss path of getOrSet: L1 stale, L2, single-flight, loader with grace and timeouts.
+   */
+  async resolve<T>(load: Load<T>): Promise<T> {
+    const engine = this.engine
+    const { full, policy, signal, box } = load
+    if (engine.isClosed) throw new ClosedError(`cache "${engine.options.name}"`)
+    if (signal?.aborted) throw new AbortedError(signal.reason)
+    const clock = engine.options.clock
+    let now = clock.now()
+    engine.staleFromL1(full, policy, now, box)
+    let flight = this.flights.get(full)
+    let readDone = false
+    const l2 = engine.l2
+    if (
+      flight === undefined &&
+      box.s === undefined &&
+      (policy.swr > 0 || policy.softTimeout > 0) &&
+      l2 !== undefined &&
+      !policy.skipL2
+    ) {
+      // stale-while-revalidate and the soft timeout need to know about a stale L2 copy before
+      // the loader starts, so read L2 first (the flight then skips its own read)
+      const fromL2 = await l2.read(full, policy, box)
+      if (fromL2 !== NOTHING) return fromL2 as T
+      readDone = true
+      flight = this.flights.get(full)
+    }
+    let p: Promise<T | Nothing>
+    if (flight === undefined) {
+      load.l2Read = readDone
+      p = this.start(load, this.fly(load))
+    } else {
+      p = flight.p as Promise<T>
+      if (box.s === undefined) box.s = flight.box.s
+    }
+    const stale = box.s
+    if (readDone) now = clock.now()
+    if (
+      stale !== undefined &&
+      policy.swr > 0 &&
+      now < stale.expiresAt + policy.swr &&
+      now < stale.staleUntil
+    ) {
+      p.catch(() => {})
+      engine.serveStale(full, 'swr')
+      return stale.value as T
+    }
+    let result: T | Nothing
+    if (stale !== undefined && policy.softTimeout > 0 && now < stale.staleUntil) {
+      result = await this.race(p, policy.softTimeout, signal)
+      // the stale value is checked against the clock when it is served, not when it was found
+      // (regression: a caller joining a long load was served a value 700 ms past ttl + grace)
+      if (result === NOTHING && clock.now() < stale.staleUntil) {
+        p.catch(() => {})
+        engine.serveStale(full, 'soft-timeout')
+        return stale.value as T
+      }
+      if (result === NOTHING) result = await this.race(p, 0, signal)
+    } else {
+      result = await this.race(p, 0, signal)
+    }
+    return result as T
+  }
+
+  private start<T>(load: Load<T>, p: Promise<T>): Promise<T> {
+    const full = load.full
+    const flight: Flight = { p, box: load.box }
+    this.flights.set(full, flight)
+    const clear = () => {
+      if (this.flights.get(full) === flight) this.flights.delete(full)
+    }
+    p.then(clear, clear)
+    return p
+  }
+
+  /** Waits for `p`, or NOTHING after `ms` (0: no limit); rejects when `signal` aborts. */
+  private race<T>(p: Promise<T>, ms: number, signal: AbortSignal | undefined): Promise<T | Nothing> {
+    if (ms === 0 && signal === undefined) return p
+    return new Promise<T | Nothing>((resolve, reject) => {
+      const clock = this.engine.options.clock
+      const timer = ms > 0 ? clock.setTimeout(() => resolve(NOTHING), ms) : undefined
+      const onAbort = () => reject(new AbortedError(signal?.reason))
+      signal?.addEventListener('abort', onAbort, { once: true })
+      const done = () => {
+        if (timer !== undefined) clock.clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      p.then(
+        (v) => {
+          done()
+          resolve(v)
+        },
+        (e: unknown) => {
+          done()
+          reject(e)
+        },
+      )
+    })
+  }
+
+  /** One flight: L2, then (under the lock if configured) the loader. */
+  private async fly<T>(load: Load<T>): Promise<T> {
+    const l2 = this.engine.l2
+    if (!load.l2Read && l2 !== undefined) {
+      const fromL2 = await l2.read(load.full, load.policy, load.box)
+      if (fromL2 !== NOTHING) return fromL2 as T
+    }
+    const lock = this.engine.options.lock
+    if (lock !== undefined && l2 !== undefined && !load.policy.skipL2) {
+      return runLocked(this.engine, l2, lock, load, this.runBound as (l: Load<T>) => Promise<T>)
+    }
+    return this.run(load)
+  }
+
+  /** Runs the loader with the hard timeout, stores the result, serves stale on failure. */
+  private async run<T>(load: Load<T>): Promise<T> {
+    const engine = this.engine
+    const { full, key, policy } = load
+    const stale = load.box.s
+    const ac = new AbortController()
+    this.controllers.add(ac)
+    const clock = engine.options.clock
+    if (!load.batched) engine.count('loads')
+    const t0 = performance.now()
+    let timer: unknown
+    try {
+      let p = Promise.resolve().then(() =>
+        load.loader({ key, signal: ac.signal, stale: stale?.value as T | undefined }),
+      )
+      if (policy.hardTimeout > 0) {
+        p = Promise.race([
+          p,
+          new Promise<never>((_, reject) => {
+            timer = clock.setTimeout(() => {
+              const err = new LoaderTimeoutError(key, policy.hardTimeout)
+              ac.abort(err)
+              reject(err)
+            }, policy.hardTimeout)
+          }),
+        ])
+      }
+      const value = await p
+      const durationMs = performance.now() - t0
+      engine.loaded(full, durationMs, true, load.early)
+      // the caller is answered now; the L2 write and its invalidation follow in order in the
+      // background (regression: a miss paid the read timeout and then the write timeout)
+      if (value !== undefined && !engine.isClosed) void engine.put(full, value, policy, durationMs)
+      return value
+    } catch (err) {
+      const timedOut = isHotpathError(err, 'E_LOADER_TIMEOUT')
+      engine.count(timedOut ? 'loadTimeouts' : 'loadErrors')
+      engine.loaded(full, performance.now() - t0, false, load.early)
+      if (isHotpathError(err, 'E_SERIALIZE')) throw err
+      if (stale !== undefined && stale.staleUntil > clock.now()) {
+        engine.serveStale(full, timedOut ? 'hard-timeout' : 'loader-error')
+        return stale.value as T
+      }
+      if (timedOut || isHotpathError(err, 'E_CLOSED')) throw err
+      throw new LoaderError(key, err)
+    } finally {
+      if (timer !== undefined) clock.clearTimeout(timer)
+      this.controllers.delete(ac)
+    }
+  }
+
+  /** Starts a background refresh unless one runs already (XFetch). */
+  refreshEarly<T>(full: string, key: string, loader: Loader<T>, policy: ResolvedPolicy): void {
+    if (this.flights.has(full) || this.engine.isClosed) return
+    this.engine.count('early')
+    const load = newLoad(full, key, loader, policy, undefined, true)
+    this.start(load, this.run(load))
+  }
+
+  /**
+   * Loads `misses` (distinct keys, none in flight) with one call to `batch`: each key gets its
+   * own flight through `run()`, fed from the one batch call. Returns the keys' flights in order.
+   */
+  loadMany<T>(
+    misses: ReadonlyArray<{ full: string; key: string }>,
+    batch: BatchLoader<T>,
+    policy: ResolvedPolicy,
+    signal: AbortSignal | undefined,
+  ): Array<Promise<T | undefined>> {
+    const engine = this.engine
+    const ac = new AbortController()
+    this.controllers.add(ac)
+    const onAbort = () => ac.abort(signal?.reason)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    const clock = engine.options.clock
+    const timer =
+      policy.hardTimeout > 0
+        ? clock.setTimeout(
+            () => ac.abort(new LoaderTimeoutError('batch', policy.hardTimeout)),
+            policy.hardTimeout,
+          )
+        : undefined
+    engine.count('loads')
+    const keys = misses.map((m) => m.key)
+    const result = Promise.resolve().then(() => batch(keys, { signal: ac.signal }))
+    const done = () => {
+      if (timer !== undefined) clock.clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+      this.controllers.delete(ac)
+    }
+    result.then(done, done)
+    return misses.map((m, j) => {
+      const loader: Loader<T | undefined> = () => result.then((r) => pick(r, j, m.key) as T | undefined)
+      const load = newLoad(m.full, m.key, loader, policy, signal, false, true)
+      const p = this.start(load, this.run(load))
+      p.catch(() => {})
+      return p
+    })
+  }
+
+  /** getOrSetMany's misses: joins running loads, loads the rest with one batch call. */
+  async joinOrLoadMany<T>(
+    misses: ReadonlyArray<{ full: string; key: string }>,
+    batch: BatchLoader<T>,
+    policy: ResolvedPolicy,
+    signal: AbortSignal | undefined,
+  ): Promise<Array<T | undefined>> {
+    const waits: Array<Promise<unknown>> = new Array(misses.length)
+    const toLoad: Array<{ full: string; key: string }> = []
+    const at: number[] = []
+    const first = new Map<string, number>()
+    for (let i = 0; i < misses.length; i++) {
+      const m = misses[i] as { full: string; key: string }
+      const running = this.flight(m.full)
+      if (running !== undefined) waits[i] = running
+      else if (!first.has(m.full)) {
+        first.set(m.full, i)
+        at.push(i)
+        toLoad.push(m)
+      }
+    }
+    if (toLoad.length > 0) {
+      const flights = this.loadMany(toLoad, batch, policy, signal)
+      for (let j = 0; j < at.length; j++) waits[at[j] as number] = flights[j] as Promise<unknown>
+    }
+    for (let i = 0; i < misses.length; i++) {
+      // a key repeated in the same call waits for its first occurrence
+      if (waits[i] === undefined) {
+        waits[i] = waits[first.get((misses[i] as { full: string }).full) as number] as Promise<unknown>
+      }
+    }
+    const settled = await Promise.allSettled(waits)
+    const out: Array<T | undefined> = []
+    for (const s of settled) {
+      if (s.status === 'rejected') throw s.reason
+      out.push(s.value as T | undefined)
+    }
+    return out
+  }
+
+  /** The running flight of `full`, if any (getOrSetMany joins it). */
+  flight(full: string): Promise<unknown> | undefined {
+    return this.flights.get(full)?.p
+  }
+
+  /** Aborts every running loader (close). */
+  abortAll(reason: unknown): void {
+    for (const ac of this.controllers) ac.abort(reason)
+  }
+}
+
+function pick(result: unknown, index: number, key: string): unknown {
+  if (Array.isArray(result)) return result[index]
+  if (result instanceof Map) return result.get(key)
+  if (result !== null && typeof result === 'object') return (result as Record<string, unknown>)[key]
+  return undefined
+}

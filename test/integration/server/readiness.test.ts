@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict'
+import net from 'node:net'
+import { describe, it } from 'node:test'
+import { buildServer } from '../../../src/server/app.js'
+import { loadConfig } from '../../../src/server/config.js'
+import { freePort, REDIS_URL } from '../../helpers/services.js'
+import { tick } from './sockets.js'
+
+interface Component {
+  name: string
+  status: string
+  durationMs: number
+  details?: Record<string, unknown>
+}
+
+/** The check timeout the server gives its redis readiness check (src/server/app.ts). */
+const CHECK_TIMEOUT_MS = 200
+
+describe('reference server: readiness', () => {
+  // Regression: with REDIS_URL at a closed port the redis check PINGed through ioredis' reconnect
+  // attempts and /health/ready answered after about 970 ms, just under common 1 s probe timeouts.
+  it('reports redis not ready at once when REDIS_URL points at a closed port', async () => {
+    const port = await freePort()
+    const server = await buildServer(
+      loadConfig({ BACKEND_LATENCY_MS: '1', REDIS_URL: `redis://127.0.0.1:${port}` }),
+    )
+    try {
+      await server.app.ready()
+      const r = await server.app.inject('/health/ready')
+      const report = r.json() as { status: string; components: Component[] }
+      const redis = report.components.find((c) => c.name === 'redis')
+      assert.ok(redis, 'a redis component is reported')
+      assert.equal(redis.status, 'unhealthy')
+      assert.notEqual(report.status, 'healthy')
+      assert.ok(
+        redis.durationMs < CHECK_TIMEOUT_MS,
+        `answered from recorded state, not by timing out (${redis.durationMs} ms)`,
+      )
+      assert.notEqual(redis.details?.connection, 'ready')
+    } finally {
+      await server.close()
+    }
+  })
+
+  // The same defect, deterministic: a Redis that accepts connections and never answers held the
+  // readiness check for its whole 1 s timeout (a closed port did once ioredis' reconnect delay grew).
+  it('reports redis not ready at once when Redis accepts connections but never answers', async () => {
+    const sockets = new Set<net.Socket>()
+    const silent = net.createServer((socket) => {
+      sockets.add(socket)
+      socket.on('error', () => {})
+    })
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const { port } = silent.address() as net.AddressInfo
+    const server = await buildServer(
+      loadConfig({ BACKEND_LATENCY_MS: '1', REDIS_URL: `redis://127.0.0.1:${port}` }),
+    )
+    try {
+      await server.app.ready()
+      for (let i = 0; i < 200 && sockets.size === 0; i++) await tick(10)
+      const report = (await server.app.inject('/health/ready')).json() as { components: Component[] }
+      const redis = report.components.find((c) => c.name === 'redis')
+      assert.equal(redis?.status, 'unhealthy')
+      assert.ok(
+        (redis?.durationMs ?? Number.POSITIVE_INFINITY) < CHECK_TIMEOUT_MS,
+        `answered from recorded state, not by timing out (${redis?.durationMs} ms)`,
+      )
+    } finally {
+      await server.close()
+      // after the client is gone, so no reconnection slips in behind the destroy
+      const closed = new Promise((r) => silent.close(r))
+      for (const s of sockets) s.destroy()
+      await closed
+    }
+  })
+
+  it('reports redis ready once the connection is up and a PING was answered', async () => {
+    const server = await buildServer(loadConfig({ BACKEND_LATENCY_MS: '1', REDIS_URL }))
+    try {
+      await server.app.ready()
+      let redis: Component | undefined
+      for (let i = 0; i < 200; i++) {
+        const report = (await server.app.inject('/health/ready')).json() as { components: Component[] }
+        redis = report.components.find((c) => c.name === 'redis')
+        if (redis?.status === 'healthy') break
+        await tick(25)
+      }
+      assert.equal(redis?.status, 'healthy')
+      assert.equal(redis?.details?.connection, 'ready')
+    } finally {
+      await server.close()
+    }
+  })
+})
