@@ -16,13 +16,13 @@ import type { ResponseCache } from './response-cache/index.js'
 /** Endpoint options. */
 export interface EndpointOptions {
   /** Mounts every endpoint under this path prefix (e.g. '/_ops'). @default '' */
-  prefix?: string
+  prefix?: string | undefined
   /** Path overrides (false removes an endpoint). */
   paths?: Partial<Record<EndpointName, string | false>>
   /** Guards the read endpoints (not the health probes): return false to answer 401. */
-  protect?: (request: FastifyRequest) => boolean | Promise<boolean>
+  protect?: ((request: FastifyRequest) => boolean | Promise<boolean>) | undefined
   /** Bearer token (at least 16 characters) the read endpoints require (not the health probes). */
-  token?: string
+  token?: string | undefined
   /** Bearer token for POST /api/cache/invalidate. Without it the endpoint is not registered. */
   invalidateToken?: string | undefined
 }

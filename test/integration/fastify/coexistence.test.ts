@@ -102,7 +102,7 @@ describe('unknown keys in the plugin options', () => {
       { compression: { treshold: 10 } },
       /compression: unknown option "treshold"\. Did you mean "threshold"\?/,
     ],
-    [{ shedding: { maxEventLoopDelai: '1s' } }, /shedding: unknown option "maxEventLoopDelai"/],
+    [{ shedding: { maxEventLoopDelai: '1s' } }, /shedding options: unknown option "maxEventLoopDelai"/],
   ] as const) {
     it(`refuses ${JSON.stringify(options)}`, async () => {
       const app = track(Fastify())
