@@ -4,6 +4,7 @@
  *   hotpath   the same body behind the hotpath response cache (plus a miss route)
  *   compress  @fastify/compress (br) on the same body
  *   gateway   the reference server (simulated backend)
+ * The second argument picks the body: `small` (~1.7 KB, the issue's case) or `large` (~18 KB).
  * Prints its port on stdout; listens on 127.0.0.1 only.
  */
 import compress from '@fastify/compress'
@@ -13,7 +14,8 @@ import { buildServer } from '../../src/server/app.js'
 import { loadConfig } from '../../src/server/config.js'
 
 const mode = process.argv[2] ?? 'plain'
-const items = Array.from({ length: 60 }, (_, i) => ({
+const size = process.argv[3] ?? 'small'
+const items = Array.from({ length: size === 'large' ? 200 : 17 }, (_, i) => ({
   id: i,
   name: `Product ${i}`,
   price: i * 1.5,

@@ -8,6 +8,7 @@
 import { promisify } from 'node:util'
 import { brotliCompress, constants, gzip } from 'node:zlib'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { assertKnownKeys } from '../options.js'
 import { compressible, negotiateEncoding } from './http.js'
 
 const br = promisify(brotliCompress)
@@ -30,6 +31,7 @@ export class Compressor {
   private readonly level: number
 
   constructor(o: CompressionOptions) {
+    assertKnownKeys(o, ['threshold', 'brotliQuality', 'gzipLevel'], 'compression')
     this.threshold = o.threshold ?? 1024
     this.quality = o.brotliQuality ?? 4
     this.level = o.gzipLevel ?? 6

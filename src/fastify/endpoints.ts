@@ -1,24 +1,33 @@
 /**
  * The operational endpoints: /health, /health/live, /health/ready, /metrics (Prometheus),
  * /api/metrics (JSON snapshot), /api/health/performance, /api/health/recommendations,
- * /api/cache/stats and POST /api/cache/invalidate. Paths are configurable; `protect` guards the
- * read endpoints; invalidation needs `invalidateToken` (it is off without one).
+ * /api/cache/stats and POST /api/cache/invalidate. Off unless the app opts in
+ * (`endpoints: {}`), so an app's own /health is never taken; mountable under a `prefix`; the
+ * read endpoints are guarded by `protect` and/or a bearer `token` (the health probes stay open
+ * for load balancers); invalidation needs `invalidateToken` (it is off without one).
  */
 import { timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Cache } from '../cache/index.js'
 import type { Monitor } from '../metrics/index.js'
-import type { ResponseCache } from './response-cache.js'
+import { assertKnownKeys } from '../options.js'
+import type { ResponseCache } from './response-cache/index.js'
 
 /** Endpoint options. */
 export interface EndpointOptions {
+  /** Mounts every endpoint under this path prefix (e.g. '/_ops'). @default '' */
+  prefix?: string | undefined
   /** Path overrides (false removes an endpoint). */
   paths?: Partial<Record<EndpointName, string | false>>
   /** Guards the read endpoints (not the health probes): return false to answer 401. */
-  protect?: (request: FastifyRequest) => boolean | Promise<boolean>
+  protect?: ((request: FastifyRequest) => boolean | Promise<boolean>) | undefined
+  /** Bearer token (at least 16 characters) the read endpoints require (not the health probes). */
+  token?: string | undefined
   /** Bearer token for POST /api/cache/invalidate. Without it the endpoint is not registered. */
   invalidateToken?: string | undefined
 }
+
+const KNOWN: readonly (keyof EndpointOptions)[] = ['prefix', 'paths', 'protect', 'token', 'invalidateToken']
 
 /** Names of the endpoints. */
 export type EndpointName =
@@ -50,14 +59,30 @@ export function registerEndpoints(
   o: EndpointOptions,
   deps: { monitor: Monitor | undefined; rc: ResponseCache | undefined; cache: Cache },
 ): string[] {
+  assertKnownKeys(o, KNOWN, 'endpoints')
+  if (o.paths !== undefined) assertKnownKeys(o.paths, Object.keys(DEFAULTS), 'endpoints.paths')
+  const prefix = o.prefix ?? ''
+  if (typeof prefix !== 'string' || (prefix !== '' && (!prefix.startsWith('/') || prefix.endsWith('/')))) {
+    throw new TypeError(
+      `endpoints.prefix must be '' or a path like '/_ops' (no trailing slash); received ${String(prefix)}`,
+    )
+  }
+  if (o.protect !== undefined && typeof o.protect !== 'function') {
+    throw new TypeError('endpoints.protect must be a function of the request')
+  }
   const path = (n: EndpointName): string | undefined => {
     const p = o.paths?.[n]
     if (p === false) return undefined
-    return p ?? DEFAULTS[n]
+    return prefix + (p ?? DEFAULTS[n])
   }
-  const config = { cache: false as const, rateLimit: false as const, shed: false }
+  const config = { hotpath: { cache: false as const, rateLimit: false as const, shed: false } }
+  const token = o.token === undefined ? undefined : bearer(o.token, 'endpoints.token')
   const guard = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
-    if (o.protect === undefined || (await o.protect(request))) return true
+    if (
+      (token === undefined || sameSecret(request.headers.authorization, token)) &&
+      (o.protect === undefined || (await o.protect(request)))
+    )
+      return true
     reply.code(401).send({ error: 'Unauthorized' })
     return false
   }
@@ -118,13 +143,9 @@ export function registerEndpoints(
   }
   const inv = path('invalidate')
   if (inv && o.invalidateToken !== undefined && rc !== undefined) {
-    if (typeof o.invalidateToken !== 'string' || o.invalidateToken.length < 16) {
-      throw new TypeError('endpoints.invalidateToken must be a string of at least 16 characters')
-    }
-    const expected = Buffer.from(`Bearer ${o.invalidateToken}`)
+    const expected = bearer(o.invalidateToken, 'endpoints.invalidateToken')
     app.post(inv, { config }, async (req, reply) => {
-      const got = Buffer.from(String(req.headers.authorization ?? ''))
-      if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
+      if (!sameSecret(req.headers.authorization, expected)) {
         return reply.code(401).send({ error: 'Unauthorized' })
       }
       const body = (req.body ?? {}) as { tags?: unknown; urls?: unknown }
@@ -145,4 +166,18 @@ export function registerEndpoints(
     })
   }
   return probes
+}
+
+/** `Bearer <token>` as bytes, after checking the token is a string of at least 16 characters. */
+function bearer(token: unknown, option: string): Buffer {
+  if (typeof token !== 'string' || token.length < 16) {
+    throw new TypeError(`${option} must be a string of at least 16 characters`)
+  }
+  return Buffer.from(`Bearer ${token}`)
+}
+
+/** Constant-time comparison of an Authorization header with the expected bytes. */
+function sameSecret(header: string | undefined, expected: Buffer): boolean {
+  const got = Buffer.from(String(header ?? ''))
+  return got.length === expected.length && timingSafeEqual(got, expected)
 }

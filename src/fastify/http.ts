@@ -91,12 +91,17 @@ export function etagMatches(list: '*' | string[], etag: string | undefined): boo
   return list.includes(opaque)
 }
 
-/** Encodings we produce. */
-export type Encoding = 'br' | 'gzip' | 'identity'
+/** Encodings we produce (`zstd` only where the runtime has `zlib.zstdCompressSync`, Node >= 22.15). */
+export type Encoding = 'br' | 'zstd' | 'gzip' | 'identity'
+
+/** A qvalue (RFC 9110 12.4.2): 0, 1, or 0.xxx / 1.000 with at most three decimals. */
+const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/
 
 /**
  * Picks the encoding for a request: the acceptable one with the highest q among those offered
- * (br preferred over gzip on ties), identity when nothing else is acceptable. `q=0` excludes.
+ * (in `offered` order on ties), identity when nothing else is acceptable. `q=0` excludes; a
+ * member whose q is not a valid qvalue (`br;q=-1`, `gzip;q=abc`, `q=2`) is invalid and ignored
+ * (RFC 9110 12.4.2), never read as q=1.
  */
 export function negotiateEncoding(header: string | undefined, offered: readonly Encoding[]): Encoding {
   if (header === undefined || header === '') return 'identity'
@@ -106,10 +111,12 @@ export function negotiateEncoding(header: string | undefined, offered: readonly 
     if (!name) continue
     let weight = 1
     for (const p of params) {
-      const m = /^\s*q=([0-9.]+)\s*$/.exec(p)
-      if (m) weight = Number(m[1])
+      const eq = p.indexOf('=')
+      if (eq < 0 || p.slice(0, eq).trim() !== 'q') continue
+      const v = p.slice(eq + 1).trim()
+      weight = QVALUE.test(v) ? Number(v) : Number.NaN
     }
-    q.set(name, Number.isFinite(weight) ? weight : 0)
+    if (!Number.isNaN(weight)) q.set(name.trim(), weight)
   }
   const star = q.get('*')
   let best: Encoding = 'identity'
@@ -128,23 +135,31 @@ export function negotiateEncoding(header: string | undefined, offered: readonly 
 const UNRESERVED = /%(2[DdEe]|3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|5[Ff]|6[1-9A-Fa-f]|7[0-9Aa]|7[Ee])/g
 
 /**
- * Normalizes a request URL into the cache key's path and query: percent-encodings of
- * unreserved characters are decoded and others upper-cased (so /a%7e and /a~ are one key, but
- * an encoded slash stays distinct, as the router keeps it), query parameters are sorted (stable
- * for repeated names), a trailing slash is dropped only when the router ignores it, and
- * `queryKeys` (when given) keeps only the named parameters.
+ * Normalizes a request URL into the cache key's path and query the way the router sees it:
+ * percent-encodings of unreserved characters are decoded and others upper-cased (so /a%7e and /a~
+ * are one key, but an encoded slash stays distinct, as the router keeps it), query parameters
+ * are sorted (stable for repeated names), and the router options that make two paths one route
+ * are applied: `ignoreTrailingSlash`, `ignoreDuplicateSlashes`, `caseSensitive: false` (the path
+ * is lowercased) and `useSemicolonDelimiter` (`;` starts the query). `queryKeys` (when given)
+ * keeps only the named parameters.
  */
-export function normalizeUrl(
-  url: string,
-  options: { ignoreTrailingSlash?: boolean; queryKeys?: readonly string[] | undefined } = {},
-): string {
-  const q = url.indexOf('?')
+export function normalizeUrl(url: string, options: UrlOptions = {}): string {
+  let q = url.indexOf('?')
+  if (options.useSemicolonDelimiter) {
+    const semi = url.indexOf(';')
+    if (semi >= 0 && (q < 0 || semi < q)) {
+      url = `${url.slice(0, semi)}?${url.slice(semi + 1).replace('?', '&')}`
+      q = semi
+    }
+  }
   let path = q < 0 ? url : url.slice(0, q)
   const query = q < 0 ? '' : url.slice(q + 1)
   path = path
     .replace(/%[0-9a-fA-F]{2}/g, (m) => m.toUpperCase())
     .replace(UNRESERVED, (m) => decodeURIComponent(m))
+  if (options.ignoreDuplicateSlashes) path = path.replace(/\/{2,}/g, '/')
   if (options.ignoreTrailingSlash && path.length > 1 && path.endsWith('/')) path = path.slice(0, -1)
+  if (options.caseSensitive === false) path = path.toLowerCase()
   if (query === '') return path
   const params = query
     .split('&')
@@ -158,6 +173,32 @@ export function normalizeUrl(
     .map((p, i) => ({ ...p, i }))
     .sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : a.i - b.i))
   return params.length === 0 ? path : `${path}?${params.map((p) => p.raw).join('&')}`
+}
+
+/** The router options that change which path a request reaches, and the key's query filter. */
+export interface UrlOptions {
+  ignoreTrailingSlash?: boolean
+  ignoreDuplicateSlashes?: boolean
+  caseSensitive?: boolean
+  useSemicolonDelimiter?: boolean
+  queryKeys?: readonly string[] | undefined
+}
+
+/**
+ * The router options of an app that change the key: Fastify 5's `routerOptions`, falling back to
+ * the deprecated top-level options of an app built with them (initialConfig holds those as plain
+ * values, so reading them prints nothing).
+ */
+export function routerUrlOptions(initialConfig: object): UrlOptions {
+  const top = initialConfig as Record<string, unknown>
+  const r = (top.routerOptions as Record<string, unknown> | undefined) ?? {}
+  const pick = (name: string): unknown => (r[name] !== undefined ? r[name] : top[name])
+  return {
+    ignoreTrailingSlash: pick('ignoreTrailingSlash') === true,
+    ignoreDuplicateSlashes: pick('ignoreDuplicateSlashes') === true,
+    caseSensitive: pick('caseSensitive') !== false,
+    useSemicolonDelimiter: pick('useSemicolonDelimiter') === true,
+  }
 }
 
 function safeDecode(s: string): string {

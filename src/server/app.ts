@@ -126,11 +126,13 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     '/api/catalog',
     {
       config: {
-        cache: {
-          ttl: config.cacheDefaultTtl,
-          tags: ['catalog', 'catalog:list'],
-          staleWhileRevalidate: '1m',
-          staleIfError: '10m',
+        hotpath: {
+          cache: {
+            ttl: config.cacheDefaultTtl,
+            tags: ['catalog', 'catalog:list'],
+            staleWhileRevalidate: '1m',
+            staleIfError: '10m',
+          },
         },
       },
     },
@@ -141,9 +143,11 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     '/api/catalog/:id',
     {
       config: {
-        cache: {
-          ttl: config.cacheDefaultTtl,
-          tags: (r) => ['catalog', `product:${(r.params as { id: string }).id}`],
+        hotpath: {
+          cache: {
+            ttl: config.cacheDefaultTtl,
+            tags: (r) => ['catalog', `product:${(r.params as { id: string }).id}`],
+          },
         },
       },
     },
@@ -184,9 +188,11 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     '/api/whoami',
     {
       config: {
-        cache: {
-          ttl: '1m',
-          perIdentity: (r) => identify(r)?.id,
+        hotpath: {
+          cache: {
+            ttl: '1m',
+            perIdentity: (r) => identify(r)?.id,
+          },
         },
       },
     },
@@ -198,16 +204,20 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     },
   )
 
-  app.get('/api/aggregate', { config: { cache: { ttl: '10s', staleWhileRevalidate: '30s' } } }, async () =>
-    monitor.measure('backend.aggregate', () => backend.aggregate()),
+  app.get(
+    '/api/aggregate',
+    { config: { hotpath: { cache: { ttl: '10s', staleWhileRevalidate: '30s' } } } },
+    async () => monitor.measure('backend.aggregate', () => backend.aggregate()),
   )
 
   app.get(
     '/api/limited',
     {
       config: {
-        cache: false,
-        rateLimit: { limit: 5, window: '10s', name: 'limited', ...(redis ? { redis } : {}) },
+        hotpath: {
+          cache: false,
+          rateLimit: { limit: 5, window: '10s', name: 'limited', ...(redis ? { redis } : {}) },
+        },
       },
     },
     async () => ({ ok: true, at: Date.now() }),

@@ -63,10 +63,14 @@ describe('rate limits', () => {
       a.get('/limited', async () => ({ ok: true }))
       a.get(
         '/own',
-        { config: { rateLimit: { limit: 1, window: '1m', key: (r) => String(r.headers['x-user']) } } },
+        {
+          config: {
+            hotpath: { rateLimit: { limit: 1, window: '1m', key: (r) => String(r.headers['x-user']) } },
+          },
+        },
         async () => ({ ok: true }),
       )
-      a.get('/free', { config: { rateLimit: false } }, async () => ({ ok: true }))
+      a.get('/free', { config: { hotpath: { rateLimit: false } } }, async () => ({ ok: true }))
     })
     const r1 = await app.inject('/limited')
     assert.equal(r1.headers['ratelimit-policy'], '"global";q=2;w=60')
@@ -88,7 +92,7 @@ describe('rate limits', () => {
 
 describe('load shedding', () => {
   it('sheds with 503 and a Retry-After while the event loop is stalled, but never the health probes', async () => {
-    const app = await build({ shedding: { maxEventLoopDelay: '50ms' } }, (a) => {
+    const app = await build({ shedding: { maxEventLoopDelay: '50ms' }, endpoints: {} }, (a) => {
       a.get('/work', async () => ({ ok: true }))
     })
     assert.equal((await app.inject('/work')).statusCode, 200)
@@ -110,7 +114,7 @@ describe('adaptive-limit shedding', () => {
   it('sheds requests beyond the adaptive concurrency limit with 503 and Retry-After; probes are exempt', async () => {
     const limit = adaptiveLimit({ initialLimit: 1, minLimit: 1, maxLimit: 1 })
     let release!: () => void
-    const app = await build({ shedding: { adaptiveLimit: limit } }, (a) => {
+    const app = await build({ shedding: { adaptiveLimit: limit }, endpoints: {} }, (a) => {
       a.get('/slow', async () => {
         await new Promise<void>((r) => {
           release = r
@@ -142,7 +146,7 @@ describe('operational endpoints and request metrics', () => {
       },
       (a) => {
         a.get('/cached', async () => ({ ok: 1 }))
-        a.get('/env', { config: { envelope: true } }, async () => ({ x: 1 }))
+        a.get('/env', { config: { hotpath: { envelope: true } } }, async () => ({ x: 1 }))
       },
     )
     await app.inject('/cached')
@@ -174,7 +178,7 @@ describe('operational endpoints and request metrics', () => {
   it('a failing critical health check answers 503 with the reasons', async () => {
     const monitor = createMonitor({ enabled: false, runtime: false, env: {} })
     monitor.addHealthCheck({ name: 'redis', check: () => false })
-    const app = await build({ monitor }, () => {})
+    const app = await build({ monitor, endpoints: {} }, () => {})
     const r = await app.inject('/health/ready')
     assert.equal(r.statusCode, 503)
     assert.deepEqual(r.json().reasons, ['redis: unhealthy (check returned false)'])

@@ -55,7 +55,9 @@ describe('response cache: the shared-cache checklist', () => {
         '/me',
         {
           config: {
-            cache: { ttl: '1m', perIdentity: (r) => String(r.headers.authorization ?? '') || undefined },
+            hotpath: {
+              cache: { ttl: '1m', perIdentity: (r) => String(r.headers.authorization ?? '') || undefined },
+            },
           },
         },
         async (r) => {
@@ -392,7 +394,7 @@ describe('response cache: freshness and invalidation', () => {
   it('stale-if-error serves the stale copy when the handler fails after expiry', async () => {
     let broken = false
     const { app } = await appWith((a) => {
-      a.get('/s', { config: { cache: { ttl: 50, staleIfError: '1h' } } }, async (_r, reply) => {
+      a.get('/s', { config: { hotpath: { cache: { ttl: 50, staleIfError: '1h' } } } }, async (_r, reply) => {
         if (broken) return reply.code(503).send({ error: 'down' })
         return { fresh: true }
       })
@@ -409,7 +411,9 @@ describe('response cache: freshness and invalidation', () => {
   it('stale-while-revalidate answers stale at once and refreshes in the background', async () => {
     let version = 1
     const { app } = await appWith((a) => {
-      a.get('/w', { config: { cache: { ttl: 50, staleWhileRevalidate: '1h' } } }, async () => ({ version }))
+      a.get('/w', { config: { hotpath: { cache: { ttl: 50, staleWhileRevalidate: '1h' } } } }, async () => ({
+        version,
+      }))
     })
     await app.inject('/w')
     await new Promise((r) => setTimeout(r, 70))
@@ -435,7 +439,11 @@ describe('response cache: freshness and invalidation', () => {
     const routes = (a: FastifyInstance) => {
       a.get(
         '/p/:id',
-        { config: { cache: { ttl: '1m', tags: (r) => [`product:${(r.params as { id: string }).id}`] } } },
+        {
+          config: {
+            hotpath: { cache: { ttl: '1m', tags: (r) => [`product:${(r.params as { id: string }).id}`] } },
+          },
+        },
         async () => ({ n: ++n }),
       )
     }

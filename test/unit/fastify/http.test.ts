@@ -55,6 +55,23 @@ describe('HTTP helpers', () => {
     assert.equal(negotiateEncoding('br', ['identity']), 'identity')
   })
 
+  it('an invalid q-value makes its member invalid, never q=1 (issue 10 defect 9)', () => {
+    const all = ['br', 'zstd', 'gzip', 'identity'] as const
+    assert.equal(negotiateEncoding('br;q=-1', all), 'identity')
+    assert.equal(negotiateEncoding('gzip;q=abc', all), 'identity')
+    assert.equal(negotiateEncoding('br;q=2, gzip;q=0.5', all), 'gzip')
+    assert.equal(negotiateEncoding('br;q=0.1234, gzip;q=0.2', all), 'gzip', 'four decimals are not a qvalue')
+    assert.equal(negotiateEncoding('br;q=1.000, gzip', all), 'br')
+    assert.equal(negotiateEncoding('zstd, br;q=0.9', all), 'zstd')
+  })
+
+  it('applies the router options that make two paths one route (issue 10 defect 4)', () => {
+    const o = { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, caseSensitive: false }
+    assert.equal(normalizeUrl('//Api//Items/?b=1', o), '/api/items?b=1')
+    assert.equal(normalizeUrl('/a;b=1', { useSemicolonDelimiter: true }), '/a?b=1')
+    assert.equal(normalizeUrl('/A/'), '/A/')
+  })
+
   it('normalizes URLs as the router sees them', () => {
     assert.equal(normalizeUrl('/a?b=2&a=1&b=1'), '/a?a=1&b=2&b=1')
     assert.equal(normalizeUrl('/%7euser/%61'), '/~user/a')

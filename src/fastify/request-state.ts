@@ -1,0 +1,36 @@
+/**
+ * The plugin's one per-request slot (`request.hotpath`, declared with decorateRequest): set once
+ * in onRequest, with a fixed shape, instead of run-time symbols on the request.
+ */
+import type { AdaptiveLimitToken } from '../resilience/index.js'
+import type { CacheRequest } from './response-cache/state.js'
+
+/**
+ * Who answered a request, recorded by the hook that produced the answer: `handler` (the route
+ * ran), `hit` / `stale` / `coalesced` (the response cache), `precondition-failed` (412 for an
+ * unsafe method), `shed` (load shedding) or `rate-limited` (429).
+ */
+export type Outcome =
+  | 'handler'
+  | 'hit'
+  | 'stale'
+  | 'coalesced'
+  | 'precondition-failed'
+  | 'shed'
+  | 'rate-limited'
+
+/** The state of one request. */
+export class HotpathRequestState {
+  /** performance.now() at onRequest (metrics and the envelope's durationMs). */
+  start = 0
+  /** The adaptive-limit slot held by the request. */
+  slot: AdaptiveLimitToken | undefined = undefined
+  outcome: Outcome = 'handler'
+  /** The response cache's state, on cached routes. */
+  cache: CacheRequest | undefined = undefined
+}
+
+/** True when the reply was produced in onRequest by a hook of this plugin (nothing more to do in onSend). */
+export function answeredEarly(state: HotpathRequestState | null): boolean {
+  return state !== null && state.outcome !== 'handler'
+}

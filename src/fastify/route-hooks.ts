@@ -1,0 +1,317 @@
+/**
+ * The per-route hooks. `attach` runs in onRoute: it reads the route's `config.hotpath` once and
+ * adds to that route only the hooks it needs (as @fastify/rate-limit does), so an unconfigured
+ * route pays nothing. Each hook records the outcome it produced in the request's one state slot.
+ */
+import type {
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+  onRequestHookHandler,
+  onResponseHookHandler,
+  onSendHookHandler,
+  RouteOptions,
+} from 'fastify'
+import { isHotpathError } from '../errors.js'
+import type { Monitor } from '../metrics/index.js'
+import { createRateLimiter, type RateLimiter } from '../resilience/index.js'
+import type { Compressor } from './compression.js'
+import { HotpathRequestState } from './request-state.js'
+import {
+  type CachePolicy,
+  invalidateAfterUnsafe,
+  lookupRequest,
+  type Next,
+  preconditionForUnsafe,
+  type ResponseCache,
+  resolveCachePolicy,
+  storeResponse,
+} from './response-cache/index.js'
+import { type RouteRateLimit, readRouteConfig } from './route-config.js'
+import type { Shedder } from './shedding.js'
+
+/** What the hooks share (built once by the plugin). */
+export interface HookDeps {
+  rc: ResponseCache | undefined
+  compressor: Compressor | undefined
+  shedder: Shedder | undefined
+  /** For request metrics (undefined: off). */
+  monitor: Monitor | undefined
+  /** For the rate limiters' own metrics. */
+  limiterMonitor: Monitor | undefined
+  globalLimit: RouteRateLimit | undefined
+}
+
+interface Limit {
+  limiter: RateLimiter
+  key: (r: FastifyRequest) => string
+}
+
+/** One route's settings, resolved when it is registered. */
+interface Resolved {
+  url: string
+  /** GET/HEAD: the route's cache policy; 'patterns' when the `routes` option decides per path. */
+  cache: CachePolicy | 'patterns' | undefined
+  /** An unsafe method (a successful one invalidates its URL; If-None-Match may get 412). */
+  unsafe: boolean
+  limit: Limit | undefined
+  shed: boolean
+  priority: string | undefined
+  envelope: boolean
+}
+
+type Metrics = ReturnType<typeof makeMetrics>
+
+function makeMetrics(monitor: Monitor) {
+  return {
+    duration: monitor.histogram(
+      `${monitor.prefix}http_request_duration_seconds`,
+      'HTTP request duration by route, method and status class',
+      ['route', 'method', 'status_class'],
+    ),
+    inflight: monitor.gauge(`${monitor.prefix}http_requests_in_flight`, 'HTTP requests being served', []),
+    shed: monitor.counter(`${monitor.prefix}http_requests_shed_total`, 'Requests refused by load shedding', [
+      'route',
+    ]),
+  }
+}
+
+const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v])
+
+/** Builds and attaches the hooks of each route. */
+export class RouteHooks {
+  private readonly metrics: Metrics | undefined
+  private readonly globalLimit: Limit | undefined
+  private inflight = 0
+
+  constructor(private readonly d: HookDeps) {
+    this.metrics = d.monitor === undefined ? undefined : makeMetrics(d.monitor)
+    const g = d.globalLimit
+    this.globalLimit = g === undefined ? undefined : this.limit(g, 'rateLimit', g.name ?? 'global')
+  }
+
+  private limit(rl: RouteRateLimit, where: string, name: string): Limit {
+    if (typeof rl !== 'object' || rl === null) throw new TypeError(`${where} must be an object or false`)
+    const { key, ...rest } = rl
+    if (key !== undefined && typeof key !== 'function') throw new TypeError(`${where}.key must be a function`)
+    return {
+      limiter: createRateLimiter({ ...rest, name: rest.name ?? name, monitor: this.d.limiterMonitor }),
+      key: key ?? ((r) => r.ip),
+    }
+  }
+
+  /** onRoute: resolves the route's config.hotpath and adds the hooks it needs. */
+  attach(route: RouteOptions): void {
+    const methods = asArray(route.method).map((m) => String(m).toUpperCase())
+    const where = `route ${methods.join(',')} ${route.url}`
+    const cfg = readRouteConfig((route.config as { hotpath?: unknown } | undefined)?.hotpath, where)
+    const { rc } = this.d
+    const readable = methods.every((m) => m === 'GET' || m === 'HEAD')
+    let cache: Resolved['cache']
+    if (rc !== undefined && readable && cfg.cache !== false) {
+      if (cfg.cache !== undefined) {
+        cache = resolveCachePolicy(cfg.cache, `${where} config.hotpath.cache`)
+        rc.getPolicies.set(route.url, cache)
+      } else if (!rc.patterns.empty) cache = 'patterns'
+    }
+    const r: Resolved = {
+      url: route.url,
+      cache,
+      unsafe: rc !== undefined && methods.some((m) => m !== 'GET' && m !== 'HEAD' && m !== 'OPTIONS'),
+      limit:
+        cfg.rateLimit === false
+          ? undefined
+          : cfg.rateLimit === undefined
+            ? this.globalLimit
+            : this.limit(cfg.rateLimit, `${where} config.hotpath.rateLimit`, route.url),
+      shed: this.d.shedder !== undefined && cfg.shed !== false && !this.d.shedder.exempt.has(route.url),
+      priority: cfg.priority,
+      envelope: cfg.envelope === true,
+    }
+    const needsState =
+      this.metrics !== undefined ||
+      r.shed ||
+      r.limit !== undefined ||
+      r.cache !== undefined ||
+      r.unsafe ||
+      r.envelope
+    if (!needsState && this.d.compressor === undefined) return
+    if (needsState) {
+      route.onRequest = [...asArray(route.onRequest), this.onRequest(r)]
+      // the response cache settles its flights in onSend and onRequestAbort: no onResponse for it
+      if (this.metrics !== undefined || this.d.shedder?.adaptive !== undefined) {
+        route.onResponse = [...asArray(route.onResponse), this.onResponse(r)]
+      }
+      // an onRequestAbort hook costs a 'close' listener per request: only the adaptive limit
+      // needs one (a flight whose leader vanished is dropped by the first follower that times out)
+      if (r.shed && this.d.shedder?.adaptive !== undefined) {
+        route.onRequestAbort = [...asArray(route.onRequestAbort), this.onAbort()]
+      }
+    }
+    route.onSend = [...asArray(route.onSend), this.onSend(r)]
+  }
+
+  private onRequest(r: Resolved): onRequestHookHandler {
+    const { rc, shedder } = this.d
+    const metrics = this.metrics
+    const adaptive = r.shed ? shedder?.adaptive : undefined
+    const cacheStep = (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      state: HotpathRequestState,
+      done: HookHandlerDoneFunction,
+    ) => {
+      let next: Next | Promise<Next> = 'continue'
+      if (rc !== undefined) {
+        const m = request.method
+        if (r.cache !== undefined && (m === 'GET' || m === 'HEAD')) {
+          const policy = r.cache === 'patterns' ? rc.patterns.match(pathOf(request.url)) : r.cache
+          if (policy !== undefined) next = lookupRequest(rc, request, reply, state, r.url, policy)
+        } else if (r.unsafe && request.headers['if-none-match'] !== undefined) {
+          const policy = rc.getPolicies.get(r.url) ?? rc.patterns.match(pathOf(request.url))
+          if (policy !== undefined) next = preconditionForUnsafe(rc, request, reply, state, policy)
+        }
+      }
+      if (next === 'continue') return done()
+      if (next === 'sent') return
+      next.then(
+        (v) => {
+          if (v === 'continue') done()
+        },
+        (err: unknown) => done(err as Error),
+      )
+    }
+    // callback-style: an L1 hit is answered without a single promise
+    return (request, reply, done) => {
+      const state = new HotpathRequestState()
+      request.hotpath = state
+      if (metrics !== undefined || r.envelope) state.start = performance.now()
+      if (metrics !== undefined) metrics.inflight.set(undefined, ++this.inflight)
+      if (r.shed && shedder !== undefined) {
+        const wait = shedder.retryAfter()
+        if (wait > 0) return this.shed(reply, state, r, wait, `overloaded; retry after ${wait}s`)
+        if (adaptive !== undefined) {
+          try {
+            state.slot = adaptive.acquire(r.priority)
+          } catch (err) {
+            if (!isHotpathError(err, 'E_LIMIT_EXCEEDED')) return done(err as Error)
+            const w = Math.max(1, Math.ceil((err.retryAfter ?? 1000) / 1000))
+            return this.shed(reply, state, r, w, `concurrency limit reached; retry after ${w}s`)
+          }
+        }
+      }
+      const limit = r.limit
+      if (limit === undefined) return cacheStep(request, reply, state, done)
+      limit.limiter.consume(limit.key(request)).then(
+        (d) => {
+          reply.headers(limit.limiter.headers(d))
+          if (!d.allowed) {
+            state.outcome = 'rate-limited'
+            reply.code(429).send({
+              error: 'Too Many Requests',
+              message: `rate limit exceeded; retry after ${Math.ceil(d.retryAfterMs / 1000)}s`,
+            })
+            return
+          }
+          cacheStep(request, reply, state, done)
+        },
+        (err: unknown) => done(err as Error),
+      )
+    }
+  }
+
+  private shed(
+    reply: FastifyReply,
+    state: HotpathRequestState,
+    r: Resolved,
+    wait: number,
+    message: string,
+  ): void {
+    state.outcome = 'shed'
+    this.metrics?.shed.inc({ route: r.url })
+    reply.header('retry-after', String(wait))
+    reply.code(503).send({ error: 'Service Unavailable', message })
+  }
+
+  private onSend(r: Resolved): onSendHookHandler {
+    const { rc, compressor } = this.d
+    const compress = (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      p: unknown,
+      done: (err: Error | null, p?: unknown) => void,
+    ) => {
+      if (compressor === undefined) return done(null, p)
+      compressor.apply(request, reply, p).then(
+        (c) => done(null, c),
+        (err: unknown) => done(err as Error),
+      )
+    }
+    return (request, reply, payload, done) => {
+      const state = request.hotpath
+      // answered in onRequest (cache hit, 412, shed, 429): the payload is final
+      if (state !== null && state.outcome !== 'handler') return done(null, payload)
+      let out: unknown = payload
+      if (r.envelope && typeof out === 'string' && String(reply.getHeader('content-type')).includes('json')) {
+        const ms =
+          state === null || state.start === 0
+            ? ''
+            : `,"durationMs":${(performance.now() - state.start).toFixed(2)}`
+        out = `{"data":${out},"meta":{"requestId":${JSON.stringify(request.id)}${ms}}}`
+      }
+      const c = state?.cache
+      if (rc !== undefined && state !== null && c !== undefined) {
+        storeResponse(rc, request, reply, state, c, out).then(
+          (p) => (c.final ? done(null, p) : compress(request, reply, p, done)),
+          (err: unknown) => done(err as Error),
+        )
+        return
+      }
+      if (rc !== undefined && r.unsafe) {
+        invalidateAfterUnsafe(rc, request, reply).then(
+          () => compress(request, reply, out, done),
+          (err: unknown) => done(err as Error),
+        )
+        return
+      }
+      compress(request, reply, out, done)
+    }
+  }
+
+  private onResponse(r: Resolved): onResponseHookHandler {
+    const metrics = this.metrics
+    const adaptive = this.d.shedder?.adaptive
+    return (request, reply, done) => {
+      const state = request.hotpath
+      if (state !== null) {
+        if (state.slot !== undefined) adaptive?.release(state.slot, reply.statusCode >= 500)
+        state.cache?.leader?.(false)
+        if (metrics !== undefined) {
+          metrics.inflight.set(undefined, --this.inflight)
+          metrics.duration.observe(
+            { route: r.url, method: request.method, status_class: `${Math.floor(reply.statusCode / 100)}xx` },
+            (performance.now() - state.start) / 1000,
+          )
+        }
+      }
+      done()
+    }
+  }
+
+  private onAbort() {
+    const adaptive = this.d.shedder?.adaptive
+    return async (request: FastifyRequest): Promise<void> => {
+      const state = request.hotpath
+      if (state === null) return
+      if (state.slot !== undefined) {
+        adaptive?.release(state.slot, true)
+        state.slot = undefined
+      }
+    }
+  }
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?')
+  return q < 0 ? url : url.slice(0, q)
+}

@@ -1,0 +1,224 @@
+/**
+ * Issue 10 items 12-14, issue 9 item 11 and unknown-key refusal: hotpath next to other Fastify
+ * plugins and an app's own routes. @fastify/rate-limit is not installed here, so a stand-in that
+ * reads `config.rateLimit` the way it does (and declares the same route-config key) plays it.
+ */
+import assert from 'node:assert/strict'
+import { Writable } from 'node:stream'
+import { after, describe, it } from 'node:test'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import { createCache } from '../../../src/cache/index.js'
+import hotpath from '../../../src/fastify/index.js'
+import { createMonitor } from '../../../src/metrics/index.js'
+import { FakeClock } from '../../../src/time.js'
+
+// the same declaration @fastify/rate-limit makes: it must not clash with hotpath's (TS2717)
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    rateLimit?: { max: number; timeWindow: string }
+  }
+}
+
+/** A stand-in for @fastify/rate-limit: reads config.rateLimit and refuses a malformed one with 500. */
+const standInRateLimit: FastifyPluginAsync = fp(
+  async (app) => {
+    app.addHook('onRoute', (route) => {
+      const rl = route.config?.rateLimit
+      if (rl === undefined) return
+      let used = 0
+      const hook = async (_req: unknown, reply: import('fastify').FastifyReply) => {
+        if (typeof rl.max !== 'number' || rl.max <= 0)
+          throw new Error(`limit must be a positive number; received ${String(rl.max)}`)
+        used++
+        reply.header('x-ratelimit-remaining', String(Math.max(0, rl.max - used)))
+        if (used > rl.max) return reply.code(429).send({ error: 'Too Many Requests' })
+      }
+      const existing = route.onRequest === undefined ? [] : [route.onRequest].flat()
+      route.onRequest = [...existing, hook]
+    })
+  },
+  { name: 'stand-in-rate-limit' },
+)
+
+const apps: FastifyInstance[] = []
+after(async () => {
+  for (const a of apps) await a.close()
+})
+
+function track(app: FastifyInstance): FastifyInstance {
+  apps.push(app)
+  return app
+}
+
+describe('coexistence with other plugins (issue 10 item 12)', () => {
+  it('a route with another plugin config.rateLimit is left to that plugin; hotpath reads only config.hotpath', async () => {
+    const app = track(Fastify())
+    await app.register(standInRateLimit)
+    await app.register(hotpath, { rateLimit: { limit: 100, window: '1m' } })
+    let runs = 0
+    app.get(
+      '/both',
+      { config: { rateLimit: { max: 2, timeWindow: '1 minute' }, hotpath: { cache: '1m' } } },
+      async () => ({ runs: ++runs }),
+    )
+    await app.ready()
+    const a = await app.inject('/both')
+    assert.equal(a.statusCode, 200, 'not a 500 from a misread config.rateLimit')
+    assert.equal(a.headers['ratelimit-policy'], '"global";q=100;w=60', "hotpath's own global limit applies")
+    const b = await app.inject('/both')
+    assert.equal(b.headers['x-cache'], 'HIT', 'config.hotpath.cache is honoured')
+    assert.equal((await app.inject('/both')).statusCode, 429, "the other plugin's limit still works")
+  })
+
+  it('a misspelt key under config.hotpath is refused when the route is registered, naming the closest', async () => {
+    const app = track(Fastify())
+    await app.register(hotpath, {})
+    assert.throws(
+      () => app.get('/x', { config: { hotpath: { cahce: '1m' } as never } }, async () => ({})),
+      /route GET \/x config\.hotpath: unknown option "cahce"\. Did you mean "cache"\?/,
+    )
+  })
+})
+
+describe('unknown keys in the plugin options', () => {
+  for (const [options, message] of [
+    [
+      { responseCach: {} },
+      /hotpath fastify options: unknown option "responseCach"\. Did you mean "responseCache"\?/,
+    ],
+    [{ responseCache: { ttl: '1m' } }, /responseCache: unknown option "ttl"/],
+    [
+      { responseCache: { routes: { '/a': { ttl: '1m', tag: ['x'] } } } },
+      /unknown option "tag"\. Did you mean "tags"\?/,
+    ],
+    [{ responseCache: { coalesce: { timeot: '1s' } } }, /responseCache\.coalesce: unknown option "timeot"/],
+    [{ endpoints: { prefx: '/ops' } }, /endpoints: unknown option "prefx"\. Did you mean "prefix"\?/],
+    [
+      { endpoints: { paths: { helth: '/h' } } },
+      /endpoints\.paths: unknown option "helth"\. Did you mean "health"\?/,
+    ],
+    [
+      { compression: { treshold: 10 } },
+      /compression: unknown option "treshold"\. Did you mean "threshold"\?/,
+    ],
+    [{ shedding: { maxEventLoopDelai: '1s' } }, /shedding options: unknown option "maxEventLoopDelai"/],
+  ] as const) {
+    it(`refuses ${JSON.stringify(options)}`, async () => {
+      const app = track(Fastify())
+      await assert.rejects(async () => {
+        await app.register(hotpath, options as never)
+        await app.ready()
+      }, message)
+    })
+  }
+})
+
+describe('operational endpoints are opt-in (issue 10 item 13)', () => {
+  it('an app with its own /health starts with hotpath registered, and no operational endpoint is public', async () => {
+    const monitor = createMonitor({ enabled: false, runtime: false, env: {}, onWarning: () => {} })
+    const app = track(Fastify())
+    await app.register(hotpath, { monitor })
+    app.get('/health', async () => ({ mine: true }))
+    await app.ready()
+    assert.deepEqual((await app.inject('/health')).json(), { mine: true })
+    for (const url of [
+      '/metrics',
+      '/api/metrics',
+      '/api/cache/stats',
+      '/api/health/performance',
+      '/health/ready',
+    ])
+      assert.equal((await app.inject(url)).statusCode, 404, url)
+    monitor.close()
+  })
+
+  it('mounts under a prefix and guards the read endpoints with a token (probes stay open)', async () => {
+    const monitor = createMonitor({ enabled: false, runtime: false, env: {}, onWarning: () => {} })
+    const token = 'a-token-of-16-chars-or-more'
+    const app = track(Fastify())
+    await app.register(hotpath, { monitor, endpoints: { prefix: '/_ops', token } })
+    app.get('/health', async () => ({ mine: true }))
+    await app.ready()
+    assert.deepEqual((await app.inject('/health')).json(), { mine: true })
+    assert.equal((await app.inject('/_ops/health/live')).statusCode, 200)
+    assert.equal((await app.inject('/_ops/metrics')).statusCode, 401)
+    assert.equal(
+      (await app.inject({ url: '/_ops/metrics', headers: { authorization: 'Bearer wrong' } })).statusCode,
+      401,
+    )
+    const ok = await app.inject({
+      url: '/_ops/api/cache/stats',
+      headers: { authorization: `Bearer ${token}` },
+    })
+    assert.equal(ok.statusCode, 200)
+    monitor.close()
+  })
+})
+
+/** A logger that keeps what it is given. */
+function capture(): { lines: Array<Record<string, unknown>>; stream: Writable } {
+  const lines: Array<Record<string, unknown>> = []
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l))
+      cb()
+    },
+  })
+  return { lines, stream }
+}
+
+describe('logging goes through Fastify (issue 10 item 14)', () => {
+  it('a failed background revalidation is logged by fastify.log, not process.emitWarning', async () => {
+    const clock = new FakeClock()
+    const { lines, stream } = capture()
+    const warnings: Error[] = []
+    const onWarning = (w: Error) => warnings.push(w)
+    process.on('warning', onWarning)
+    const app = track(Fastify({ logger: { level: 'warn', stream } }))
+    await app.register(hotpath, { cache: createCache({ name: 'log', clock }), responseCache: { clock } })
+    let broken = false
+    app.get(
+      '/w',
+      { config: { hotpath: { cache: { ttl: '10s', staleWhileRevalidate: '1h' } } } },
+      async (_r, reply) => (broken ? reply.code(503).send({ error: 'down' }) : { ok: true }),
+    )
+    await app.ready()
+    await app.inject('/w')
+    clock.advance(11_000)
+    broken = true
+    assert.equal((await app.inject('/w')).headers['x-cache'], 'STALE')
+    for (let i = 0; i < 50 && !lines.some((l) => String(l.msg).includes('revalidation failed')); i++)
+      await new Promise((r) => setImmediate(r))
+    process.off('warning', onWarning)
+    assert.ok(
+      lines.some((l) => String(l.msg).includes('background revalidation failed') && l.level === 40),
+      JSON.stringify(lines),
+    )
+    assert.equal(warnings.length, 0)
+  })
+})
+
+describe('response-cache hits reach hotpath_cache_requests_total (issue 9 item 11)', () => {
+  it('after MISS, HIT, HIT the metrics count 2 hits', async () => {
+    const monitor = createMonitor({ enabled: false, runtime: false, env: {}, onWarning: () => {} })
+    const cache = createCache({ name: 'hits', monitor })
+    const app = track(Fastify())
+    await app.register(hotpath, { cache, monitor, responseCache: { routes: { '/h': '1m' } } })
+    app.get('/h', async () => ({ ok: true }))
+    await app.ready()
+    assert.deepEqual(
+      [
+        (await app.inject('/h')).headers['x-cache'],
+        (await app.inject('/h')).headers['x-cache'],
+        (await app.inject('/h')).headers['x-cache'],
+      ],
+      ['MISS', 'HIT', 'HIT'],
+    )
+    const text = await monitor.metrics()
+    assert.match(text, /hotpath_cache_requests_total\{cache="hits",tier="l1",result="hit"\} 2/)
+    assert.deepEqual(app.hotpath.cacheStats()['/h']?.hits, 2)
+    await cache.close()
+    monitor.close()
+  })
+})
