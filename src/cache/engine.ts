@@ -74,6 +74,8 @@ export class CacheEngine {
     savedMs: 0,
   }
   private readonly loads: Loads
+  /** L2 writes of loaded values still in flight (the caller was answered before them). */
+  private readonly writing = new Set<Promise<void>>()
   private closed = false
   private readonly client: AnyRedis | undefined
   private readonly ownsClient: boolean
@@ -315,6 +317,18 @@ export class CacheEngine {
     return l2.set(full, buf, staleUntil, tags)
   }
 
+  /**
+   * Like put(), for a loaded value whose caller is answered at once: the L2 write runs in the
+   * background, and close() waits for it (each is bounded by the L2 timeout), so the last
+   * writes before a shutdown still reach Redis.
+   */
+  putInBackground(full: string, value: unknown, policy: ResolvedPolicy, delta: number): void {
+    const w = this.put(full, value, policy, delta)
+    if (w === undefined) return
+    this.writing.add(w)
+    void w.then(() => this.writing.delete(w))
+  }
+
   /** Drops keys from this instance's L1 (and keeps reads in flight from putting them back). */
   dropLocal(fulls: readonly string[]): void {
     for (const f of fulls) {
@@ -438,6 +452,8 @@ export class CacheEngine {
     this.closed = true
     // running loaders see their signal abort; their results are not stored (nobody waits for them)
     this.loads.abortAll(new ClosedError(`cache "${this.options.name}"`))
+    // loaded values whose callers were already answered still go to L2 before it closes
+    if (this.writing.size > 0) await Promise.all(this.writing)
     this.l2?.close()
     const client = this.client
     if (this.ownsClient && client !== undefined) {

@@ -26,9 +26,11 @@ export type Refused = typeof REFUSED
 
 /**
  * Reply errors that mean "Redis cannot serve right now" (loading, failing over, a busy script)
- * rather than "Redis will never take this": those count as unavailability.
+ * rather than "Redis will never take this": those count as unavailability. Searched anywhere in
+ * the message, because a Lua script's error wraps the inner command's ("ERR Error running script
+ * ...: CLUSTERDOWN ...").
  */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|MOVED|ASK)\b/
+const TRANSIENT_REPLY = /\b(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|MOVED|ASK|NOREPLICAS)\b/
 
 /** True when `err` is Redis refusing the command itself (a reply error that retrying cannot fix). */
 export function isRefusal(err: unknown): boolean {

@@ -210,7 +210,7 @@ export class Loads {
       engine.loaded(full, durationMs, true, load.early)
       // the caller is answered now; the L2 write and its invalidation follow in order in the
       // background (regression: a miss paid the read timeout and then the write timeout)
-      if (value !== undefined && !engine.isClosed) void engine.put(full, value, policy, durationMs)
+      if (value !== undefined && !engine.isClosed) engine.putInBackground(full, value, policy, durationMs)
       return value
     } catch (err) {
       const timedOut = isHotpathError(err, 'E_LOADER_TIMEOUT')

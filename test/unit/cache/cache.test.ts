@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { z } from 'zod'
 import { createCache } from '../../../src/cache/index.js'
+import { isRefusal } from '../../../src/cache/l2-guard.js'
 import { isHotpathError } from '../../../src/errors.js'
 import { FakeClock } from '../../../src/time.js'
 
@@ -432,5 +433,21 @@ describe('Cache.tiers', () => {
     assert.throws(() => {
       ;(cache as unknown as { hasL2: boolean }).hasL2 = true
     }, TypeError)
+  })
+})
+
+describe('L2 reply errors', () => {
+  const reply = (m: string) => Object.assign(new Error(m), { name: 'ReplyError' })
+  it('a refusal is a reply Redis will always give; unavailability (also inside a script error) is not', () => {
+    assert.equal(isRefusal(reply('OOM command not allowed when used memory > maxmemory')), true)
+    assert.equal(isRefusal(reply('WRONGTYPE Operation against a key holding the wrong kind of value')), true)
+    assert.equal(isRefusal(reply('LOADING Redis is loading the dataset in memory')), false)
+    assert.equal(
+      isRefusal(
+        reply('ERR Error running script (call to f_1): @user_script:2: CLUSTERDOWN The cluster is down'),
+      ),
+      false,
+    )
+    assert.equal(isRefusal(new Error('Connection is closed.')), false)
   })
 })
