@@ -119,3 +119,17 @@ export function estimateValueSize(value: unknown): number {
   }
   return total
 }
+
+/**
+ * The heap the store's tag index holds for one tagged entry: its slot in the slot-to-tags map,
+ * the tags array, a Set element per tag, and for each tag the entry is the first to carry, a new
+ * Set, its slot in the tag map and the tag string.
+ */
+export function tagIndexSize(tags: readonly string[], isNew: (tag: string) => boolean): number {
+  let bytes = ENTRY_OVERHEAD + ARRAY_HEADER + SLOT * tags.length
+  for (const t of tags) {
+    bytes += SET_ENTRY
+    if (isNew(t)) bytes += ENTRY_OVERHEAD + COLLECTION_HEADER + stringSize(t)
+  }
+  return bytes
+}

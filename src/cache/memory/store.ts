@@ -14,6 +14,7 @@
  * This file is a deliberate hot path: no allocation on a hit, monomorphic shapes, cached hashes.
  */
 import { HillClimber } from './climber.js'
+import { tagIndexSize } from './size.js'
 import { FrequencySketch, hashString } from './sketch.js'
 
 const WINDOW = 0
@@ -207,9 +208,9 @@ export class MemoryStore {
     this.expiresAt[i] = expiresAt
     this.staleUntil[i] = staleUntil
     this.delta[i] = delta
-    this.sizes[i] = size
-    this.totalBytes += size
-    if (tags !== undefined && tags.length > 0) this.tag(i, key, tags)
+    const charged = tags !== undefined && tags.length > 0 ? size + this.tag(i, key, tags) : size
+    this.sizes[i] = charged
+    this.totalBytes += charged
     if (existing === undefined) this.admit(i)
     if (this.totalBytes > this.maxBytes) this.shrinkToBytes(i)
     return this.keys[i] === key
@@ -507,7 +508,13 @@ export class MemoryStore {
     if (reason !== null && this.onEvict !== null) this.onEvict(key, reason)
   }
 
-  private tag(i: number, key: string, tags: readonly string[]): void {
+  /**
+   * Indexes the entry under its tags and returns the heap the index holds for it, charged to the
+   * entry so that maxBytes bounds real memory (a response cache tags every entry with its own URL,
+   * so the index is a real share of each entry).
+   */
+  private tag(i: number, key: string, tags: readonly string[]): number {
+    const bytes = tagIndexSize(tags, (t) => !this.tagIndex.has(t))
     this.slotTags.set(i, tags)
     for (const t of tags) {
       let set = this.tagIndex.get(t)
@@ -517,6 +524,7 @@ export class MemoryStore {
       }
       set.add(key)
     }
+    return bytes
   }
 
   private untag(i: number): void {

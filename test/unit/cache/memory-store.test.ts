@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { tagIndexSize } from '../../../src/cache/memory/size.js'
 import { FrequencySketch, hashString } from '../../../src/cache/memory/sketch.js'
 import { MemoryStore } from '../../../src/cache/memory/store.js'
 
@@ -99,9 +100,26 @@ describe('MemoryStore', () => {
     const m = store(10)
     m.set('a', 1, FOREVER, FOREVER, 0, 10, ['x'])
     m.set('a', 2, FOREVER, FOREVER, 0, 30, ['y'])
-    assert.equal(m.bytes, 30)
+    assert.equal(m.bytes, 30 + tagIndexSize(['y'], () => true))
     assert.deepEqual(m.deleteByTag('x'), [])
     assert.deepEqual(m.deleteByTag('y'), ['a'])
+    assert.equal(m.bytes, 0)
+  })
+
+  it('charges the tag index to tagged entries (regression: a response cache held 1.3-1.4x maxBytes)', () => {
+    const m = store(10)
+    m.set('a', 1, FOREVER, FOREVER, 0, 10, ['/api/catalog?page=1', 'catalog'])
+    const first = m.bytes - 10
+    assert.ok(first > 2 * 100, `two new tags cost their Sets and strings: ${first}`)
+    m.set('b', 1, FOREVER, FOREVER, 0, 10, ['catalog'])
+    const shared = m.bytes - 20 - first
+    assert.equal(
+      shared,
+      tagIndexSize(['catalog'], () => false),
+      'a shared tag costs only its Set element',
+    )
+    m.delete('a')
+    m.delete('b')
     assert.equal(m.bytes, 0)
   })
 
