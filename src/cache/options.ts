@@ -260,13 +260,9 @@ const POLICY_KEYS = [
 export const TYPE_POLICY_KEYS: readonly string[] = POLICY_KEYS
 /** Keys call options may have. */
 export const CALL_KEYS: readonly string[] = [...POLICY_KEYS, 'type', 'skipL2', 'signal']
+/** Keys of the cache's own options: the policy's (a schema is per call or per type), then its own. */
 const CACHE_KEYS: readonly string[] = [
-  'ttl',
-  'grace',
-  'staleWhileRevalidate',
-  'timeouts',
-  'earlyRefreshBeta',
-  'tags',
+  ...POLICY_KEYS.filter((k) => k !== 'schema'),
   'name',
   'prefix',
   'memory',

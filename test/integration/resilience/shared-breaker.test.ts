@@ -2,14 +2,13 @@
 // bound (seconds during a freeze, ~10 s with Redis killed); its subscriber connection kept a
 // script alive until dispose(); and wrap() had no dispose().
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { after, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { circuitBreaker, consecutive } from '../../../src/resilience/index.js'
 import { FakeClock } from '../../../src/time.js'
+import { runScript } from '../../helpers/child.js'
 import { cleanupPrefix, PrivateRedis, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
 
-const root = new URL('../../..', import.meta.url).pathname
 const prefixes: string[] = []
 after(async () => {
   for (const p of prefixes) await cleanupPrefix(p)
@@ -70,15 +69,6 @@ describe('shared breaker: Redis calls are bounded by the configured timeout', ()
     await halfOpenTrialWith((priv) => priv.stop())
   })
 })
-
-function runScript(source: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 20_000,
-  })
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
-}
 
 describe('a script using a shared breaker exits when it is done', () => {
   it('without dispose(): the breaker’s subscriber does not keep the process alive', () => {

@@ -1,19 +1,8 @@
 // Regression: every timer was unref'd, so a script awaiting retry() in backoff or timeout() on a
 // hung call exited (code 13, or 0 with main().catch()) before the operation finished.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { describe, it } from 'node:test'
-
-const root = new URL('../../..', import.meta.url).pathname
-
-function runScript(source: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 20_000,
-  })
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
-}
+import { runScript } from '../../helpers/child.js'
 
 describe('scripts stay alive while a caller awaits a hotpath timer', () => {
   it('a script awaiting retry() in backoff runs every attempt and exits 0', () => {
