@@ -11,16 +11,8 @@ import { toMs } from '../time.js'
 import type { Instrumentable } from '../types.js'
 import { CacheEngine, NOTHING } from './engine.js'
 import { nsSegment, scoped, wellFormed } from './keys.js'
-import {
-  CALL_KEYS,
-  type CacheOptions,
-  type CallOptions,
-  MAX_TTL_MS,
-  type ResolvedPolicy,
-  resolveCacheOptions,
-  resolvePolicy,
-  type StandardSchema,
-} from './options.js'
+import type { CacheOptions, CallOptions, ResolvedPolicy, StandardSchema } from './option-types.js'
+import { CALL_KEYS, MAX_TTL_MS, resolveCacheOptions, resolvePolicy } from './options.js'
 import { newLoad } from './single-flight.js'
 import type { BatchLoader, CacheEvents, CacheStats, Loader, WarmEntry } from './types.js'
 

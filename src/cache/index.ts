@@ -15,7 +15,7 @@ export type {
   RedisOptions,
   StandardSchema,
   TypePolicy,
-} from './options.js'
+} from './option-types.js'
 export type {
   BatchLoader,
   CacheEvents,

@@ -7,7 +7,7 @@
 import type { CacheEngine, Stale } from './engine.js'
 import { type Invalidation, InvalidationBus } from './invalidation.js'
 import { FAIL, type Fail, REFUSED, type Refused } from './l2-guard.js'
-import type { ResolvedPolicy } from './options.js'
+import type { ResolvedPolicy } from './option-types.js'
 import { type AnyRedis, RedisStore } from './redis-store.js'
 import { decode, type WireEntry } from './serializer.js'
 

@@ -15,19 +15,6 @@ import type {
   TypePolicy,
 } from './option-types.js'
 
-export type {
-  CacheOptions,
-  CallOptions,
-  FreshnessOptions,
-  LockOptions,
-  MemoryOptions,
-  RedisOptions,
-  ResolvedCacheOptions,
-  ResolvedPolicy,
-  StandardSchema,
-  TypePolicy,
-} from './option-types.js'
-
 function positiveInt(value: unknown, option: string, def: number): number {
   if (value === undefined) return def
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || !Number.isFinite(value)) {

@@ -10,7 +10,7 @@ import { AbortedError, ClosedError, isHotpathError, LoaderError, LoaderTimeoutEr
 import type { CacheEngine } from './engine.js'
 import { NOTHING, type Nothing, type StaleBox } from './l2-tier.js'
 import { runLocked } from './lock.js'
-import type { ResolvedPolicy } from './options.js'
+import type { ResolvedPolicy } from './option-types.js'
 import type { BatchLoader, Loader } from './types.js'
 
 /** One load of one key: everything the miss path needs, passed as one object. */
