@@ -15,7 +15,8 @@ export {
   type EventLoopSource,
 } from './event-loop.js'
 export type { CheckResult, ComponentHealth, HealthCheck, HealthReport } from './health.js'
-export { createMonitor, envOptions, Monitor, type MonitorOptions, type MonitorSnapshot } from './monitor.js'
+export { createMonitor, Monitor } from './monitor.js'
+export { envOptions, type MonitorOptions, type MonitorSnapshot } from './monitor-options.js'
 export type { OperationStats } from './op-stats.js'
 export {
   breakerFlappingRule,

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Disposer } from '../events.js'
 import { assertKnownKeys } from '../options.js'
-import { type Clock, type Duration, systemClock, toMs } from '../time.js'
+import { type Clock, systemClock, toMs } from '../time.js'
 import type { Instrumentable, MonitorLike } from '../types.js'
 import {
   type Adapter,
@@ -23,110 +23,17 @@ import { EventLoopSampler } from './event-loop.js'
 import { canStream, exposition } from './exposition.js'
 import { type HealthCheck, HealthRegistry, type HealthReport } from './health.js'
 import { liveMetric } from './live-metric.js'
-import { type OperationStats, OperationStatsTable } from './op-stats.js'
+import { envOptions, KNOWN_OPTIONS, type MonitorOptions, type MonitorSnapshot } from './monitor-options.js'
+import { OperationStatsTable } from './op-stats.js'
 import { builtInRules, type Recommendation, type RecommendationRule } from './recommendations.js'
 import { redisAdapter } from './redis.js'
 import { RuntimeCollector, type RuntimeSnapshot } from './runtime.js'
-
-/** Options of `createMonitor()`. Environment variables apply where an option is omitted. */
-export interface MonitorOptions {
-  /** A prom-client registry to use. @default a new one */
-  registry?: Registry
-  /** Prefix of every metric name. @default 'hotpath_' */
-  prefix?: string
-  /**
-   * Collect runtime metrics and evaluate alerts on a timer. Env: PERFORMANCE_MONITORING_ENABLED.
-   * When false the monitor still records what it is given; `collect()` runs on demand.
-   * @default true
-   */
-  enabled?: boolean
-  /** Collection (and alert evaluation) interval. Env: METRICS_COLLECTION_INTERVAL (seconds, or '10s'). @default '10s' */
-  collectInterval?: Duration
-  /** Runtime metrics (event loop, GC, memory, CPU, handles, fds). @default true */
-  runtime?: boolean
-  /** Distinct label sets kept per metric; more fold into '__overflow__'. @default 1000 */
-  maxSeriesPerMetric?: number
-  /** Per-operation stats: samples kept per operation and operations tracked. @default { samples: 1024, maxOperations: 500 } */
-  operations?: { samples?: number; maxOperations?: number }
-  /** Histogram buckets (seconds) for measured operations. @default [0.001 ... 10] */
-  latencyBuckets?: number[]
-  /** Alert rules. */
-  alerts?: AlertRule[]
-  /** Health checks. */
-  healthChecks?: HealthCheck[]
-  /** Recommendation rules added to (or, with builtIn: false, replacing) the built-in ones. */
-  recommendations?: { builtIn?: boolean; rules?: RecommendationRule[] }
-  /** Where warnings go (cardinality caps, failing alert callbacks). @default process.emitWarning */
-  onWarning?: (message: string) => void
-  /** @default systemClock */
-  clock?: Clock
-  /** Environment to read (tests pass their own). @default process.env */
-  env?: Record<string, string | undefined>
-  /**
-   * The event-loop sampler to read (share one between monitors, or hand it to load shedding via
-   * `monitor.eventLoop`). @default a new one
-   */
-  eventLoop?: EventLoopSampler
-}
-
-const KNOWN_OPTIONS = [
-  'registry',
-  'prefix',
-  'enabled',
-  'collectInterval',
-  'runtime',
-  'maxSeriesPerMetric',
-  'operations',
-  'latencyBuckets',
-  'alerts',
-  'healthChecks',
-  'recommendations',
-  'onWarning',
-  'clock',
-  'env',
-  'eventLoop',
-]
-
-/** The JSON snapshot (what `/api/metrics` serves). */
-export interface MonitorSnapshot {
-  timestamp: string
-  uptimeSeconds: number
-  runtime: RuntimeSnapshot | null
-  operations: Record<string, OperationStats>
-  components: Array<{ kind: string; name: string; stats: Record<string, unknown> }>
-  alerts: AlertStatus[]
-  cardinality: { droppedSeries: Record<string, number> }
-}
 
 const DEFAULT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
 interface OpHandle {
   child: { observe(v: number): void }
   errors: { inc(): void }
-}
-
-/** Reads monitor settings from the environment where options leave them open. */
-export function envOptions(
-  env: Record<string, string | undefined>,
-): Pick<MonitorOptions, 'enabled' | 'collectInterval'> {
-  const out: Pick<MonitorOptions, 'enabled' | 'collectInterval'> = {}
-  const enabled = env.PERFORMANCE_MONITORING_ENABLED
-  if (enabled !== undefined && enabled !== '') {
-    const v = enabled.trim().toLowerCase()
-    if (['true', '1', 'yes', 'on'].includes(v)) out.enabled = true
-    else if (['false', '0', 'no', 'off'].includes(v)) out.enabled = false
-    else
-      throw new TypeError(
-        `PERFORMANCE_MONITORING_ENABLED must be true or false; received ${JSON.stringify(enabled)}`,
-      )
-  }
-  const interval = env.METRICS_COLLECTION_INTERVAL
-  if (interval !== undefined && interval !== '') {
-    const seconds = Number(interval)
-    out.collectInterval = Number.isFinite(seconds) ? seconds * 1000 : (interval as Duration)
-    toMs(out.collectInterval, 'METRICS_COLLECTION_INTERVAL')
-  }
-  return out
 }
 
 /** The monitor. */
