@@ -10,7 +10,7 @@ import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis'
 import { createCache as createCacheManager } from 'cache-manager'
 import { Redis } from 'ioredis'
 import { LRUCache } from 'lru-cache'
-import { createCache } from '../src/cache/index.js'
+import { tracingChannels as cacheTracing, createCache } from '../src/cache/index.js'
 import { MemoryStore } from '../src/cache/memory/store.js'
 import { cleanupPrefix, PrivateRedis, REDIS_URL, uniquePrefix } from '../test/helpers/services.js'
 import { beladyHitRatio, lruHitRatio, oursHitRatio, traces, zipf } from './cache-traces.js'
@@ -176,6 +176,70 @@ async function asyncHits(): Promise<void> {
   })
   await ours.close()
   await bento.disconnectAll()
+}
+
+/**
+ * What tracing costs on the L1 hit path. Off (nobody subscribed), a hit pays one
+ * `hasSubscribers` check: measured alone here and set against the hit's own time. On, a
+ * subscriber (no-op handlers) is set against the same hits without one.
+ */
+async function tracingCost(): Promise<void> {
+  const N = 1000
+  const keys = Array.from({ length: N }, (_, i) => `user:${i}`)
+  const ours = createCache({ ttl: '1m', memory: { maxEntries: 10_000 } })
+  for (const k of keys) await ours.set(k, { k })
+  const load = () => ({ k: 'x' })
+  const channel = cacheTracing.getOrSet
+  let checks = 0
+  const off = await compareOps(
+    {
+      hit: async (n) => {
+        for (let i = 0; i < n; i++) sink = await ours.getOrSet(keys[i % N] as string, load)
+      },
+      check: (n) => {
+        for (let i = 0; i < n; i++) if (channel.hasSubscribers) checks++
+      },
+    },
+    { rounds: 7, roundMs: 150 },
+  )
+  // subscribed once, as a tracer does at start-up (subscribing flips the channel's prototype,
+  // so subscribing and unsubscribing between rounds would measure the flip, not the path)
+  const noop = () => {}
+  const handlers = { start: noop, end: noop, asyncStart: noop, asyncEnd: noop, error: noop }
+  channel.subscribe(handlers)
+  const on = await compareOps(
+    {
+      hit: async (n) => {
+        for (let i = 0; i < n; i++) sink = await ours.getOrSet(keys[i % N] as string, load)
+      },
+    },
+    { rounds: 7, roundMs: 150 },
+  )
+  channel.unsubscribe(handlers)
+  const hitNs = 1e9 / (off.hit as number)
+  const checkNs = 1e9 / (off.check as number)
+  report({
+    suite: SUITE,
+    name: 'tracing off: the hasSubscribers check per getOrSet L1 hit',
+    ours: checkNs,
+    peer: undefined,
+    peerName: undefined,
+    unit: 'ns',
+    higherIsBetter: false,
+    target: '<= 3% of a hit',
+    note: `${((checkNs / hitNs) * 100).toFixed(2)}% of the hit's ${hitNs.toFixed(0)} ns${checks > 0 ? ' (subscribed!)' : ''}`,
+  })
+  report({
+    suite: SUITE,
+    name: 'tracing on: await getOrSet, L1 hit, one subscriber (no-op handlers)',
+    ours: on.hit as number,
+    peer: off.hit,
+    peerName: 'no subscriber',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    note: 'what tracing costs when a tracer listens',
+  })
+  await ours.close()
 }
 
 /** The hit-ratio table: five traces, ours (W-TinyLFU) and lru-cache beside Belady's optimum. */
@@ -490,6 +554,7 @@ export default {
   async run(): Promise<void> {
     await l1SyncHit()
     await asyncHits()
+    await tracingCost()
     hitRatios()
     await memory()
     await trackedVsHeap()

@@ -11,9 +11,17 @@ import { toMs } from '../time.js'
 import type { Instrumentable } from '../types.js'
 import { CacheEngine, NOTHING } from './engine.js'
 import { nsSegment, scoped, wellFormed } from './keys.js'
+import type { MemoryStore } from './memory/store.js'
 import type { CacheOptions, CallOptions, ResolvedPolicy, StandardSchema } from './option-types.js'
 import { CALL_KEYS, MAX_TTL_MS, resolveCacheOptions, resolvePolicy } from './options.js'
 import { newLoad } from './single-flight.js'
+import { type CacheOperationTrace, tracingChannels } from './tracing.js'
+
+type OperationChannel = typeof tracingChannels.get
+
+/** '@': a key starting with it is escaped under the root (keys.ts). */
+const AT = 64
+
 import type { BatchLoader, CacheEvents, CacheStats, Loader, WarmEntry } from './types.js'
 
 /** Options of `warm()` with a loader. */
@@ -32,16 +40,22 @@ export class Cache implements Instrumentable {
   readonly engine: CacheEngine
   /** The encoded namespace prefix of this view ('' for the root; see keys.ts). */
   readonly ns: string
+  /** The namespace names from the root to this view (traces carry them). */
+  private readonly path: readonly string[]
 
   /** @internal use createCache() */
-  constructor(engine: CacheEngine, ns: string) {
+  constructor(engine: CacheEngine, ns: string, path: readonly string[] = []) {
     this.engine = engine
     this.ns = ns
+    this.path = path
     this.maxKeyLength = engine.options.maxKeyLength
+    this.mem = engine.memory
     this.defaults = this.scoped(engine.options.policy)
   }
 
   private readonly maxKeyLength: number
+  /** The engine's L1 store (shared by every view), or undefined without one. */
+  private readonly mem: MemoryStore | undefined
   /** The cache's default policy with tags in this view's namespace (no per-call work). */
   private readonly defaults: ResolvedPolicy
 
@@ -107,12 +121,17 @@ export class Cache implements Instrumentable {
    * The cheapest read there is: use it on hot paths that can tolerate a miss.
    */
   getSync<T = unknown>(key: string): T | undefined {
-    const engine = this.engine
-    const mem = engine.memory
+    const mem = this.mem
     if (mem === undefined) return undefined
-    if (typeof key !== 'string' || key.length === 0 || key.length > this.maxKeyLength || engine.isClosed)
-      this.check(key)
-    return mem.getFresh(scoped(this.ns, key), engine.now()) as T | undefined
+    if (typeof key === 'string') {
+      const ns = this.ns
+      const v = mem.getFresh(ns === '' && key.charCodeAt(0) !== AT ? key : scoped(ns, key), this.engine.now())
+      if (v !== undefined) return v as T
+    }
+    // the checks are paid on a miss only: a bad key was never stored, and a closed cache's store
+    // is empty, so neither can hit
+    this.checkShape(key)
+    return undefined
   }
 
   /** The L1 value of `key` if present (fresh or stale), without recording an access. */
@@ -125,13 +144,15 @@ export class Cache implements Instrumentable {
 
   /** The fresh value of `key` from L1, else L2; undefined on a miss. Never throws for L2 trouble. */
   get<T = unknown>(key: string, opts?: CallOptions): Promise<T | undefined> {
+    // tracing is checked where each path answers, so an untraced L1 hit is one check and no
+    // extra call frame
     let full: string
     let policy: ResolvedPolicy
     try {
       full = this.checkShape(key)
       policy = this.policy(opts)
     } catch (err) {
-      return Promise.reject(err)
+      return this.rejected(tracingChannels.get, key, err)
     }
     const engine = this.engine
     const mem = engine.memory
@@ -140,29 +161,75 @@ export class Cache implements Instrumentable {
       const slot = mem.lookup(full, now)
       if (slot >= 0 && (mem.expiresAt[slot] as number) > now) {
         engine.l1Hit(full, slot)
-        return Promise.resolve(mem.valueAt(slot) as T)
+        const value = mem.valueAt(slot) as T
+        if (tracingChannels.get.hasSubscribers) return this.answered(tracingChannels.get, key, value)
+        return Promise.resolve(value)
       }
     }
-    if (!wellFormed(key)) return Promise.reject(invalidKey(key, this.maxKeyLength))
-    return this.getSlow<T>(full, policy)
+    if (!wellFormed(key)) return this.rejected(tracingChannels.get, key, invalidKey(key, this.maxKeyLength))
+    if (tracingChannels.get.hasSubscribers) {
+      const trace = this.trace(key)
+      return tracingChannels.get.tracePromise(() => this.getSlow<T>(full, policy, trace), trace)
+    }
+    return this.getSlow<T>(full, policy, undefined)
   }
 
-  private getSlow<T>(full: string, policy: ResolvedPolicy): Promise<T | undefined> {
+  private trace(key: unknown): CacheOperationTrace {
+    return {
+      cache: this.engine.options.name,
+      key: String(key),
+      namespace: this.path.join('/'),
+      answer: undefined,
+    }
+  }
+
+  /** The trace of an operation L1 answered at once. */
+  private answered<T>(channel: OperationChannel, key: string, value: T): Promise<T> {
+    const trace = this.trace(key)
+    trace.answer = 'l1'
+    return channel.tracePromise(() => Promise.resolve(value), trace)
+  }
+
+  /** A rejection before any tier was asked (bad key or options), traced when subscribed. */
+  private rejected(channel: OperationChannel, key: unknown, err: unknown): Promise<never> {
+    if (!channel.hasSubscribers) return Promise.reject(err)
+    return channel.tracePromise(() => Promise.reject(err), this.trace(key))
+  }
+
+  private getSlow<T>(
+    full: string,
+    policy: ResolvedPolicy,
+    trace: CacheOperationTrace | undefined,
+  ): Promise<T | undefined> {
     const engine = this.engine
     const mem = engine.memory
-    if (mem !== undefined && policy.schema !== undefined) return this.getValidated<T>(full, policy)
+    if (mem !== undefined && policy.schema !== undefined) return this.getValidated<T>(full, policy, trace)
     if (mem !== undefined) {
       engine.l1Miss(full)
+    }
+    if (trace !== undefined) {
+      return engine.readL2(full, policy).then((v) => {
+        trace.answer = v === NOTHING ? 'miss' : 'l2'
+        return orUndefined(v)
+      }) as Promise<T | undefined>
     }
     return engine.readL2(full, policy).then(orUndefined) as Promise<T | undefined>
   }
 
-  private async getValidated<T>(full: string, policy: ResolvedPolicy): Promise<T | undefined> {
+  private async getValidated<T>(
+    full: string,
+    policy: ResolvedPolicy,
+    trace: CacheOperationTrace | undefined,
+  ): Promise<T | undefined> {
     const engine = this.engine
     const hit = await this.validatedL1(full, policy)
-    if (hit !== NOTHING) return hit as T
+    if (hit !== NOTHING) {
+      if (trace !== undefined) trace.answer = 'l1'
+      return hit as T
+    }
     engine.l1Miss(full)
     const v = await engine.readL2(full, policy)
+    if (trace !== undefined) trace.answer = v === NOTHING ? 'miss' : 'l2'
     return v === NOTHING ? undefined : (v as T)
   }
 
@@ -204,7 +271,7 @@ export class Cache implements Instrumentable {
       if (typeof loader !== 'function')
         throw new TypeError(`loader must be a function; received ${typeof loader}`)
     } catch (err) {
-      return Promise.reject(err)
+      return this.rejected(tracingChannels.getOrSet, key, err)
     }
     const engine = this.engine
     const mem = engine.memory
@@ -224,12 +291,25 @@ export class Cache implements Instrumentable {
             }
           }
           engine.l1Hit(full, slot)
-          return Promise.resolve(mem.valueAt(slot) as T)
+          const value = mem.valueAt(slot) as T
+          if (tracingChannels.getOrSet.hasSubscribers)
+            return this.answered(tracingChannels.getOrSet, key, value)
+          return Promise.resolve(value)
         }
       }
     }
-    if (!wellFormed(key)) return Promise.reject(invalidKey(key, this.maxKeyLength))
-    return this.getOrSetSlow(full, key, loader, policy, opts?.signal)
+    if (!wellFormed(key)) {
+      return this.rejected(tracingChannels.getOrSet, key, invalidKey(key, this.maxKeyLength))
+    }
+    const signal = opts?.signal
+    if (tracingChannels.getOrSet.hasSubscribers) {
+      const trace = this.trace(key)
+      return tracingChannels.getOrSet.tracePromise(
+        () => this.getOrSetSlow(full, key, loader, policy, signal, trace),
+        trace,
+      )
+    }
+    return this.getOrSetSlow(full, key, loader, policy, signal, undefined)
   }
 
   private async getOrSetSlow<T>(
@@ -238,10 +318,17 @@ export class Cache implements Instrumentable {
     loader: Loader<T>,
     policy: ResolvedPolicy,
     signal: AbortSignal | undefined,
+    trace: CacheOperationTrace | undefined,
   ): Promise<T> {
     const hit = await this.validatedL1(full, policy)
-    if (hit !== NOTHING) return hit as T
-    return this.engine.resolve(newLoad(full, key, loader, policy, signal))
+    if (hit !== NOTHING) {
+      if (trace !== undefined) trace.answer = 'l1'
+      return hit as T
+    }
+    const load = newLoad(full, key, loader, policy, signal)
+    const value = await this.engine.resolve(load)
+    if (trace !== undefined) trace.answer = load.answer
+    return value
   }
 
   /** Stores `value` in every tier and drops other instances' L1 copies. `undefined` is rejected. */
@@ -395,7 +482,7 @@ export class Cache implements Instrumentable {
     if (typeof name !== 'string' || name.length === 0 || !wellFormed(name)) {
       throw new TypeError(`namespace name must be a non-empty string; received ${JSON.stringify(name)}`)
     }
-    return new Cache(this.engine, this.ns + nsSegment(name))
+    return new Cache(this.engine, this.ns + nsSegment(name), Object.freeze([...this.path, name]))
   }
 
   /**

@@ -450,6 +450,8 @@ export class CacheEngine {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    // an empty store that takes nothing: getSync checks for a closed cache only on a miss
+    this.memory?.close()
     // running loaders see their signal abort; their results are not stored (nobody waits for them)
     this.loads.abortAll(new ClosedError(`cache "${this.options.name}"`))
     // loaded values whose callers were already answered still go to L2 before it closes

@@ -16,6 +16,14 @@ export type {
   StandardSchema,
   TypePolicy,
 } from './option-types.js'
+export {
+  type CacheAnswer,
+  type CacheL2Trace,
+  type CacheLoadTrace,
+  type CacheOperationTrace,
+  type L2Operation,
+  tracingChannels,
+} from './tracing.js'
 export type {
   BatchLoader,
   CacheEvents,

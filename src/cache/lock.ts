@@ -37,7 +37,10 @@ export async function runLocked<T>(
       try {
         // the previous holder may have stored the value between our read and our lock
         const fresh = await l2.read(load.full, load.policy)
-        if (fresh !== NOTHING) return fresh as T
+        if (fresh !== NOTHING) {
+          load.answer = 'l2'
+          return fresh as T
+        }
         return await run(load)
       } finally {
         void l2.store.unlock(load.full, token)
@@ -48,6 +51,7 @@ export async function runLocked<T>(
     const fresh = await l2.read(load.full, load.policy)
     if (fresh !== NOTHING) {
       engine.count('lockWaited')
+      load.answer = 'l2'
       return fresh as T
     }
     if (engine.isClosed) throw new ClosedError(`cache "${engine.options.name}"`)

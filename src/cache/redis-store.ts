@@ -16,6 +16,7 @@ import type { Cluster, Redis as RedisClient } from 'ioredis'
 import type { Clock } from '../time.js'
 import { type BreakerState, FAIL, type Fail, L2Guard, REFUSED, type Refused } from './l2-guard.js'
 import { EXPIRES_OFFSET, TAGS_OFFSET } from './serializer.js'
+import { type CacheL2Trace, type L2Operation, tracingChannels } from './tracing.js'
 
 const SET_TAGGED = `
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -185,6 +186,21 @@ export class RedisStore {
     this.offClose?.()
   }
 
+  /** One call through the guard (timeout, breaker), traced on `hotpath:cache.l2` when subscribed. */
+  private run<T>(op: L2Operation, keys: number, call: Promise<T>): Promise<T | Fail | Refused> {
+    const r = this.guard.run(op, call)
+    if (!tracingChannels.l2.hasSubscribers) return r
+    const trace: CacheL2Trace = { operation: op, prefix: this.prefix, keys, outcome: undefined }
+    return tracingChannels.l2.tracePromise(
+      () =>
+        r.then((v) => {
+          trace.outcome = v === FAIL ? 'unavailable' : v === REFUSED ? 'refused' : 'ok'
+          return v
+        }),
+      trace,
+    )
+  }
+
   private tagKey(tag: string): string {
     return `${this.prefix}@t:${tag}`
   }
@@ -192,15 +208,16 @@ export class RedisStore {
   /** Reads one entry: its bytes, null when absent, FAIL when L2 is unavailable. */
   get(key: string): Promise<Buffer | null | Fail | Refused> {
     if (!this.guard.available) return Promise.resolve(FAIL)
-    return this.guard.run('get', this.client.getBuffer(this.prefix + key))
+    return this.run('get', 1, this.client.getBuffer(this.prefix + key))
   }
 
   /** Reads many entries with one MGET. */
   mget(keys: readonly string[]): Promise<Array<Buffer | null> | Fail | Refused> {
     if (!this.guard.available) return Promise.resolve(FAIL)
     if (keys.length === 0) return Promise.resolve([])
-    return this.guard.run(
+    return this.run(
       'mget',
+      keys.length,
       this.client.mgetBuffer(keys.map((k) => this.prefix + k)) as Promise<Array<Buffer | null>>,
     )
   }
@@ -211,10 +228,11 @@ export class RedisStore {
     const rk = this.prefix + key
     const ms = Math.max(1, Math.ceil(px))
     if (tags === undefined || tags.length === 0) {
-      return this.guard.run('set', this.client.set(rk, value, 'PX', ms))
+      return this.run('set', 1, this.client.set(rk, value, 'PX', ms))
     }
-    return this.guard.run(
+    return this.run(
       'set',
+      1 + tags.length,
       this.scripts.hpSetTagged(1 + tags.length, rk, ...tags.map((t) => this.tagKey(t)), value, ms),
     )
   }
@@ -223,21 +241,25 @@ export class RedisStore {
   del(keys: readonly string[]): Promise<unknown> {
     if (keys.length === 0) return Promise.resolve(0)
     if (!this.guard.available) return Promise.resolve(FAIL)
-    return this.guard.run('del', this.client.unlink(...keys.map((k) => this.prefix + k)))
+    return this.run('del', keys.length, this.client.unlink(...keys.map((k) => this.prefix + k)))
   }
 
   /** Deletes every entry carrying one of `tags`. */
   deleteByTag(tags: readonly string[]): Promise<number | Fail | Refused> {
     if (!this.guard.available) return Promise.resolve(FAIL)
     const keys = tags.map((t) => this.tagKey(t))
-    return this.guard.run('deleteByTag', this.scripts.hpDeleteByTag(keys.length, ...keys, ...tags))
+    return this.run('deleteByTag', keys.length, this.scripts.hpDeleteByTag(keys.length, ...keys, ...tags))
   }
 
   /** Marks every entry carrying one of `tags` as expired at `now` (kept for grace). */
   expireByTag(tags: readonly string[], now: number): Promise<number | Fail | Refused> {
     if (!this.guard.available) return Promise.resolve(FAIL)
     const keys = tags.map((t) => this.tagKey(t))
-    return this.guard.run('expireByTag', this.scripts.hpExpireByTag(keys.length, ...keys, now, ...tags))
+    return this.run(
+      'expireByTag',
+      keys.length,
+      this.scripts.hpExpireByTag(keys.length, ...keys, now, ...tags),
+    )
   }
 
   /** Deletes every key under the cache prefix followed by `subPrefix`; returns how many, or FAIL. */
@@ -252,12 +274,12 @@ export class RedisStore {
       let cursor = '0'
       do {
         if (!this.guard.available) return FAIL
-        const page = await this.guard.run('scan', node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000))
+        const page = await this.run('scan', 0, node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000))
         if (page === FAIL || page === REFUSED) return page
         cursor = page[0]
         const keys = page[1]
         if (keys.length > 0) {
-          const n = await this.guard.run('clear', node.unlink(...keys))
+          const n = await this.run('clear', keys.length, node.unlink(...keys))
           if (n === FAIL || n === REFUSED) return n
           removed += n
         }
@@ -269,7 +291,7 @@ export class RedisStore {
   /** Tries to take the loader lock for `key`; true when taken. FAIL when L2 is unavailable. */
   async lock(key: string, token: string, ttl: number): Promise<boolean | Fail> {
     if (!this.guard.available) return FAIL
-    const r = await this.guard.run('lock', this.client.set(`${this.prefix}@l:${key}`, token, 'PX', ttl, 'NX'))
+    const r = await this.run('lock', 1, this.client.set(`${this.prefix}@l:${key}`, token, 'PX', ttl, 'NX'))
     // a refused lock (e.g. OOM) behaves as an unavailable one: the loader runs without it
     return r === FAIL || r === REFUSED ? FAIL : r === 'OK'
   }
@@ -277,13 +299,13 @@ export class RedisStore {
   /** Releases the lock if this token still holds it. */
   unlock(key: string, token: string): Promise<unknown> {
     if (!this.guard.available) return Promise.resolve(FAIL)
-    return this.guard.run('unlock', this.scripts.hpUnlock(`${this.prefix}@l:${key}`, token))
+    return this.run('unlock', 1, this.scripts.hpUnlock(`${this.prefix}@l:${key}`, token))
   }
 
   /** Publishes on a channel (best effort). */
   publish(channel: string, message: string): Promise<unknown> {
     if (!this.guard.available) return Promise.resolve(FAIL)
-    return this.guard.run('publish', this.client.publish(channel, message))
+    return this.run('publish', 0, this.client.publish(channel, message))
   }
 }
 

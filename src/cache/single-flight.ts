@@ -11,6 +11,7 @@ import type { CacheEngine } from './engine.js'
 import { NOTHING, type Nothing, type StaleBox } from './l2-tier.js'
 import { runLocked } from './lock.js'
 import type { ResolvedPolicy } from './option-types.js'
+import { type CacheAnswer, type CacheLoadTrace, tracingChannels } from './tracing.js'
 import type { BatchLoader, Loader } from './types.js'
 
 /** One load of one key: everything the miss path needs, passed as one object. */
@@ -30,6 +31,8 @@ export interface Load<T> {
   readonly batched: boolean
   /** L2 was read already for this load. */
   l2Read: boolean
+  /** Which tier answered this load's caller (for traces). */
+  answer: CacheAnswer
 }
 
 /** Creates a load. */
@@ -42,7 +45,18 @@ export function newLoad<T>(
   early = false,
   batched = false,
 ): Load<T> {
-  return { full, key, loader, policy, signal, box: { s: undefined }, early, batched, l2Read: false }
+  return {
+    full,
+    key,
+    loader,
+    policy,
+    signal,
+    box: { s: undefined },
+    early,
+    batched,
+    l2Read: false,
+    answer: 'loader',
+  }
 }
 
 interface Flight {
@@ -87,7 +101,10 @@ export class Loads {
       // stale-while-revalidate and the soft timeout need to know about a stale L2 copy before
       // the loader starts, so read L2 first (the flight then skips its own read)
       const fromL2 = await l2.read(full, policy, box)
-      if (fromL2 !== NOTHING) return fromL2 as T
+      if (fromL2 !== NOTHING) {
+        load.answer = 'l2'
+        return fromL2 as T
+      }
       readDone = true
       flight = this.flights.get(full)
     }
@@ -97,6 +114,7 @@ export class Loads {
       p = this.start(load, this.fly(load))
     } else {
       p = flight.p as Promise<T>
+      load.answer = 'joined'
       if (box.s === undefined) box.s = flight.box.s
     }
     const stale = box.s
@@ -109,6 +127,7 @@ export class Loads {
     ) {
       p.catch(() => {})
       engine.serveStale(full, 'swr')
+      load.answer = 'stale'
       return stale.value as T
     }
     let result: T | Nothing
@@ -119,6 +138,7 @@ export class Loads {
       if (result === NOTHING && clock.now() < stale.staleUntil) {
         p.catch(() => {})
         engine.serveStale(full, 'soft-timeout')
+        load.answer = 'stale'
         return stale.value as T
       }
       if (result === NOTHING) result = await this.race(p, 0, signal)
@@ -169,7 +189,10 @@ export class Loads {
     const l2 = this.engine.l2
     if (!load.l2Read && l2 !== undefined) {
       const fromL2 = await l2.read(load.full, load.policy, load.box)
-      if (fromL2 !== NOTHING) return fromL2 as T
+      if (fromL2 !== NOTHING) {
+        load.answer = 'l2'
+        return fromL2 as T
+      }
     }
     const lock = this.engine.options.lock
     if (lock !== undefined && l2 !== undefined && !load.policy.skipL2) {
@@ -179,7 +202,20 @@ export class Loads {
   }
 
   /** Runs the loader with the hard timeout, stores the result, serves stale on failure. */
-  private async run<T>(load: Load<T>): Promise<T> {
+  private run<T>(load: Load<T>): Promise<T> {
+    const channel = tracingChannels.load
+    if (!channel.hasSubscribers) return this.runLoader(load, undefined)
+    const trace: CacheLoadTrace = {
+      cache: this.engine.options.name,
+      key: load.key,
+      early: load.early,
+      batched: load.batched,
+      servedStale: undefined,
+    }
+    return channel.tracePromise(() => this.runLoader(load, trace), trace)
+  }
+
+  private async runLoader<T>(load: Load<T>, trace: CacheLoadTrace | undefined): Promise<T> {
     const engine = this.engine
     const { full, key, policy } = load
     const stale = load.box.s
@@ -219,6 +255,8 @@ export class Loads {
       if (isHotpathError(err, 'E_SERIALIZE')) throw err
       if (stale !== undefined && stale.staleUntil > clock.now()) {
         engine.serveStale(full, timedOut ? 'hard-timeout' : 'loader-error')
+        load.answer = 'stale'
+        if (trace !== undefined) trace.servedStale = err
         return stale.value as T
       }
       if (timedOut || isHotpathError(err, 'E_CLOSED')) throw err

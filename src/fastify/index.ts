@@ -147,7 +147,12 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
 const hotpath = fp(plugin, { fastify: '5.x', name: 'hotpath' })
 export default hotpath
 export { HotpathRequestState, type Outcome } from './request-state.js'
-export { ResponseCache } from './response-cache/index.js'
+export {
+  type LookupOutcome,
+  ResponseCache,
+  type ResponseCacheTrace,
+  tracingChannels,
+} from './response-cache/index.js'
 export type {
   CompressionOptions,
   EndpointOptions,

@@ -26,6 +26,8 @@ import {
   type ResponseCache,
   resolveCachePolicy,
   storeResponse,
+  tracedLookup,
+  tracingChannels,
 } from './response-cache/index.js'
 import { type RouteRateLimit, readRouteConfig } from './route-config.js'
 import type { Shedder } from './shedding.js'
@@ -166,7 +168,11 @@ export class RouteHooks {
         const m = request.method
         if (r.cache !== undefined && (m === 'GET' || m === 'HEAD')) {
           const policy = r.cache === 'patterns' ? rc.patterns.match(pathOf(request.url)) : r.cache
-          if (policy !== undefined) next = lookupRequest(rc, request, reply, state, r.url, policy)
+          if (policy !== undefined) {
+            next = tracingChannels.responseCache.hasSubscribers
+              ? tracedLookup(rc, request, reply, state, r.url, policy)
+              : lookupRequest(rc, request, reply, state, r.url, policy)
+          }
         } else if (r.unsafe && request.headers['if-none-match'] !== undefined) {
           const policy = rc.getPolicies.get(r.url) ?? rc.patterns.match(pathOf(request.url))
           if (policy !== undefined) next = preconditionForUnsafe(rc, request, reply, state, policy)

@@ -8,6 +8,7 @@ import { assertKnownKeys } from '../options.js'
 import type { MonitorLike } from '../types.js'
 import { BulkheadFullError } from './errors.js'
 import { type Policy, rootContext, type Work } from './policy.js'
+import { traceExecute, tracingChannels } from './tracing.js'
 
 interface Waiter {
   resolve: () => void
@@ -121,7 +122,12 @@ export class BulkheadPolicy implements Policy {
   }
 
   /** Runs `fn` in a slot, waits in the queue, or rejects with E_BULKHEAD_FULL. */
-  async execute<T>(fn: Work<T>, signal?: AbortSignal): Promise<T> {
+  execute<T>(fn: Work<T>, signal?: AbortSignal): Promise<T> {
+    if (tracingChannels.execute.hasSubscribers) return traceExecute(this, () => this.run(fn, signal))
+    return this.run(fn, signal)
+  }
+
+  private async run<T>(fn: Work<T>, signal: AbortSignal | undefined): Promise<T> {
     this.counts.calls++
     if (!this.sem.tryAcquire()) {
       if (this.sem.waiting >= this.queue) {

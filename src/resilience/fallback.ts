@@ -4,6 +4,7 @@ import { assertKnownKeys } from '../options.js'
 import type { MonitorLike } from '../types.js'
 import { type Handle, toPredicate } from './handle.js'
 import { type Policy, rootContext, type Work } from './policy.js'
+import { traceExecute, tracingChannels } from './tracing.js'
 
 /** Options of `fallback()`. */
 export interface FallbackOptions {
@@ -33,7 +34,12 @@ export class FallbackPolicy<F> implements Omit<Policy, 'execute'> {
   }
 
   /** Runs `fn`; on a handled error returns the fallback instead. */
-  async execute<T>(fn: Work<T>, signal?: AbortSignal): Promise<T | F> {
+  execute<T>(fn: Work<T>, signal?: AbortSignal): Promise<T | F> {
+    if (tracingChannels.execute.hasSubscribers) return traceExecute(this, () => this.run(fn, signal))
+    return this.run(fn, signal)
+  }
+
+  private async run<T>(fn: Work<T>, signal: AbortSignal | undefined): Promise<T | F> {
     this.counts.calls++
     try {
       return await fn(rootContext(signal))

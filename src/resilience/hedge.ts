@@ -8,6 +8,7 @@ import { assertKnownKeys } from '../options.js'
 import { type Clock, type Duration, systemClock, toTimerMs } from '../time.js'
 import type { MonitorLike } from '../types.js'
 import type { Policy, PolicyContext, Work } from './policy.js'
+import { traceExecute, tracingChannels } from './tracing.js'
 
 /** Options of `hedge()`. */
 export interface HedgeOptions {
@@ -79,6 +80,11 @@ export class HedgePolicy implements Policy {
 
   /** Runs `fn`, hedging when it is slow; the first success wins, the others are aborted. */
   execute<T>(fn: Work<T>, signal?: AbortSignal): Promise<T> {
+    if (tracingChannels.execute.hasSubscribers) return traceExecute(this, () => this.run(fn, signal))
+    return this.run(fn, signal)
+  }
+
+  private run<T>(fn: Work<T>, signal: AbortSignal | undefined): Promise<T> {
     this.counts.calls++
     const start = this.clock.now()
     return new Promise<T>((resolve, reject) => {

@@ -57,4 +57,5 @@ export {
 } from './rate-limit/limiter.js'
 export { type RetryBudgetOptions, type RetryEvents, type RetryOptions, RetryPolicy, retry } from './retry.js'
 export { type TimeoutEvents, type TimeoutOptions, TimeoutPolicy, timeout } from './timeout.js'
+export { type ExecuteTrace, tracingChannels } from './tracing.js'
 export { type Composable, WrappedPolicy, wrap } from './wrap.js'

@@ -12,6 +12,7 @@ import { RetryBudgetError } from './errors.js'
 import { type Handle, toPredicate } from './handle.js'
 import { type Policy, type PolicyContext, rootContext, type Work } from './policy.js'
 import { sleep } from './sleep.js'
+import { type ExecuteTrace, traceExecute, tracingChannels } from './tracing.js'
 
 /** Retry budget: retries allowed = ratio x calls in the window + minPerSecond x window seconds. */
 export interface RetryBudgetOptions {
@@ -142,11 +143,21 @@ export class RetryPolicy implements Policy {
   }
 
   /** Runs `fn`, retrying handled errors. */
-  async execute<T>(fn: Work<T>, signal?: AbortSignal): Promise<T> {
+  execute<T>(fn: Work<T>, signal?: AbortSignal): Promise<T> {
+    if (tracingChannels.execute.hasSubscribers) return traceExecute(this, (t) => this.run(fn, signal, t))
+    return this.run(fn, signal, undefined)
+  }
+
+  private async run<T>(
+    fn: Work<T>,
+    signal: AbortSignal | undefined,
+    trace: ExecuteTrace | undefined,
+  ): Promise<T> {
     this.counts.calls++
     this.budget?.call()
     let previous = 0
     for (let attempt = 1; ; attempt++) {
+      if (trace !== undefined) trace.attempts = attempt
       try {
         const value = await fn(attempt === 1 ? rootContext(signal) : rootContext(signal, attempt))
         this.counts.successes++

@@ -16,6 +16,7 @@ import { assertKnownKeys } from '../options.js'
 import { type Clock, type Duration, systemClock, toTimerMs } from '../time.js'
 import type { MonitorLike } from '../types.js'
 import type { Policy, PolicyContext, Work } from './policy.js'
+import { traceExecute, tracingChannels } from './tracing.js'
 
 /** Options of `timeout()`. */
 export interface TimeoutOptions {
@@ -115,6 +116,11 @@ export class TimeoutPolicy implements Policy {
 
   /** Runs `fn` with the deadline. */
   execute<T>(fn: Work<T>, signal?: AbortSignal): Promise<T> {
+    if (tracingChannels.execute.hasSubscribers) return traceExecute(this, () => this.run(fn, signal))
+    return this.run(fn, signal)
+  }
+
+  private run<T>(fn: Work<T>, signal: AbortSignal | undefined): Promise<T> {
     this.counts.calls++
     const call = new Call(signal)
     let r: T | Promise<T>

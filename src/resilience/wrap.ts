@@ -6,6 +6,7 @@
 import type { Disposer } from '../events.js'
 import type { FallbackPolicy } from './fallback.js'
 import type { Policy, Work } from './policy.js'
+import { traceExecute, tracingChannels } from './tracing.js'
 
 /** Anything wrap() composes: a policy, or a fallback (whose result may be the fallback value). */
 // biome-ignore lint/suspicious/noExplicitAny: a fallback of any value type
@@ -26,6 +27,11 @@ export class WrappedPolicy implements Policy {
 
   /** Runs `fn` through every policy, outermost first. */
   execute<T>(fn: Work<T>, signal?: AbortSignal): Promise<T> {
+    if (tracingChannels.execute.hasSubscribers) return traceExecute(this, () => this.run(fn, signal))
+    return this.run(fn, signal)
+  }
+
+  private run<T>(fn: Work<T>, signal: AbortSignal | undefined): Promise<T> {
     const run = (i: number, s: AbortSignal | undefined): Promise<T> => {
       const p = this.policies[i] as Policy
       if (i === this.policies.length - 1) return p.execute(fn, s)

@@ -78,6 +78,8 @@ export class MemoryStore {
   private totalBytes = 0
   /** Entries evicted for capacity or bytes since creation. */
   evictions = 0
+  /** Set by close(): the store is empty and takes nothing more. */
+  private closed = false
   /** Fresh hits and misses of `getFresh` (the synchronous path counts here, not in the engine). */
   syncHits = 0
   syncMisses = 0
@@ -190,6 +192,7 @@ export class MemoryStore {
     size: number,
     tags: readonly string[] | undefined,
   ): boolean {
+    if (this.closed) return false
     const existing = this.map.get(key)
     if (size > this.maxEntryBytes) {
       if (existing !== undefined) this.removeSlot(existing, 'rejected')
@@ -282,6 +285,15 @@ export class MemoryStore {
   }
 
   /** Removes everything. */
+  /**
+   * Empties the store for good: it takes no more entries, so every read misses. The cache's
+   * synchronous read relies on this: it checks for a closed cache only on a miss.
+   */
+  close(): void {
+    this.clear()
+    this.closed = true
+  }
+
   clear(): void {
     for (const i of this.map.values()) {
       this.keys[i] = undefined

@@ -16,6 +16,7 @@ import type { Backoff } from '../backoff.js'
 import { CircuitOpenError } from '../errors.js'
 import { type Handle, toPredicate } from '../handle.js'
 import { type Policy, rootContext, type Work } from '../policy.js'
+import { type ExecuteTrace, traceExecute, tracingChannels } from '../tracing.js'
 import { SharedBreakerState, type SharedStateOptions } from './shared.js'
 import { type BreakerStrategy, consecutive } from './strategies.js'
 
@@ -142,6 +143,20 @@ export class CircuitBreaker implements Policy {
 
   /** Runs `fn` if the circuit lets it through; otherwise rejects with E_CIRCUIT_OPEN. */
   execute<T>(fn: Work<T>, signal?: AbortSignal): Promise<T> {
+    if (tracingChannels.execute.hasSubscribers) return traceExecute(this, (t) => this.traced(fn, signal, t))
+    return this.run(fn, signal)
+  }
+
+  private traced<T>(fn: Work<T>, signal: AbortSignal | undefined, trace: ExecuteTrace): Promise<T> {
+    trace.state = this.state
+    trace.rejected = true
+    return this.run((ctx) => {
+      trace.rejected = false
+      return fn(ctx)
+    }, signal)
+  }
+
+  private run<T>(fn: Work<T>, signal: AbortSignal | undefined): Promise<T> {
     this.counts.calls++
     if (this._state === 'closed') {
       let r: T | Promise<T>
