@@ -1,45 +1,17 @@
 /**
  * Issue 10 items 12-14, issue 9 item 11 and unknown-key refusal: hotpath next to other Fastify
- * plugins and an app's own routes. @fastify/rate-limit is not installed here, so a stand-in that
- * reads `config.rateLimit` the way it does (and declares the same route-config key) plays it.
+ * plugins (the real @fastify/rate-limit, whose `config.rateLimit` declaration used to clash with
+ * hotpath's: TS2717) and an app's own routes.
  */
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { after, describe, it } from 'node:test'
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
-import fp from 'fastify-plugin'
+import fastifyRateLimit from '@fastify/rate-limit'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { createCache } from '../../../src/cache/index.js'
 import hotpath from '../../../src/fastify/index.js'
 import { createMonitor } from '../../../src/metrics/index.js'
 import { FakeClock } from '../../../src/time.js'
-
-// the same declaration @fastify/rate-limit makes: it must not clash with hotpath's (TS2717)
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    rateLimit?: { max: number; timeWindow: string }
-  }
-}
-
-/** A stand-in for @fastify/rate-limit: reads config.rateLimit and refuses a malformed one with 500. */
-const standInRateLimit: FastifyPluginAsync = fp(
-  async (app) => {
-    app.addHook('onRoute', (route) => {
-      const rl = route.config?.rateLimit
-      if (rl === undefined) return
-      let used = 0
-      const hook = async (_req: unknown, reply: import('fastify').FastifyReply) => {
-        if (typeof rl.max !== 'number' || rl.max <= 0)
-          throw new Error(`limit must be a positive number; received ${String(rl.max)}`)
-        used++
-        reply.header('x-ratelimit-remaining', String(Math.max(0, rl.max - used)))
-        if (used > rl.max) return reply.code(429).send({ error: 'Too Many Requests' })
-      }
-      const existing = route.onRequest === undefined ? [] : [route.onRequest].flat()
-      route.onRequest = [...existing, hook]
-    })
-  },
-  { name: 'stand-in-rate-limit' },
-)
 
 const apps: FastifyInstance[] = []
 after(async () => {
@@ -54,7 +26,7 @@ function track(app: FastifyInstance): FastifyInstance {
 describe('coexistence with other plugins (issue 10 item 12)', () => {
   it('a route with another plugin config.rateLimit is left to that plugin; hotpath reads only config.hotpath', async () => {
     const app = track(Fastify())
-    await app.register(standInRateLimit)
+    await app.register(fastifyRateLimit, { global: false })
     await app.register(hotpath, { rateLimit: { limit: 100, window: '1m' } })
     let runs = 0
     app.get(
