@@ -97,7 +97,10 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     },
     compression: config.enableCompression ? { threshold: config.minCompressionSize } : false,
     shedding: { maxEventLoopDelay: '250ms' },
-    endpoints: config.invalidateToken ? { invalidateToken: config.invalidateToken } : {},
+    endpoints: {
+      ...(config.invalidateToken === undefined ? {} : { invalidateToken: config.invalidateToken }),
+      ...(config.metricsToken === undefined ? {} : { token: config.metricsToken }),
+    },
   })
 
   app.get('/', async () => ({

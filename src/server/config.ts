@@ -10,6 +10,9 @@
  * - CACHE_DEFAULT_TTL (5m): response-cache TTL, seconds or a duration; greater than 0.
  * - CACHE_MAX_SIZE (10000), ENABLE_COMPRESSION (true), MIN_COMPRESSION_SIZE (1024 bytes).
  * - INVALIDATE_TOKEN: enables POST /api/cache/invalidate (16+ characters).
+ * - METRICS_TOKEN: when set (16+ characters), /metrics and the /api/metrics, /api/health/* and
+ *   /api/cache/stats read endpoints require `Authorization: Bearer <token>`; the health probes
+ *   (/health, /health/live, /health/ready) stay open. Unset: they are public, as for a demo.
  * - BACKEND_LATENCY_MS (40): latency of the simulated backend.
  * - PERFORMANCE_MONITORING_ENABLED (true), METRICS_COLLECTION_INTERVAL (10 s): the monitor.
  * - REQUEST_TIMEOUT (30 s): a whole request (headers and body) must arrive within it, else 408
@@ -35,6 +38,8 @@ export interface ServerConfig {
   enableCompression: boolean
   minCompressionSize: number
   invalidateToken: string | undefined
+  /** Bearer token the read endpoints require (METRICS_TOKEN); undefined: public. */
+  metricsToken: string | undefined
   /** Simulated backend latency (ms) — the demo data source is a slow backend on purpose. */
   backendLatencyMs: number
   /** The monitor's settings (PERFORMANCE_MONITORING_ENABLED, METRICS_COLLECTION_INTERVAL). */
@@ -63,6 +68,7 @@ export const KNOWN_VARIABLES = [
   'ENABLE_COMPRESSION',
   'MIN_COMPRESSION_SIZE',
   'INVALIDATE_TOKEN',
+  'METRICS_TOKEN',
   'BACKEND_LATENCY_MS',
   'PERFORMANCE_MONITORING_ENABLED',
   'METRICS_COLLECTION_INTERVAL',
@@ -132,6 +138,15 @@ function host(env: Env): string {
   return value
 }
 
+/** A bearer token of at least 16 characters, or undefined when the variable is unset. */
+function secret(env: Env, name: string): string | undefined {
+  const token = raw(env, name)
+  if (token !== undefined && token.length < 16) {
+    throw new TypeError(`${name} must be at least 16 characters; received ${token.length}`)
+  }
+  return token
+}
+
 /** Reads the configuration; throws on the first bad value, naming the variable. */
 export function loadConfig(env: Env = process.env): ServerConfig {
   const redisUrl = raw(env, 'REDIS_URL')
@@ -140,9 +155,8 @@ export function loadConfig(env: Env = process.env): ServerConfig {
       `REDIS_URL must start with redis:// or rediss://; received ${JSON.stringify(redisUrl)}`,
     )
   }
-  const token = raw(env, 'INVALIDATE_TOKEN')
-  if (token !== undefined && token.length < 16)
-    throw new TypeError('INVALIDATE_TOKEN must be at least 16 characters')
+  const token = secret(env, 'INVALIDATE_TOKEN')
+  const metricsToken = secret(env, 'METRICS_TOKEN')
   return {
     port: int(env, 'PORT', 3000, 0, 65535),
     host: host(env),
@@ -152,6 +166,7 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     enableCompression: bool(env, 'ENABLE_COMPRESSION', true),
     minCompressionSize: int(env, 'MIN_COMPRESSION_SIZE', 1024, 0, 100 * 1024 * 1024),
     invalidateToken: token,
+    metricsToken,
     backendLatencyMs: int(env, 'BACKEND_LATENCY_MS', 40, 0, 60_000),
     monitor: {
       enabled: bool(env, 'PERFORMANCE_MONITORING_ENABLED', true),

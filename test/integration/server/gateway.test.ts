@@ -126,3 +126,26 @@ describe('reference server', () => {
     assert.equal(inv.statusCode, 200)
   })
 })
+
+describe('reference server with METRICS_TOKEN', () => {
+  it('the read endpoints need the bearer token; the health probes stay open', async () => {
+    const server = await buildServer(
+      loadConfig({ BACKEND_LATENCY_MS: '5', METRICS_TOKEN: 'metrics-token-0123456789' }),
+    )
+    try {
+      const { app } = server
+      await app.ready()
+      for (const url of ['/metrics', '/api/metrics', '/api/cache/stats']) {
+        assert.equal((await app.inject(url)).statusCode, 401, `${url} without the token`)
+        const wrong = await app.inject({ url, headers: { authorization: 'Bearer metrics-token-0123456780' } })
+        assert.equal(wrong.statusCode, 401, `${url} with a wrong token`)
+        const ok = await app.inject({ url, headers: { authorization: 'Bearer metrics-token-0123456789' } })
+        assert.equal(ok.statusCode, 200, `${url} with the token`)
+      }
+      assert.equal((await app.inject('/health/live')).statusCode, 200)
+      assert.equal((await app.inject('/health')).statusCode, 200)
+    } finally {
+      await server.close()
+    }
+  })
+})
