@@ -5,10 +5,12 @@
  * is counted and buffers are exact-size. Measured in a child process with --expose-gc, over a
  * real socket, with a mix of encodings.
  *
- * The goal is 1.25x. What the response cache stores is all counted (1.17x when its entries carry
- * no tags); the L1 store now also charges its tag index (a Set per url tag), which took the
- * tagged case from 1.35-1.40x to 1.26-1.31x. The rest is not yet found, so the bound asserted is
- * 1.5x (before the fix: about 12x).
+ * The goal, asserted here, is 1.25x. What the response cache stores is all counted, and the L1
+ * store charges its tag index (a Set per url tag). The rest of what used to show (1.26-1.31x) was
+ * not the cache: a heap-snapshot diff showed about 750 KB of V8 code, deopt data and feedback
+ * compiled for the store path during the measured phase, because the warm-up only ran an uncached
+ * route. That cost is paid once per process, whatever maxBytes is; the child now warms the cached
+ * path on a throwaway cache first, and reads 1.11-1.15x (before the fix: about 12x).
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
@@ -18,7 +20,7 @@ import { fileURLToPath } from 'node:url'
 const child = fileURLToPath(new URL('./fixtures/memory-child.ts', import.meta.url))
 
 describe('issue 10 defect 5: response-cache memory bound', () => {
-  it('retained memory stays within 1.5x maxBytes under any mix of encodings (was about 12x)', () => {
+  it('retained memory stays within 1.25x maxBytes under any mix of encodings (was about 12x)', () => {
     const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', child], {
       encoding: 'utf8',
       timeout: 120_000,
@@ -33,8 +35,8 @@ describe('issue 10 defect 5: response-cache memory bound', () => {
     assert.ok(m.accounted <= m.maxBytes, `accounted ${m.accounted} <= ${m.maxBytes}`)
     assert.ok(m.entries > 100, `the cache filled (${m.entries} entries)`)
     assert.ok(
-      m.retained <= 1.5 * m.maxBytes,
-      `retained ${(m.retained / 1048576).toFixed(1)} MiB <= 1.5 x ${(m.maxBytes / 1048576).toFixed(1)} MiB`,
+      m.retained <= 1.25 * m.maxBytes,
+      `retained ${(m.retained / 1048576).toFixed(2)} MiB <= 1.25 x ${(m.maxBytes / 1048576).toFixed(1)} MiB`,
     )
   })
 })
