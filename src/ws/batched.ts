@@ -24,6 +24,8 @@ export interface WebSocketLike {
   on?(event: 'close', listener: (...args: any[]) => void): unknown
 }
 
+const BINARY = Object.freeze({ binary: true })
+const TEXT = Object.freeze({ binary: false })
 const OPEN = 1
 const CLOSED = 3
 /** How often a paused connection looks at its socket buffer. */
@@ -58,12 +60,13 @@ export class Batched<T = unknown> extends BatchQueue<T> implements BufferReader 
   private pausedAt = 0
   private poll: TimerHandle | undefined
   private readonly binary: { binary: boolean }
-  private readonly onPoll = (): void => this.check()
+  /** Made on the first pause: an idle connection carries no closure for it. */
+  private onPoll: (() => void) | undefined
 
   constructor(socket: WebSocketLike, options: ResolvedBatchedOptions<T>) {
     super(options)
     this.socket = socket
-    this.binary = { binary: this.codec.binary }
+    this.binary = this.codec.binary ? BINARY : TEXT
     this.counters.open.add(this)
     socket.on?.('close', () => this.gone())
   }
@@ -161,6 +164,7 @@ export class Batched<T = unknown> extends BatchQueue<T> implements BufferReader 
     this.paused = true
     this.pausedAt = this.o.clock.now()
     this.dropVolatile()
+    this.onPoll ??= () => this.check()
     this.poll = this.o.clock.setBackgroundTimeout(this.onPoll, POLL_MS)
     this.overflowed()
   }
@@ -182,7 +186,7 @@ export class Batched<T = unknown> extends BatchQueue<T> implements BufferReader 
       this.closeForBackpressure(CLOSE_STALLED)
       return
     }
-    this.poll = this.o.clock.setBackgroundTimeout(this.onPoll, POLL_MS)
+    this.poll = this.o.clock.setBackgroundTimeout(this.onPoll as () => void, POLL_MS)
   }
 
   private closeForBackpressure(code: number): void {

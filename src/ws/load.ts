@@ -38,3 +38,23 @@ export function loopLoad(source: EventLoopSource): number {
 export function bufferLoad(bufferedAmount: number, highWatermark: number): number {
   return clamp01(bufferedAmount / highWatermark)
 }
+
+const holders = new WeakMap<EventLoopSource, { count: number; release: () => void }>()
+
+/**
+ * Keeps `source` sampling for one more batcher. One retain per source, counted here, rather than
+ * a disposer per connection: an idle connection should cost as little as possible.
+ */
+export function holdSource(source: EventLoopSource): void {
+  const h = holders.get(source)
+  if (h !== undefined) h.count++
+  else holders.set(source, { count: 1, release: source.retain() })
+}
+
+/** Gives back one `holdSource()`; the last one releases the source. */
+export function letGoSource(source: EventLoopSource): void {
+  const h = holders.get(source)
+  if (h === undefined || --h.count > 0) return
+  holders.delete(source)
+  h.release()
+}

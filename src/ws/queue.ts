@@ -7,11 +7,10 @@
  * when keys are used.
  */
 import { performance } from 'node:perf_hooks'
-import type { Disposer } from '../events.js'
 import type { EventLoopSource } from '../metrics/index.js'
 import type { TimerHandle } from '../time.js'
 import { type Codec, codecFor, type Part } from './codec.js'
-import { bufferLoad, loopLoad, sharedEventLoop } from './load.js'
+import { bufferLoad, holdSource, letGoSource, loopLoad, sharedEventLoop } from './load.js'
 import { countersFor, type WsCounters } from './metrics.js'
 import { type ResolvedBatchedOptions, WINDOW_ADAPTIVE, WINDOW_TURN } from './options.js'
 
@@ -60,13 +59,8 @@ export abstract class BatchQueue<T> {
   private scheduled = false
   private immediate: NodeJS.Immediate | undefined
   private timer: TimerHandle | undefined
-  private readonly release: Disposer
-  private readonly tick = (): void => {
-    this.scheduled = false
-    this.immediate = undefined
-    this.timer = undefined
-    this.flush()
-  }
+  /** Made on the first schedule: an idle connection carries no closure for it. */
+  private tick: (() => void) | undefined
 
   constructor(options: ResolvedBatchedOptions<T>) {
     this.o = options
@@ -74,7 +68,7 @@ export abstract class BatchQueue<T> {
     this.counters = countersFor(options.monitor, options.name)
     this.source = options.eventLoop ?? sharedEventLoop()
     this.limit = options.maxBatch
-    this.release = options.windowMs === WINDOW_ADAPTIVE ? this.source.retain() : () => {}
+    if (options.windowMs === WINDOW_ADAPTIVE) holdSource(this.source)
   }
 
   /** Messages waiting to be written. */
@@ -201,6 +195,12 @@ export abstract class BatchQueue<T> {
   private schedule(): void {
     this.scheduled = true
     const ms = this.adapt()
+    this.tick ??= () => {
+      this.scheduled = false
+      this.immediate = undefined
+      this.timer = undefined
+      this.flush()
+    }
     if (ms === 0) this.immediate = setImmediate(this.tick)
     else this.timer = this.o.clock.setTimeout(this.tick, ms)
   }
@@ -271,7 +271,7 @@ export abstract class BatchQueue<T> {
     this.live = 0
     this.deadCount = 0
     this.queuedBytes = 0
-    this.release()
+    if (this.o.windowMs === WINDOW_ADAPTIVE) letGoSource(this.source)
   }
 
   /** Bytes in the client's socket buffer (0 for a group). */
