@@ -27,11 +27,21 @@ export function sharedEventLoop(): EventLoopSource {
 
 const clamp01 = (x: number): number => Math.min(1, Math.max(0, x))
 
-/** Load in [0, 1] from a source's delay and utilization. */
-export function loopLoad(source: EventLoopSource): number {
-  const delay = clamp01((source.delayMs - DELAY_LOW_MS) / (DELAY_HIGH_MS - DELAY_LOW_MS))
-  const elu = clamp01((source.utilization - ELU_LOW) / (ELU_HIGH - ELU_LOW))
-  return Math.max(delay, elu)
+/**
+ * Load in [0, 1] from the loop's utilization: the loop itself is busy, so fewer, larger writes
+ * give it back time. This one opens the window.
+ */
+export function utilizationLoad(source: EventLoopSource): number {
+  return clamp01((source.utilization - ELU_LOW) / (ELU_HIGH - ELU_LOW))
+}
+
+/**
+ * Load in [0, 1] from the loop's delay. A delay with a quiet loop is mostly the machine (other
+ * processes, a GC pause): it grows the batch size, which costs no latency, but does not open the
+ * window, which would add latency for nothing the loop can win back.
+ */
+export function delayLoad(source: EventLoopSource): number {
+  return clamp01((source.delayMs - DELAY_LOW_MS) / (DELAY_HIGH_MS - DELAY_LOW_MS))
 }
 
 /** Load in [0, 1] of one connection: how far its socket buffer is toward the high watermark. */

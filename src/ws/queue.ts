@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks'
 import type { EventLoopSource } from '../metrics/index.js'
 import type { TimerHandle } from '../time.js'
 import { type Codec, codecFor, type Part } from './codec.js'
-import { bufferLoad, holdSource, letGoSource, loopLoad, sharedEventLoop } from './load.js'
+import { bufferLoad, delayLoad, holdSource, letGoSource, sharedEventLoop, utilizationLoad } from './load.js'
 import { countersFor, type WsCounters } from './metrics.js'
 import { type ResolvedBatchedOptions, WINDOW_ADAPTIVE, WINDOW_TURN } from './options.js'
 
@@ -174,22 +174,22 @@ export abstract class BatchQueue<T> {
     this.deadCount = 0
   }
 
-  /** Load in [0, 1]: the loop's, or the client's buffer, whichever is higher. */
-  protected load(): number {
-    const loop = loopLoad(this.source)
-    const buffer = bufferLoad(this.socketBuffered(), this.o.highWatermark)
-    return Math.max(loop, buffer)
-  }
-
-  /** Sets the batch size from the load; returns the window in ms (0: end of the turn). */
+  /**
+   * Sets the batch size from the load; returns the window in ms (0: end of the turn). The size
+   * follows the highest of loop utilization, loop delay and the client's buffer (bigger frames
+   * cost no latency); the window opens (above half load) only for utilization, when the loop
+   * itself is the bottleneck: a slow client is backpressure's business, a delay with a quiet loop
+   * is the machine's (see load.ts).
+   */
   private adapt(): number {
     const w = this.o.windowMs
     if (w === WINDOW_TURN) return 0
     if (w !== WINDOW_ADAPTIVE) return w
     const o = this.o
-    const load = this.load()
+    const wait = utilizationLoad(this.source)
+    const load = Math.max(wait, delayLoad(this.source), bufferLoad(this.socketBuffered(), o.highWatermark))
     this.limit = load === 0 ? o.maxBatch : Math.round(o.maxBatch + (o.topBatch - o.maxBatch) * load)
-    return load > 0.5 ? Math.max(1, Math.round(o.maxWaitMs * (load - 0.5) * 2)) : 0
+    return wait > 0.5 ? Math.max(1, Math.round(o.maxWaitMs * (wait - 0.5) * 2)) : 0
   }
 
   private schedule(): void {

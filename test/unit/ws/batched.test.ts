@@ -199,4 +199,13 @@ describe('batched: adaptive', () => {
     for (let i = 0; i < 50; i++) b.send(i)
     assert.equal(s.frames.length, 2, 'a full batch of 50 goes at once')
   })
+
+  it('a long loop delay with a quiet loop grows the batch but keeps the end-of-turn flush', async () => {
+    const s = new FakeSocket()
+    const b = batched(s, { eventLoop: fakeLoop(100, 0.1) })
+    for (let i = 0; i < 49; i++) b.send(i)
+    assert.equal(s.frames.length, 0, 'batch size 50')
+    await turn()
+    assert.equal(s.frames.length, 1)
+  })
 })
