@@ -33,7 +33,7 @@ async function throughput(rig: Rig, sockets: WebSocket[]): Promise<number> {
   const total = 200_000
   const rates: Record<string, number[]> = { ws: [], ours: [] }
   const cpu: Record<string, number[]> = { ws: [], ours: [] }
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < 5; round++) {
     for (const mode of round % 2 === 0 ? ['ws', 'ours'] : ['ours', 'ws']) {
       await rig.reset()
       gc()
@@ -51,7 +51,7 @@ async function throughput(rig: Rig, sockets: WebSocket[]): Promise<number> {
   const wsRate = median(rates.ws as number[])
   report({
     suite: SUITE,
-    name: `msgs/s to ${CLIENTS} clients, default settings (closed loop, 200k msgs, median of 3)`,
+    name: `msgs/s to ${CLIENTS} clients, default settings (closed loop, 200k msgs, median of 5)`,
     ours: median(rates.ours as number[]),
     peer: wsRate,
     peerName: 'ws.send',
