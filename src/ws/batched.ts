@@ -92,7 +92,10 @@ export class Batched<T = unknown> extends BatchQueue<T> implements BufferReader 
     }
   }
 
-  /** Writes what is pending, then closes the socket with `code` (1000 by default). */
+  /**
+   * Writes what is pending (a paused connection cannot: its queue is dropped), then closes the
+   * socket with `code` (1000 by default).
+   */
   close(code = 1000, reason = ''): void {
     if (this.closed) return
     this.flush()
