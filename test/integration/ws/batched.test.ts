@@ -84,7 +84,7 @@ describe('hotpath/ws over real sockets on loopback', () => {
     const b = batched(c.socket, { name: 'it-slow-keyed', highWatermark: 64 * 1024, maxBuffered: cap })
     const rawClient = (c.client as unknown as { _socket: { pause(): void; resume(): void } })._socket
     rawClient.pause()
-    const pad = 'x'.repeat(80)
+    const pad = 'x'.repeat(200)
     let maxBuffered = 0
     for (let t = 0; t < 200; t++) {
       for (let i = 0; i < 500; i++) {
@@ -116,7 +116,7 @@ describe('hotpath/ws over real sockets on loopback', () => {
     const b = batched(c.socket, { name: 'it-slow-plain', highWatermark: 64 * 1024, maxBuffered: cap })
     const rawClient = (c.client as unknown as { _socket: { pause(): void; resume(): void } })._socket
     rawClient.pause()
-    const pad = 'x'.repeat(80)
+    const pad = 'x'.repeat(200)
     let maxBuffered = 0
     let refused = 0
     for (let t = 0; t < 400 && refused === 0; t++) {
