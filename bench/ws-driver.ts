@@ -1,0 +1,167 @@
+/**
+ * The WebSocket bench's plumbing: a ws server in this process (the server under test), the
+ * clients in a child process (bench/ws-clients.ts) driven over IPC, and the two producers every
+ * figure uses: closed loop (as fast as the server can, yielding every 1,000 sends) and open loop
+ * (a fixed rate per connection, ticked by a 1 ms timer).
+ */
+import { type ChildProcess, fork } from 'node:child_process'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import { type WebSocket, WebSocketServer } from 'ws'
+
+/** Milliseconds on the clock both processes share. */
+export const now = (): number => performance.timeOrigin + performance.now()
+
+/** What the clients report. */
+export interface Collected {
+  doneAt: number
+  frames: number
+  messages: number
+  maxPerFrame: number
+  normal: { p50: number; p99: number; n: number }
+  urgent: { p50: number; p99: number; n: number }
+  last: [string, number][]
+}
+
+/** A message producer: one call per message per connection. */
+export type Sender = (message: object, urgent: boolean) => void
+
+/** The server and the client process. */
+export class Rig {
+  private readonly wss: WebSocketServer
+  private readonly child: ChildProcess
+  private readonly waiting = new Map<string, (m: unknown) => void>()
+  private readonly accepted: WebSocket[] = []
+  readonly url: string
+
+  private constructor(wss: WebSocketServer, child: ChildProcess) {
+    this.wss = wss
+    this.child = child
+    this.url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`
+    wss.on('connection', (s) => this.accepted.push(s))
+    child.on('message', (m: { type: string }) => {
+      const w = this.waiting.get(m.type)
+      this.waiting.delete(m.type)
+      w?.(m)
+    })
+  }
+
+  /** Starts the server and the client process. */
+  static async start(): Promise<Rig> {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false })
+    await once(wss, 'listening')
+    const child = fork(new URL('./ws-clients.ts', import.meta.url).pathname, [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    const rig = new Rig(wss, child)
+    await rig.expect('ready')
+    return rig
+  }
+
+  private expect<T>(type: string): Promise<T> {
+    return new Promise((resolve) => this.waiting.set(type, resolve as (m: unknown) => void))
+  }
+
+  /** Sends a command and waits for its answer. */
+  ask<T>(cmd: { type: string; [k: string]: unknown }, answer: string): Promise<T> {
+    const p = this.expect<T>(answer)
+    this.child.send(cmd)
+    return p
+  }
+
+  /** Opens `count` connections; returns their server sides. */
+  async open(count: number): Promise<WebSocket[]> {
+    this.accepted.length = 0
+    await this.ask({ type: 'open', url: this.url, count }, 'opened')
+    while (this.accepted.length < count) await new Promise((r) => setTimeout(r, 1))
+    return [...this.accepted]
+  }
+
+  /** Closes every connection. */
+  async closeAll(): Promise<void> {
+    await this.ask({ type: 'close' }, 'closed')
+    while (this.wss.clients.size > 0) await new Promise((r) => setTimeout(r, 5))
+  }
+
+  /** Starts collecting: resolves once `total` messages arrived (or after `ms`). */
+  collect(total: number, ms = 60_000): Promise<Collected> {
+    return this.ask<Collected>({ type: 'collect', total, ms }, 'collected')
+  }
+
+  async reset(): Promise<void> {
+    await this.ask({ type: 'reset' }, 'reset')
+  }
+
+  async stop(): Promise<void> {
+    this.child.send({ type: 'exit' })
+    await once(this.child, 'exit')
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()))
+  }
+}
+
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r))
+const PAD = 'status:running;step:17'
+
+/** Sends `total` messages round-robin as fast as it can, yielding every 1,000 sends. */
+export async function closedLoop(senders: Sender[], total: number): Promise<void> {
+  let sent = 0
+  while (sent < total) {
+    for (let i = 0; i < 1000 && sent < total; ) {
+      for (const send of senders) {
+        send({ t: now(), s: 'agent-0042', v: sent, d: PAD }, false)
+        sent++
+        i++
+      }
+    }
+    await turn()
+  }
+}
+
+/** Options of an open-loop run. */
+export interface OpenLoop {
+  /** Messages per second per connection. */
+  rate: number
+  seconds: number
+  /** Also send one urgent message per connection this often (ms). */
+  urgentEveryMs?: number
+  /** Message body per connection and index (default: a ~70-byte status). */
+  body?: (i: number) => object
+}
+
+/** Sends at a fixed rate per connection; returns how many messages went out in all. */
+export async function openLoop(senders: Sender[], o: OpenLoop): Promise<number> {
+  const start = now()
+  let sent = 0
+  let urgentSent = 0
+  for (;;) {
+    const elapsed = now() - start
+    if (elapsed >= o.seconds * 1000) break
+    const due = Math.floor((elapsed * o.rate) / 1000)
+    while (sent < due) {
+      for (const send of senders) send({ t: now(), v: sent, d: PAD, ...o.body?.(sent) }, false)
+      sent++
+    }
+    if (o.urgentEveryMs !== undefined) {
+      const dueUrgent = Math.floor(elapsed / o.urgentEveryMs)
+      while (urgentSent < dueUrgent) {
+        for (const send of senders) send({ t: now(), u: 1 }, true)
+        urgentSent++
+      }
+    }
+    await new Promise((r) => setTimeout(r, 1))
+  }
+  return (sent + urgentSent) * senders.length
+}
+
+/** p-th percentile of samples. */
+export function percentile(xs: number[], p: number): number {
+  const s = Float64Array.from(xs).sort()
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number
+}
+
+/** The median. */
+export function median(xs: number[]): number {
+  return percentile(xs, 50)
+}

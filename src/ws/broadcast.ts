@@ -1,0 +1,78 @@
+/**
+ * `broadcaster(options)`: one queue for a group of connections. A batch is encoded once and the
+ * same buffer is written to every member that keeps up (Phoenix's "fastlane": serialize once per
+ * topic, not per subscriber); a member that is slow or still has messages of its own waiting takes
+ * the batch's messages into its own queue instead, where they conflate and drop like any other, so
+ * one slow client never holds the group back and order per connection is kept.
+ */
+import { Batched, type WebSocketLike } from './batched.js'
+import type { BatchedOptions, ResolvedBatchedOptions } from './options.js'
+import { resolveBatchedOptions } from './options.js'
+import { BatchQueue, type Pending } from './queue.js'
+
+/** A broadcast group. */
+export class Broadcaster<T = unknown> extends BatchQueue<T> {
+  private readonly members = new Set<Batched<T>>()
+
+  constructor(options: ResolvedBatchedOptions<T>) {
+    super(options)
+  }
+
+  /** Connections in the group. */
+  get size(): number {
+    return this.members.size
+  }
+
+  /**
+   * Adds a connection (a socket, which gets a batcher with the group's options, or a batcher made
+   * with the same options); it leaves the group when its socket closes. Returns its batcher, for
+   * messages to it alone.
+   */
+  add(socket: WebSocketLike | Batched<T>): Batched<T> {
+    const member = socket instanceof Batched ? socket : new Batched<T>(socket, this.o)
+    this.members.add(member)
+    member.socket.on?.('close', () => this.members.delete(member))
+    return member
+  }
+
+  /** Removes a connection from the group (its own queue is untouched). */
+  remove(member: Batched<T>): boolean {
+    return this.members.delete(member)
+  }
+
+  /** Writes what is pending, then stops the group (members stay open). */
+  close(): void {
+    this.flush()
+    this.discard()
+    this.members.clear()
+  }
+
+  protected socketBuffered(): number {
+    return 0
+  }
+
+  protected blocked(): boolean {
+    return false
+  }
+
+  protected overflowed(): void {}
+
+  protected write(
+    frame: string | Uint8Array,
+    count: number,
+    waitedMs: number,
+    queue: Pending<T>[],
+    start: number,
+    end: number,
+  ): void {
+    const buffer = typeof frame === 'string' ? Buffer.from(frame) : frame
+    for (const m of this.members) m.deliver(buffer, count, waitedMs, queue, start, end)
+  }
+}
+
+/** A broadcast group: `send()` once, every member gets it, the batch is encoded once. */
+export function broadcaster<T = unknown>(
+  options?: BatchedOptions<T> | ResolvedBatchedOptions<T>,
+): Broadcaster<T> {
+  return new Broadcaster(resolveBatchedOptions(options))
+}
