@@ -1,0 +1,440 @@
+/* hotpath dashboard page: plain JS, no build step. Reads the SSE stream (or, in an exported
+   snapshot, the embedded state) and draws uPlot charts, the routes table, alerts and
+   recommendations. Every figure in a frame is per tick, so rates are counts / dt. */
+;(() => {
+  const base = document.documentElement.dataset.base || ''
+  const snapshot = window.HOTPATH_SNAPSHOT
+  const $ = (id) => document.getElementById(id)
+  const COLORS = ['#7aa2ff', '#4cc38a', '#f5b942', '#ff5c5c', '#c792ea', '#5ad4e6', '#ff9e64', '#9ece6a']
+  const MB = 1024 * 1024
+
+  let hello = null
+  const ticks = []
+  let capacity = 900
+  let selected = null
+  const instances = new Set()
+  const alertLog = []
+  const recs = new Map()
+
+  const rate = (n, f) => (f.dt > 0 ? n / f.dt : 0)
+  const pct = (a, b) => (b > 0 ? (100 * a) / b : null)
+  const r2 = (v) => (v === null || v === undefined ? null : Math.round(v * 100) / 100)
+
+  // each chart: what to draw from one frame (series name -> value, null for a gap)
+  const builtIn = [
+    {
+      id: 'throughput',
+      title: 'Throughput (req/s)',
+      values(f) {
+        const out = { total: rate(f.http.n, f) }
+        for (const [cls, n] of Object.entries(f.http.status)) out[cls] = rate(n, f)
+        return out
+      },
+    },
+    {
+      id: 'latency',
+      title: 'Latency, all routes (ms)',
+      values(f) {
+        const none = f.http.n === 0
+        return { p50: none ? null : f.http.p50, p95: none ? null : f.http.p95, p99: none ? null : f.http.p99 }
+      },
+    },
+    {
+      id: 'errors',
+      title: 'Errors and refusals',
+      values(f) {
+        return {
+          '5xx %': pct(f.http.status['5xx'] || 0, f.http.n),
+          '4xx %': pct(f.http.status['4xx'] || 0, f.http.n),
+          'shed/s': rate(f.shed, f),
+          'rate-limited/s': rate(f.rateLimited, f),
+        }
+      },
+    },
+    {
+      id: 'loop',
+      title: 'Event loop',
+      values: (f) => ({
+        'max delay ms': f.loop.maxMs,
+        'mean delay ms': f.loop.meanMs,
+        'ELU %': f.loop.elu * 100,
+      }),
+    },
+    {
+      id: 'memory',
+      title: 'Memory (MB) and GC',
+      values: (f) => ({
+        'heap used': f.mem.heapUsed / MB,
+        'heap total': f.mem.heapTotal / MB,
+        rss: f.mem.rss / MB,
+        'GC ms/s': rate(f.gc.ms, f),
+      }),
+    },
+    {
+      id: 'cache',
+      title: 'Cache hit ratio per tier (%)',
+      values(f) {
+        const out = {}
+        for (const [k, c] of Object.entries(f.cache)) out[k] = pct(c.hits, c.hits + c.misses)
+        return out
+      },
+    },
+    {
+      id: 'ext',
+      title: 'Load test (streamed in)',
+      optional: true,
+      values(f) {
+        const out = {}
+        for (const [src, fig] of Object.entries(f.ext || {}))
+          for (const [k, v] of Object.entries(fig)) out[`${src} ${k}`] = v
+        return out
+      },
+    },
+  ]
+
+  function chartDefs() {
+    const defs = builtIn.slice()
+    for (const p of hello?.panels || []) {
+      defs.push({
+        id: `panel-${p.id}`,
+        title: p.title + (p.unit ? ` (${p.unit})` : ''),
+        values: (f) => f.panels?.[p.id] || {},
+      })
+    }
+    return defs
+  }
+
+  // --- charts -----------------------------------------------------------------------------
+  const charts = new Map()
+
+  function chartFor(def) {
+    let c = charts.get(def.id)
+    if (c) return c
+    const el = document.createElement('div')
+    el.className = 'chart'
+    el.id = `chart-${def.id}`
+    const h = document.createElement('h3')
+    h.textContent = def.title
+    el.appendChild(h)
+    const body = document.createElement('div')
+    el.appendChild(body)
+    if (def.optional) el.hidden = true
+    $('charts').appendChild(el)
+    c = { def, el, body, names: [], t: [], cols: [], plot: null, dirty: true }
+    charts.set(def.id, c)
+    return c
+  }
+
+  function push(c, t, values) {
+    for (const name of Object.keys(values)) {
+      if (c.names.indexOf(name) < 0) {
+        c.names.push(name)
+        c.cols.push(new Array(c.t.length).fill(null))
+        c.dirty = true
+      }
+    }
+    c.t.push(t / 1000)
+    for (let i = 0; i < c.names.length; i++) {
+      const v = values[c.names[i]]
+      c.cols[i].push(v === undefined || v === null || !Number.isFinite(v) ? null : r2(v))
+    }
+    if (c.t.length > capacity) {
+      const drop = c.t.length - capacity
+      c.t.splice(0, drop)
+      for (const col of c.cols) col.splice(0, drop)
+    }
+  }
+
+  function draw(c) {
+    if (c.def.optional) c.el.hidden = c.names.length === 0
+    if (c.names.length === 0) return
+    const data = [c.t].concat(c.cols)
+    if (c.plot && !c.dirty) {
+      c.plot.setData(data)
+      return
+    }
+    if (c.plot) c.plot.destroy()
+    c.dirty = false
+    const width = Math.max(300, c.el.clientWidth - 12)
+    c.plot = new uPlot(
+      {
+        width,
+        height: 170,
+        series: [{}].concat(
+          c.names.map((n, i) => ({
+            label: n,
+            stroke: COLORS[i % COLORS.length],
+            width: 1.5,
+            spanGaps: false,
+            points: { show: false },
+          })),
+        ),
+        axes: [
+          { stroke: '#8a8f98', grid: { stroke: '#262a33' } },
+          { stroke: '#8a8f98', grid: { stroke: '#262a33' }, size: 50 },
+        ],
+        scales: { x: { time: true } },
+        legend: { live: true },
+        cursor: { drag: { x: true, y: false } },
+      },
+      data,
+      c.body,
+    )
+  }
+
+  function resetCharts() {
+    for (const c of charts.values()) {
+      if (c.plot) c.plot.destroy()
+      c.el.remove()
+    }
+    charts.clear()
+  }
+
+  // --- data -------------------------------------------------------------------------------
+  function frameOf(tick) {
+    for (const f of tick.frames) if (f.instance === selected) return f
+    return undefined
+  }
+
+  function noteInstances(tick) {
+    let added = false
+    for (const f of tick.frames) {
+      if (!instances.has(f.instance)) {
+        instances.add(f.instance)
+        added = true
+      }
+    }
+    if (added) {
+      // the aggregate is the natural view as soon as there is more than one instance
+      if (instances.has('*') && selected === hello?.instance && !userPicked) selected = '*'
+      renderInstances()
+    }
+  }
+
+  let userPicked = false
+  function renderInstances() {
+    const sel = $('instance')
+    sel.textContent = ''
+    const ids = Array.from(instances).sort((a, b) => (a === '*' ? -1 : b === '*' ? 1 : a < b ? -1 : 1))
+    for (const id of ids) {
+      const o = document.createElement('option')
+      o.value = id
+      o.textContent = id === '*' ? `all ${ids.length - 1} instances` : id
+      if (id === selected) o.selected = true
+      sel.appendChild(o)
+    }
+  }
+
+  function apply(tick, redraw) {
+    const f = frameOf(tick)
+    if (!f) return
+    for (const def of chartDefs()) push(chartFor(def), tick.t, def.values(f))
+    if (redraw) {
+      for (const c of charts.values()) draw(c)
+      renderLatest(f)
+    }
+  }
+
+  function rebuild() {
+    resetCharts()
+    for (const def of chartDefs()) chartFor(def)
+    let last
+    for (const tick of ticks) {
+      if (frameOf(tick)) {
+        apply(tick, false)
+        last = tick
+      }
+    }
+    for (const c of charts.values()) draw(c)
+    if (last) renderLatest(frameOf(last))
+  }
+
+  function onTick(tick) {
+    ticks.push(tick)
+    if (ticks.length > capacity) ticks.splice(0, ticks.length - capacity)
+    const before = instances.size
+    const was = selected
+    noteInstances(tick)
+    if (selected !== was) rebuild()
+    else apply(tick, true)
+    if (instances.size !== before) renderInstances()
+    $('clock').textContent = new Date(tick.t).toLocaleTimeString()
+  }
+
+  // --- text panels ------------------------------------------------------------------------
+  const fmt = (v, d) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d))
+
+  function renderLatest(f) {
+    $('kpi-rps').textContent = fmt(rate(f.http.n, f), 1)
+    $('kpi-p95').textContent = f.http.n === 0 ? '–' : fmt(f.http.p95, 2)
+    $('kpi-err').textContent = fmt(pct(f.http.status['5xx'] || 0, f.http.n), 2)
+    $('kpi-elu').textContent = fmt(f.loop.elu * 100, 1)
+    $('kpi-heap').textContent = fmt(f.mem.heapUsed / MB, 1)
+    const tbody = $('routes').tBodies[0]
+    tbody.textContent = ''
+    const rows = Object.entries(f.http.routes).sort((a, b) => b[1].n - a[1].n)
+    for (const [route, r] of rows) {
+      const tr = document.createElement('tr')
+      const cells = [
+        route,
+        fmt(rate(r.n, f), 1),
+        fmt(r.p50, 2),
+        fmt(r.p95, 2),
+        fmt(r.p99, 2),
+        fmt(pct(r.status['5xx'] || 0, r.n), 2),
+      ]
+      for (const text of cells) {
+        const td = document.createElement('td')
+        td.textContent = text
+        tr.appendChild(td)
+      }
+      tbody.appendChild(tr)
+    }
+  }
+
+  function onAlert(a) {
+    alertLog.push(a)
+    if (alertLog.length > 200) alertLog.shift()
+    renderAlerts()
+  }
+
+  function renderAlerts() {
+    const firing = new Map()
+    for (const a of alertLog) {
+      const key = `${a.instance}\u0000${a.name}`
+      if (a.state === 'firing') firing.set(key, a)
+      else firing.delete(key)
+    }
+    const ul = $('alerts-firing')
+    ul.textContent = ''
+    for (const a of firing.values()) {
+      const li = document.createElement('li')
+      li.className = `firing ${a.severity}`
+      li.dataset.alert = a.name
+      li.textContent = `${a.name} firing on ${a.instance} since ${new Date(a.at).toLocaleTimeString()} (value ${fmt(a.value, 2)})`
+      ul.appendChild(li)
+    }
+    if (firing.size === 0) {
+      const li = document.createElement('li')
+      li.className = 'none'
+      li.textContent = 'none firing'
+      ul.appendChild(li)
+    }
+    $('kpi-alerts').textContent = String(firing.size)
+    const log = $('alerts-log')
+    log.textContent = ''
+    for (const a of alertLog.slice(-30).reverse()) {
+      const li = document.createElement('li')
+      li.className = a.state
+      li.textContent = `${new Date(a.at).toLocaleTimeString()} ${a.name} ${a.state} (${a.instance})`
+      log.appendChild(li)
+    }
+  }
+
+  function onRecs(r) {
+    recs.set(r.instance, r)
+    const ul = $('recs')
+    ul.textContent = ''
+    let n = 0
+    for (const x of recs.values()) {
+      for (const item of x.items) {
+        n++
+        const li = document.createElement('li')
+        li.className = item.severity
+        li.dataset.rec = item.id
+        const msg = document.createElement('div')
+        msg.textContent = (recs.size > 1 ? `[${x.instance}] ` : '') + item.message
+        const ev = document.createElement('div')
+        ev.className = 'evidence'
+        ev.textContent = Object.entries(item.evidence)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(' · ')
+        li.appendChild(msg)
+        li.appendChild(ev)
+        ul.appendChild(li)
+      }
+    }
+    if (n === 0) {
+      const li = document.createElement('li')
+      li.textContent = 'no recommendations'
+      ul.appendChild(li)
+    }
+  }
+
+  // --- wiring -----------------------------------------------------------------------------
+  function onHello(h) {
+    const first = hello === null
+    const panelsChanged = !first && JSON.stringify(h.panels) !== JSON.stringify(hello.panels)
+    hello = h
+    capacity = Math.max(1, Math.ceil(h.windowMs / h.intervalMs))
+    if (first) {
+      selected = h.instance
+      instances.add(h.instance)
+      renderInstances()
+    }
+    if (panelsChanged) rebuild()
+  }
+
+  function onHistory(s) {
+    for (const tick of s.ticks) {
+      ticks.push(tick)
+      noteInstances(tick)
+    }
+    if (ticks.length > capacity) ticks.splice(0, ticks.length - capacity)
+    alertLog.length = 0
+    for (const a of s.alerts) onAlert(a)
+    renderAlerts()
+    for (const r of s.recommendations) onRecs(r)
+    rebuild()
+  }
+
+  $('instance').addEventListener('change', (e) => {
+    selected = e.target.value
+    userPicked = true
+    rebuild()
+  })
+
+  let resizeTimer
+  window.addEventListener('resize', () => {
+    clearTimeout(resizeTimer)
+    resizeTimer = setTimeout(() => {
+      for (const c of charts.values())
+        if (c.plot) c.plot.setSize({ width: Math.max(300, c.el.clientWidth - 12), height: 170 })
+    }, 150)
+  })
+
+  if (snapshot) {
+    onHello(snapshot.hello)
+    onHistory(snapshot)
+    $('status').textContent = `snapshot of ${new Date(snapshot.snapshotAt).toLocaleString()}`
+    $('export').hidden = true
+    return
+  }
+
+  const es = new EventSource(`${base}/stream`)
+  const on = (name, fn) => es.addEventListener(name, (e) => fn(JSON.parse(e.data)))
+  on('hello', onHello)
+  on('history', (s) => {
+    // a reconnect replays what was missed: ticks already held are skipped
+    const lastSeq = ticks.length > 0 ? ticks[ticks.length - 1].seq : -1
+    if (lastSeq < 0) return onHistory(s)
+    for (const t of s.ticks) if (t.seq > lastSeq) onTick(t)
+    alertLog.length = 0
+    for (const a of s.alerts) alertLog.push(a)
+    renderAlerts()
+    for (const r of s.recommendations) onRecs(r)
+  })
+  on('tick', onTick)
+  on('alert', onAlert)
+  on('recs', onRecs)
+  es.onopen = () => {
+    $('status').textContent = 'live'
+    $('status').className = 'status live'
+  }
+  es.onerror = () => {
+    $('status').textContent = 'reconnecting'
+    $('status').className = 'status down'
+  }
+  if (history.replaceState && location.search.indexOf('token=') >= 0)
+    history.replaceState(null, '', location.pathname)
+})()
