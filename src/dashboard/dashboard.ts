@@ -53,6 +53,7 @@ export interface DashboardState {
 const MAX_SOURCES = 16
 const MAX_FIGURES = 64
 const HEARTBEAT_MS = 15_000
+const ALERT_POLL_MS = 100
 /** Other instances shown at most (a bound on memory whatever is on the channel). */
 const MAX_INSTANCES = 64
 
@@ -70,6 +71,8 @@ export class Dashboard {
   private readonly remote = new Map<string, { latest: Frame; pending: Frame[]; seenAt: number }>()
   private ext: Frame['ext'] = {}
   private timer: TimerHandle | undefined
+  private alertTimer: TimerHandle | undefined
+  private readonly alertPollMs: number
   private ticking = false
   private closed = false
   private lastRecsAt = Number.NEGATIVE_INFINITY
@@ -93,7 +96,9 @@ export class Dashboard {
       // a failed connection is reported by ready(); the dashboard keeps working on its own
       this.sharing.catch(() => {})
     }
+    this.alertPollMs = Math.min(o.intervalMs, ALERT_POLL_MS)
     this.schedule()
+    this.scheduleAlerts()
   }
 
   /** Resolves when the multi-instance subscription is up (at once without `share`); rejects if it failed. */
@@ -239,6 +244,19 @@ export class Dashboard {
     }
   }
 
+  // alert states change only when the monitor evaluates: look often (cheap) so a transition
+  // reaches the page right after that evaluation, not up to a whole frame interval later
+  private scheduleAlerts(): void {
+    if (this.closed) return
+    this.alertTimer = this.options.clock.setBackgroundTimeout(() => {
+      try {
+        this.alerts(this.options.clock.now())
+      } finally {
+        this.scheduleAlerts()
+      }
+    }, this.alertPollMs)
+  }
+
   private schedule(): void {
     if (this.closed) return
     this.timer = this.options.clock.setBackgroundTimeout(() => {
@@ -321,6 +339,7 @@ export class Dashboard {
     if (this.closed) return
     this.closed = true
     if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer)
+    if (this.alertTimer !== undefined) this.options.clock.clearTimeout(this.alertTimer)
     this.hub.close()
     this.builder.dispose()
     await this.sharing?.catch(() => {})

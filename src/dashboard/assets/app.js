@@ -148,6 +148,11 @@
   function draw(c) {
     if (c.def.optional) c.el.hidden = c.names.length === 0
     if (c.names.length === 0) return
+    // what the chart shows last, readable from outside (the end-to-end test, a curious user)
+    const last = {}
+    for (let i = 0; i < c.names.length; i++) last[c.names[i]] = c.cols[i][c.cols[i].length - 1]
+    c.el.dataset.points = String(c.t.length)
+    c.el.dataset.last = JSON.stringify(last)
     const data = [c.t].concat(c.cols)
     if (c.plot && !c.dirty) {
       c.plot.setData(data)
