@@ -220,7 +220,9 @@ export class Dashboard {
         latest.push(r.latest)
         if (r.pending.length > 0) {
           deltas.push(...r.pending)
-          frames.push(r.pending[r.pending.length - 1] as Frame)
+          frames.push(
+            r.pending.length === 1 ? (r.pending[0] as Frame) : merged(r.pending, this.builder.bounds),
+          )
           r.pending = []
         }
       }
@@ -345,6 +347,13 @@ export class Dashboard {
     await this.sharing?.catch(() => {})
     await this.share?.close()
   }
+}
+
+/** Two frames of one instance in one of our ticks (its timer ran a little fast): their sum, under its name. */
+function merged(frames: Frame[], bounds: number[]): Frame {
+  const last = frames[frames.length - 1] as Frame
+  const dt = frames.reduce((s, f) => s + f.dt, 0)
+  return { ...aggregate(frames, [last], bounds, last.t, dt, last.seq), instance: last.instance }
 }
 
 /** Creates a dashboard over a monitor. Mount its page with the `dashboardPlugin` Fastify plugin. */

@@ -147,7 +147,12 @@
 
   function draw(c) {
     if (c.def.optional) c.el.hidden = c.names.length === 0
-    if (c.names.length === 0) return
+    if (c.names.length === 0) {
+      c.body.textContent = 'nothing reported yet'
+      c.body.className = 'muted'
+      return
+    }
+    if (!c.plot) c.body.textContent = ''
     // what the chart shows last, readable from outside (the end-to-end test, a curious user)
     const last = {}
     for (let i = 0; i < c.names.length; i++) last[c.names[i]] = c.cols[i][c.cols[i].length - 1]
@@ -242,16 +247,19 @@
 
   function rebuild() {
     resetCharts()
+    recent.length = 0
     for (const def of chartDefs()) chartFor(def)
     let last
     for (const tick of ticks) {
-      if (frameOf(tick)) {
+      const f = frameOf(tick)
+      if (f) {
         apply(tick, false)
         last = tick
+        if (ticks[ticks.length - 1].t - tick.t < RECENT_MS) recent.push(f)
       }
     }
     for (const c of charts.values()) draw(c)
-    if (last) renderLatest(frameOf(last))
+    if (last) renderLatest(recent.pop() || frameOf(last))
   }
 
   function onTick(tick) {
@@ -269,23 +277,65 @@
   // --- text panels ------------------------------------------------------------------------
   const fmt = (v, d) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d))
 
+  // the figures in text are over the last few seconds, so they read steadily between bursts
+  const RECENT_MS = 5000
+  const recent = []
+
+  function quantile(b, q) {
+    const bounds = hello.bounds
+    let total = 0
+    for (const c of b) total += c
+    if (total === 0) return null
+    const rank = q * total
+    let seen = 0
+    for (let i = 0; i < b.length; i++) {
+      if (seen + b[i] >= rank && b[i] > 0) {
+        if (i >= bounds.length) return bounds[bounds.length - 1] * 1000
+        const lower = i === 0 ? 0 : bounds[i - 1]
+        return (lower + (bounds[i] - lower) * ((rank - seen) / b[i])) * 1000
+      }
+      seen += b[i]
+    }
+    return bounds[bounds.length - 1] * 1000
+  }
+
+  function sumRoute(into, r) {
+    into.n += r.n
+    for (const [k, n] of Object.entries(r.status)) into.status[k] = (into.status[k] || 0) + n
+    for (let i = 0; i < r.b.length; i++) into.b[i] = (into.b[i] || 0) + r.b[i]
+  }
+
   function renderLatest(f) {
-    $('kpi-rps').textContent = fmt(rate(f.http.n, f), 1)
-    $('kpi-p95').textContent = f.http.n === 0 ? '–' : fmt(f.http.p95, 2)
-    $('kpi-err').textContent = fmt(pct(f.http.status['5xx'] || 0, f.http.n), 2)
+    recent.push(f)
+    while (recent.length > 1 && f.t - recent[0].t >= RECENT_MS) recent.shift()
+    let dt = 0
+    const all = { n: 0, status: {}, b: [] }
+    const routes = {}
+    for (const x of recent) {
+      dt += x.dt
+      sumRoute(all, x.http)
+      for (const [k, r] of Object.entries(x.http.routes)) {
+        routes[k] = routes[k] || { n: 0, status: {}, b: [] }
+        sumRoute(routes[k], r)
+      }
+    }
+    const per = { dt }
+    $('kpi-rps').textContent = fmt(rate(all.n, per), 1)
+    $('kpi-p95').textContent = fmt(quantile(all.b, 0.95), 2)
+    $('kpi-err').textContent = fmt(pct(all.status['5xx'] || 0, all.n), 2)
     $('kpi-elu').textContent = fmt(f.loop.elu * 100, 1)
     $('kpi-heap').textContent = fmt(f.mem.heapUsed / MB, 1)
     const tbody = $('routes').tBodies[0]
     tbody.textContent = ''
-    const rows = Object.entries(f.http.routes).sort((a, b) => b[1].n - a[1].n)
+    const rows = Object.entries(routes).sort((a, b) => b[1].n - a[1].n)
     for (const [route, r] of rows) {
       const tr = document.createElement('tr')
       const cells = [
         route,
-        fmt(rate(r.n, f), 1),
-        fmt(r.p50, 2),
-        fmt(r.p95, 2),
-        fmt(r.p99, 2),
+        fmt(rate(r.n, per), 1),
+        fmt(quantile(r.b, 0.5), 2),
+        fmt(quantile(r.b, 0.95), 2),
+        fmt(quantile(r.b, 0.99), 2),
         fmt(pct(r.status['5xx'] || 0, r.n), 2),
       ]
       for (const text of cells) {

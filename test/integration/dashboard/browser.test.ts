@@ -5,69 +5,16 @@
  * the figures go to docs/dashboard.md. DASHBOARD_SCREENSHOTS=<dir> saves screenshots there.
  */
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { FastifyInstance } from 'fastify'
-import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { createMonitor } from '../../../src/metrics/index.js'
+import { type Doc, launch, shots } from './browser.js'
 import { buildApp, TOKEN } from './helpers.js'
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
-
-/** A Chromium with a fresh profile; every request outside `allowed` is aborted and recorded. */
-export async function launch(allowed: string): Promise<{
-  context: BrowserContext
-  page: Page
-  outside: string[]
-  close(): Promise<void>
-}> {
-  const profile = mkdtempSync(join(tmpdir(), 'hotpath-chromium-'))
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1400, height: 1000 },
-  })
-  const outside: string[] = []
-  await context.route('**/*', (route) => {
-    const url = route.request().url()
-    if (url.startsWith(allowed) || url.startsWith('data:')) return route.continue()
-    outside.push(url)
-    return route.abort()
-  })
-  const page = context.pages()[0] ?? (await context.newPage())
-  return {
-    context,
-    page,
-    outside,
-    async close() {
-      await context.close()
-      rmSync(profile, { recursive: true, force: true })
-    },
-  }
-}
-
-export const shots = process.env.DASHBOARD_SCREENSHOTS
-if (shots !== undefined) mkdirSync(shots, { recursive: true })
 
 // Functions handed to the page are sent as source, so each one is self-contained; `globalThis` is
 // cast because this tsconfig has no DOM types. No string eval: the page's CSP forbids it.
-type Doc = {
-  getElementById(id: string): { textContent: string | null; dataset: Record<string, string> } | null
-}
-
 /** In the page: whether the last values chart `id` drew satisfy `want` (series name -> value, or '>0'). */
 const drew = ([id, series, want]: [string, string, number | '>0']): boolean => {
   const el = (globalThis as unknown as { document: Doc }).document.getElementById(`chart-${id}`)
