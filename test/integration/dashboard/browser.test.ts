@@ -5,7 +5,9 @@
  * the figures go to docs/dashboard.md. DASHBOARD_SCREENSHOTS=<dir> saves screenshots there.
  */
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { FastifyInstance } from 'fastify'
@@ -157,5 +159,54 @@ describe('the page in headless Chromium', () => {
     assert.match((await page.locator('#alerts-log').textContent()) ?? '', /probe-high resolved/)
     assert.deepEqual(errors, [])
     assert.deepEqual(browser.outside, [])
+  })
+
+  it('draws load-test figures posted to the ingest endpoint on the same time axis', async () => {
+    const { page } = browser
+    const post = () =>
+      fetch(`${base}/dashboard/ingest`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ source: 'loadtest', figures: { rps: 1234, p99: 56 } }),
+      })
+    assert.equal((await post()).status, 202)
+    await page.waitForFunction(drew, ['ext', 'loadtest rps', 1234] as [string, string, number], {
+      timeout: 10_000,
+    })
+    assert.equal(await page.locator('#chart-ext').isVisible(), true)
+  })
+
+  it('exports a snapshot that renders from a file with no network at all', async () => {
+    for (let i = 0; i < 20; i++) await fetch(`${base}/hello`).then((r) => r.arrayBuffer())
+    await new Promise((r) => setTimeout(r, 1500))
+    const html = await (
+      await fetch(`${base}/dashboard/snapshot`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).text()
+    const dir = mkdtempSync(join(tmpdir(), 'hotpath-snapshot-'))
+    const file = join(dir, 'snapshot.html')
+    writeFileSync(file, html)
+    const offline = await launch('file://')
+    try {
+      const pageErrors: string[] = []
+      offline.page.on('pageerror', (e) => pageErrors.push(String(e)))
+      await offline.page.goto(`file://${file}`)
+      await offline.page.waitForFunction(
+        () =>
+          Number(
+            (globalThis as unknown as { document: Doc }).document.getElementById('chart-throughput')?.dataset
+              .points ?? 0,
+          ) > 5,
+        undefined,
+        { timeout: 10_000 },
+      )
+      assert.match((await offline.page.locator('#status').textContent()) ?? '', /^snapshot of /)
+      assert.match((await offline.page.locator('#routes tbody').textContent()) ?? '', /GET \/hello/)
+      assert.deepEqual(offline.outside, [])
+      assert.deepEqual(pageErrors, [])
+      if (shots !== undefined) await offline.page.screenshot({ path: join(shots, 'dashboard-snapshot.png') })
+    } finally {
+      await offline.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
