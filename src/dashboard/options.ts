@@ -19,7 +19,7 @@ export interface DashboardOptions {
   window?: Duration
   /** Routes shown per frame (the busiest of the tick). @default 20 */
   maxRoutes?: number
-  /** How often recommendations are recomputed and pushed. @default '10s' */
+  /** How often recommendations are recomputed and pushed. @default '10s' (or `interval` if longer) */
   recommendationsInterval?: Duration
   /** This instance's id in the multi-instance view. @default `${hostname}:${pid}` */
   instance?: string
@@ -89,7 +89,10 @@ export function resolveDashboardOptions(options: DashboardOptions): ResolvedDash
   if (!Number.isInteger(maxRoutes) || maxRoutes < 1 || maxRoutes > 1000) {
     throw new RangeError(`maxRoutes must be an integer from 1 to 1000; received ${String(maxRoutes)}`)
   }
-  const recommendationsMs = toTimerMs(options.recommendationsInterval ?? '10s', 'recommendationsInterval')
+  const recommendationsMs =
+    options.recommendationsInterval === undefined
+      ? Math.max(10_000, intervalMs)
+      : toTimerMs(options.recommendationsInterval, 'recommendationsInterval')
   if (recommendationsMs < intervalMs) {
     throw new RangeError(`recommendationsInterval must be at least interval (${intervalMs}ms)`)
   }
