@@ -14,23 +14,23 @@ export interface DashboardOptions {
   /** The monitor whose figures are shown (required). */
   monitor: Monitor
   /** How often a frame is built and pushed to the pages. @default '1s' */
-  interval?: Duration
+  interval?: Duration | undefined
   /** How much history is kept in memory (a ring of window / interval frames). @default '15m' */
-  window?: Duration
+  window?: Duration | undefined
   /** Routes shown per frame (the busiest of the tick). @default 20 */
-  maxRoutes?: number
+  maxRoutes?: number | undefined
   /** How often recommendations are recomputed and pushed. @default '10s' (or `interval` if longer) */
-  recommendationsInterval?: Duration
+  recommendationsInterval?: Duration | undefined
   /** This instance's id in the multi-instance view. @default `${hostname}:${pid}` */
-  instance?: string
+  instance?: string | undefined
   /** Extra panels (database, bus, WebSocket figures...). More can be added with `addPanel()`. @default [] */
-  panels?: DashboardPanel[]
+  panels?: DashboardPanel[] | undefined
   /** Pages streaming at once; more get 503. @default 50 */
-  maxClients?: number
+  maxClients?: number | undefined
   /** Several instances, one view: publish and read frames over Redis. @default off */
-  share?: ShareOptions
+  share?: ShareOptions | undefined
   /** @default systemClock */
-  clock?: Clock
+  clock?: Clock | undefined
 }
 
 const KNOWN: readonly (keyof DashboardOptions)[] = [

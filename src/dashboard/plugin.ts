@@ -17,17 +17,17 @@ export interface DashboardPluginOptions {
   /** The dashboard to show (createDashboard()). */
   dashboard: Dashboard
   /** Where the page lives. @default '/dashboard' */
-  prefix?: string
+  prefix?: string | undefined
   /** Bearer token (at least 16 characters) for the page, the stream and the exports. @default none */
-  token?: string
+  token?: string | undefined
   /** Another guard (run after the token check): return false to answer 401. @default none */
-  protect?: (request: FastifyRequest) => boolean | Promise<boolean>
+  protect?: ((request: FastifyRequest) => boolean | Promise<boolean>) | undefined
   /** Serve the dashboard with no token and no protect function. Must be said explicitly. @default false */
-  public?: boolean
+  public?: boolean | undefined
   /** Bearer token for POST <prefix>/ingest. @default `token`; without either, ingest is off */
-  ingestToken?: string
+  ingestToken?: string | undefined
   /** Close the dashboard when the app closes. @default true */
-  closeWithApp?: boolean
+  closeWithApp?: boolean | undefined
 }
 
 const KNOWN: readonly (keyof DashboardPluginOptions)[] = [

@@ -20,9 +20,9 @@ export interface ShareOptions {
   /** An ioredis client (duplicated once for the subscription) or a Redis URL. */
   redis: ShareRedisLike | string
   /** Pub/sub channel; give each deployment (and each test) its own. @default 'hotpath:dashboard' */
-  channel?: string
+  channel?: string | undefined
   /** An instance silent this long leaves the view (and the aggregate). @default 3 intervals */
-  staleAfter?: Duration
+  staleAfter?: Duration | undefined
 }
 
 /** Resolved share options. */
