@@ -60,7 +60,22 @@ export class FrameBuilder {
       this.loopSum += ms
       this.loopCount++
     })
+    // what was counted before the dashboard started is a baseline, not a burst in the first frame
+    // (prom-client computes a plain metric's values synchronously, so this reads them now)
+    const p = this.prefix
+    this.primed = Promise.all([
+      this.reader.histogram(`${p}http_request_duration_seconds`),
+      this.reader.counter(`${p}cache_requests_total`, () => ''),
+      this.reader.counter(`${p}http_requests_shed_total`, () => ''),
+      this.reader.histogram('nodejs_gc_duration_seconds'),
+    ]).then(
+      () => {},
+      () => {},
+    )
+    this.rateLimited()
   }
+
+  private readonly primed: Promise<void>
 
   /** Stops listening to the event-loop sampler. */
   dispose(): void {
@@ -70,6 +85,7 @@ export class FrameBuilder {
 
   /** The figures since the previous call. */
   async build(panels: readonly Readonly<DashboardPanel>[], ext: Frame['ext']): Promise<Frame> {
+    await this.primed
     const t = this.now()
     const dt = Math.max(0.001, (t - this.lastAt) / 1000)
     this.lastAt = t

@@ -53,9 +53,9 @@ export class RegistryReader {
   }
 
   /**
-   * Increases of a counter since the previous read, summed per `group(labels)`. A series seen for
-   * the first time counts from zero, so nothing recorded before the dashboard started is lost;
-   * a series that went down (a reset) counts from zero again.
+   * Increases of a counter since the previous read, summed per `group(labels)`. A series first
+   * seen after the first read counts from zero (its first requests are not lost); a series that
+   * went down (a reset) counts from zero again.
    */
   async counter(
     name: string,

@@ -221,3 +221,31 @@ describe('monitor handed in', () => {
     assert.throws(() => createDashboard({ monitor: {} as Monitor }), /needs monitor/)
   })
 })
+
+describe('a dashboard started late', () => {
+  it('takes what was counted before it started as a baseline, not as a burst in its first frame', async () => {
+    const clock = new FakeClock()
+    const monitor = createMonitor({
+      enabled: false,
+      runtime: false,
+      clock,
+      env: {},
+      eventLoop: createEventLoopSampler({ clock }),
+      recommendations: { builtIn: false },
+    })
+    const http = monitor.histogram(`${monitor.prefix}http_request_duration_seconds`, 'h', [
+      'route',
+      'method',
+      'status_class',
+    ])
+    for (let i = 0; i < 500; i++) http.observe({ route: '/old', method: 'GET', status_class: '2xx' }, 0.001)
+    const d = createDashboard({ monitor, clock, interval: '10s', window: '30s', instance: 'late' })
+    http.observe({ route: '/old', method: 'GET', status_class: '2xx' }, 0.001)
+    http.observe({ route: '/new', method: 'GET', status_class: '2xx' }, 0.001)
+    const f = await tick(d, clock)
+    assert.equal(f.http.n, 2, 'only what happened since the start')
+    assert.equal(f.http.total, 502, 'the total is still everything')
+    assert.deepEqual(Object.keys(f.http.routes).sort(), ['GET /new', 'GET /old'])
+    await d.close()
+  })
+})
