@@ -208,6 +208,11 @@ export class Dashboard {
       const ext = this.ext
       this.ext = {}
       const own = await this.builder.build([...this.panels.values()], ext)
+      if (this.builder.boundsChanged) {
+        // the request histogram has other buckets than assumed: the pages need them first
+        this.builder.boundsChanged = false
+        this.hub.send('hello', JSON.stringify(this.hello()))
+      }
       const frames = [own]
       const now = own.t
       const deltas = [own]

@@ -44,6 +44,8 @@ export class FrameBuilder {
   private readonly limiterCounts = new Map<string, number>()
   /** Finite latency bucket bounds (seconds) of the request histogram. */
   bounds: number[] = DEFAULT_BOUNDS
+  /** Set when `bounds` changed (the pages need a new hello); the reader clears it. */
+  boundsChanged = false
 
   constructor(
     private readonly monitor: Monitor,
@@ -139,7 +141,10 @@ export class FrameBuilder {
   private async http(frame: Frame): Promise<void> {
     const read = await this.reader.histogram(`${this.prefix}http_request_duration_seconds`)
     if (read === undefined) return
-    if (read.bounds.length > 0 && read.bounds.length !== this.bounds.length) this.bounds = read.bounds
+    if (read.bounds.length > 0 && !sameBounds(read.bounds, this.bounds)) {
+      this.bounds = read.bounds
+      this.boundsChanged = true
+    }
     const width = this.bounds.length + 1
     const all = frame.http
     all.b = new Array<number>(width).fill(0)
@@ -198,6 +203,10 @@ export class FrameBuilder {
     }
     return sum
   }
+}
+
+function sameBounds(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i])
 }
 
 function finite(v: Record<string, number>): Record<string, number> {

@@ -42,7 +42,10 @@ export async function connectShare(o: ResolvedShare, onMessage: (m: ShareMessage
   await sub.subscribe(o.channel)
   return {
     publish(m) {
-      // a lost frame is a gap in a chart; Redis trouble must never reach the app
+      // a lost frame is a gap in a chart; Redis trouble must never reach the app, and frames
+      // must not pile up in the client's offline queue while Redis is away
+      const status = (pub as { status?: unknown }).status
+      if (status !== undefined && status !== 'ready') return
       pub.publish(o.channel, JSON.stringify(m)).catch(() => {})
     },
     async close() {

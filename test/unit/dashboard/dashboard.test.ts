@@ -249,3 +249,30 @@ describe('a dashboard started late', () => {
     await d.close()
   })
 })
+
+describe('custom latency buckets', () => {
+  it('follows the request histogram’s own buckets and tells the pages', async () => {
+    const clock = new FakeClock()
+    const monitor = createMonitor({
+      enabled: false,
+      runtime: false,
+      clock,
+      env: {},
+      eventLoop: createEventLoopSampler({ clock }),
+      recommendations: { builtIn: false },
+    })
+    const d = createDashboard({ monitor, clock, interval: '10s', window: '30s', instance: 'b' })
+    const http = monitor.histogram(
+      `${monitor.prefix}http_request_duration_seconds`,
+      'h',
+      ['route', 'method', 'status_class'],
+      [0.01, 0.1],
+    )
+    for (let i = 0; i < 10; i++) http.observe({ route: '/x', method: 'GET', status_class: '2xx' }, 0.05)
+    const f = await tick(d, clock)
+    assert.deepEqual(d.hello().bounds, [0.01, 0.1])
+    assert.deepEqual(f.http.b, [0, 10, 0])
+    assert.ok(f.http.p50 > 10 && f.http.p50 <= 100)
+    await d.close()
+  })
+})
