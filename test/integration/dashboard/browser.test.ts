@@ -107,14 +107,20 @@ describe('the page in headless Chromium', () => {
         ),
       )
     const before = await points()
-    const until = Date.now() + 2500
+    const until = Date.now() + 3000
     const load = async () => {
       while (Date.now() < until) await fetch(`${base}/hello`).then((r) => r.arrayBuffer())
     }
-    await Promise.all([load(), load(), load(), load()])
-    await page.waitForFunction(drew, ['throughput', 'total', '>0'] as [string, string, '>0'], {
-      timeout: 5000,
-    })
+    // watched while the load runs: once it stops, the next frame rightly reads 0
+    await Promise.all([
+      load(),
+      load(),
+      load(),
+      load(),
+      page.waitForFunction(drew, ['throughput', 'total', '>0'] as [string, string, '>0'], {
+        timeout: 10_000,
+      }),
+    ])
     assert.ok((await points()) > before, 'new points were drawn')
     assert.match((await page.locator('#routes tbody').textContent()) ?? '', /GET \/hello/)
     assert.notEqual(await page.locator('#kpi-rps').textContent(), '–')
