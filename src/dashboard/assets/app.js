@@ -16,6 +16,13 @@
   const alertLog = []
   const recs = new Map()
 
+  const compact = (v) => {
+    if (v === null || v === undefined) return ''
+    const a = Math.abs(v)
+    if (a >= 1e6) return `${+(v / 1e6).toFixed(1)}M`
+    if (a >= 1e3) return `${+(v / 1e3).toFixed(1)}k`
+    return String(+v.toFixed(2))
+  }
   const rate = (n, f) => (f.dt > 0 ? n / f.dt : 0)
   const pct = (a, b) => (b > 0 ? (100 * a) / b : null)
   const r2 = (v) => (v === null || v === undefined ? null : Math.round(v * 100) / 100)
@@ -41,15 +48,18 @@
     },
     {
       id: 'errors',
-      title: 'Errors and refusals',
+      title: 'Error rate (% of requests)',
       values(f) {
         return {
           '5xx %': pct(f.http.status['5xx'] || 0, f.http.n),
           '4xx %': pct(f.http.status['4xx'] || 0, f.http.n),
-          'shed/s': rate(f.shed, f),
-          'rate-limited/s': rate(f.rateLimited, f),
         }
       },
+    },
+    {
+      id: 'refusals',
+      title: 'Refused (/s)',
+      values: (f) => ({ shed: rate(f.shed, f), 'rate-limited': rate(f.rateLimited, f) }),
     },
     {
       id: 'loop',
@@ -181,7 +191,12 @@
         ),
         axes: [
           { stroke: '#8a8f98', grid: { stroke: '#262a33' } },
-          { stroke: '#8a8f98', grid: { stroke: '#262a33' }, size: 50 },
+          {
+            stroke: '#8a8f98',
+            grid: { stroke: '#262a33' },
+            size: 50,
+            values: (_u, vals) => vals.map(compact),
+          },
         ],
         scales: { x: { time: true } },
         legend: { live: true },
@@ -402,7 +417,7 @@
         const ev = document.createElement('div')
         ev.className = 'evidence'
         ev.textContent = Object.entries(item.evidence)
-          .map(([k, v]) => `${k}: ${v}`)
+          .map(([k, v]) => `${k}: ${typeof v === 'number' ? +v.toPrecision(3) : v}`)
           .join(' · ')
         li.appendChild(msg)
         li.appendChild(ev)
