@@ -10,11 +10,11 @@ import type { TimerHandle } from '../time.js'
 import { aggregate } from './aggregate.js'
 import { FrameBuilder } from './frame-builder.js'
 import { type DashboardOptions, type ResolvedDashboardOptions, resolveDashboardOptions } from './options.js'
-import { checkPanel, type DashboardPanel } from './panels.js'
+import { checkPanel, checkTable, type DashboardPanel, type DashboardTable, MAX_ROWS } from './panels.js'
 import { Ring } from './ring.js'
 import { connectShare, type Share, type ShareMessage } from './share.js'
 import { format, SseHub } from './sse.js'
-import type { AlertTransition, Frame, PanelInfo } from './types.js'
+import type { AlertTransition, Frame, InstanceTable, PanelInfo, TableInfo } from './types.js'
 
 /** One tick as the page receives it: the frame of every instance heard from, and the aggregate. */
 export interface Tick {
@@ -33,6 +33,7 @@ export interface Hello {
   /** Latency bucket bounds (seconds) of the `b` arrays. */
   bounds: number[]
   panels: PanelInfo[]
+  tables: TableInfo[]
 }
 
 /** Recommendations of one instance. */
@@ -48,6 +49,8 @@ export interface DashboardState {
   ticks: Tick[]
   alerts: AlertTransition[]
   recommendations: InstanceRecommendations[]
+  /** The latest rows of every table, per instance. */
+  tables: InstanceTable[]
 }
 
 const MAX_SOURCES = 16
@@ -66,6 +69,8 @@ export class Dashboard {
   private readonly alertLog = new Ring<AlertTransition>(200)
   private readonly hub: SseHub
   private readonly panels = new Map<string, Readonly<DashboardPanel>>()
+  private readonly tableDefs = new Map<string, Readonly<DashboardTable>>()
+  private readonly tables = new Map<string, InstanceTable & { json: string }>()
   private readonly alertStates = new Map<string, string>()
   private readonly recs = new Map<string, InstanceRecommendations>()
   private readonly remote = new Map<string, { latest: Frame; pending: Frame[]; seenAt: number }>()
@@ -87,6 +92,7 @@ export class Dashboard {
     this.ring = new Ring<Tick>(o.capacity)
     this.hub = new SseHub(o.maxClients)
     for (const p of o.panels) this.panels.set(p.id, p)
+    for (const t of o.tables) this.tableDefs.set(t.id, t)
     this.lastBeatAt = o.clock.now()
     if (o.share !== undefined) {
       this.sharing = connectShare(o.share, (m) => this.onRemote(m)).then((s) => {
@@ -115,6 +121,24 @@ export class Dashboard {
     return () => {
       if (this.panels.get(p.id) === p) {
         this.panels.delete(p.id)
+        this.hub.send('hello', JSON.stringify(this.hello()))
+      }
+    }
+  }
+
+  /**
+   * Adds a table (slow queries, dead letters...): `rows()` is read at every tick and the page
+   * gets the rows when they change. Returns a disposer that removes it.
+   */
+  addTable(table: DashboardTable): Disposer {
+    const t = checkTable(table)
+    if (this.tableDefs.has(t.id)) throw new TypeError(`a table with id "${t.id}" is already on the dashboard`)
+    this.tableDefs.set(t.id, t)
+    this.hub.send('hello', JSON.stringify(this.hello()))
+    return () => {
+      if (this.tableDefs.get(t.id) === t) {
+        this.tableDefs.delete(t.id)
+        this.tables.delete(`${this.options.instance}\u0000${t.id}`)
         this.hub.send('hello', JSON.stringify(this.hello()))
       }
     }
@@ -161,6 +185,11 @@ export class Dashboard {
       windowMs: this.options.windowMs,
       bounds: this.builder.bounds,
       panels: [...this.panels.values()].map((p) => ({ id: p.id, title: p.title, unit: p.unit ?? '' })),
+      tables: [...this.tableDefs.values()].map((t) => ({
+        id: t.id,
+        title: t.title,
+        columns: [...t.columns],
+      })),
     }
   }
 
@@ -171,6 +200,7 @@ export class Dashboard {
       ticks: this.ring.toArray(after === undefined ? undefined : (t) => t.seq > after),
       alerts: this.alertLog.toArray(),
       recommendations: [...this.recs.values()],
+      tables: [...this.tables.values()].map(({ json: _json, ...t }) => t),
     }
   }
 
@@ -237,6 +267,7 @@ export class Dashboard {
       this.hub.send('tick', JSON.stringify(tick), tick.seq)
       this.publish({ type: 'frame', instance: o.instance, data: own })
       this.alerts(now)
+      await this.sampleTables(now, own.dt)
       if (now - this.lastRecsAt >= o.recommendationsMs) {
         this.lastRecsAt = now
         this.recommend(now)
@@ -313,6 +344,38 @@ export class Dashboard {
     this.publish({ type: 'recs', instance: r.instance, data: r })
   }
 
+  private async sampleTables(now: number, dt: number): Promise<void> {
+    const ctx = { registry: this.options.monitor.registry, dt }
+    for (const def of this.tableDefs.values()) {
+      let rows: Array<Record<string, string | number>> | undefined
+      try {
+        rows = await def.rows(ctx)
+      } catch {
+        continue
+      }
+      if (!Array.isArray(rows)) continue
+      const t: InstanceTable = {
+        id: def.id,
+        instance: this.options.instance,
+        at: now,
+        rows: rows.slice(0, MAX_ROWS),
+      }
+      if (this.onTable(t)) this.publish({ type: 'table', instance: t.instance, data: t })
+    }
+  }
+
+  /** Keeps and sends a table's rows when they changed; true if they did. */
+  private onTable(t: InstanceTable): boolean {
+    const key = `${t.instance}\u0000${t.id}`
+    const json = JSON.stringify(t.rows)
+    if (this.tables.get(key)?.json === json) return false
+    // a bound on memory whatever is on the channel
+    if (!this.tables.has(key) && this.tables.size >= 256) return false
+    this.tables.set(key, { ...t, json })
+    this.hub.send('table', JSON.stringify(t))
+    return true
+  }
+
   private onRecs(r: InstanceRecommendations): void {
     this.recs.set(r.instance, r)
     this.hub.send('recs', JSON.stringify(r))
@@ -339,6 +402,7 @@ export class Dashboard {
       }
     } else if (m.type === 'alert') this.onAlert(m.data)
     else if (m.type === 'recs') this.onRecs(m.data)
+    else if (m.type === 'table') this.onTable(m.data)
   }
 
   /** Stops ticking, ends the streams, leaves Redis. Idempotent. */

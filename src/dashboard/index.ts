@@ -14,7 +14,13 @@ export {
   type Tick,
 } from './dashboard.js'
 export type { DashboardOptions } from './options.js'
-export { type DashboardPanel, type MetricPanelOptions, metricPanel, type PanelContext } from './panels.js'
+export {
+  type DashboardPanel,
+  type DashboardTable,
+  type MetricPanelOptions,
+  metricPanel,
+  type PanelContext,
+} from './panels.js'
 export { type DashboardPluginOptions, dashboardPlugin, dashboardPlugin as default } from './plugin.js'
 export type { ShareOptions, ShareRedisLike, ShareSubscriberLike } from './share-options.js'
-export type { AlertTransition, Frame, PanelInfo, RouteFigures } from './types.js'
+export type { AlertTransition, Frame, InstanceTable, PanelInfo, RouteFigures, TableInfo } from './types.js'

@@ -6,7 +6,7 @@ import os from 'node:os'
 import { Monitor } from '../metrics/index.js'
 import { assertKnownKeys } from '../options.js'
 import { type Clock, type Duration, systemClock, toMs, toTimerMs } from '../time.js'
-import { checkPanel, type DashboardPanel } from './panels.js'
+import { checkPanel, checkTable, type DashboardPanel, type DashboardTable } from './panels.js'
 import { type ResolvedShare, resolveShareOptions, type ShareOptions } from './share-options.js'
 
 /** Options of `createDashboard()`. */
@@ -25,6 +25,8 @@ export interface DashboardOptions {
   instance?: string | undefined
   /** Extra panels (database, bus, WebSocket figures...). More can be added with `addPanel()`. @default [] */
   panels?: DashboardPanel[] | undefined
+  /** Tables (slow queries, dead letters...). More can be added with `addTable()`. @default [] */
+  tables?: DashboardTable[] | undefined
   /** Pages streaming at once; more get 503. @default 50 */
   maxClients?: number | undefined
   /** Several instances, one view: publish and read frames over Redis. @default off */
@@ -41,6 +43,7 @@ const KNOWN: readonly (keyof DashboardOptions)[] = [
   'recommendationsInterval',
   'instance',
   'panels',
+  'tables',
   'maxClients',
   'share',
   'clock',
@@ -56,6 +59,7 @@ export interface ResolvedDashboardOptions {
   readonly recommendationsMs: number
   readonly instance: string
   readonly panels: readonly Readonly<DashboardPanel>[]
+  readonly tables: readonly Readonly<DashboardTable>[]
   readonly maxClients: number
   readonly share: ResolvedShare | undefined
   readonly clock: Clock
@@ -111,6 +115,15 @@ export function resolveDashboardOptions(options: DashboardOptions): ResolvedDash
     if (ids.has(p.id)) throw new TypeError(`two panels have the id "${p.id}"; ids must be unique`)
     ids.add(p.id)
   }
+  if (options.tables !== undefined && !Array.isArray(options.tables)) {
+    throw new TypeError('tables must be an array of tables ({ id, title, columns, rows })')
+  }
+  const tables = (options.tables ?? []).map(checkTable)
+  const tableIds = new Set<string>()
+  for (const t of tables) {
+    if (tableIds.has(t.id)) throw new TypeError(`two tables have the id "${t.id}"; ids must be unique`)
+    tableIds.add(t.id)
+  }
   const maxClients = options.maxClients ?? 50
   if (!Number.isInteger(maxClients) || maxClients < 1) {
     throw new RangeError(`maxClients must be an integer >= 1; received ${String(maxClients)}`)
@@ -125,6 +138,7 @@ export function resolveDashboardOptions(options: DashboardOptions): ResolvedDash
     recommendationsMs,
     instance,
     panels: Object.freeze(panels),
+    tables: Object.freeze(tables),
     maxClients,
     share: options.share === undefined ? undefined : resolveShareOptions(options.share, intervalMs),
     clock,

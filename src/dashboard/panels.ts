@@ -111,3 +111,47 @@ export function metricPanel(options: MetricPanelOptions): DashboardPanel {
     },
   }
 }
+
+/** A table on the page (slow queries, dead letters...), refreshed from `rows()` at every tick. */
+export interface DashboardTable {
+  /** Unique id among tables (letters, digits, '_' and '-'). */
+  id: string
+  /** Title shown above the table. */
+  title: string
+  /** Column names, in order; a row's keys are looked up by them. */
+  columns: string[]
+  /** The rows now (the first 50 are shown); undefined (or a throw) keeps the previous ones. */
+  rows(
+    ctx: PanelContext,
+  ):
+    | Array<Record<string, string | number>>
+    | undefined
+    | Promise<Array<Record<string, string | number>> | undefined>
+}
+
+/** Rows kept per table. */
+export const MAX_ROWS = 50
+
+/** Checks a table; returns it frozen. */
+export function checkTable(table: DashboardTable): Readonly<DashboardTable> {
+  if (table === null || typeof table !== 'object') throw new TypeError('a dashboard table must be an object')
+  assertKnownKeys(table, ['id', 'title', 'columns', 'rows'], 'dashboard table')
+  if (typeof table.id !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(table.id)) {
+    throw new TypeError(
+      `table.id must be 1-64 letters, digits, '_' or '-'; received ${JSON.stringify(table.id)}`,
+    )
+  }
+  if (typeof table.title !== 'string' || table.title === '') {
+    throw new TypeError(`table.title must be a non-empty string (table ${table.id})`)
+  }
+  if (
+    !Array.isArray(table.columns) ||
+    table.columns.length === 0 ||
+    table.columns.some((c) => typeof c !== 'string')
+  ) {
+    throw new TypeError(`table.columns must be a non-empty array of strings (table ${table.id})`)
+  }
+  if (typeof table.rows !== 'function')
+    throw new TypeError(`table.rows must be a function (table ${table.id})`)
+  return Object.freeze({ ...table, columns: [...table.columns] })
+}

@@ -7,13 +7,14 @@
 
 import type { InstanceRecommendations } from './dashboard.js'
 import type { ResolvedShare, ShareRedisLike, ShareSubscriberLike } from './share-options.js'
-import type { AlertTransition, Frame } from './types.js'
+import type { AlertTransition, Frame, InstanceTable } from './types.js'
 
 /** A message between instances. */
 export type ShareMessage =
   | { type: 'frame'; instance: string; data: Frame }
   | { type: 'alert'; instance: string; data: AlertTransition }
   | { type: 'recs'; instance: string; data: InstanceRecommendations }
+  | { type: 'table'; instance: string; data: InstanceTable }
 
 /** A live subscription. */
 export interface Share {
@@ -72,6 +73,11 @@ export function parse(message: string): ShareMessage | undefined {
     if (typeof f.t !== 'number' || typeof f.http !== 'object' || !Array.isArray(f.http?.b)) return undefined
     if (f.instance !== instance) return undefined
     return { type, instance, data: f }
+  }
+  if (type === 'table') {
+    const t = data as InstanceTable
+    if (typeof t.id !== 'string' || !Array.isArray(t.rows) || t.instance !== instance) return undefined
+    return { type, instance, data: t }
   }
   if (type === 'alert' || type === 'recs') return { type, instance, data } as ShareMessage
   return undefined

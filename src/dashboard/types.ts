@@ -70,3 +70,18 @@ export interface PanelInfo {
   title: string
   unit: string
 }
+
+/** How the page should draw a table. */
+export interface TableInfo {
+  id: string
+  title: string
+  columns: string[]
+}
+
+/** The rows of one table on one instance, as last sampled. */
+export interface InstanceTable {
+  id: string
+  instance: string
+  at: number
+  rows: Array<Record<string, string | number>>
+}

@@ -15,6 +15,7 @@
   const instances = new Set()
   const alertLog = []
   const recs = new Map()
+  const tables = new Map()
 
   const compact = (v) => {
     if (v === null || v === undefined) return ''
@@ -283,8 +284,10 @@
     const before = instances.size
     const was = selected
     noteInstances(tick)
-    if (selected !== was) rebuild()
-    else apply(tick, true)
+    if (selected !== was) {
+      rebuild()
+      renderTables()
+    } else apply(tick, true)
     if (instances.size !== before) renderInstances()
     $('clock').textContent = new Date(tick.t).toLocaleTimeString()
   }
@@ -431,6 +434,48 @@
     }
   }
 
+  // tables: the selected instance's rows, or every instance's (with its name) in the aggregate
+  function onTable(t) {
+    tables.set(`${t.instance}\u0000${t.id}`, t)
+    renderTables()
+  }
+
+  function renderTables() {
+    const root = $('tables')
+    root.textContent = ''
+    for (const def of hello?.tables || []) {
+      const rows = []
+      let many = false
+      for (const t of tables.values()) {
+        if (t.id !== def.id || (selected !== '*' && t.instance !== selected)) continue
+        if (selected === '*') many = true
+        for (const r of t.rows) rows.push(many ? Object.assign({ instance: t.instance }, r) : r)
+      }
+      const h = document.createElement('h2')
+      h.textContent = def.title
+      const table = document.createElement('table')
+      table.id = `table-${def.id}`
+      const cols = many ? ['instance'].concat(def.columns) : def.columns
+      const head = table.createTHead().insertRow()
+      for (const c of cols) {
+        const th = document.createElement('th')
+        th.textContent = c
+        head.appendChild(th)
+      }
+      const body = table.createTBody()
+      for (const r of rows) {
+        const tr = body.insertRow()
+        for (const c of cols) {
+          const v = r[c]
+          tr.insertCell().textContent =
+            v === undefined ? '' : typeof v === 'number' ? String(+v.toPrecision(4)) : v
+        }
+      }
+      root.appendChild(h)
+      root.appendChild(table)
+    }
+  }
+
   // --- wiring -----------------------------------------------------------------------------
   function onHello(h) {
     const first = hello === null
@@ -443,6 +488,7 @@
       renderInstances()
     }
     if (panelsChanged) rebuild()
+    renderTables()
   }
 
   function onHistory(s) {
@@ -455,6 +501,8 @@
     for (const a of s.alerts) onAlert(a)
     renderAlerts()
     for (const r of s.recommendations) onRecs(r)
+    for (const t of s.tables || []) tables.set(`${t.instance}\u0000${t.id}`, t)
+    renderTables()
     rebuild()
   }
 
@@ -462,6 +510,7 @@
     selected = e.target.value
     userPicked = true
     rebuild()
+    renderTables()
   })
 
   let resizeTimer
@@ -497,6 +546,7 @@
   on('tick', onTick)
   on('alert', onAlert)
   on('recs', onRecs)
+  on('table', onTable)
   es.onopen = () => {
     $('status').textContent = 'live'
     $('status').className = 'status live'

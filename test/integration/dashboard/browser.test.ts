@@ -69,6 +69,14 @@ describe('the page in headless Chromium', () => {
         window: '5m',
         recommendationsInterval: '1s',
         panels: [{ id: 'probe', title: 'Probe', sample: () => ({ value: probe }) }],
+        tables: [
+          {
+            id: 'slow',
+            title: 'Slow queries',
+            columns: ['sql', 'ms'],
+            rows: () => [{ sql: 'select * from orders where customer_id = $1', ms: 412.5 }],
+          },
+        ],
       },
     })
     app = r.app
@@ -124,6 +132,7 @@ describe('the page in headless Chromium', () => {
     assert.ok((await points()) > before, 'new points were drawn')
     assert.match((await page.locator('#routes tbody').textContent()) ?? '', /GET \/hello/)
     assert.notEqual(await page.locator('#kpi-rps').textContent(), '–')
+    assert.match((await page.locator('#table-slow').textContent()) ?? '', /select \* from orders.*412\.5/)
     if (shots !== undefined) await page.screenshot({ path: join(shots, 'dashboard.png'), fullPage: true })
   })
 

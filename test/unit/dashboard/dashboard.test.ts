@@ -276,3 +276,44 @@ describe('custom latency buckets', () => {
     await d.close()
   })
 })
+
+describe('tables', () => {
+  it('samples rows every tick, keeps the latest per instance, caps them, and keeps the last good rows on a throw', async () => {
+    const { clock, d } = setup()
+    let rows: Array<Record<string, string | number>> = [{ sql: 'select 1', ms: 250 }]
+    let fail = false
+    const off = d.addTable({
+      id: 'slow',
+      title: 'Slow queries',
+      columns: ['sql', 'ms'],
+      rows: () => {
+        if (fail) throw new Error('db down')
+        return rows
+      },
+    })
+    assert.throws(
+      () => d.addTable({ id: 'slow', title: 'x', columns: ['a'], rows: () => [] }),
+      /already on the dashboard/,
+    )
+    assert.throws(
+      () => d.addTable({ id: 'x', title: 'x', columns: [], rows: () => [] }),
+      /columns must be a non-empty array/,
+    )
+    assert.deepEqual(d.hello().tables, [{ id: 'slow', title: 'Slow queries', columns: ['sql', 'ms'] }])
+    await tick(d, clock)
+    assert.deepEqual(
+      d.state().tables.map((t) => [t.id, t.instance, t.rows]),
+      [['slow', 'a', rows]],
+    )
+    rows = Array.from({ length: 80 }, (_, i) => ({ sql: `q${i}`, ms: i }))
+    await tick(d, clock)
+    assert.equal(d.state().tables[0]?.rows.length, 50, 'at most 50 rows are kept')
+    fail = true
+    await tick(d, clock)
+    assert.equal(d.state().tables[0]?.rows.length, 50, 'a throw keeps the previous rows')
+    off()
+    assert.deepEqual(d.state().tables, [])
+    assert.deepEqual(d.hello().tables, [])
+    await d.close()
+  })
+})

@@ -9,6 +9,11 @@ describe('messages between instances', () => {
     assert.equal(parse(JSON.stringify({ type: 'frame', instance: 'b', data: frame }))?.type, 'frame')
     assert.equal(parse(JSON.stringify({ type: 'alert', instance: 'b', data: { name: 'x' } }))?.type, 'alert')
     assert.equal(parse(JSON.stringify({ type: 'recs', instance: 'b', data: { items: [] } }))?.type, 'recs')
+    assert.equal(
+      parse(JSON.stringify({ type: 'table', instance: 'b', data: { id: 't', instance: 'b', rows: [] } }))
+        ?.type,
+      'table',
+    )
   })
 
   it('ignores anything else on the channel rather than breaking the view', () => {
@@ -20,6 +25,8 @@ describe('messages between instances', () => {
       JSON.stringify({ type: 'frame', instance: 'b', data: { ...frame, http: {} } }),
       JSON.stringify({ type: 'nope', instance: 'b', data: {} }),
       JSON.stringify({ type: 'alert', instance: 7, data: {} }),
+      JSON.stringify({ type: 'table', instance: 'b', data: { id: 't', instance: 'c', rows: [] } }),
+      JSON.stringify({ type: 'table', instance: 'b', data: { id: 't', instance: 'b', rows: 'x' } }),
     ])
       assert.equal(parse(m), undefined, m)
   })
