@@ -262,12 +262,13 @@ export class Dashboard {
         }
       }
       if (latest.length > 1) frames.push(aggregate(deltas, latest, this.builder.bounds, now, own.dt, own.seq))
+      // tables first: a page that sees this tick has the rows sampled with it
+      await this.sampleTables(now, own.dt)
       const tick: Tick = { seq: own.seq, t: now, frames }
       this.ring.push(tick)
       this.hub.send('tick', JSON.stringify(tick), tick.seq)
       this.publish({ type: 'frame', instance: o.instance, data: own })
       this.alerts(now)
-      await this.sampleTables(now, own.dt)
       if (now - this.lastRecsAt >= o.recommendationsMs) {
         this.lastRecsAt = now
         this.recommend(now)

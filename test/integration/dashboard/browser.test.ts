@@ -132,6 +132,7 @@ describe('the page in headless Chromium', () => {
     assert.ok((await points()) > before, 'new points were drawn')
     assert.match((await page.locator('#routes tbody').textContent()) ?? '', /GET \/hello/)
     assert.notEqual(await page.locator('#kpi-rps').textContent(), '–')
+    await page.locator('#table-slow td', { hasText: 'select * from orders' }).waitFor({ timeout: 10_000 })
     assert.match((await page.locator('#table-slow').textContent()) ?? '', /select \* from orders.*412\.5/)
     if (shots !== undefined) await page.screenshot({ path: join(shots, 'dashboard.png'), fullPage: true })
   })
