@@ -219,7 +219,12 @@ export class Dashboard {
       format('hello', JSON.stringify(s.hello)) +
       format(
         'history',
-        JSON.stringify({ ticks: s.ticks, alerts: s.alerts, recommendations: s.recommendations }),
+        JSON.stringify({
+          ticks: s.ticks,
+          alerts: s.alerts,
+          recommendations: s.recommendations,
+          tables: s.tables,
+        }),
       )
     return this.hub.open(res, first)
   }

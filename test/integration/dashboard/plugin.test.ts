@@ -188,6 +188,28 @@ describe('stream over a real socket', () => {
     r.close()
   })
 
+  it('a page that connects after a table was sampled gets its rows in the history (regression)', async () => {
+    const { app: a, dashboard } = await app({
+      dashboard: {
+        interval: '1h',
+        window: '1h',
+        tables: [{ id: 'slow', title: 'Slow', columns: ['sql'], rows: () => [{ sql: 'select 1' }] }],
+      },
+    })
+    await dashboard.tick()
+    await a.listen({ port: 0, host: '127.0.0.1' })
+    const s = await openStream(
+      `http://127.0.0.1:${(a.server.address() as AddressInfo).port}/dashboard/stream`,
+      auth,
+    )
+    assert.deepEqual(JSON.parse((await s.next('hello')).data).tables, [
+      { id: 'slow', title: 'Slow', columns: ['sql'] },
+    ])
+    const history = JSON.parse((await s.next('history')).data) as DashboardState
+    assert.deepEqual(history.tables[0]?.rows, [{ sql: 'select 1' }])
+    s.close()
+  })
+
   it('answers 503 past maxClients, and ends the streams when the app closes', async () => {
     const { app: a, dashboard } = await app({ dashboard: { maxClients: 1 } })
     await a.listen({ port: 0, host: '127.0.0.1' })
