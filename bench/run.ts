@@ -17,6 +17,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   metrics: async () => (await import('./metrics.bench.js')).default,
   fastify: async () => (await import('./fastify.bench.js')).default,
   ws: async () => (await import('./ws.bench.js')).default,
+  dashboard: async () => (await import('./dashboard.bench.js')).default,
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))

@@ -189,6 +189,7 @@ if (which === 'all' || which === 'integration') {
       ['promtool', 'prometheus'],
       'the metrics integration tests check the exposition with promtool and scrape it with a real Prometheus',
     )
+    ensureInstalled('chromium', ['chromium'], 'the dashboard end-to-end test drives a headless Chromium')
   } catch (err) {
     console.error(`\n${err.message}\n`)
     process.exit(1)

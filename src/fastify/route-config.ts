@@ -27,9 +27,18 @@ export interface HotpathRouteConfig {
   priority?: string
   /** Wrap JSON responses as { data, meta }. */
   envelope?: boolean
+  /** false: leave this route out of the request metrics (long-lived streams such as SSE). */
+  metrics?: boolean
 }
 
-const KNOWN: readonly (keyof HotpathRouteConfig)[] = ['cache', 'rateLimit', 'shed', 'priority', 'envelope']
+const KNOWN: readonly (keyof HotpathRouteConfig)[] = [
+  'cache',
+  'rateLimit',
+  'shed',
+  'priority',
+  'envelope',
+  'metrics',
+]
 
 /** Reads and checks a route's `config.hotpath` (unknown keys are refused, naming the route). */
 export function readRouteConfig(config: unknown, where: string): HotpathRouteConfig {
@@ -43,6 +52,8 @@ export function readRouteConfig(config: unknown, where: string): HotpathRouteCon
     throw new TypeError(`${where} config.hotpath.shed must be a boolean; received ${String(c.shed)}`)
   if (c.envelope !== undefined && typeof c.envelope !== 'boolean')
     throw new TypeError(`${where} config.hotpath.envelope must be a boolean; received ${String(c.envelope)}`)
+  if (c.metrics !== undefined && typeof c.metrics !== 'boolean')
+    throw new TypeError(`${where} config.hotpath.metrics must be a boolean; received ${String(c.metrics)}`)
   if (c.priority !== undefined && typeof c.priority !== 'string')
     throw new TypeError(`${where} config.hotpath.priority must be a string; received ${String(c.priority)}`)
   return c

@@ -60,6 +60,8 @@ interface Resolved {
   shed: boolean
   priority: string | undefined
   envelope: boolean
+  /** Request metrics for this route (off with config.hotpath.metrics: false, e.g. event streams). */
+  metrics: boolean
 }
 
 type Metrics = ReturnType<typeof makeMetrics>
@@ -129,19 +131,15 @@ export class RouteHooks {
       shed: this.d.shedder !== undefined && cfg.shed !== false && !this.d.shedder.exempt.has(route.url),
       priority: cfg.priority,
       envelope: cfg.envelope === true,
+      metrics: this.metrics !== undefined && cfg.metrics !== false,
     }
     const needsState =
-      this.metrics !== undefined ||
-      r.shed ||
-      r.limit !== undefined ||
-      r.cache !== undefined ||
-      r.unsafe ||
-      r.envelope
+      r.metrics || r.shed || r.limit !== undefined || r.cache !== undefined || r.unsafe || r.envelope
     if (!needsState && this.d.compressor === undefined) return
     if (needsState) {
       route.onRequest = [...asArray(route.onRequest), this.onRequest(r)]
       // the response cache settles its flights in onSend and onRequestAbort: no onResponse for it
-      if (this.metrics !== undefined || this.d.shedder?.adaptive !== undefined) {
+      if (r.metrics || this.d.shedder?.adaptive !== undefined) {
         route.onResponse = [...asArray(route.onResponse), this.onResponse(r)]
       }
       // an onRequestAbort hook costs a 'close' listener per request: only the adaptive limit
@@ -155,7 +153,7 @@ export class RouteHooks {
 
   private onRequest(r: Resolved): onRequestHookHandler {
     const { rc, shedder } = this.d
-    const metrics = this.metrics
+    const metrics = r.metrics ? this.metrics : undefined
     const adaptive = r.shed ? shedder?.adaptive : undefined
     const cacheStep = (
       request: FastifyRequest,
@@ -285,7 +283,7 @@ export class RouteHooks {
   }
 
   private onResponse(r: Resolved): onResponseHookHandler {
-    const metrics = this.metrics
+    const metrics = r.metrics ? this.metrics : undefined
     const adaptive = this.d.shedder?.adaptive
     return (request, reply, done) => {
       const state = request.hotpath

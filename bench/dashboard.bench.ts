@@ -1,0 +1,422 @@
+/**
+ * Dashboard benchmarks. A trivial route's req/s in three servers, each in its own process and
+ * measured in interleaved rounds in this run: bare Fastify; the monitor (request metrics through
+ * the hotpath plugin) with the dashboard on and 5 pages streaming at 1 Hz; fastify-metrics (v13,
+ * route histograms and default metrics). And the page's weight, gzipped, everything included.
+ * Run as `node --import tsx bench/dashboard.bench.ts serve <mode>` it is one of the servers.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import http from 'node:http'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import { gzipSync } from 'node:zlib'
+import autocannon from 'autocannon'
+import { report } from './lib/harness.js'
+
+const SUITE = 'dashboard'
+const TOKEN = 'bench-dashboard-token-0123'
+const CLIENTS = 5
+
+type Mode = 'bare' | 'monitor' | 'dashboard' | 'fastify-metrics'
+
+/** The server side: one mode per process, prints its port. */
+async function serve(mode: Mode): Promise<void> {
+  const { default: Fastify } = await import('fastify')
+  const app = Fastify({ logger: false })
+  if (mode === 'dashboard' || mode === 'monitor') {
+    const { createMonitor } = await import('../src/metrics/index.js')
+    const { default: hotpath } = await import('../src/fastify/index.js')
+    const monitor = createMonitor({ env: {} })
+    await app.register(hotpath, { monitor, compression: false })
+    if (mode === 'dashboard') {
+      const { createDashboard, dashboardPlugin } = await import('../src/dashboard/index.js')
+      const dashboard = createDashboard({ monitor, interval: '1s', window: '1h' })
+      await app.register(dashboardPlugin, { dashboard, token: TOKEN })
+    }
+  } else if (mode === 'fastify-metrics') {
+    const { default: metrics } = await import('fastify-metrics')
+    await app.register(metrics as never, { endpoint: '/metrics' })
+  }
+  app.get('/t', async () => ({ ok: true }))
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  process.stdout.write(`${new URL(address).port}\n`)
+  process.on('SIGTERM', () => process.exit(0))
+}
+
+interface Started {
+  port: number
+  child: ChildProcess
+}
+
+function start(mode: Mode): Promise<Started> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(import.meta.url), 'serve', mode],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
+    child.stdout?.once('data', (d) => resolve({ port: Number(String(d).trim()), child }))
+    child.once('error', reject)
+  })
+}
+
+function load(port: number, seconds: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      { url: `http://127.0.0.1:${port}/t`, connections: 50, duration: seconds },
+      (err: Error | null, res: autocannon.Result) => (err ? reject(err) : resolve(res.requests.average)),
+    )
+  })
+}
+
+/** Opens `n` dashboard streams and drains them (what 5 open pages cost the server). */
+function pages(port: number, n: number): Array<{ close(): void; bytes(): number }> {
+  return Array.from({ length: n }, () => {
+    let bytes = 0
+    const req = http.get(
+      `http://127.0.0.1:${port}/dashboard/stream`,
+      { headers: { authorization: `Bearer ${TOKEN}` } },
+      (res) => res.on('data', (c: Buffer) => (bytes += c.length)),
+    )
+    req.on('error', () => {})
+    return { close: () => req.destroy(), bytes: () => bytes }
+  })
+}
+
+async function throughput(): Promise<void> {
+  const servers = {
+    bare: await start('bare'),
+    monitor: await start('monitor'),
+    dashboard: await start('dashboard'),
+    fm: await start('fastify-metrics'),
+  }
+  const streams = pages(servers.dashboard.port, CLIENTS)
+  try {
+    for (const s of Object.values(servers)) await load(s.port, 2)
+    const got: Record<keyof typeof servers, number[]> = { bare: [], monitor: [], dashboard: [], fm: [] }
+    for (let round = 0; round < 5; round++) {
+      for (const k of Object.keys(servers) as Array<keyof typeof servers>)
+        got[k].push(await load(servers[k].port, 3))
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+    const bare = median(got.bare)
+    const ours = median(got.dashboard)
+    const monitorOnly = median(got.monitor)
+    const fm = median(got.fm)
+    report({
+      suite: SUITE,
+      name: `trivial route, monitor + dashboard on, ${CLIENTS} pages streaming at 1 Hz, vs the bare route`,
+      ours,
+      peer: bare,
+      peerName: 'bare Fastify',
+      unit: 'req/s',
+      higherIsBetter: true,
+      target: '>= 0.97x',
+    })
+    report({
+      suite: SUITE,
+      name: `the dashboard's own cost: monitor + dashboard (${CLIENTS} pages) vs the monitor alone`,
+      ours,
+      peer: monitorOnly,
+      peerName: 'monitor + request metrics, no dashboard',
+      unit: 'req/s',
+      higherIsBetter: true,
+    })
+    report({
+      suite: SUITE,
+      name: 'fastify-metrics 13 on the same route vs the bare route (the peer overhead, for reference)',
+      ours: fm,
+      peer: bare,
+      peerName: 'bare Fastify',
+      unit: 'req/s',
+      higherIsBetter: true,
+    })
+    report({
+      suite: SUITE,
+      name: 'monitor + dashboard (5 pages) vs fastify-metrics, same route',
+      ours,
+      peer: fm,
+      peerName: 'fastify-metrics',
+      unit: 'req/s',
+      higherIsBetter: true,
+      target: '>= 1.0x (costs no more)',
+      note: `streams received ${streams.map((s) => s.bytes()).join('/')} bytes`,
+    })
+  } finally {
+    for (const s of streams) s.close()
+    for (const s of Object.values(servers)) s.child.kill('SIGTERM')
+  }
+}
+
+async function pageWeight(): Promise<void> {
+  const { loadPageFiles, livePage } = await import('../src/dashboard/assets.js')
+  const files = loadPageFiles()
+  const page = livePage(files, '/dashboard')
+  let total = page.gzip.length
+  const parts = [`html ${page.gzip.length}`]
+  for (const [name, a] of files.files) {
+    total += a.gzip.length
+    parts.push(`${name} ${a.gzip.length}`)
+  }
+  report({
+    suite: SUITE,
+    name: 'the whole page gzipped (html, app, css, uPlot), level 9',
+    ours: total / 1024,
+    peer: undefined,
+    peerName: undefined,
+    unit: 'KiB',
+    higherIsBetter: false,
+    target: '<= 80 KB',
+    note: parts.join(', '),
+  })
+  // gzip -6, what a generic compression middleware would send
+  let six = 0
+  for (const a of [page, ...files.files.values()]) six += gzipSync(a.body, { level: 6 }).length
+  report({
+    suite: SUITE,
+    name: 'the whole page gzipped at level 6',
+    ours: six / 1024,
+    peer: undefined,
+    peerName: undefined,
+    unit: 'KiB',
+    higherIsBetter: false,
+    target: '<= 80 KB',
+  })
+}
+
+/** What one frame costs to build, in this process (a monitor with 20 busy routes). */
+async function tickCost(): Promise<void> {
+  const { default: Fastify } = await import('fastify')
+  const { createMonitor } = await import('../src/metrics/index.js')
+  const { default: hotpath } = await import('../src/fastify/index.js')
+  const { createDashboard } = await import('../src/dashboard/index.js')
+  const monitor = createMonitor({ env: {} })
+  const app = Fastify()
+  await app.register(hotpath, { monitor, compression: false })
+  for (let i = 0; i < 20; i++) app.get(`/r${i}`, async () => ({ ok: true }))
+  await app.ready()
+  const d = createDashboard({ monitor, interval: '1h', window: '1h' })
+  const hit = async () => {
+    for (let i = 0; i < 40; i++) await app.inject({ url: `/r${i % 20}` })
+  }
+  for (let i = 0; i < 50; i++) {
+    await hit()
+    await d.tick()
+  }
+  let ms = 0
+  const N = 300
+  for (let i = 0; i < N; i++) {
+    await hit()
+    const t0 = performance.now()
+    await d.tick()
+    ms += performance.now() - t0
+  }
+  report({
+    suite: SUITE,
+    name: 'building and sending one frame (20 routes active), per tick',
+    ours: ms / N,
+    peer: undefined,
+    peerName: undefined,
+    unit: 'ms',
+    higherIsBetter: false,
+    note: `${((ms / N / 1000) * 100).toFixed(3)}% of one core at 1 Hz`,
+  })
+  await d.close()
+  monitor.close()
+  await app.close()
+}
+
+/** CPU seconds used so far by the descendants of process `root` (Linux /proc). */
+function treeCpuSeconds(root: number): number {
+  const hz = 100
+  const procs = new Map<number, { ppid: number; cpu: number }>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      procs.set(Number(name), {
+        ppid: Number(fields[1]),
+        cpu: (Number(fields[11]) + Number(fields[12])) / hz,
+      })
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const inTree = (pid: number): boolean => {
+    for (let p = pid, hops = 0; p > 1 && hops < 20; hops++) {
+      if (p === root) return true
+      p = procs.get(p)?.ppid ?? 0
+    }
+    return false
+  }
+  let total = 0
+  for (const [pid, p] of procs) if (pid !== root && inTree(pid)) total += p.cpu
+  return total
+}
+
+/** Synthetic frames that fill every built-in chart: 3 routes, 2 cache tiers, GC, shedding. */
+function syntheticTick(seq: number, t: number, bounds: number[]) {
+  const wave = Math.sin(seq / 30)
+  const route = (n: number) => {
+    const b = new Array<number>(bounds.length + 1).fill(0)
+    b[0] = Math.round(n * 0.6)
+    b[3] = Math.round(n * 0.3)
+    b[6] = n - (b[0] as number) - (b[3] as number)
+    return { n, status: { '2xx': n - 3, '5xx': 3 }, p50: 0.8, p95: 20 + 5 * wave, p99: 60 + 10 * wave, b }
+  }
+  const all = route(3000 + Math.round(500 * wave))
+  return {
+    seq,
+    t,
+    frames: [
+      {
+        seq,
+        t,
+        dt: 1,
+        instance: 'bench',
+        http: {
+          ...all,
+          total: seq * 3000,
+          inflight: 12,
+          routes: { 'GET /a': route(2000), 'GET /b': route(900), 'POST /c': route(100) },
+        },
+        loop: { maxMs: 12 + 4 * wave, meanMs: 1.2, elu: 0.4 + 0.1 * wave },
+        mem: { heapUsed: 80e6 + 1e6 * wave, heapTotal: 120e6, rss: 200e6 },
+        gc: { n: 3, ms: 4 },
+        cache: {
+          'http/l1': { hits: 900, misses: 100 },
+          'users/l2': { hits: 60 + Math.round(20 * wave), misses: 40 },
+        },
+        shed: seq % 10 === 0 ? 5 : 0,
+        rateLimited: 2,
+        panels: {},
+        ext: {},
+      },
+    ],
+  }
+}
+
+/** 6 charts x 3,600 points streaming at 1 Hz: the CPU headless Chromium spends on the page. */
+async function renderCpu(): Promise<void> {
+  if (!existsSync('/usr/bin/chromium')) {
+    console.log('  (render CPU skipped: /usr/bin/chromium is not installed; apt-get install chromium)')
+    return
+  }
+  const { loadPageFiles, livePage } = await import('../src/dashboard/assets.js')
+  const { DEFAULT_BOUNDS } = await import('../src/dashboard/frame-builder.js')
+  const files = loadPageFiles()
+  const page = livePage(files, '/dashboard')
+  const bounds = DEFAULT_BOUNDS
+  const now = Date.now()
+  const history = Array.from({ length: 3600 }, (_, i) =>
+    syntheticTick(i + 1, now - (3600 - i) * 1000, bounds),
+  )
+  let seq = 3600
+  const timers: NodeJS.Timeout[] = []
+  const server = http.createServer((req, res) => {
+    const url = req.url ?? ''
+    if (url === '/dashboard') {
+      res.writeHead(200, { 'content-type': page.type })
+      res.end(page.body)
+      return
+    }
+    const asset = files.files.get(url.replace('/dashboard/assets/', ''))
+    if (asset !== undefined) {
+      res.writeHead(200, { 'content-type': asset.type })
+      res.end(asset.body)
+      return
+    }
+    if (url === '/dashboard/stream') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      const hello = {
+        version: 1,
+        instance: 'bench',
+        intervalMs: 1000,
+        windowMs: 3_600_000,
+        bounds,
+        panels: [],
+      }
+      res.write(`event: hello\ndata: ${JSON.stringify(hello)}\n\n`)
+      res.write(
+        `event: history\ndata: ${JSON.stringify({ ticks: history, alerts: [], recommendations: [] })}\n\n`,
+      )
+      timers.push(
+        setInterval(() => {
+          seq++
+          res.write(
+            `id: ${seq}\nevent: tick\ndata: ${JSON.stringify(syntheticTick(seq, Date.now(), bounds))}\n\n`,
+          )
+        }, 1000),
+      )
+      return
+    }
+    res.writeHead(404).end()
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  const port = (server.address() as { port: number }).port
+  const { chromium } = await import('playwright-core')
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+  try {
+    const tab = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
+    await tab.goto(`http://127.0.0.1:${port}/dashboard`)
+    await tab.waitForFunction(
+      () =>
+        (
+          globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }
+        ).document.querySelectorAll('.chart canvas').length >= 6,
+    )
+    await new Promise((r) => setTimeout(r, 5000))
+    // Chromium's processes are the only children of this one at this point
+    const pid = process.pid
+    const seconds = 30
+    const before = treeCpuSeconds(pid)
+    const t0 = performance.now()
+    await new Promise((r) => setTimeout(r, seconds * 1000))
+    const cpu = treeCpuSeconds(pid) - before
+    const wall = (performance.now() - t0) / 1000
+    report({
+      suite: SUITE,
+      name: '6 charts x 3,600 points streaming at 1 Hz: headless Chromium CPU (all its processes), % of one core',
+      ours: (cpu / wall) * 100,
+      peer: undefined,
+      peerName: undefined,
+      unit: '%',
+      higherIsBetter: false,
+      target: '<= 5%',
+      note: `${seconds} s window after the first render`,
+    })
+  } finally {
+    for (const t of timers) clearInterval(t)
+    await browser.close()
+    server.closeAllConnections()
+    server.close()
+  }
+}
+
+if (process.argv[2] === 'serve') await serve((process.argv[3] ?? 'bare') as Mode)
+
+export default {
+  name: 'dashboard: overhead on a trivial route, page weight',
+  async run(): Promise<void> {
+    await pageWeight()
+    await tickCost()
+    await renderCpu()
+    await throughput()
+  },
+}

@@ -1,0 +1,437 @@
+/**
+ * createDashboard(): samples the monitor once per interval into a frame, keeps the frames of the
+ * configured window in a ring, streams them to the pages over SSE, and tracks alert transitions
+ * and recommendations. With `share`, instances on one Redis exchange frames and the page shows
+ * each one and their aggregate.
+ */
+import type { Disposer } from '../events.js'
+import type { Recommendation } from '../metrics/index.js'
+import type { TimerHandle } from '../time.js'
+import { aggregate } from './aggregate.js'
+import { FrameBuilder } from './frame-builder.js'
+import { type DashboardOptions, type ResolvedDashboardOptions, resolveDashboardOptions } from './options.js'
+import { checkPanel, checkTable, type DashboardPanel, type DashboardTable, MAX_ROWS } from './panels.js'
+import { Ring } from './ring.js'
+import { connectShare, type Share, type ShareMessage } from './share.js'
+import { format, SseHub } from './sse.js'
+import type { AlertTransition, Frame, InstanceTable, PanelInfo, TableInfo } from './types.js'
+
+/** One tick as the page receives it: the frame of every instance heard from, and the aggregate. */
+export interface Tick {
+  /** This instance's tick number (the SSE event id). */
+  seq: number
+  t: number
+  frames: Frame[]
+}
+
+/** The first event of a stream: what the page needs to draw. */
+export interface Hello {
+  version: 1
+  instance: string
+  intervalMs: number
+  windowMs: number
+  /** Latency bucket bounds (seconds) of the `b` arrays. */
+  bounds: number[]
+  panels: PanelInfo[]
+  tables: TableInfo[]
+}
+
+/** Recommendations of one instance. */
+export interface InstanceRecommendations {
+  instance: string
+  at: number
+  items: Recommendation[]
+}
+
+/** Everything a page shows, at once (the history endpoint and the snapshot export). */
+export interface DashboardState {
+  hello: Hello
+  ticks: Tick[]
+  alerts: AlertTransition[]
+  recommendations: InstanceRecommendations[]
+  /** The latest rows of every table, per instance. */
+  tables: InstanceTable[]
+}
+
+const MAX_SOURCES = 16
+const MAX_FIGURES = 64
+const HEARTBEAT_MS = 15_000
+const ALERT_POLL_MS = 100
+/** Other instances shown at most (a bound on memory whatever is on the channel). */
+const MAX_INSTANCES = 64
+
+/** The dashboard. */
+export class Dashboard {
+  /** Resolved options. */
+  readonly options: ResolvedDashboardOptions
+  private readonly builder: FrameBuilder
+  private readonly ring: Ring<Tick>
+  private readonly alertLog = new Ring<AlertTransition>(200)
+  private readonly hub: SseHub
+  private readonly panels = new Map<string, Readonly<DashboardPanel>>()
+  private readonly tableDefs = new Map<string, Readonly<DashboardTable>>()
+  private readonly tables = new Map<string, InstanceTable & { json: string }>()
+  private readonly alertStates = new Map<string, string>()
+  private readonly recs = new Map<string, InstanceRecommendations>()
+  private readonly remote = new Map<string, { latest: Frame; pending: Frame[]; seenAt: number }>()
+  private ext: Frame['ext'] = {}
+  private timer: TimerHandle | undefined
+  private alertTimer: TimerHandle | undefined
+  private readonly alertPollMs: number
+  private ticking = false
+  private closed = false
+  private lastRecsAt = Number.NEGATIVE_INFINITY
+  private lastBeatAt: number
+  private share: Share | undefined
+  private sharing: Promise<void> | undefined
+
+  constructor(options: DashboardOptions) {
+    this.options = resolveDashboardOptions(options)
+    const o = this.options
+    this.builder = new FrameBuilder(o.monitor, o.instance, o.maxRoutes, o.clock.now)
+    this.ring = new Ring<Tick>(o.capacity)
+    this.hub = new SseHub(o.maxClients)
+    for (const p of o.panels) this.panels.set(p.id, p)
+    for (const t of o.tables) this.tableDefs.set(t.id, t)
+    this.lastBeatAt = o.clock.now()
+    if (o.share !== undefined) {
+      this.sharing = connectShare(o.share, (m) => this.onRemote(m)).then((s) => {
+        if (this.closed) void s.close()
+        else this.share = s
+      })
+      // a failed connection is reported by ready(); the dashboard keeps working on its own
+      this.sharing.catch(() => {})
+    }
+    this.alertPollMs = Math.min(o.intervalMs, ALERT_POLL_MS)
+    this.schedule()
+    this.scheduleAlerts()
+  }
+
+  /** Resolves when the multi-instance subscription is up (at once without `share`); rejects if it failed. */
+  async ready(): Promise<void> {
+    await this.sharing
+  }
+
+  /** Adds a panel (validated; ids are unique); returns a disposer that removes it. */
+  addPanel(panel: DashboardPanel): Disposer {
+    const p = checkPanel(panel)
+    if (this.panels.has(p.id)) throw new TypeError(`a panel with id "${p.id}" is already on the dashboard`)
+    this.panels.set(p.id, p)
+    this.hub.send('hello', JSON.stringify(this.hello()))
+    return () => {
+      if (this.panels.get(p.id) === p) {
+        this.panels.delete(p.id)
+        this.hub.send('hello', JSON.stringify(this.hello()))
+      }
+    }
+  }
+
+  /**
+   * Adds a table (slow queries, dead letters...): `rows()` is read at every tick and the page
+   * gets the rows when they change. Returns a disposer that removes it.
+   */
+  addTable(table: DashboardTable): Disposer {
+    const t = checkTable(table)
+    if (this.tableDefs.has(t.id)) throw new TypeError(`a table with id "${t.id}" is already on the dashboard`)
+    this.tableDefs.set(t.id, t)
+    this.hub.send('hello', JSON.stringify(this.hello()))
+    return () => {
+      if (this.tableDefs.get(t.id) === t) {
+        this.tableDefs.delete(t.id)
+        this.tables.delete(`${this.options.instance}\u0000${t.id}`)
+        this.hub.send('hello', JSON.stringify(this.hello()))
+      }
+    }
+  }
+
+  /**
+   * Figures streamed in from outside (a load tester), shown on the same time axis: `source` names
+   * the series group, `figures` maps a series name to a number. Kept until the next tick; the
+   * last figures of a source in a tick win. Throws TypeError on bad input (nothing is stored).
+   */
+  ingest(source: string, figures: Record<string, number>): void {
+    if (typeof source !== 'string' || !/^[\w.:-]{1,64}$/.test(source)) {
+      throw new TypeError(
+        `source must be 1-64 letters, digits or . : _ -; received ${JSON.stringify(source)}`,
+      )
+    }
+    if (figures === null || typeof figures !== 'object' || Array.isArray(figures)) {
+      throw new TypeError('figures must be an object of series name -> number')
+    }
+    const entries = Object.entries(figures)
+    if (entries.length > MAX_FIGURES) throw new TypeError(`at most ${MAX_FIGURES} figures per source`)
+    const clean: Record<string, number> = {}
+    for (const [k, v] of entries) {
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        throw new TypeError(
+          `figure ${JSON.stringify(k)} must be a finite number; received ${JSON.stringify(v)}`,
+        )
+      }
+      if (k.length > 64) throw new TypeError('figure names are at most 64 characters')
+      clean[k] = v
+    }
+    if (!(source in this.ext) && Object.keys(this.ext).length >= MAX_SOURCES) {
+      throw new TypeError(`at most ${MAX_SOURCES} sources per tick`)
+    }
+    this.ext[source] = clean
+  }
+
+  /** What a fresh page needs first. */
+  hello(): Hello {
+    return {
+      version: 1,
+      instance: this.options.instance,
+      intervalMs: this.options.intervalMs,
+      windowMs: this.options.windowMs,
+      bounds: this.builder.bounds,
+      panels: [...this.panels.values()].map((p) => ({ id: p.id, title: p.title, unit: p.unit ?? '' })),
+      tables: [...this.tableDefs.values()].map((t) => ({
+        id: t.id,
+        title: t.title,
+        columns: [...t.columns],
+      })),
+    }
+  }
+
+  /** History, alerts and recommendations; with `after`, only the ticks after that seq. */
+  state(after?: number): DashboardState {
+    return {
+      hello: this.hello(),
+      ticks: this.ring.toArray(after === undefined ? undefined : (t) => t.seq > after),
+      alerts: this.alertLog.toArray(),
+      recommendations: [...this.recs.values()],
+      tables: [...this.tables.values()].map(({ json: _json, ...t }) => t),
+    }
+  }
+
+  /** Pages streaming now. */
+  get clients(): number {
+    return this.hub.size
+  }
+
+  /**
+   * Streams to `res` (a raw Node response): hello, the history (or what came after
+   * `lastEventId`), then every tick. False when `maxClients` pages are already streaming.
+   */
+  stream(res: import('node:http').ServerResponse, lastEventId?: number): boolean {
+    const s = this.state(lastEventId)
+    const first =
+      format('hello', JSON.stringify(s.hello)) +
+      format(
+        'history',
+        JSON.stringify({
+          ticks: s.ticks,
+          alerts: s.alerts,
+          recommendations: s.recommendations,
+          tables: s.tables,
+        }),
+      )
+    return this.hub.open(res, first)
+  }
+
+  /** Ends every open stream (pages reconnect by themselves if the server is still there). */
+  endStreams(): void {
+    this.hub.close()
+  }
+
+  /** Builds one tick now (the timer does this every interval). */
+  async tick(): Promise<Tick | undefined> {
+    if (this.ticking || this.closed) return undefined
+    this.ticking = true
+    try {
+      const o = this.options
+      const ext = this.ext
+      this.ext = {}
+      const own = await this.builder.build([...this.panels.values()], ext)
+      if (this.builder.boundsChanged) {
+        // the request histogram has other buckets than assumed: the pages need them first
+        this.builder.boundsChanged = false
+        this.hub.send('hello', JSON.stringify(this.hello()))
+      }
+      const frames = [own]
+      const now = own.t
+      const deltas = [own]
+      const latest = [own]
+      for (const [id, r] of this.remote) {
+        if (now - r.seenAt > (o.share?.staleAfterMs ?? 0)) {
+          this.remote.delete(id)
+          continue
+        }
+        latest.push(r.latest)
+        if (r.pending.length > 0) {
+          deltas.push(...r.pending)
+          frames.push(
+            r.pending.length === 1 ? (r.pending[0] as Frame) : merged(r.pending, this.builder.bounds),
+          )
+          r.pending = []
+        }
+      }
+      if (latest.length > 1) frames.push(aggregate(deltas, latest, this.builder.bounds, now, own.dt, own.seq))
+      // tables first: a page that sees this tick has the rows sampled with it
+      await this.sampleTables(now, own.dt)
+      const tick: Tick = { seq: own.seq, t: now, frames }
+      this.ring.push(tick)
+      this.hub.send('tick', JSON.stringify(tick), tick.seq)
+      this.publish({ type: 'frame', instance: o.instance, data: own })
+      this.alerts(now)
+      if (now - this.lastRecsAt >= o.recommendationsMs) {
+        this.lastRecsAt = now
+        this.recommend(now)
+      }
+      if (now - this.lastBeatAt >= HEARTBEAT_MS) {
+        this.lastBeatAt = now
+        this.hub.heartbeat()
+      }
+      return tick
+    } finally {
+      this.ticking = false
+    }
+  }
+
+  // alert states change only when the monitor evaluates: look often (cheap) so a transition
+  // reaches the page right after that evaluation, not up to a whole frame interval later
+  private scheduleAlerts(): void {
+    if (this.closed) return
+    this.alertTimer = this.options.clock.setBackgroundTimeout(() => {
+      try {
+        this.alerts(this.options.clock.now())
+      } finally {
+        this.scheduleAlerts()
+      }
+    }, this.alertPollMs)
+  }
+
+  private schedule(): void {
+    if (this.closed) return
+    this.timer = this.options.clock.setBackgroundTimeout(() => {
+      this.tick().then(
+        () => this.schedule(),
+        (err: unknown) => {
+          process.emitWarning(`dashboard tick failed: ${String(err)}`, { code: 'HOTPATH_DASHBOARD' })
+          this.schedule()
+        },
+      )
+    }, this.options.intervalMs)
+  }
+
+  private alerts(now: number): void {
+    for (const a of this.options.monitor.alerts()) {
+      const before = this.alertStates.get(a.name) ?? 'inactive'
+      this.alertStates.set(a.name, a.state)
+      const firing = a.state === 'firing'
+      if (firing === (before === 'firing')) continue
+      const t: AlertTransition = {
+        name: a.name,
+        state: firing ? 'firing' : 'resolved',
+        severity: a.severity,
+        value: a.value,
+        at: now,
+        instance: this.options.instance,
+      }
+      this.onAlert(t)
+      this.publish({ type: 'alert', instance: t.instance, data: t })
+    }
+  }
+
+  private onAlert(t: AlertTransition): void {
+    this.alertLog.push(t)
+    this.hub.send('alert', JSON.stringify(t))
+  }
+
+  private recommend(now: number): void {
+    let items: Recommendation[]
+    try {
+      items = this.options.monitor.recommendations()
+    } catch {
+      return
+    }
+    const r: InstanceRecommendations = { instance: this.options.instance, at: now, items }
+    this.onRecs(r)
+    this.publish({ type: 'recs', instance: r.instance, data: r })
+  }
+
+  private async sampleTables(now: number, dt: number): Promise<void> {
+    const ctx = { registry: this.options.monitor.registry, dt }
+    for (const def of this.tableDefs.values()) {
+      let rows: Array<Record<string, string | number>> | undefined
+      try {
+        rows = await def.rows(ctx)
+      } catch {
+        continue
+      }
+      if (!Array.isArray(rows)) continue
+      const t: InstanceTable = {
+        id: def.id,
+        instance: this.options.instance,
+        at: now,
+        rows: rows.slice(0, MAX_ROWS),
+      }
+      if (this.onTable(t)) this.publish({ type: 'table', instance: t.instance, data: t })
+    }
+  }
+
+  /** Keeps and sends a table's rows when they changed; true if they did. */
+  private onTable(t: InstanceTable): boolean {
+    const key = `${t.instance}\u0000${t.id}`
+    const json = JSON.stringify(t.rows)
+    if (this.tables.get(key)?.json === json) return false
+    // a bound on memory whatever is on the channel
+    if (!this.tables.has(key) && this.tables.size >= 256) return false
+    this.tables.set(key, { ...t, json })
+    this.hub.send('table', JSON.stringify(t))
+    return true
+  }
+
+  private onRecs(r: InstanceRecommendations): void {
+    this.recs.set(r.instance, r)
+    this.hub.send('recs', JSON.stringify(r))
+  }
+
+  private publish(m: ShareMessage): void {
+    this.share?.publish(m)
+  }
+
+  private onRemote(m: ShareMessage): void {
+    if (this.closed || m.instance === this.options.instance) return
+    const now = this.options.clock.now()
+    if (m.type === 'frame') {
+      const f = m.data
+      const r = this.remote.get(m.instance)
+      if (r === undefined) {
+        if (this.remote.size < MAX_INSTANCES)
+          this.remote.set(m.instance, { latest: f, pending: [f], seenAt: now })
+      } else {
+        r.latest = f
+        r.seenAt = now
+        // a stalled publisher must not grow this without bound
+        if (r.pending.length < 16) r.pending.push(f)
+      }
+    } else if (m.type === 'alert') this.onAlert(m.data)
+    else if (m.type === 'recs') this.onRecs(m.data)
+    else if (m.type === 'table') this.onTable(m.data)
+  }
+
+  /** Stops ticking, ends the streams, leaves Redis. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer)
+    if (this.alertTimer !== undefined) this.options.clock.clearTimeout(this.alertTimer)
+    this.hub.close()
+    this.builder.dispose()
+    await this.sharing?.catch(() => {})
+    await this.share?.close()
+  }
+}
+
+/** Two frames of one instance in one of our ticks (its timer ran a little fast): their sum, under its name. */
+function merged(frames: Frame[], bounds: number[]): Frame {
+  const last = frames[frames.length - 1] as Frame
+  const dt = frames.reduce((s, f) => s + f.dt, 0)
+  return { ...aggregate(frames, [last], bounds, last.t, dt, last.seq), instance: last.instance }
+}
+
+/** Creates a dashboard over a monitor. Mount its page with the `dashboardPlugin` Fastify plugin. */
+export function createDashboard(options: DashboardOptions): Dashboard {
+  return new Dashboard(options)
+}

@@ -1,0 +1,72 @@
+/**
+ * Server-Sent Events to the pages: one serialized string per tick written to every client, a
+ * comment heartbeat so proxies keep the stream open, and a bound on what a slow client may have
+ * buffered (past it the client is dropped; EventSource reconnects and replays from its last id).
+ */
+import type { ServerResponse } from 'node:http'
+
+/** Bytes a client may have waiting in its socket before it is dropped. */
+export const MAX_BUFFERED = 4 * 1024 * 1024
+
+/** The pages connected to one dashboard. */
+export class SseHub {
+  private readonly clients = new Set<ServerResponse>()
+
+  constructor(readonly maxClients: number) {}
+
+  /** Clients connected. */
+  get size(): number {
+    return this.clients.size
+  }
+
+  /** Starts an event stream on `res`; false when the hub is full (the caller answers 503). */
+  open(res: ServerResponse, first: string): boolean {
+    if (this.clients.size >= this.maxClients) return false
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      // nginx and friends buffer responses unless told not to
+      'x-accel-buffering': 'no',
+    })
+    res.write(first)
+    this.clients.add(res)
+    const drop = () => this.clients.delete(res)
+    res.once('close', drop)
+    res.once('error', drop)
+    return true
+  }
+
+  /** Writes one event to every client. */
+  send(event: string, data: string, id?: number): void {
+    if (this.clients.size === 0) return
+    this.write(format(event, data, id))
+  }
+
+  /** A comment line that keeps idle connections open through proxies. */
+  heartbeat(): void {
+    if (this.clients.size > 0) this.write(': ping\n\n')
+  }
+
+  private write(chunk: string): void {
+    for (const res of this.clients) {
+      if (res.writableLength > MAX_BUFFERED) {
+        this.clients.delete(res)
+        res.destroy()
+        continue
+      }
+      res.write(chunk)
+    }
+  }
+
+  /** Ends every stream. */
+  close(): void {
+    for (const res of this.clients) res.end()
+    this.clients.clear()
+  }
+}
+
+/** One SSE event (data is one line: JSON never contains a raw newline). */
+export function format(event: string, data: string, id?: number): string {
+  return `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${data}\n\n`
+}
