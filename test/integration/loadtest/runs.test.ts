@@ -20,22 +20,28 @@ let mode: 'ok' | 'fail' = 'ok'
 before(async () => {
   let n = 0
   server = http.createServer((req, res) => {
-    if (req.method === 'HEAD') return res.end()
+    if (req.method === 'HEAD') {
+      res.end()
+      return
+    }
     seen++
     if (mode === 'fail') {
       res.statusCode = 500
-      return res.end('broken')
+      res.end('broken')
+      return
     }
     if (req.url === '/login') {
       const token = `t${++n}`
       tokens.add(token)
       res.setHeader('content-type', 'application/json')
-      return res.end(JSON.stringify({ session: { token } }))
+      res.end(JSON.stringify({ session: { token } }))
+      return
     }
     if (req.url?.startsWith('/items/')) {
       const ok = tokens.has(String(req.headers.authorization).replace('Bearer ', ''))
       res.statusCode = ok ? 200 : 401
-      return res.end(ok ? `item ${req.url.slice(7)}` : 'who are you')
+      res.end(ok ? `item ${req.url.slice(7)}` : 'who are you')
+      return
     }
     res.end('hello')
   })
