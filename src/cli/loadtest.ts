@@ -8,6 +8,7 @@
 import { writeFile } from 'node:fs/promises'
 import {
   checkThresholds,
+  compareWithBaseline,
   formatReport,
   type LoadTestOptions,
   type LoadTestReport,
@@ -48,6 +49,8 @@ Verdicts:
   -t, --threshold <expr>   "p99 < 200ms", "errors < 1%", "rps > 1000" (repeatable); exit 1 when one fails
       --abort-on-fail      stop as soon as a latency or error threshold fails (after --abort-after, default 5s)
 Output:
+      --baseline <file>    compare with a previous JSON report: a regression verdict per figure (exit 1 on regression)
+      --tolerance <pct>    change allowed before a figure counts as worse (default 10%)
   -o, --out <file>         write the JSON report (with the encoded histograms)
       --json               print the JSON report instead of the text summary
   -q, --quiet              no progress lines`
@@ -71,6 +74,8 @@ const FLAGS = {
   threshold: { type: 'string', short: 't', multiple: true },
   'abort-on-fail': { type: 'boolean' },
   'abort-after': { type: 'string' },
+  baseline: { type: 'string' },
+  tolerance: { type: 'string' },
   out: { type: 'string', short: 'o' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
@@ -144,6 +149,8 @@ export async function loadtestCommand(argv: string[], io: CliIo): Promise<number
       'give the URL to load (hotpath loadtest http://127.0.0.1:3000/) or target: in the scenario',
     )
 
+  const baseline = v.baseline === undefined ? undefined : await readReport(v.baseline)
+  const tolerance = numberFlag(v.tolerance?.replace(/%$/, ''), 'tolerance', 0)
   const stop = new AbortController()
   let interrupts = 0
   const removeInterrupt = io.onInterrupt(() => {
@@ -163,9 +170,11 @@ export async function loadtestCommand(argv: string[], io: CliIo): Promise<number
     progress?.done()
     removeInterrupt()
   }
+  if (baseline !== undefined)
+    report.comparison = compareWithBaseline(report, baseline, (tolerance ?? 10) / 100)
   await emit(report, io, v.out, v.json === true)
   if (report.stopped?.reason === 'interrupted') return EXIT_INTERRUPTED
-  return report.passed ? 0 : 1
+  return report.passed && report.comparison?.regression !== true ? 0 : 1
 }
 
 async function mergeCommand(argv: string[], io: CliIo): Promise<number> {

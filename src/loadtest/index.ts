@@ -4,6 +4,12 @@
  * counted) and closed model (virtual users, think time), exactly mergeable HDR histograms,
  * thresholds, scenario files and the seeds' presets, JSON reports.
  */
+export {
+  type BaselineComparison,
+  compareWithBaseline,
+  type FigureComparison,
+  formatComparison,
+} from './baseline.js'
 export { type Location, ReportFileError, ScenarioError } from './errors.js'
 export { LatencyHistogram, type LatencySummary, SUMMARY_PERCENTILES } from './histogram.js'
 export type { LoadTestOptions, ResolvedLoadTest } from './options.js'

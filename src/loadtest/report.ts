@@ -5,6 +5,7 @@
  * text printed at the end of a run.
  */
 import { readFile } from 'node:fs/promises'
+import { type BaselineComparison, formatComparison } from './baseline.js'
 import { ReportFileError } from './errors.js'
 import { LatencyHistogram, type LatencySummary } from './histogram.js'
 import type { RateStage } from './schedule.js'
@@ -68,6 +69,8 @@ export interface LoadTestReport {
   stopped: StopReason | undefined
   /** Number of runs merged into this report (1 for a plain run). */
   runs: number
+  /** The comparison with `--baseline`, when one was given. */
+  comparison?: BaselineComparison
 }
 
 /** Threshold figures of a report (from its histograms, so merged reports are exact). */
@@ -265,6 +268,7 @@ export function formatReport(r: LoadTestReport): string {
     lines.push(
       `threshold     ${t.ok ? 'PASS' : 'FAIL'}  ${t.threshold}  (actual ${t.actual}${/errors|dropped/.test(t.threshold) && t.threshold.includes('%') ? '%' : ''})`,
     )
+  if (r.comparison !== undefined) lines.push(formatComparison(r.comparison))
   if (r.stopped !== undefined)
     lines.push(
       `stopped       ${r.stopped.reason} after ${(r.stopped.atMs / 1000).toFixed(1)}s: ${r.stopped.detail}`,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { isHotpathError } from '../../../src/errors.js'
+import { compareWithBaseline, formatComparison } from '../../../src/loadtest/baseline.js'
 import { LatencyHistogram } from '../../../src/loadtest/histogram.js'
 import {
   checkThresholds,
@@ -141,5 +142,25 @@ describe('reports', () => {
     assert.match(text, /^uncorrected .*\(from actual send/m)
     assert.match(text, /^sends +100 of 100 \(100\.00%\), dropped 0, late 0/m)
     assert.match(text, /^threshold +PASS {2}p99 < 50ms/m)
+  })
+})
+
+describe('baseline comparison', () => {
+  test('the same figures are no regression; slower percentiles and more errors are', () => {
+    const base = reportOf(run(7, 1000, 1000), '2026-01-01T00:00:00.000Z', 10_000)
+    const same = compareWithBaseline(base, base)
+    assert.equal(same.regression, false)
+    assert.ok(same.figures.every((f) => f.verdict === 'same'))
+    const slow = new Stats()
+    for (let i = 0; i < 1000; i++)
+      slow.record({ intended: 0, start: 0, end: (((i * 7) % 997) / 10) * 2, ok: i % 20 !== 0, status: 200 })
+    const c = compareWithBaseline(reportOf(slow, '2026-01-02T00:00:00.000Z', 10_000), base, 0.1)
+    assert.equal(c.regression, true)
+    const verdict = Object.fromEntries(c.figures.map((f) => [f.figure, f.verdict]))
+    assert.equal(verdict['p99 (ms)'], 'worse')
+    assert.equal(verdict['error rate (%)'], 'worse')
+    // The open model's rate is what was asked for: never a verdict.
+    assert.equal(verdict.rps, 'same')
+    assert.match(formatComparison(c), /REGRESSION/)
   })
 })
