@@ -7,8 +7,11 @@
  */
 import { writeFile } from 'node:fs/promises'
 import {
+  type BreakingPointResult,
   checkThresholds,
   compareWithBaseline,
+  findBreakingPoint,
+  formatMs,
   formatReport,
   type LoadTestOptions,
   type LoadTestReport,
@@ -21,6 +24,7 @@ import {
   type ScenarioSpec,
   type StepSpec,
 } from '../loadtest/index.js'
+import type { Duration } from '../time.js'
 import { numberFlag, parseFlags, UsageError } from './args.js'
 import type { CliIo } from './io.js'
 import { progressPrinter } from './progress.js'
@@ -45,6 +49,11 @@ Requests:
       --timeout <d>        per-request timeout (default 10s)
       --http2              offer HTTP/2 (TLS targets, by ALPN)
       --max-in-flight <n>  open model: outstanding requests above which a send is dropped
+Breaking point:
+      --breaking-point     ramp until a step breaks (achieved < 95%, p99 > --slo, errors > 1%), bisect to the
+                           highest sustainable rate, report the knee and the recovery time after an overload
+      --slo <d>            p99 above which a step breaks (default 1s)
+      --from <n>           first ramp rate (default 50/s); --step <d> ramp step length (default 3s)
 Verdicts:
   -t, --threshold <expr>   "p99 < 200ms", "errors < 1%", "rps > 1000" (repeatable); exit 1 when one fails
       --abort-on-fail      stop as soon as a latency or error threshold fails (after --abort-after, default 5s)
@@ -74,6 +83,10 @@ const FLAGS = {
   threshold: { type: 'string', short: 't', multiple: true },
   'abort-on-fail': { type: 'boolean' },
   'abort-after': { type: 'string' },
+  'breaking-point': { type: 'boolean' },
+  slo: { type: 'string' },
+  from: { type: 'string' },
+  step: { type: 'string' },
   baseline: { type: 'string' },
   tolerance: { type: 'string' },
   out: { type: 'string', short: 'o' },
@@ -149,6 +162,7 @@ export async function loadtestCommand(argv: string[], io: CliIo): Promise<number
       'give the URL to load (hotpath loadtest http://127.0.0.1:3000/) or target: in the scenario',
     )
 
+  if (v['breaking-point'] === true) return breakingPoint(options, v, io)
   const baseline = v.baseline === undefined ? undefined : await readReport(v.baseline)
   const tolerance = numberFlag(v.tolerance?.replace(/%$/, ''), 'tolerance', 0)
   const stop = new AbortController()
@@ -175,6 +189,57 @@ export async function loadtestCommand(argv: string[], io: CliIo): Promise<number
   await emit(report, io, v.out, v.json === true)
   if (report.stopped?.reason === 'interrupted') return EXIT_INTERRUPTED
   return report.passed && report.comparison?.regression !== true ? 0 : 1
+}
+
+async function breakingPoint(
+  options: LoadTestOptions,
+  v: { slo?: string; from?: string; step?: string; out?: string; json?: boolean },
+  io: CliIo,
+): Promise<number> {
+  const {
+    rate: _r,
+    stages: _s,
+    stairs: _st,
+    vus: _v,
+    duration: _d,
+    thresholds: _t,
+    abortOnFail: _a,
+    ...rest
+  } = options
+  const stop = new AbortController()
+  const removeInterrupt = io.onInterrupt(() => stop.abort())
+  let result: BreakingPointResult
+  try {
+    result = await findBreakingPoint({
+      ...rest,
+      signal: stop.signal,
+      slo: (v.slo ?? '1s') as Duration,
+      from: numberFlag(v.from, 'from', 1) ?? 50,
+      rampStep: (v.step ?? '3s') as Duration,
+      onStep: (s) =>
+        io.err(
+          `${s.phase.padEnd(6)} ${String(s.rate).padStart(7)}/s  achieved ${s.achieved.toFixed(0).padStart(7)}/s  p50 ${formatMs(s.p50)}  p99 ${formatMs(s.p99)}  errors ${(s.errorRate * 100).toFixed(2)}%  ${s.ok ? 'ok' : `BROKE: ${s.reason}`}`,
+        ),
+    })
+  } finally {
+    removeInterrupt()
+  }
+  const text = `${JSON.stringify(result, null, 2)}\n`
+  if (v.out !== undefined) await writeFile(v.out, text)
+  if (v.json === true) io.out(text.trimEnd())
+  else {
+    io.out(
+      `max sustainable rate  ${result.maxSustainable}/s${result.firstBroken === undefined ? ' (the highest rate tried held)' : ` (first broken: ${result.firstBroken}/s)`}`,
+    )
+    io.out(
+      `knee                  ${result.knee === undefined ? 'not found (too few steps)' : `${result.knee}/s`}`,
+    )
+    io.out(
+      `recovery              ${result.recoveryMs === undefined ? 'not measured or not reached' : `${(result.recoveryMs / 1000).toFixed(0)} s after the overload stopped`}`,
+    )
+    io.out(`search took           ${(result.elapsedMs / 1000).toFixed(0)} s, ${result.steps.length} steps`)
+  }
+  return stop.signal.aborted ? EXIT_INTERRUPTED : 0
 }
 
 async function mergeCommand(argv: string[], io: CliIo): Promise<number> {

@@ -10,6 +10,13 @@ export {
   type FigureComparison,
   formatComparison,
 } from './baseline.js'
+export {
+  type BreakingPointOptions,
+  type BreakingPointResult,
+  findBreakingPoint,
+  knee,
+  type StepResult,
+} from './breaking-point.js'
 export { type Location, ReportFileError, ScenarioError } from './errors.js'
 export { LatencyHistogram, type LatencySummary, SUMMARY_PERCENTILES } from './histogram.js'
 export type { LoadTestOptions, ResolvedLoadTest } from './options.js'
