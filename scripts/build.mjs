@@ -7,7 +7,7 @@
 // published declarations name the structural RedisClientLike / RedisClusterLike (src/cache/types.ts)
 // instead, so a memory-only user compiling with `skipLibCheck: false` gets no TS2307 for 'ioredis'.
 import { spawnSync } from 'node:child_process'
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -21,6 +21,8 @@ const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
   stdio: 'inherit',
 })
 if (result.status !== 0) process.exit(result.status ?? 1)
+// The `hotpath` bin (package.json) runs straight from a checkout: tsc writes files 0644.
+chmodSync(join(dist, 'cli/main.js'), 0o755)
 
 const STRUCTURAL = { Redis: 'RedisClientLike', Cluster: 'RedisClusterLike' }
 const structuralTypes = join(dist, 'cache/types.js')

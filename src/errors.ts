@@ -28,6 +28,8 @@ export type ErrorCode =
   | 'E_ACQUIRE_TIMEOUT'
   | 'E_RETRY_BUDGET'
   | 'E_POOL_CREATE'
+  | 'E_SCENARIO'
+  | 'E_LOADTEST_REPORT'
 
 /** Extra fields an error may carry. */
 export interface HotpathErrorOptions {

@@ -1,0 +1,51 @@
+/**
+ * The closed model: `vus` virtual users, each running iterations back to back with optional think
+ * time. Throughput is whatever the server allows; latency is each request's own response time (a
+ * closed model cannot see the requests a stalled server kept users from sending: use the open
+ * model for latency SLOs).
+ */
+import type { Clock } from '../time.js'
+import { sleep } from './clock.js'
+
+/** Runs one iteration of virtual user `vu`. */
+export type VuIteration = (vu: number, iteration: number) => Promise<void>
+
+/** What `runClosedModel` needs. */
+export interface ClosedModelRun {
+  /** Number of virtual users. */
+  vus: number
+  /** How long the users keep starting iterations (ms). */
+  durationMs: number
+  /** Pause between a user's iterations (ms). */
+  thinkMs: number
+  /** Time source. */
+  clock: Clock
+  /** The work of one iteration. */
+  iteration: VuIteration
+  /** Stops the users after their current iteration. */
+  signal?: AbortSignal
+}
+
+/** Runs the users until `durationMs` passes or `signal` aborts; resolves when all have stopped. */
+export async function runClosedModel(run: ClosedModelRun): Promise<void> {
+  const { clock, iteration, thinkMs, signal } = run
+  const deadline = clock.now() + run.durationMs
+  const stopTimer = new AbortController()
+  const onAbort = (): void => stopTimer.abort()
+  signal?.addEventListener('abort', onAbort, { once: true })
+  let iterations = 0
+  const user = async (vu: number): Promise<void> => {
+    while (!stopTimer.signal.aborted && clock.now() < deadline) {
+      // An iteration records its own failures; a throw here is a bug, not a reason to stop the user.
+      await iteration(vu, iterations++).catch(() => {})
+      if (thinkMs > 0) await sleep(clock, thinkMs, stopTimer.signal)
+    }
+  }
+  const timer = clock.setTimeout(() => stopTimer.abort(), run.durationMs)
+  try {
+    await Promise.all(Array.from({ length: run.vus }, (_, vu) => user(vu)))
+  } finally {
+    clock.clearTimeout(timer)
+    signal?.removeEventListener('abort', onAbort)
+  }
+}

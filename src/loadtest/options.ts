@@ -1,0 +1,124 @@
+/**
+ * `runLoadTest` options: a scenario (file, preset or code) plus the run's plumbing, resolved
+ * into one frozen plan. The model follows from the shape: `rate`, `stages` or `stairs` make an
+ * open model, otherwise `vus` virtual users (default: one per connection) make a closed one.
+ */
+import { assertKnownKeys } from '../options.js'
+import { type Clock, type Duration, toMs, toTimerMs } from '../time.js'
+import { precisionClock } from './clock.js'
+import { ScenarioError } from './errors.js'
+import type { LiveFigures } from './run.js'
+import { checkUrl, parseRate, SCENARIO_KEYS, type ScenarioSpec, validateScenario } from './scenario.js'
+import { peakRate, type RateStage, scheduleLength, stairs } from './schedule.js'
+import type { TimelinePoint } from './stats.js'
+import { parseThreshold, type Threshold } from './thresholds.js'
+
+/** Options of `runLoadTest`: every scenario field plus the run's plumbing. */
+export interface LoadTestOptions extends ScenarioSpec {
+  /** Base URL of the target (required here or in the scenario). */
+  target?: string
+  /** Time source (tests pass a fake one). @default a sub-millisecond system clock */
+  clock?: Clock
+  /** Stops the run: the schedule ends at once, requests in flight get `gracefulStop`. @default none */
+  signal?: AbortSignal
+  /** Called once a second with the second that ended and the run's figures so far. @default none */
+  onProgress?: (point: TimelinePoint, live: LiveFigures) => void
+  /** A send later than this after its intended time is counted late. @default '1ms' */
+  lateAfter?: Duration
+  /** With `abortOnFail`: thresholds are not checked before this much of the run. @default '5s' */
+  abortAfter?: Duration
+  /** How long requests still in flight at the end may take before they are cancelled. @default the timeout */
+  gracefulStop?: Duration
+}
+
+/** The resolved plan. */
+export interface ResolvedLoadTest {
+  name: string | undefined
+  target: URL
+  model: 'open' | 'closed'
+  /** Open model stages (empty for the closed model). */
+  stages: readonly RateStage[]
+  vus: number
+  thinkMs: number
+  durationMs: number
+  connections: number
+  pipelining: number
+  timeoutMs: number
+  http2: boolean
+  maxInFlight: number
+  lateAfterMs: number
+  abortAfterMs: number
+  gracefulStopMs: number
+  abortOnFail: boolean
+  thresholds: readonly Threshold[]
+  steps: ScenarioSpec['steps']
+  clock: Clock
+  signal: AbortSignal | undefined
+  onProgress: LoadTestOptions['onProgress']
+}
+
+const KNOWN = [...SCENARIO_KEYS, 'clock', 'signal', 'onProgress', 'lateAfter', 'abortAfter', 'gracefulStop']
+
+/** Validates and resolves `options` (throws `ScenarioError` or `TypeError` naming the field). */
+export function resolveLoadTestOptions(options: LoadTestOptions): ResolvedLoadTest {
+  assertKnownKeys(options, KNOWN, 'loadtest options')
+  const { clock, signal, onProgress, lateAfter, abortAfter, gracefulStop, ...scenario } = options
+  const s = validateScenario(
+    Object.fromEntries(Object.entries(scenario).filter(([, v]) => v !== undefined)),
+    undefined,
+  )
+  if (s.target === undefined)
+    throw new ScenarioError(
+      { field: 'target' },
+      'is required: the URL to load, such as http://127.0.0.1:3000/',
+    )
+  const target = checkUrl(s.target, (problem) => {
+    throw new ScenarioError({ field: 'target' }, problem)
+  })
+  const timeoutMs = toTimerMs(s.timeout ?? '10s', 'timeout')
+  let stages: RateStage[] = []
+  let durationMs = toTimerMs(s.duration ?? '10s', 'duration')
+  if (s.stages !== undefined) {
+    stages = s.stages.map((st) => ({
+      durationMs: toMs(st.duration),
+      from: st.rate ?? (st.from as number),
+      to: st.rate ?? (st.to as number),
+    }))
+  } else if (s.stairs !== undefined) {
+    stages = stairs(s.stairs.from, s.stairs.step, s.stairs.steps, toMs(s.stairs.every))
+  } else if (s.rate !== undefined) {
+    const { from, to } = parseRate(s.rate, (problem) => {
+      throw new ScenarioError({ field: 'rate' }, problem)
+    })
+    stages = [{ durationMs, from, to }]
+  }
+  const open = stages.length > 0
+  if (open) durationMs = scheduleLength(stages)
+  if (durationMs <= 0) throw new ScenarioError({ field: 'duration' }, 'must be longer than 0')
+  const connections = s.connections ?? (open ? 50 : (s.vus ?? 10))
+  const peak = peakRate(stages)
+  return Object.freeze({
+    name: s.name,
+    target,
+    model: open ? 'open' : 'closed',
+    stages: Object.freeze(stages),
+    vus: open ? 0 : (s.vus ?? connections),
+    thinkMs: s.think === undefined ? 0 : toTimerMs(s.think, 'think'),
+    durationMs,
+    connections,
+    pipelining: s.pipelining ?? 1,
+    timeoutMs,
+    http2: s.http2 ?? false,
+    // Every request that can be outstanding within one timeout: beyond that a send is dropped.
+    maxInFlight: s.maxInFlight ?? Math.max(100, Math.ceil((peak * timeoutMs) / 1000)),
+    lateAfterMs: toMs(lateAfter ?? '1ms', 'lateAfter'),
+    abortAfterMs: toMs(abortAfter ?? '5s', 'abortAfter'),
+    gracefulStopMs: toTimerMs(gracefulStop ?? timeoutMs, 'gracefulStop'),
+    abortOnFail: s.abortOnFail ?? false,
+    thresholds: Object.freeze((s.thresholds ?? []).map((t, i) => parseThreshold(t, `thresholds[${i}]`))),
+    steps: s.steps,
+    clock: clock ?? precisionClock,
+    signal,
+    onProgress,
+  })
+}
