@@ -28,6 +28,11 @@ export type ErrorCode =
   | 'E_ACQUIRE_TIMEOUT'
   | 'E_RETRY_BUDGET'
   | 'E_POOL_CREATE'
+  | 'E_BUS_FULL'
+  | 'E_BUS_INVALID'
+  | 'E_BUS_NO_ROUTE'
+  | 'E_BUS_HANDLER'
+  | 'E_BATCH_FULL'
 
 /** Extra fields an error may carry. */
 export interface HotpathErrorOptions {
