@@ -12,6 +12,16 @@ export {
   createBatchProcessor,
 } from './batch-processor.js'
 export {
+  Bus,
+  type CloseOptions,
+  createBus,
+  type Message,
+  type MessageBatchHandler,
+  type MessageHandler,
+  type RequestOptions,
+  type SendOptions,
+} from './bus.js'
+export {
   BatchFullError,
   BusFullError,
   BusHandlerError,
@@ -20,3 +30,24 @@ export {
   isNonRetryable,
   NonRetryableError,
 } from './errors.js'
+export { MemoryTransport, type MemoryTransportOptions, memoryTransport } from './memory-transport.js'
+export type {
+  BatchHandlerOptions,
+  BusOptions,
+  BusRetryOptions,
+  HandlerOptions,
+  StandardSchema,
+} from './options.js'
+export type { BusEvents, BusStats } from './stats.js'
+export {
+  type Backpressure,
+  type DeadLetter,
+  type DeadLetterFilter,
+  type DeadLetterReason,
+  type Envelope,
+  PRIORITIES,
+  type Priority,
+  type Reply,
+  type Transport,
+  type TransportSink,
+} from './types.js'
