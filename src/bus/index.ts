@@ -38,6 +38,7 @@ export type {
   HandlerOptions,
   StandardSchema,
 } from './options.js'
+export { RedisTransport, type RedisTransportOptions, redisTransport } from './redis-transport.js'
 export type { BusEvents, BusStats } from './stats.js'
 export {
   type Backpressure,
