@@ -30,6 +30,11 @@ export type ErrorCode =
   | 'E_POOL_CREATE'
   | 'E_SCENARIO'
   | 'E_LOADTEST_REPORT'
+  | 'E_BUS_FULL'
+  | 'E_BUS_INVALID'
+  | 'E_BUS_NO_ROUTE'
+  | 'E_BUS_HANDLER'
+  | 'E_BATCH_FULL'
 
 /** Extra fields an error may carry. */
 export interface HotpathErrorOptions {

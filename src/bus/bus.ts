@@ -1,0 +1,580 @@
+/**
+ * createBus(): send, broadcast, request-reply and handlers by message type over a transport.
+ * Received messages wait in the scheduler (four weighted classes, tenants round robin, ageing)
+ * and run on a bounded pool of workers; the worker loop pulls the next message itself, so a
+ * busy bus pays no timer or closure per message. Outcomes go back to the transport: ack,
+ * retry with backoff, or dead letter.
+ */
+import { AbortedError, ClosedError, TimeoutError } from '../errors.js'
+import { Events } from '../events.js'
+import { type Duration, toTimerMs } from '../time.js'
+import { BatchProcessor } from './batch-processor.js'
+import { Deque } from './deque.js'
+import { BusFullError, BusHandlerError, BusInvalidPayloadError, BusNoRouteError } from './errors.js'
+import { Execution, type HandlerEntry } from './execution.js'
+import { MemoryTransport } from './memory-transport.js'
+import { registerBusAdapter } from './metrics.js'
+import {
+  type BatchHandlerOptions,
+  type BusOptions,
+  type HandlerOptions,
+  type ResolvedBusOptions,
+  resolveBusOptions,
+  resolveHandlerOptions,
+} from './options.js'
+import { Scheduler } from './scheduler.js'
+import type { BusEvents, BusStats } from './stats.js'
+import { BusCounters } from './stats.js'
+import {
+  type Backpressure,
+  type DeadLetter,
+  type DeadLetterFilter,
+  type Envelope,
+  PRIORITIES,
+  PRIORITY_INDEX,
+  type Priority,
+  type Reply,
+  type Transport,
+  type TransportSink,
+} from './types.js'
+
+/** A received message, as a handler sees it. */
+export type Message = Readonly<Omit<Envelope, 'handle'>>
+
+/** Handles one message; the value it returns is the reply to a request. */
+export type MessageHandler<T = unknown> = (payload: T, message: Message, signal?: AbortSignal) => unknown
+
+/** Handles a batch of messages of one type and batch key. */
+export type MessageBatchHandler<T = unknown> = (
+  messages: Message[],
+  batch: { key: string; fail(message: Message, error: unknown): void; payloads(): T[] },
+) => void | Promise<void>
+
+/** Options of `send`. */
+export interface SendOptions {
+  /** @default 'normal' */
+  priority?: Priority
+  /** Producer dedup: a second send with this key within `dedupWindow` is not sent. */
+  dedupKey?: string
+  /** Batch handlers group by it. @default the message type */
+  batchKey?: string
+  /** Fairness key inside the class (tenants are served round robin). @default '' */
+  tenant?: string
+  /** Handler timeout for this message. @default the handler's */
+  timeout?: Duration
+  /** Overrides the bus's backpressure for this send. */
+  backpressure?: Backpressure
+}
+
+/** Options of `request`. */
+export interface RequestOptions extends Omit<SendOptions, 'dedupKey' | 'batchKey'> {
+  /** How long to wait for the reply. @default the bus's requestTimeout ('5s') */
+  timeout?: Duration
+  /** Aborts the wait (the request may still be handled). */
+  signal?: AbortSignal
+}
+
+/** Options of `close`. */
+export interface CloseOptions {
+  /** Let queued and running messages finish first. @default true */
+  drain?: boolean
+  /** Longest drain. @default '10s' */
+  timeout?: Duration
+}
+
+let sharedTransport: MemoryTransport | undefined
+
+/** The memory transport shared by buses created without one, so agents of a process talk. */
+function defaultTransport(): MemoryTransport {
+  sharedTransport ??= new MemoryTransport()
+  return sharedTransport
+}
+let instances = 0
+
+interface Pending {
+  resolve(v: unknown): void
+  reject(e: unknown): void
+  timer: unknown
+  signal: AbortSignal | undefined
+  onAbort: (() => void) | undefined
+}
+
+/** The bus. */
+export class Bus implements TransportSink {
+  readonly name: string
+  /** This instance's reply address. */
+  readonly inbox: string
+  readonly transport: Transport
+  private readonly o: ResolvedBusOptions
+  private readonly sched: Scheduler
+  private readonly events = new Events<BusEvents>()
+  private readonly c = new BusCounters()
+  private readonly exec: Execution
+  private readonly handlers = new Map<string, HandlerEntry>()
+  private readonly pending = new Map<string, Pending>()
+  /** Sends waiting for room (backpressure 'block'), in arrival order. */
+  private readonly blocked = new Deque<{ env: Envelope; resolve: () => void }>()
+  private readonly idleWaiters: Array<() => void> = []
+  private readonly detachMonitor: (() => void) | undefined
+  private running = 0
+  private startScheduled = false
+  private seq = 0
+  private closed = false
+  private readonly ready: Promise<void>
+
+  constructor(options: BusOptions = {}) {
+    this.o = resolveBusOptions(options)
+    this.name = this.o.name
+    this.inbox = `${this.name}#${process.pid}.${++instances}.${Math.random().toString(36).slice(2, 8)}`
+    this.transport = this.o.transport ?? defaultTransport()
+    this.sched = new Scheduler(this.o.weights, this.o.ageAfter)
+    this.exec = new Execution(this.transport, this.o, this.c, this.events, (env, delay) =>
+      this.later(env, delay),
+    )
+    this.ready = this.transport.subscribe(this.name, this.inbox, this)
+    this.ready.catch(() => {})
+    if (this.o.monitor !== undefined) registerBusAdapter(this.o.monitor)
+    this.detachMonitor = this.o.monitor?.attach({
+      kind: 'bus',
+      name: this.name,
+      on: (event: keyof BusEvents, fn: (p: unknown) => void) => this.events.on(event, fn),
+      stats: () => this.stats(),
+    })
+  }
+
+  /** Resolves when the transport consumes for this bus. */
+  whenReady(): Promise<void> {
+    return this.ready
+  }
+
+  // --- producing -----------------------------------------------------------------------------
+
+  private envelope(to: string, type: string, payload: unknown, o: SendOptions | undefined): Envelope {
+    const now = this.o.clock.now()
+    const env: Envelope = {
+      id: `${this.inbox}-${++this.seq}`,
+      to,
+      type,
+      payload,
+      p: 2,
+      attempt: 1,
+      sentAt: now,
+      queuedAt: now,
+      from: this.name,
+    }
+    if (o !== undefined) {
+      if (o.priority !== undefined) {
+        const p = PRIORITY_INDEX[o.priority]
+        if (p === undefined)
+          throw new TypeError(
+            `priority must be one of ${PRIORITIES.join(', ')}; received ${String(o.priority)}`,
+          )
+        env.p = p
+      }
+      if (o.dedupKey !== undefined) env.dedupKey = o.dedupKey
+      if (o.batchKey !== undefined) env.batchKey = o.batchKey
+      if (o.tenant !== undefined) env.tenant = o.tenant
+      if (o.timeout !== undefined) env.timeout = toTimerMs(o.timeout, 'send timeout')
+    }
+    return env
+  }
+
+  private checkType(to: string, type: string): void {
+    if (this.closed) throw new ClosedError(`bus "${this.name}"`)
+    if (typeof to !== 'string' || to.length === 0)
+      throw new TypeError(`to must be a non-empty address; received ${String(to)}`)
+    if (typeof type !== 'string' || type.length === 0)
+      throw new TypeError(`type must be a non-empty string; received ${String(type)}`)
+  }
+
+  /**
+   * Sends a message to the bus(es) named `to`. Resolves with the message id once the transport
+   * holds it, or with undefined when `dedupKey` was already used within `dedupWindow`.
+   */
+  send(to: string, type: string, payload: unknown, options?: SendOptions): Promise<string | undefined> {
+    try {
+      this.checkType(to, type)
+      const env = this.envelope(to, type, payload, options)
+      const schema = this.o.schemas[type]
+      if (schema !== undefined || env.dedupKey !== undefined) return this.sendChecked(env, options)
+      this.c.sent++
+      const p = this.transport.publish(env, options?.backpressure ?? this.o.backpressure)
+      return p === undefined ? Promise.resolve(env.id) : p.then(() => env.id)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  private async sendChecked(env: Envelope, options: SendOptions | undefined): Promise<string | undefined> {
+    const schema = this.o.schemas[env.type]
+    if (schema !== undefined) {
+      let r = schema['~standard'].validate(env.payload)
+      if (r instanceof Promise) r = await r
+      if (r.issues !== undefined) throw new BusInvalidPayloadError(env.type, r.issues)
+      env.payload = r.value
+    }
+    if (env.dedupKey !== undefined && !(await this.transport.claimDedup(env.dedupKey, this.o.dedupWindow))) {
+      this.c.dedupHits++
+      return undefined
+    }
+    this.c.sent++
+    await this.transport.publish(env, options?.backpressure ?? this.o.backpressure)
+    return env.id
+  }
+
+  /** Sends one copy to every bus address on the transport (each address handles it once). */
+  async broadcast(
+    type: string,
+    payload: unknown,
+    options?: Omit<SendOptions, 'dedupKey' | 'backpressure'>,
+  ): Promise<string> {
+    this.checkType('*', type)
+    const env = this.envelope('*', type, payload, options)
+    env.bc = true
+    this.c.sent++
+    await this.transport.broadcast(env)
+    return env.id
+  }
+
+  /** Sends a request and resolves with the handler's return value (or rejects with its error). */
+  request<R = unknown>(to: string, type: string, payload: unknown, options: RequestOptions = {}): Promise<R> {
+    try {
+      this.checkType(to, type)
+      if (options.signal?.aborted) return Promise.reject(new AbortedError(options.signal.reason))
+      const timeout =
+        options.timeout === undefined ? this.o.requestTimeout : toTimerMs(options.timeout, 'request timeout')
+      const env = this.envelope(to, type, payload, { ...options, timeout: undefined })
+      env.corr = env.id
+      env.replyTo = this.inbox
+      return new Promise<R>((resolve, reject) => {
+        const entry: Pending = {
+          resolve: resolve as (v: unknown) => void,
+          reject,
+          timer: this.o.clock.setTimeout(() => {
+            this.settleRequest(env.id)?.reject(
+              new TimeoutError(
+                `request "${type}" to "${to}" got no reply within ${timeout}ms; raise timeout or check the consumer`,
+              ),
+            )
+          }, timeout),
+          signal: options.signal,
+          onAbort: undefined,
+        }
+        if (options.signal !== undefined) {
+          const signal = options.signal
+          entry.onAbort = () => this.settleRequest(env.id)?.reject(new AbortedError(signal.reason))
+          signal.addEventListener('abort', entry.onAbort, { once: true })
+        }
+        this.pending.set(env.id, entry)
+        const sent = this.sendEnvelope(env, options.backpressure)
+        sent.catch((err) => this.settleRequest(env.id)?.reject(err))
+      })
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  private async sendEnvelope(env: Envelope, bp: Backpressure | undefined): Promise<void> {
+    const schema = this.o.schemas[env.type]
+    if (schema !== undefined) {
+      let r = schema['~standard'].validate(env.payload)
+      if (r instanceof Promise) r = await r
+      if (r.issues !== undefined) throw new BusInvalidPayloadError(env.type, r.issues)
+      env.payload = r.value
+    }
+    this.c.sent++
+    await this.transport.publish(env, bp ?? this.o.backpressure)
+  }
+
+  private settleRequest(corr: string): Pending | undefined {
+    const p = this.pending.get(corr)
+    if (p === undefined) return undefined
+    this.pending.delete(corr)
+    this.o.clock.clearTimeout(p.timer)
+    if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort)
+    return p
+  }
+
+  // --- consuming -----------------------------------------------------------------------------
+
+  /** Handles messages of `type` one at a time (up to `concurrency` at once across types). */
+  on<T = unknown>(type: string, handler: MessageHandler<T>, options: HandlerOptions = {}): () => void {
+    if (typeof handler !== 'function') throw new TypeError(`handler for "${type}" must be a function`)
+    const entry: HandlerEntry = {
+      type,
+      fn: handler as MessageHandler,
+      batch: undefined,
+      o: resolveHandlerOptions(type, options, this.o),
+    }
+    return this.register(entry)
+  }
+
+  /**
+   * Handles messages of `type` in batches per batch key (flushed on size, time or bytes). A
+   * message is acknowledged only after its batch succeeded; `batch.fail(message, err)` fails one
+   * message (retried or dead-lettered) while the others succeed.
+   */
+  onBatch<T = unknown>(
+    type: string,
+    handler: MessageBatchHandler<T>,
+    options: BatchHandlerOptions = {},
+  ): () => void {
+    if (typeof handler !== 'function') throw new TypeError(`batch handler for "${type}" must be a function`)
+    const o = resolveHandlerOptions(type, options, this.o, true)
+    const processor = new BatchProcessor<Envelope>({
+      handler: async (envs, b) => {
+        this.c.batches++
+        if (envs.length > this.c.maxBatchSize) this.c.maxBatchSize = envs.length
+        const index = new Map<Message, number>()
+        for (let i = 0; i < envs.length; i++) index.set(envs[i] as Message, i)
+        await handler(envs as Message[], {
+          key: b.key,
+          fail: (m, err) => {
+            const i = index.get(m)
+            if (i === undefined) throw new RangeError('fail(message): the message is not in this batch')
+            b.fail(i, err)
+          },
+          payloads: () => envs.map((e) => e.payload as T),
+        })
+      },
+      maxSize: options.maxSize ?? 100,
+      maxWait: options.maxWait ?? '100ms',
+      maxBytes: options.maxBytes ?? Number.POSITIVE_INFINITY,
+      sizeOf: (e) => JSON.stringify(e.payload)?.length ?? 0,
+      concurrency: options.concurrency ?? 1,
+      // the bus retries (through the transport, durably): the processor reports each failure once
+      retry: false,
+      maxPending: this.o.maxQueued,
+      clock: this.o.clock,
+    })
+    return this.register({ type, fn: undefined, batch: processor, o })
+  }
+
+  private register(entry: HandlerEntry): () => void {
+    if (this.handlers.has(entry.type)) {
+      throw new TypeError(
+        `a handler for "${entry.type}" is already registered on bus "${this.name}"; dispose it first`,
+      )
+    }
+    this.handlers.set(entry.type, entry)
+    this.exec.handlers = this.handlers
+    this.dispatch()
+    return () => {
+      if (this.handlers.get(entry.type) === entry) this.handlers.delete(entry.type)
+      entry.o.breaker?.dispose()
+      void entry.batch?.close()
+    }
+  }
+
+  // --- TransportSink -------------------------------------------------------------------------
+
+  /** @internal durable transports hand read messages here. */
+  deliver(envs: Envelope[]): void {
+    for (const e of envs) this.sched.push(e)
+    this.c.received += envs.length
+    this.dispatch()
+  }
+
+  /** @internal the memory transport queues one message here under the backpressure policy. */
+  admit(env: Envelope, bp: Backpressure): Promise<void> | undefined {
+    if (this.sched.size < this.o.maxQueued) {
+      this.sched.push(env)
+      this.c.received++
+      this.dispatch()
+      return undefined
+    }
+    if (bp === 'reject') throw new BusFullError(this.name, this.o.maxQueued)
+    if (bp === 'shed') {
+      const dropped = this.sched.shedBelow(env.p)
+      if (dropped === undefined) throw new BusFullError(this.name, this.o.maxQueued)
+      this.c.shed++
+      this.exec.bury(dropped, 'shed', new BusFullError(this.name, this.o.maxQueued))
+      this.sched.push(env)
+      this.c.received++
+      return undefined
+    }
+    return this.blockFor(env)
+  }
+
+  private blockFor(env: Envelope): Promise<void> {
+    this.c.blocked++
+    return new Promise<void>((resolve) => this.blocked.push({ env, resolve }))
+  }
+
+  private unblock(): void {
+    const b = this.blocked.shift() as { env: Envelope; resolve: () => void }
+    this.sched.push(b.env)
+    this.c.received++
+    b.resolve()
+  }
+
+  /** @internal */
+  reply(r: Reply): void {
+    const p = this.settleRequest(r.corr)
+    if (p === undefined) return
+    if (r.ok) p.resolve(r.value)
+    else {
+      const e = r.error
+      const type = e?.type ?? '?'
+      p.reject(
+        e?.code === 'E_BUS_NO_ROUTE'
+          ? new BusNoRouteError(this.name, type)
+          : e?.code === 'E_BUS_INVALID'
+            ? new BusInvalidPayloadError(type, [{ message: e.message }])
+            : new BusHandlerError(type, e?.reason ?? 'failed', new Error(e?.message ?? 'request failed')),
+      )
+    }
+  }
+
+  /** @internal free slots in the bounded queue. */
+  room(): number {
+    return this.o.maxQueued - this.sched.size
+  }
+
+  /** @internal */
+  depths(): number[] {
+    return this.sched.depths()
+  }
+
+  // --- the worker pool -----------------------------------------------------------------------
+
+  private dispatch(): void {
+    // workers start in a microtask: a burst of sends in one turn is queued (and ordered by
+    // class) first, and a sender never runs handlers inside its own call stack
+    if (this.startScheduled || this.running >= this.o.concurrency) return
+    this.startScheduled = true
+    queueMicrotask(this.startWorkers)
+  }
+
+  private readonly startWorkers = (): void => {
+    this.startScheduled = false
+    while (this.running < this.o.concurrency && this.sched.size > this.running && this.handlers.size > 0) {
+      this.running++
+      void this.work()
+    }
+  }
+
+  private async work(): Promise<void> {
+    const clock = this.o.clock
+    let sync = 0
+    for (;;) {
+      if (this.handlers.size === 0) break
+      const env = this.sched.next(clock.now())
+      if (env === undefined) break
+      if (this.blocked.size > 0) this.unblock()
+      const r = this.exec.run(env)
+      if (r !== undefined) {
+        sync = 0
+        await r
+      } else if (++sync === 1024) {
+        // synchronous handlers: let I/O and timers in now and then
+        sync = 0
+        await new Promise<void>((resolve) => setImmediate(resolve))
+      }
+    }
+    this.running--
+    if (this.running === 0 && this.sched.size === 0) for (const w of this.idleWaiters.splice(0)) w()
+  }
+
+  private later(env: Envelope, delay: number): void {
+    env.handle = undefined
+    this.transport.retry(env, delay)
+  }
+
+  // --- operations ----------------------------------------------------------------------------
+
+  /** Dead letters matching `filter` (reason, attempts, last error, source id). */
+  deadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    return this.transport.listDeadLetters(filter)
+  }
+
+  /**
+   * Sends matching dead letters again with their attempts reset (optionally edited first);
+   * resolves with how many were replayed.
+   */
+  async replay(
+    filter: DeadLetterFilter = {},
+    edit?: (message: Envelope) => Envelope | undefined,
+  ): Promise<number> {
+    const letters = await this.transport.takeDeadLetters(filter)
+    const now = this.o.clock.now()
+    for (const d of letters) {
+      let env: Envelope = { ...d.envelope, attempt: 1, queuedAt: now, handle: undefined }
+      if (edit !== undefined) env = edit(env) ?? env
+      this.c.replayed++
+      const p = this.transport.publish(env, 'block')
+      if (p !== undefined) await p
+    }
+    return letters.length
+  }
+
+  /** Queue depth per class on the transport for `address` (default: this bus). */
+  async queues(address = this.name): Promise<Record<Priority, number>> {
+    const d = await this.transport.depth(address)
+    return { urgent: d[0] ?? 0, high: d[1] ?? 0, normal: d[2] ?? 0, low: d[3] ?? 0 }
+  }
+
+  /** Subscribes to 'deadLetter', 'retry' or 'failure'; returns the disposer. */
+  onEvent<K extends keyof BusEvents>(event: K, listener: (payload: BusEvents[K]) => void) {
+    return this.events.on(event, listener)
+  }
+
+  /** Counters, queue depth and oldest age per class, wait and handler times. */
+  stats(): BusStats {
+    return this.c.snapshot(this.sched, this.o.clock.now(), this.running, this.pending.size)
+  }
+
+  /** Resolves when nothing is queued or running here (batches flushed). */
+  async drain(): Promise<void> {
+    for (;;) {
+      for (const h of this.handlers.values()) h.batch?.flush()
+      if (this.sched.size > 0 || this.running > 0) await new Promise<void>((r) => this.idleWaiters.push(r))
+      let batching = false
+      for (const h of this.handlers.values())
+        if (h.batch !== undefined && h.batch.pending > 0) batching = true
+      if (!batching && this.sched.size === 0 && this.running === 0) return
+      if (batching) for (const h of this.handlers.values()) if (h.batch !== undefined) await h.batch.drain()
+    }
+  }
+
+  /**
+   * Stops sending and consuming. With `drain` (default) queued and running messages finish first,
+   * up to `timeout`; pending requests are rejected with E_CLOSED.
+   */
+  async close(options: CloseOptions = {}): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (options.drain !== false) {
+      const ms = toTimerMs(options.timeout ?? '10s', 'close timeout')
+      let timer: unknown
+      await Promise.race([
+        this.drain(),
+        new Promise<void>((r) => {
+          timer = this.o.clock.setTimeout(r, ms)
+        }),
+      ])
+      this.o.clock.clearTimeout(timer)
+    }
+    await this.transport.unsubscribe(this.name, this.inbox, this)
+    for (const corr of [...this.pending.keys()])
+      this.settleRequest(corr)?.reject(new ClosedError(`bus "${this.name}"`))
+    for (const h of this.handlers.values()) {
+      h.o.breaker?.dispose()
+      await h.batch?.close()
+    }
+    this.handlers.clear()
+    // messages still queued here go back to the transport (redelivered to another consumer)
+    for (const env of this.sched.clear()) this.transport.retry(env, 0)
+    // blocked sends of a closed bus go back to the transport like queued messages
+    for (let b = this.blocked.shift(); b !== undefined; b = this.blocked.shift()) {
+      this.transport.retry(b.env, 0)
+      b.resolve()
+    }
+    this.detachMonitor?.()
+  }
+}
+
+/** Creates a bus. */
+export function createBus(options: BusOptions = {}): Bus {
+  return new Bus(options)
+}

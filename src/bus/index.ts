@@ -1,0 +1,54 @@
+/**
+ * hotpath/bus: an agent message bus (priorities with a waiting bound, retries, dead letters,
+ * batch handlers, request-reply, idempotency) and the generic batch processor it is built on.
+ */
+export {
+  type Batch,
+  type BatchHandler,
+  BatchProcessor,
+  type BatchProcessorOptions,
+  type BatchProcessorStats,
+  type BatchRetryOptions,
+  createBatchProcessor,
+} from './batch-processor.js'
+export {
+  Bus,
+  type CloseOptions,
+  createBus,
+  type Message,
+  type MessageBatchHandler,
+  type MessageHandler,
+  type RequestOptions,
+  type SendOptions,
+} from './bus.js'
+export {
+  BatchFullError,
+  BusFullError,
+  BusHandlerError,
+  BusInvalidPayloadError,
+  BusNoRouteError,
+  isNonRetryable,
+  NonRetryableError,
+} from './errors.js'
+export { MemoryTransport, type MemoryTransportOptions, memoryTransport } from './memory-transport.js'
+export type {
+  BatchHandlerOptions,
+  BusOptions,
+  BusRetryOptions,
+  HandlerOptions,
+  StandardSchema,
+} from './options.js'
+export { RedisTransport, type RedisTransportOptions, redisTransport } from './redis-transport.js'
+export type { BusEvents, BusStats } from './stats.js'
+export {
+  type Backpressure,
+  type DeadLetter,
+  type DeadLetterFilter,
+  type DeadLetterReason,
+  type Envelope,
+  PRIORITIES,
+  type Priority,
+  type Reply,
+  type Transport,
+  type TransportSink,
+} from './types.js'

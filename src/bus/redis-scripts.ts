@@ -1,0 +1,33 @@
+/**
+ * The Redis Streams transport's atomic steps, one Lua script each (Redis 7.0: no XACKDEL). Every
+ * key of an address shares the hash tag `{address}`, so each script touches one Cluster slot.
+ * Delayed members are `<class digit><json>` so the promoter can route them without decoding.
+ */
+
+/** KEYS: stream, delayed. ARGV: group, id, score, member. Ack+delete the entry and park it for a retry. */
+export const RETRY = `
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+return 1`
+
+/** KEYS: stream, dlq. ARGV: group, id, letter, maxlen. Ack+delete the entry and append the dead letter. */
+export const BURY = `
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'd', ARGV[3])
+return 1`
+
+/**
+ * KEYS: delayed, stream0..stream3. ARGV: now, limit. Moves due members to their class stream
+ * (ZREM first: two promoters never move one member twice).
+ */
+export const PROMOTE = `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, m in ipairs(due) do
+  if redis.call('ZREM', KEYS[1], m) == 1 then
+    local p = tonumber(string.sub(m, 1, 1))
+    redis.call('XADD', KEYS[2 + p], '*', 'm', string.sub(m, 2))
+  end
+end
+return #due`

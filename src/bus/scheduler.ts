@@ -1,0 +1,158 @@
+/**
+ * The consumer-side scheduler: four priority classes served by weighted round robin (deficit
+ * round robin with unit cost; default weights 8/4/2/1), tenants round robin inside each class,
+ * and ageing: a class head that has waited `ageAfter` is dispatched before the round's turn
+ * (oldest aged head first).
+ *
+ * The bound (docs/bus.md): while class c has messages, it gets at least w_c / W of dispatch
+ * slots (W = sum of the weights), and its head is dispatched within W - w_c slots of reaching
+ * the head; independently of the weights, a head that has waited `ageAfter` goes next unless an
+ * older aged head exists. Strict priority (BullMQ, p-queue, RabbitMQ) gives low 0 slots while
+ * urgent saturates.
+ */
+import { Deque } from './deque.js'
+import type { Envelope } from './types.js'
+
+interface TenantQueue {
+  key: string
+  q: Deque<Envelope>
+}
+
+class ClassQueue {
+  readonly tenants = new Map<string, TenantQueue>()
+  /** Tenants with messages, in turn order. */
+  readonly turn = new Deque<TenantQueue>()
+  count = 0
+
+  push(env: Envelope): void {
+    const key = env.tenant ?? ''
+    let t = this.tenants.get(key)
+    if (t === undefined) {
+      t = { key, q: new Deque<Envelope>() }
+      this.tenants.set(key, t)
+      this.turn.push(t)
+    } else if (t.q.size === 0) this.turn.push(t)
+    t.q.push(env)
+    this.count++
+  }
+
+  peek(): Envelope | undefined {
+    return this.turn.peek()?.q.peek()
+  }
+
+  take(): Envelope | undefined {
+    const t = this.turn.shift()
+    if (t === undefined) return undefined
+    const env = t.q.shift() as Envelope
+    this.count--
+    if (t.q.size > 0) this.turn.push(t)
+    else if (this.tenants.size > 64) this.tenants.delete(t.key) // keep few idle tenants around
+    return env
+  }
+
+  /** Removes the newest message of the class (for shedding). */
+  dropNewest(): Envelope | undefined {
+    // the tenant served last holds (one of) the newest messages; cheap and good enough for shedding
+    const t = this.turn.pop()
+    if (t === undefined) return undefined
+    const env = t.q.pop() as Envelope
+    this.count--
+    if (t.q.size > 0) this.turn.push(t)
+    return env
+  }
+}
+
+/** Weighted, aged, tenant-fair queue of envelopes. */
+export class Scheduler {
+  private readonly classes = [new ClassQueue(), new ClassQueue(), new ClassQueue(), new ClassQueue()]
+  private readonly weights: readonly number[]
+  private readonly ageAfter: number
+  private current = 0
+  private credit: number
+  private total = 0
+  /** Dispatches made by ageing (for stats). */
+  aged = 0
+
+  constructor(weights: readonly number[], ageAfter: number) {
+    this.weights = weights
+    this.ageAfter = ageAfter
+    this.credit = weights[0] as number
+  }
+
+  /** Messages queued. */
+  get size(): number {
+    return this.total
+  }
+
+  /** Messages queued per class. */
+  depths(): number[] {
+    return this.classes.map((c) => c.count)
+  }
+
+  /** Wait so far of each class's head, ms (0 when empty). */
+  oldest(now: number): number[] {
+    return this.classes.map((c) => {
+      const h = c.peek()
+      return h === undefined ? 0 : now - h.queuedAt
+    })
+  }
+
+  push(env: Envelope): void {
+    ;(this.classes[env.p] as ClassQueue).push(env)
+    this.total++
+  }
+
+  /** The next message to dispatch, or undefined when empty. */
+  next(now: number): Envelope | undefined {
+    if (this.total === 0) return undefined
+    this.total--
+    if (this.ageAfter !== Number.POSITIVE_INFINITY) {
+      let best = -1
+      let bestAt = now - this.ageAfter
+      // urgent never needs ageing: it has the largest weight
+      for (let c = 1; c < 4; c++) {
+        const h = (this.classes[c] as ClassQueue).peek()
+        if (h !== undefined && h.queuedAt <= bestAt) {
+          best = c
+          bestAt = h.queuedAt
+        }
+      }
+      if (best >= 0) {
+        this.aged++
+        return (this.classes[best] as ClassQueue).take()
+      }
+    }
+    for (;;) {
+      const c = this.classes[this.current] as ClassQueue
+      if (this.credit > 0 && c.count > 0) {
+        this.credit--
+        return c.take()
+      }
+      this.current = (this.current + 1) & 3
+      this.credit = this.weights[this.current] as number
+    }
+  }
+
+  /**
+   * Makes room for a message of class `p` by dropping the newest message of the lowest class
+   * below it; undefined when no class below `p` has one (the newcomer is the lowest).
+   */
+  shedBelow(p: number): Envelope | undefined {
+    for (let c = 3; c > p; c--) {
+      const q = this.classes[c] as ClassQueue
+      if (q.count > 0) {
+        this.total--
+        return q.dropNewest()
+      }
+    }
+    return undefined
+  }
+
+  /** Removes and returns everything (close without drain). */
+  clear(): Envelope[] {
+    const out: Envelope[] = []
+    for (const c of this.classes) for (let e = c.take(); e !== undefined; e = c.take()) out.push(e)
+    this.total = 0
+    return out
+  }
+}
