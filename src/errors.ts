@@ -28,6 +28,9 @@ export type ErrorCode =
   | 'E_ACQUIRE_TIMEOUT'
   | 'E_RETRY_BUDGET'
   | 'E_POOL_CREATE'
+  | 'E_DB_QUERY'
+  | 'E_DB_UNCACHEABLE'
+  | 'E_DB_INDEXES_MISSING'
 
 /** Extra fields an error may carry. */
 export interface HotpathErrorOptions {
