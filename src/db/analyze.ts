@@ -28,6 +28,8 @@ export interface Analysis {
   readonly uncacheable: string | undefined
   /** The normalized fingerprint (constants stripped) for statement statistics. */
   readonly fingerprint: string
+  /** The parser could not read the text (the server may still run it). */
+  readonly unparsed: boolean
 }
 
 interface Parser {
@@ -136,7 +138,7 @@ export function classify(stmts: Array<{ stmt: Record<string, unknown> }>, finger
   else if (stmts.length !== 1) uncacheable = 'it holds several statements'
   else if (harmless) uncacheable = 'it is a utility statement (SET, SHOW, EXPLAIN)'
   else if (w.locking) uncacheable = 'it takes row locks (FOR UPDATE / FOR SHARE)'
-  return { kind: final, reads: w.reads, writes: w.writes, uncacheable, fingerprint }
+  return { kind: final, reads: w.reads, writes: w.writes, uncacheable, fingerprint, unparsed: false }
 }
 
 // EXPLAIN ANALYZE runs the statement, so a DML inside it really writes; plain EXPLAIN does not.
@@ -164,6 +166,7 @@ export function unreadable(reason: string): Analysis {
     writes: [],
     uncacheable: `the PostgreSQL parser could not read it (${reason})`,
     fingerprint: '',
+    unparsed: true,
   }
 }
 

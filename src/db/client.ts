@@ -242,9 +242,9 @@ export class Db implements Instrumentable, Queryable {
       )
     }
     if (co !== undefined && this.o.cache !== undefined) {
-      if (a.kind === 'read' && a.uncacheable !== undefined) {
+      if ((a.kind === 'read' && a.uncacheable !== undefined) || a.unparsed) {
         this.c.uncacheable++
-        if (this.events.has('uncacheable')) this.events.emit('uncacheable', { text, reason: a.uncacheable })
+        if (this.events.has('uncacheable')) this.events.emit('uncacheable', { text, reason: a.uncacheable ?? 'unknown' })
       } else if (a.kind !== 'read') {
         throw new UncacheableError(a.uncacheable ?? 'it writes')
       } else {

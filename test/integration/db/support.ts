@@ -17,6 +17,8 @@ export interface Backend {
   name: 'pg' | 'pglite'
   /** A client on a fresh schema; `extra` adds options (a cache...). */
   open(extra?: DbOptions): Promise<Db>
+  /** Another client on the schema of the last open() (a second instance of the same app). */
+  openAnother(extra?: DbOptions): Promise<Db>
   /** Drops the schemas, closes the clients. */
   close(): Promise<void>
   /** Runs SQL outside the client under test (in the same schema as the last open()). */
@@ -39,6 +41,9 @@ export function pgBackend(): Backend {
       current = schemaName()
       schemas.push(current)
       await admin.query(`CREATE SCHEMA ${current}`)
+      return this.openAnother(extra)
+    },
+    async openAnother(extra = {}) {
       const url = new URL(DATABASE_URL)
       url.searchParams.set('options', `-c search_path=${current}`)
       const db = await createDb({ connection: url.toString(), max: 4, ...extra })
@@ -73,6 +78,10 @@ export function pgliteBackend(): Backend {
       lite ??= await PGlite.create()
       const s = schemaName()
       await lite.exec(`CREATE SCHEMA ${s}; SET search_path TO ${s}`)
+      return this.openAnother(extra)
+    },
+    async openAnother(extra = {}) {
+      if (lite === undefined) throw new Error('open() first')
       const db = await createDb({ connection: lite, ...extra })
       dbs.push(db)
       return db
