@@ -8,6 +8,7 @@ import type { Cache, CallOptions } from '../cache/index.js'
 import { ClosedError, isHotpathError } from '../errors.js'
 import { type Disposer, Events } from '../events.js'
 import { assertKnownKeys } from '../options.js'
+import { batchExecute } from '../resilience/index.js'
 import { toMs } from '../time.js'
 import type { Instrumentable } from '../types.js'
 import { type Analysis, analyze } from './analyze.js'
@@ -244,7 +245,8 @@ export class Db implements Instrumentable, Queryable {
     if (co !== undefined && this.o.cache !== undefined) {
       if ((a.kind === 'read' && a.uncacheable !== undefined) || a.unparsed) {
         this.c.uncacheable++
-        if (this.events.has('uncacheable')) this.events.emit('uncacheable', { text, reason: a.uncacheable ?? 'unknown' })
+        if (this.events.has('uncacheable'))
+          this.events.emit('uncacheable', { text, reason: a.uncacheable ?? 'unknown' })
       } else if (a.kind !== 'read') {
         throw new UncacheableError(a.uncacheable ?? 'it writes')
       } else {
@@ -460,6 +462,36 @@ export class Db implements Instrumentable, Queryable {
       return { rows: r.rows, rowCount: r.rowCount, cached: false }
     }
     return { query } as Transaction
+  }
+
+  /**
+   * Runs many statements with at most `concurrency` at once (the rest wait), results in order.
+   * Rejects with the first failure; statements not yet started then do not start.
+   */
+  async batchQuery<T = Record<string, unknown>>(
+    items: ReadonlyArray<SqlStatement | readonly [string, readonly unknown[]]>,
+    options: { concurrency?: number; signal?: AbortSignal; cache?: QueryOptions['cache'] } = {},
+  ): Promise<Array<QueryResult<T>>> {
+    if (!Array.isArray(items)) throw new TypeError('batchQuery() takes an array of statements')
+    assertKnownKeys(options, ['concurrency', 'signal', 'cache'], 'batchQuery options')
+    const opts: QueryOptions = {}
+    if (options.cache !== undefined) opts.cache = options.cache
+    const tasks = items.map((item) => (signal: AbortSignal) => {
+      const o = { ...opts, signal }
+      return Array.isArray(item)
+        ? this.query<T>(item[0] as string, item[1] as readonly unknown[], o)
+        : this.query<T>(item as SqlStatement, o)
+    })
+    const settled = await batchExecute(tasks, {
+      concurrency: options.concurrency ?? Math.max(1, this.driver.stats().max),
+      stopOnError: true,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    })
+    const failed = settled.find((s) => s.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
+    const skipped = settled.find((s) => s.status === 'skipped')
+    if (skipped !== undefined) throw skipped.reason
+    return settled.map((s) => (s as { value: QueryResult<T> }).value)
   }
 
   /** Invalidates every cached read of `tables` ('schema.table'), e.g. after a write made outside the app. */

@@ -16,6 +16,16 @@ export { createDb } from './create.js'
 export type { PoolStats } from './driver.js'
 export { DbQueryError, IndexesMissingError, type PgErrorFields, UncacheableError } from './errors.js'
 export type { HistogramSnapshot } from './histogram.js'
+export {
+  type BatchFn,
+  createLoader,
+  type FastifyLike,
+  Loader,
+  type LoaderEvents,
+  type LoaderOptions,
+  type LoaderStats,
+  scopeLoaders,
+} from './loader.js'
 export type { DbOptions, QueryCacheOptions, QueryOptions, SlowQueryOptions } from './options.js'
 export type { PgClientLike, PgPoolLike } from './pg-driver.js'
 export type { PGliteLike } from './pglite-driver.js'
