@@ -7,6 +7,7 @@
 import type { Cache, CallOptions } from '../cache/index.js'
 import { ClosedError, isHotpathError } from '../errors.js'
 import { type Disposer, Events } from '../events.js'
+import type { HealthCheck } from '../metrics/index.js'
 import { assertKnownKeys } from '../options.js'
 import { batchExecute } from '../resilience/index.js'
 import { toMs } from '../time.js'
@@ -554,14 +555,19 @@ export class Db implements Instrumentable, Queryable {
     }
   }
 
-  /** A health check for the monitor: one trivial statement. */
-  async health(): Promise<{ ok: boolean; detail: string }> {
-    try {
-      await this.driver.run('SELECT 1', [], AbortSignal.timeout(2000))
-      const p = this.driver.stats()
-      return { ok: true, detail: `${p.backend}: ${p.total} open, ${p.idle} idle, ${p.waiting} waiting` }
-    } catch (err) {
-      return { ok: false, detail: err instanceof Error ? err.message : String(err) }
+  /**
+   * A health check for the monitor (`monitor.addHealthCheck(db.healthCheck())`): one trivial
+   * statement; degraded while callers queue for connections, unhealthy when the statement fails.
+   */
+  healthCheck(): HealthCheck {
+    return {
+      name: this.o.name,
+      check: async (signal) => {
+        await this.driver.run('SELECT 1', [], signal)
+        const p = this.driver.stats()
+        const details = { backend: p.backend, total: p.total, idle: p.idle, waiting: p.waiting, max: p.max }
+        return { status: p.waiting > p.max ? 'degraded' : 'healthy', details }
+      },
     }
   }
 
