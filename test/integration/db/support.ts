@@ -68,15 +68,22 @@ export function pgBackend(): Backend {
   }
 }
 
-/** One in-memory PGlite; each open() makes a new schema and points the search_path at it. */
+// one in-memory PGlite per test process: creating one costs seconds on a loaded machine, and
+// each test still gets a schema of its own (dropped in close())
+let shared: Promise<PGlite> | undefined
+
+/** The process's in-memory PGlite; each open() makes a new schema and points the search_path at it. */
 export function pgliteBackend(): Backend {
   let lite: PGlite | undefined
   const dbs: Db[] = []
+  const schemas: string[] = []
   return {
     name: 'pglite',
     async open(extra = {}) {
-      lite ??= await PGlite.create()
+      shared ??= PGlite.create()
+      lite ??= await shared
       const s = schemaName()
+      schemas.push(s)
       await lite.exec(`CREATE SCHEMA ${s}; SET search_path TO ${s}`)
       return this.openAnother(extra)
     },
@@ -92,7 +99,7 @@ export function pgliteBackend(): Backend {
     },
     async close() {
       for (const db of dbs) await db.close()
-      await lite?.close()
+      for (const s of schemas) await lite?.exec(`DROP SCHEMA IF EXISTS ${s} CASCADE`)
     },
   }
 }
