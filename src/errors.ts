@@ -35,6 +35,9 @@ export type ErrorCode =
   | 'E_BUS_NO_ROUTE'
   | 'E_BUS_HANDLER'
   | 'E_BATCH_FULL'
+  | 'E_DB_QUERY'
+  | 'E_DB_UNCACHEABLE'
+  | 'E_DB_INDEXES_MISSING'
 
 /** Extra fields an error may carry. */
 export interface HotpathErrorOptions {

@@ -371,12 +371,24 @@ describe('cache (memory tier, fake clock)', () => {
     await view.set('a', 3)
     assert.deepEqual([cache.getSync('a'), cache.getSync('@a'), view.getSync('a')], [1, 2, 3])
     assert.equal(cache.getSync('absent'), undefined)
-    assert.throws(() => cache.getSync(''), (e) => isHotpathError(e, 'E_INVALID_KEY'))
-    assert.throws(() => cache.getSync(42 as never), (e) => isHotpathError(e, 'E_INVALID_KEY'))
+    assert.throws(
+      () => cache.getSync(''),
+      (e) => isHotpathError(e, 'E_INVALID_KEY'),
+    )
+    assert.throws(
+      () => cache.getSync(42 as never),
+      (e) => isHotpathError(e, 'E_INVALID_KEY'),
+    )
     await cache.close()
     // the store was emptied and takes nothing more, so the hit path cannot answer after close
-    assert.throws(() => cache.getSync('a'), (e) => isHotpathError(e, 'E_CLOSED'))
-    assert.throws(() => view.getSync('a'), (e) => isHotpathError(e, 'E_CLOSED'))
+    assert.throws(
+      () => cache.getSync('a'),
+      (e) => isHotpathError(e, 'E_CLOSED'),
+    )
+    assert.throws(
+      () => view.getSync('a'),
+      (e) => isHotpathError(e, 'E_CLOSED'),
+    )
     assert.equal(cache.stats().l1.entries, 0)
   })
 })

@@ -1,0 +1,72 @@
+/**
+ * Turns relation names from the parse tree into the base tables they stand for, with the
+ * server's own catalog: `to_regclass` applies the search_path, and a view is expanded through
+ * pg_rewrite and pg_depend (recursively, so views of views end at tables), the technique PGlite's
+ * live extension uses. A partition also stands for its partition root, so a write to a partition
+ * invalidates reads of the parent. Names that resolve to nothing (CTE names, tables that do not
+ * exist yet) stand for no table. Results are cached per name until DDL runs (`clear()`).
+ */
+import type { RelName } from './analyze.js'
+
+/** Runs one catalog query. */
+export type CatalogQuery = (
+  text: string,
+  params: unknown[],
+) => Promise<{ rows: Array<Record<string, unknown>> }>
+
+const RESOLVE = `WITH RECURSIVE deps(oid) AS (
+  SELECT to_regclass($1)::oid WHERE to_regclass($1) IS NOT NULL
+  UNION
+  SELECT d.refobjid FROM deps
+    JOIN pg_rewrite r ON r.ev_class = deps.oid
+    JOIN pg_depend d ON d.objid = r.oid AND d.classid = 'pg_rewrite'::regclass
+      AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> deps.oid
+)
+SELECT n.nspname AS schema, c.relname AS name, c.relkind AS kind,
+  CASE WHEN c.relispartition THEN (SELECT rn.nspname || '.' || rc.relname FROM pg_class rc
+    JOIN pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = pg_partition_root(c.oid)) END AS root
+FROM deps JOIN pg_class c ON c.oid = deps.oid JOIN pg_namespace n ON n.oid = c.relnamespace`
+
+const TABLE_KINDS = new Set(['r', 'p', 'f', 'm'])
+
+/** Quotes a name for to_regclass (which parses its argument like SQL text). */
+function regclassText(r: RelName): string {
+  const q = (s: string) => `"${s.replaceAll('"', '""')}"`
+  return r.schema === undefined ? q(r.name) : `${q(r.schema)}.${q(r.name)}`
+}
+
+/** Resolves relation names to base-table names (`schema.table`), cached. */
+export class Catalog {
+  private readonly cache = new Map<string, readonly string[]>()
+
+  /**
+   * The base tables behind `rels`, deduplicated and sorted. `run` is the connection to ask on
+   * (inside a transaction, its own: PGlite's only connection is held by the transaction).
+   */
+  async tables(rels: readonly RelName[], run: CatalogQuery): Promise<string[]> {
+    const out = new Set<string>()
+    for (const r of rels) for (const t of await this.one(r, run)) out.add(t)
+    return [...out].sort()
+  }
+
+  private async one(r: RelName, run: CatalogQuery): Promise<readonly string[]> {
+    const key = regclassText(r)
+    const hit = this.cache.get(key)
+    if (hit !== undefined) return hit
+    const { rows } = await run(RESOLVE, [key])
+    const tables: string[] = []
+    for (const row of rows) {
+      if (!TABLE_KINDS.has(String(row.kind))) continue
+      tables.push(`${String(row.schema)}.${String(row.name)}`)
+      if (typeof row.root === 'string' && row.root.length > 0) tables.push(row.root)
+    }
+    // names that resolve to nothing (CTE names) are cached too; DDL through the client clears all
+    this.cache.set(key, tables)
+    return tables
+  }
+
+  /** Forgets every resolution (after DDL: a view may have been redefined, a table created or dropped). */
+  clear(): void {
+    this.cache.clear()
+  }
+}

@@ -1,0 +1,593 @@
+/**
+ * The client: one API over a pg Pool and PGlite. Statements are parameterized only (`sql` tag or
+ * text + params). Every statement text is analysed once (analyze.ts: the PostgreSQL parser;
+ * catalog.ts: views to base tables); reads may be cached, writes bump the versions of the tables
+ * they touched after they commit (versions.ts explains why that makes stale refills impossible).
+ */
+import type { Cache, CallOptions } from '../cache/index.js'
+import { ClosedError, isHotpathError } from '../errors.js'
+import { type Disposer, Events } from '../events.js'
+import type { HealthCheck } from '../metrics/index.js'
+import { assertKnownKeys } from '../options.js'
+import { batchExecute } from '../resilience/index.js'
+import { toMs } from '../time.js'
+import type { Instrumentable } from '../types.js'
+import { type Analysis, analyze } from './analyze.js'
+import { Catalog, type CatalogQuery } from './catalog.js'
+import type { Driver, PoolStats, RawResult, Runner } from './driver.js'
+import { DbQueryError, UncacheableError } from './errors.js'
+import {
+  QUERY_CACHE_KEYS,
+  QUERY_KEYS,
+  type QueryCacheOptions,
+  type QueryOptions,
+  type ResolvedDbOptions,
+} from './options.js'
+import { keyParams, keyText } from './params.js'
+import { SlowLog, type SlowQuery } from './slow.js'
+import { isSqlFragment, type SqlStatement } from './sql.js'
+import { type StatementStats, StatementTable } from './statements.js'
+import type { VersionSource } from './versions.js'
+
+/** A statement's result. Cached results are shared and frozen: copy before changing them. */
+export interface QueryResult<T = Record<string, unknown>> {
+  readonly rows: readonly T[]
+  /** Rows returned, or rows affected by a write. */
+  readonly rowCount: number
+  /** True when the result came from the cache. */
+  readonly cached: boolean
+}
+
+/** Events of a db client. */
+export interface DbEvents {
+  /** A statement reached the database (not emitted for cache hits). */
+  query: { text: string; fingerprint: string; durationMs: number; rows: number; ok: boolean }
+  /** A slow statement was recorded, with its plan when captured. */
+  slow: SlowQuery
+  /** Table versions were bumped after a write committed ('*': everything, after DDL). */
+  invalidate: { tables: readonly string[] }
+  /** A read asked for the cache but ran uncached (the parser could not read it). */
+  uncacheable: { text: string; reason: string }
+}
+
+/** A snapshot of a db client's counters. */
+export interface DbStats {
+  name: string
+  backend: 'pg' | 'pglite'
+  queries: number
+  errors: number
+  cachedReads: number
+  cacheHits: number
+  cacheMisses: number
+  uncacheable: number
+  invalidations: number
+  slowQueries: number
+  pool: PoolStats
+}
+
+/** What runs statements: the client itself, or a transaction. */
+export interface Queryable {
+  /** Runs a statement built with the `sql` tag. */
+  query<T = Record<string, unknown>>(statement: SqlStatement, options?: QueryOptions): Promise<QueryResult<T>>
+  /** Runs `text` with `$1..$n` bound to `params`. */
+  query<T = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<T>>
+}
+
+/** The handle a transaction callback receives. */
+export type Transaction = Queryable
+
+interface Entry {
+  readonly text: string
+  readonly analysis: Analysis
+  readonly keyText: string
+  /** '*' then the base tables read, resolved; undefined until resolved. */
+  reads: readonly string[] | undefined
+  writes: readonly string[] | undefined
+}
+
+interface Counters {
+  queries: number
+  errors: number
+  cachedReads: number
+  cacheMisses: number
+  uncacheable: number
+  invalidations: number
+}
+
+const EMPTY: readonly unknown[] = Object.freeze([])
+const NO_CACHE: QueryCacheOptions = Object.freeze({})
+
+function normalize(
+  a: string | SqlStatement,
+  b: readonly unknown[] | QueryOptions | undefined,
+  c: QueryOptions | undefined,
+): [string, readonly unknown[], QueryOptions | undefined] {
+  if (typeof a === 'string') {
+    if (b !== undefined && !Array.isArray(b)) {
+      throw new TypeError('query(text, params, options): params must be an array of values')
+    }
+    return [a, (b as readonly unknown[] | undefined) ?? EMPTY, c]
+  }
+  if (!isSqlFragment(a)) {
+    throw new TypeError(
+      'query() takes a statement built with the sql tag, or a text and an array of parameters; values are never pasted into SQL text',
+    )
+  }
+  if (Array.isArray(b)) throw new TypeError('a sql`...` statement carries its own values: pass options only')
+  return [a.text, a.values, b as QueryOptions | undefined]
+}
+
+function cacheOptions(opts: QueryOptions | undefined): QueryCacheOptions | undefined {
+  if (opts === undefined) return undefined
+  assertKnownKeys(opts, QUERY_KEYS, 'query options')
+  const c = opts.cache
+  if (c === undefined || c === false) return undefined
+  if (c === true) return NO_CACHE
+  if (c === null || typeof c !== 'object')
+    throw new TypeError(`query option cache must be a boolean or an object; received ${String(c)}`)
+  assertKnownKeys(c, QUERY_CACHE_KEYS, 'query option cache')
+  return c
+}
+
+/** A database client. Create it with `createDb()`. */
+export class Db implements Instrumentable, Queryable {
+  readonly kind = 'db'
+  private readonly events = new Events<DbEvents>()
+  private readonly entries = new Map<string, Entry>()
+  private readonly catalog = new Catalog()
+  private readonly table: StatementTable | undefined
+  private readonly slow: SlowLog | undefined
+  private readonly c: Counters = {
+    queries: 0,
+    errors: 0,
+    cachedReads: 0,
+    cacheMisses: 0,
+    uncacheable: 0,
+    invalidations: 0,
+  }
+  private closed = false
+  private detach: Disposer | undefined
+  private readonly catalogRun: CatalogQuery
+
+  constructor(
+    private readonly o: ResolvedDbOptions,
+    private readonly driver: Driver,
+    private readonly versions: VersionSource,
+  ) {
+    this.table = o.statements ? new StatementTable() : undefined
+    this.slow =
+      o.slowQuery === undefined ? undefined : new SlowLog(o.slowQuery, (q) => this.events.emit('slow', q))
+    this.catalogRun = (text, params) => driver.run(text, params, undefined)
+    this.detach = o.monitor?.attach(this)
+  }
+
+  /** The client's name (metrics label). */
+  get name(): string {
+    return this.o.name
+  }
+
+  /** 'pg' or 'pglite'. */
+  get backend(): 'pg' | 'pglite' {
+    return this.driver.backend
+  }
+
+  /** The analysis of `text` (parsed once; bounded map, oldest dropped first). */
+  private entry(text: string): Entry | Promise<Entry> {
+    const hit = this.entries.get(text)
+    if (hit !== undefined) return hit
+    return analyze(text).then((analysis) => {
+      const e: Entry = { text, analysis, keyText: keyText(text), reads: undefined, writes: undefined }
+      if (this.entries.size >= this.o.maxStatements) {
+        const oldest = this.entries.keys().next().value
+        if (oldest !== undefined) this.entries.delete(oldest)
+      }
+      this.entries.set(text, e)
+      return e
+    })
+  }
+
+  private async resolve(e: Entry, run: CatalogQuery): Promise<void> {
+    if (e.reads === undefined) e.reads = ['*', ...(await this.catalog.tables(e.analysis.reads, run))]
+    if (e.writes === undefined) e.writes = await this.catalog.tables(e.analysis.writes, run)
+  }
+
+  query<T = Record<string, unknown>>(statement: SqlStatement, options?: QueryOptions): Promise<QueryResult<T>>
+  query<T = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<T>>
+  query<T>(
+    a: string | SqlStatement,
+    b?: readonly unknown[] | QueryOptions,
+    c?: QueryOptions,
+  ): Promise<QueryResult<T>> {
+    let text: string
+    let params: readonly unknown[]
+    let opts: QueryOptions | undefined
+    let co: QueryCacheOptions | undefined
+    try {
+      if (this.closed) throw new ClosedError(`db "${this.o.name}"`)
+      ;[text, params, opts] = normalize(a, b, c)
+      co = cacheOptions(opts)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const e = this.entries.get(text)
+    // the hot path: a known, resolved, cacheable read with versions known locally
+    if (
+      co !== undefined &&
+      e !== undefined &&
+      e.reads !== undefined &&
+      e.analysis.uncacheable === undefined
+    ) {
+      return this.cachedRead<T>(e, params, co, opts?.signal)
+    }
+    return this.querySlow<T>(text, params, opts, co)
+  }
+
+  private async querySlow<T>(
+    text: string,
+    params: readonly unknown[],
+    opts: QueryOptions | undefined,
+    co: QueryCacheOptions | undefined,
+  ): Promise<QueryResult<T>> {
+    const e = await this.entry(text)
+    const a = e.analysis
+    if (a.kind === 'tx') {
+      throw new TypeError(
+        'BEGIN / COMMIT / ROLLBACK cannot run through query(): use db.transaction(async (tx) => ...)',
+      )
+    }
+    if (co !== undefined && this.o.cache !== undefined) {
+      if ((a.kind === 'read' && a.uncacheable !== undefined) || a.unparsed) {
+        this.c.uncacheable++
+        if (this.events.has('uncacheable'))
+          this.events.emit('uncacheable', { text, reason: a.uncacheable ?? 'unknown' })
+      } else if (a.kind !== 'read') {
+        throw new UncacheableError(a.uncacheable ?? 'it writes')
+      } else {
+        await this.resolve(e, this.catalogRun)
+        return this.cachedRead<T>(e, params, co, opts?.signal)
+      }
+    }
+    if (a.kind === 'read') {
+      const r = await this.exec(e, params, opts?.signal, this.driver)
+      return { rows: r.rows as T[], rowCount: r.rowCount, cached: false }
+    }
+    if (a.kind === 'write') await this.resolve(e, this.catalogRun)
+    try {
+      const r = await this.exec(e, params, opts?.signal, this.driver)
+      return { rows: r.rows as T[], rowCount: r.rowCount, cached: false }
+    } finally {
+      // bumped even when the statement failed: a multi-statement text may have done part of its work
+      if (a.kind === 'write') await this.bump(e.writes ?? [])
+      else await this.bumpAll()
+    }
+  }
+
+  private cachedRead<T>(
+    e: Entry,
+    params: readonly unknown[],
+    co: QueryCacheOptions,
+    signal: AbortSignal | undefined,
+  ): Promise<QueryResult<T>> {
+    const cache = this.o.cache
+    if (cache === undefined) {
+      return this.exec(e, params, signal, this.driver).then((r) => ({
+        rows: r.rows as T[],
+        rowCount: r.rowCount,
+        cached: false,
+      }))
+    }
+    this.c.cachedReads++
+    const vs = this.versions.read(e.reads as readonly string[])
+    if (!Array.isArray(vs)) {
+      return (vs as Promise<readonly number[]>).then((v) =>
+        this.cachedWith<T>(cache, e, v, params, co, signal),
+      )
+    }
+    return this.cachedWith<T>(cache, e, vs as readonly number[], params, co, signal)
+  }
+
+  private cachedWith<T>(
+    cache: Cache,
+    e: Entry,
+    vs: readonly number[],
+    params: readonly unknown[],
+    co: QueryCacheOptions,
+    signal: AbortSignal | undefined,
+  ): Promise<QueryResult<T>> {
+    const key = `${this.o.prefix}${vs.join('.')}|${e.keyText}|${params.length === 0 ? '' : keyParams(params)}`
+    const hit = cache.getSync<QueryResult<T>>(key)
+    if (hit !== undefined) {
+      this.table?.hit(e.analysis.fingerprint || e.text, e.text)
+      return Promise.resolve(hit)
+    }
+    const call: CallOptions = {}
+    if (co.type !== undefined) call.type = co.type
+    if (co.ttl !== undefined) call.ttl = toMs(co.ttl, 'query option cache.ttl')
+    else if (co.type === undefined) call.ttl = this.o.cacheTtlMs
+    if (co.tags !== undefined) call.tags = co.tags
+    if (signal !== undefined) call.signal = signal
+    let loaded = false
+    return cache
+      .getOrSet<QueryResult<T>>(
+        key,
+        async (ctx) => {
+          loaded = true
+          this.c.cacheMisses++
+          const r = await this.exec(e, params, ctx.signal, this.driver)
+          for (const row of r.rows) Object.freeze(row)
+          return Object.freeze({
+            rows: Object.freeze(r.rows) as readonly T[],
+            rowCount: r.rowCount,
+            cached: true,
+          })
+        },
+        call,
+      )
+      .then(
+        (v) => {
+          if (!loaded) {
+            this.table?.hit(e.analysis.fingerprint || e.text, e.text)
+            return v
+          }
+          return { rows: v.rows, rowCount: v.rowCount, cached: false }
+        },
+        (err: unknown) => {
+          // the cache wraps loader failures; callers want the SQL error itself
+          const cause = isHotpathError(err, 'E_LOADER') ? (err as Error).cause : err
+          throw cause
+        },
+      )
+  }
+
+  /** Runs one statement, timed, with its statistics and slow-query capture. */
+  private async exec(
+    e: Entry,
+    params: readonly unknown[],
+    signal: AbortSignal | undefined,
+    runner: Runner,
+  ): Promise<RawResult> {
+    this.c.queries++
+    const start = performance.now()
+    let r: RawResult
+    try {
+      r = await runner.run(e.text, params, signal)
+    } catch (err) {
+      this.c.errors++
+      const ms = performance.now() - start
+      this.observe(e, params, ms, 0, false, runner)
+      if (isHotpathError(err)) throw err
+      throw new DbQueryError(e.text, err)
+    }
+    this.observe(e, params, performance.now() - start, r.rowCount, true, runner)
+    return r
+  }
+
+  private observe(
+    e: Entry,
+    params: readonly unknown[],
+    ms: number,
+    rows: number,
+    ok: boolean,
+    runner: Runner,
+  ): void {
+    const fp = e.analysis.fingerprint || e.text
+    this.table?.record(fp, e.text, ms, rows, ok)
+    if (this.events.has('query'))
+      this.events.emit('query', { text: e.text, fingerprint: fp, durationMs: ms, rows, ok })
+    const slow = this.slow
+    if (slow !== undefined && ms >= slow.settings.thresholdMs && ok) {
+      // a plan is captured outside any transaction (on PGlite it waits for the transaction to end)
+      slow.record(
+        e.text,
+        fp,
+        params,
+        ms,
+        e.analysis.kind === 'read',
+        runner === this.driver ? runner : this.driver,
+      )
+    }
+  }
+
+  private async bump(tables: readonly string[]): Promise<void> {
+    if (tables.length === 0) return
+    this.c.invalidations++
+    await this.versions.bump(tables)
+    if (this.events.has('invalidate')) this.events.emit('invalidate', { tables })
+  }
+
+  /** After DDL or a statement whose effects cannot be seen: every cached read is invalid, every analysis too. */
+  private async bumpAll(): Promise<void> {
+    this.catalog.clear()
+    this.entries.clear()
+    await this.bump(['*'])
+  }
+
+  /**
+   * Runs `fn` in a transaction on one connection. Reads inside it are never cached (they see the
+   * transaction's own writes); the tables it wrote are invalidated once it commits, not before,
+   * and not at all when it rolls back.
+   */
+  async transaction<T>(
+    fn: (tx: Transaction) => Promise<T>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<T> {
+    if (this.closed) throw new ClosedError(`db "${this.o.name}"`)
+    assertKnownKeys(options, ['signal'], 'transaction options')
+    const writes = new Set<string>()
+    const state = { other: false, reachedCommit: false }
+    try {
+      return await this.driver.transaction(async (conn) => {
+        const tx = this.txHandle(conn, writes, state)
+        const result = await fn(tx)
+        state.reachedCommit = true
+        return result
+      }, options.signal)
+    } finally {
+      // once COMMIT was sent the outcome may be unknown (a dropped connection): invalidate anyway
+      if (state.reachedCommit) {
+        if (state.other) await this.bumpAll()
+        if (writes.size > 0) await this.bump([...writes].sort())
+      }
+    }
+  }
+
+  private txHandle(conn: Runner, writes: Set<string>, state: { other: boolean }): Transaction {
+    const run: CatalogQuery = (text, params) => conn.run(text, params, undefined)
+    const query = async (
+      a: string | SqlStatement,
+      b?: readonly unknown[] | QueryOptions,
+      c?: QueryOptions,
+    ) => {
+      const [text, params, opts] = normalize(a, b, c)
+      if (opts !== undefined) cacheOptions(opts)
+      const e = await this.entry(text)
+      const k = e.analysis.kind
+      if (k === 'tx' && !/^\s*(SAVEPOINT|RELEASE|ROLLBACK\s+TO)\b/i.test(text)) {
+        throw new TypeError(
+          'the transaction commits or rolls back when its callback returns or throws; do not send COMMIT or ROLLBACK',
+        )
+      }
+      if (k === 'write') {
+        await this.resolve(e, run)
+        for (const t of e.writes ?? []) writes.add(t)
+      } else if (k === 'other') state.other = true
+      const r = await this.exec(e, params, opts?.signal, conn)
+      return { rows: r.rows, rowCount: r.rowCount, cached: false }
+    }
+    return { query } as Transaction
+  }
+
+  /**
+   * Runs many statements with at most `concurrency` at once (the rest wait), results in order.
+   * Rejects with the first failure; statements not yet started then do not start.
+   */
+  async batchQuery<T = Record<string, unknown>>(
+    items: ReadonlyArray<SqlStatement | readonly [string, readonly unknown[]]>,
+    options: { concurrency?: number; signal?: AbortSignal; cache?: QueryOptions['cache'] } = {},
+  ): Promise<Array<QueryResult<T>>> {
+    if (!Array.isArray(items)) throw new TypeError('batchQuery() takes an array of statements')
+    assertKnownKeys(options, ['concurrency', 'signal', 'cache'], 'batchQuery options')
+    const opts: QueryOptions = {}
+    if (options.cache !== undefined) opts.cache = options.cache
+    const tasks = items.map((item) => (signal: AbortSignal) => {
+      const o = { ...opts, signal }
+      return Array.isArray(item)
+        ? this.query<T>(item[0] as string, item[1] as readonly unknown[], o)
+        : this.query<T>(item as SqlStatement, o)
+    })
+    const settled = await batchExecute(tasks, {
+      concurrency: options.concurrency ?? Math.max(1, this.driver.stats().max),
+      stopOnError: true,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    })
+    const failed = settled.find((s) => s.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
+    const skipped = settled.find((s) => s.status === 'skipped')
+    if (skipped !== undefined) throw skipped.reason
+    return settled.map((s) => (s as { value: QueryResult<T> }).value)
+  }
+
+  /** Invalidates every cached read of `tables` ('schema.table'), e.g. after a write made outside the app. */
+  async invalidate(tables: readonly string[]): Promise<void> {
+    if (!Array.isArray(tables) || tables.some((t) => typeof t !== 'string' || t.length === 0)) {
+      throw new TypeError(
+        `invalidate() takes an array of table names ('public.users'); received ${JSON.stringify(tables)}`,
+      )
+    }
+    const names = tables.map((t) => (t.includes('.') ? t : `public.${t}`))
+    await this.bump(names)
+  }
+
+  /** The tables (schema.table) a statement reads and writes, as the client sees them (views expanded). */
+  async tablesOf(text: string): Promise<{ kind: Analysis['kind']; reads: string[]; writes: string[] }> {
+    const e = await this.entry(text)
+    await this.resolve(e, this.catalogRun)
+    return {
+      kind: e.analysis.kind,
+      reads: (e.reads ?? []).filter((t) => t !== '*'),
+      writes: [...(e.writes ?? [])],
+    }
+  }
+
+  /** Per-fingerprint statement statistics, by total time. */
+  statements(): StatementStats[] {
+    return this.table?.list() ?? []
+  }
+
+  /** Recorded slow statements, oldest first. */
+  slowQueries(): SlowQuery[] {
+    return this.slow?.list() ?? []
+  }
+
+  /** Resolves when the plans of slow statements recorded so far have been captured. */
+  async plansSettled(): Promise<void> {
+    await this.slow?.settled()
+  }
+
+  /** Pool figures: total, idle, waiting, acquire waits and timeouts (PGlite: queue depth). */
+  poolStats(): PoolStats {
+    return this.driver.stats()
+  }
+
+  /** Counters and pool figures. */
+  stats(): DbStats {
+    const cached = this.c.cachedReads
+    return {
+      name: this.o.name,
+      backend: this.driver.backend,
+      queries: this.c.queries,
+      errors: this.c.errors,
+      cachedReads: cached,
+      cacheHits: cached - this.c.cacheMisses,
+      cacheMisses: this.c.cacheMisses,
+      uncacheable: this.c.uncacheable,
+      invalidations: this.c.invalidations,
+      slowQueries: this.slow?.list().length ?? 0,
+      pool: this.driver.stats(),
+    }
+  }
+
+  /**
+   * A health check for the monitor (`monitor.addHealthCheck(db.healthCheck())`): one trivial
+   * statement; degraded while callers queue for connections, unhealthy when the statement fails.
+   */
+  healthCheck(): HealthCheck {
+    return {
+      name: this.o.name,
+      check: async (signal) => {
+        await this.driver.run('SELECT 1', [], signal)
+        const p = this.driver.stats()
+        const details = { backend: p.backend, total: p.total, idle: p.idle, waiting: p.waiting, max: p.max }
+        return { status: p.waiting > p.max ? 'degraded' : 'healthy', details }
+      },
+    }
+  }
+
+  /** Subscribes to an event; returns a disposer. */
+  on<K extends keyof DbEvents>(event: K, listener: (payload: DbEvents[K]) => void): Disposer {
+    return this.events.on(event, listener)
+  }
+
+  /** The backend's runner (the index advisor's what-if sessions use it). @internal */
+  get _driver(): Driver {
+    return this.driver
+  }
+
+  /** Closes the client: waits for plan captures, closes what it opened (a pool or PGlite you passed stays open). */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.detach?.()
+    await this.slow?.settled()
+    await this.versions.close()
+    await this.driver.close()
+  }
+}

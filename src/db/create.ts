@@ -1,0 +1,67 @@
+/**
+ * `createDb()`: opens the backend named by `connection` (an in-memory PGlite by default), the
+ * table-version source (Redis when given), and loads the SQL parser.
+ */
+import type { Redis } from 'ioredis'
+import { loadParser } from './analyze.js'
+import { Db } from './client.js'
+import type { Driver } from './driver.js'
+import { type DbOptions, resolveDbOptions } from './options.js'
+import { openPgPool, PgDriver, type PgPoolLike } from './pg-driver.js'
+import { openPGlite, PGliteDriver, type PGliteLike } from './pglite-driver.js'
+import { LocalVersions, RedisVersions, type VersionSource } from './versions.js'
+
+async function openDriver(o: ReturnType<typeof resolveDbOptions>): Promise<Driver> {
+  const c = o.connection
+  if (typeof c === 'string') {
+    return new PgDriver({
+      pool: await openPgPool(c, o.max, o.acquireTimeoutMs),
+      owned: true,
+      name: o.name,
+      acquireTimeoutMs: o.acquireTimeoutMs,
+    })
+  }
+  if (c === undefined) return new PGliteDriver(await openPGlite(undefined), true)
+  if ('dataDir' in c && typeof c.dataDir === 'string' && !('query' in c)) {
+    return new PGliteDriver(await openPGlite(c.dataDir), true)
+  }
+  if (typeof (c as PgPoolLike).connect === 'function') {
+    return new PgDriver({
+      pool: c as PgPoolLike,
+      owned: false,
+      name: o.name,
+      acquireTimeoutMs: o.acquireTimeoutMs,
+    })
+  }
+  return new PGliteDriver(c as PGliteLike, false)
+}
+
+async function openVersions(o: ReturnType<typeof resolveDbOptions>): Promise<VersionSource> {
+  if (o.redis === undefined) return new LocalVersions()
+  let client: Redis
+  let owned = false
+  if (typeof o.redis === 'string') {
+    const { Redis: RedisCtor } = await import('ioredis')
+    client = new RedisCtor(o.redis, { maxRetriesPerRequest: 2 })
+    client.on('error', () => {})
+    owned = true
+  } else {
+    client = o.redis
+  }
+  return new RedisVersions({ client, key: `${o.prefix}${o.name}:tv`, strict: o.strict, owned })
+}
+
+/** Opens a database client. See DbOptions; with no options, an in-memory PGlite. */
+export async function createDb(options: DbOptions = {}): Promise<Db> {
+  const o = resolveDbOptions(options)
+  await loadParser()
+  const driver = await openDriver(o)
+  let versions: VersionSource
+  try {
+    versions = await openVersions(o)
+  } catch (err) {
+    await driver.close()
+    throw err
+  }
+  return new Db(o, driver, versions)
+}

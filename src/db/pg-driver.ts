@@ -1,0 +1,224 @@
+/**
+ * The node-postgres backend. Each statement borrows a client from the Pool the way `pool.query`
+ * does, but times the borrow (the acquire-wait histogram node-postgres lacks) and keeps the client
+ * at hand so an AbortSignal can cancel the running statement with a cancel request, like psql's
+ * Ctrl-C: the server stops the statement and the connection stays usable.
+ */
+import { AbortedError } from '../errors.js'
+import { AcquireTimeoutError } from '../resilience/index.js'
+import type { Driver, PoolStats, RawResult, Runner } from './driver.js'
+import { DbQueryError } from './errors.js'
+import { Histogram } from './histogram.js'
+
+/** The parts of a node-postgres client that hotpath uses. */
+export interface PgClientLike {
+  query(config: { text: string; values: unknown[] }): Promise<{
+    rows: Array<Record<string, unknown>>
+    rowCount: number | null
+    command: string
+  }>
+  release(err?: Error | boolean): void
+}
+
+/** The parts of a node-postgres `Pool` that hotpath uses; any `pg.Pool` is one. */
+export interface PgPoolLike {
+  connect(): Promise<PgClientLike>
+  end(): Promise<void>
+  readonly totalCount: number
+  readonly idleCount: number
+  readonly waitingCount: number
+  readonly options: { max?: number }
+}
+
+interface PgModule {
+  Pool: new (config: Record<string, unknown>) => PgPoolLike
+  Client: new (config: Record<string, unknown>) => { cancel(client: unknown, query: unknown): void }
+}
+
+/** Loads `pg` (an optional peer dependency) and opens a Pool. */
+export async function openPgPool(url: string, max: number, acquireTimeoutMs: number): Promise<PgPoolLike> {
+  const pg = await loadPg()
+  return new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: acquireTimeoutMs })
+}
+
+async function loadPg(): Promise<PgModule> {
+  try {
+    const m = (await import('pg')) as unknown as { default?: PgModule } & PgModule
+    return m.default ?? m
+  } catch (err) {
+    throw new Error('a PostgreSQL URL needs the optional peer dependency "pg": npm install pg', {
+      cause: err,
+    })
+  }
+}
+
+/** Options of the pg driver. */
+export interface PgDriverOptions {
+  pool: PgPoolLike
+  /** End the pool on close (the driver opened it). */
+  owned: boolean
+  name: string
+  acquireTimeoutMs: number
+}
+
+export class PgDriver implements Driver {
+  readonly backend = 'pg' as const
+  private readonly acquireWait = new Histogram()
+  private acquires = 0
+  private emptyAcquires = 0
+  private acquireTimeouts = 0
+  private canceledAcquires = 0
+  private pgModule: PgModule | undefined
+
+  constructor(private readonly o: PgDriverOptions) {}
+
+  private async acquire(signal: AbortSignal | undefined): Promise<PgClientLike> {
+    if (signal?.aborted) throw new AbortedError(signal.reason)
+    const pool = this.o.pool
+    const max = pool.options.max ?? 10
+    if (pool.idleCount === 0 && pool.totalCount >= max) this.emptyAcquires++
+    const start = performance.now()
+    const pending = pool.connect()
+    let client: PgClientLike
+    try {
+      client =
+        signal === undefined
+          ? await pending
+          : await new Promise<PgClientLike>((resolve, reject) => {
+              const onAbort = () => {
+                this.canceledAcquires++
+                // the connection still arrives later: hand it straight back
+                pending.then(
+                  (c) => c.release(),
+                  () => {},
+                )
+                reject(new AbortedError(signal.reason))
+              }
+              signal.addEventListener('abort', onAbort, { once: true })
+              pending.then(
+                (c) => {
+                  signal.removeEventListener('abort', onAbort)
+                  resolve(c)
+                },
+                (e: unknown) => {
+                  signal.removeEventListener('abort', onAbort)
+                  reject(e)
+                },
+              )
+            })
+    } catch (err) {
+      if (err instanceof Error && /timeout exceeded when trying to connect/i.test(err.message)) {
+        this.acquireTimeouts++
+        throw Object.assign(new AcquireTimeoutError(this.o.name, this.o.acquireTimeoutMs), { cause: err })
+      }
+      throw err
+    }
+    this.acquires++
+    this.acquireWait.record(performance.now() - start)
+    return client
+  }
+
+  private async exec(
+    client: PgClientLike,
+    text: string,
+    params: readonly unknown[],
+    signal: AbortSignal | undefined,
+  ): Promise<RawResult> {
+    if (signal?.aborted) throw new AbortedError(signal.reason)
+    const onAbort = signal === undefined ? undefined : () => void this.cancel(client)
+    if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      const r = await client.query({ text, values: params as unknown[] })
+      return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length, command: r.command ?? '' }
+    } catch (err) {
+      if (signal?.aborted && (err as { code?: string }).code === '57014')
+        throw new AbortedError(signal.reason)
+      throw err
+    } finally {
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** Sends a cancel request for the statement running on `client` (a separate short connection). */
+  private async cancel(client: PgClientLike): Promise<void> {
+    try {
+      this.pgModule ??= await loadPg()
+      const c = client as unknown as { connectionParameters?: Record<string, unknown>; activeQuery?: unknown }
+      const canceller = new this.pgModule.Client({ ...(c.connectionParameters ?? {}) })
+      canceller.cancel(client, c.activeQuery)
+    } catch {
+      // best effort: the statement then finishes and its result is dropped
+    }
+  }
+
+  async run(text: string, params: readonly unknown[], signal: AbortSignal | undefined): Promise<RawResult> {
+    const client = await this.acquire(signal)
+    let broken: Error | undefined
+    try {
+      return await this.exec(client, text, params, signal)
+    } catch (err) {
+      // a connection-level failure (not an SQL error) must not go back into the pool
+      if ((err as { code?: unknown }).code === undefined && err instanceof Error) broken = err
+      throw err
+    } finally {
+      client.release(broken)
+    }
+  }
+
+  async session<T>(fn: (conn: Runner) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    const client = await this.acquire(signal)
+    const conn: Runner = { run: (t, p, s) => this.exec(client, t, p, s ?? signal) }
+    try {
+      return await fn(conn)
+    } finally {
+      client.release()
+    }
+  }
+
+  async transaction<T>(fn: (conn: Runner) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    return this.session(async (conn) => {
+      await conn.run('BEGIN', [], undefined)
+      let result: T
+      try {
+        result = await fn(conn)
+      } catch (err) {
+        await conn.run('ROLLBACK', [], undefined).catch(() => {})
+        throw err
+      }
+      const done = await conn.run('COMMIT', [], undefined)
+      if (done.command === 'ROLLBACK') throw rolledBack()
+      return result
+    }, signal)
+  }
+
+  stats(): PoolStats {
+    const p = this.o.pool
+    return {
+      backend: 'pg',
+      total: p.totalCount,
+      idle: p.idleCount,
+      waiting: p.waitingCount,
+      max: p.options.max ?? 10,
+      acquires: this.acquires,
+      emptyAcquires: this.emptyAcquires,
+      acquireTimeouts: this.acquireTimeouts,
+      canceledAcquires: this.canceledAcquires,
+      acquireWait: this.acquireWait.snapshot(),
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.o.owned) await this.o.pool.end()
+  }
+}
+
+/** COMMIT of a transaction in which a statement failed (and the caller caught it) rolls back. */
+export function rolledBack(): Error {
+  return new DbQueryError(
+    'COMMIT',
+    Object.assign(
+      new Error('COMMIT rolled the transaction back: a statement inside it failed and the error was caught'),
+      { code: '25P02' },
+    ),
+  )
+}

@@ -1,0 +1,175 @@
+/**
+ * The PGlite backend: one embedded PostgreSQL (WASM) with one connection. Statements queue here,
+ * in our own FIFO, so the queue depth and the wait are known exactly (PGlite's internal mutex
+ * exposes neither) and an AbortSignal can take a statement out of the queue before it starts.
+ * A statement that has started runs to the end: PGlite cannot cancel one.
+ */
+import { AbortedError } from '../errors.js'
+import type { Driver, PoolStats, RawResult, Runner } from './driver.js'
+import { Histogram } from './histogram.js'
+import { rolledBack } from './pg-driver.js'
+
+/** The parts of a PGlite instance hotpath uses; any `PGlite` is one. */
+export interface PGliteLike {
+  query<T>(
+    text: string,
+    params?: unknown[],
+  ): Promise<{ rows: T[]; affectedRows?: number; fields: Array<{ name: string }> }>
+  close(): Promise<void>
+  readonly closed?: boolean
+}
+
+/** Loads `@electric-sql/pglite` (an optional peer dependency) and opens an in-memory or on-disk database. */
+export async function openPGlite(dataDir: string | undefined): Promise<PGliteLike> {
+  let mod: { PGlite: { create(dataDir?: string): Promise<PGliteLike> } }
+  try {
+    mod = (await import('@electric-sql/pglite')) as unknown as typeof mod
+  } catch (err) {
+    throw new Error(
+      'the embedded database needs the optional peer dependency "@electric-sql/pglite": npm install @electric-sql/pglite',
+      { cause: err },
+    )
+  }
+  return mod.PGlite.create(dataDir)
+}
+
+interface Waiter {
+  resolve: () => void
+  reject: (err: unknown) => void
+  signal: AbortSignal | undefined
+  onAbort: (() => void) | undefined
+}
+
+export class PGliteDriver implements Driver {
+  readonly backend = 'pglite' as const
+  private busy = false
+  private readonly queue: Waiter[] = []
+  private readonly acquireWait = new Histogram()
+  private acquires = 0
+  private emptyAcquires = 0
+  private canceledAcquires = 0
+
+  constructor(
+    private readonly db: PGliteLike,
+    private readonly owned: boolean,
+  ) {}
+
+  private acquire(signal: AbortSignal | undefined): Promise<void> | undefined {
+    if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason))
+    if (!this.busy) {
+      this.busy = true
+      this.acquires++
+      this.acquireWait.record(0)
+      return undefined
+    }
+    this.emptyAcquires++
+    const start = performance.now()
+    return new Promise<void>((resolve, reject) => {
+      const w: Waiter = {
+        resolve: () => {
+          this.acquires++
+          this.acquireWait.record(performance.now() - start)
+          resolve()
+        },
+        reject,
+        signal,
+        onAbort: undefined,
+      }
+      if (signal !== undefined) {
+        w.onAbort = () => {
+          const i = this.queue.indexOf(w)
+          if (i >= 0) {
+            this.queue.splice(i, 1)
+            this.canceledAcquires++
+            reject(new AbortedError(signal.reason))
+          }
+        }
+        signal.addEventListener('abort', w.onAbort, { once: true })
+      }
+      this.queue.push(w)
+    })
+  }
+
+  private release(): void {
+    const next = this.queue.shift()
+    if (next === undefined) {
+      this.busy = false
+      return
+    }
+    if (next.onAbort !== undefined) next.signal?.removeEventListener('abort', next.onAbort)
+    next.resolve()
+  }
+
+  private async exec(text: string, params: readonly unknown[]): Promise<RawResult> {
+    const r = await this.db.query<Record<string, unknown>>(text, params as unknown[])
+    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length, command: commandOf(text) }
+  }
+
+  async run(text: string, params: readonly unknown[], signal: AbortSignal | undefined): Promise<RawResult> {
+    const wait = this.acquire(signal)
+    if (wait !== undefined) await wait
+    try {
+      return await this.exec(text, params)
+    } finally {
+      this.release()
+    }
+  }
+
+  async session<T>(fn: (conn: Runner) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    const wait = this.acquire(signal)
+    if (wait !== undefined) await wait
+    const conn: Runner = {
+      run: (t, p, s) => (s?.aborted ? Promise.reject(new AbortedError(s.reason)) : this.exec(t, p)),
+    }
+    try {
+      return await fn(conn)
+    } finally {
+      this.release()
+    }
+  }
+
+  transaction<T>(fn: (conn: Runner) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    return this.session(async (conn) => {
+      await conn.run('BEGIN', [], undefined)
+      let result: T
+      try {
+        result = await fn(conn)
+      } catch (err) {
+        await conn.run('ROLLBACK', [], undefined).catch(() => {})
+        throw err
+      }
+      // PGlite reports no command tag: ask the server whether the transaction is still healthy
+      const state = await conn.run('SELECT 1 AS ok', [], undefined).then(
+        () => true,
+        () => false,
+      )
+      await conn.run(state ? 'COMMIT' : 'ROLLBACK', [], undefined)
+      if (!state) throw rolledBack()
+      return result
+    }, signal)
+  }
+
+  stats(): PoolStats {
+    return {
+      backend: 'pglite',
+      total: 1,
+      idle: this.busy ? 0 : 1,
+      waiting: this.queue.length,
+      max: 1,
+      acquires: this.acquires,
+      emptyAcquires: this.emptyAcquires,
+      acquireTimeouts: 0,
+      canceledAcquires: this.canceledAcquires,
+      acquireWait: this.acquireWait.snapshot(),
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.owned && this.db.closed !== true) await this.db.close()
+  }
+}
+
+function commandOf(text: string): string {
+  const m = /^\s*(?:WITH\b[\s\S]*?\)\s*)?([A-Za-z]+)/.exec(text)
+  return m === null ? '' : (m[1] as string).toUpperCase()
+}

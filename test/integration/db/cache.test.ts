@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { createCache } from '../../../src/cache/index.js'
+import { type Db, DbQueryError, sql } from '../../../src/db/index.js'
+import { FakeClock } from '../../../src/time.js'
+import { BACKENDS, type Backend, memoryCache } from './support.js'
+
+async function v(db: Db, id = 1, from = 'kv'): Promise<{ v: number | undefined; cached: boolean }> {
+  const r = await db.query<{ v: number }>(`SELECT v FROM ${from} WHERE id = $1`, [id], { cache: true })
+  return { v: r.rows[0]?.v, cached: r.cached }
+}
+
+for (const make of BACKENDS) {
+  describe(`cached reads on ${make().name}`, () => {
+    let b: Backend
+    before(() => {
+      b = make()
+    })
+    after(async () => {
+      await b.close()
+    })
+
+    async function fresh(): Promise<Db> {
+      const db = await b.open({ cache: memoryCache() })
+      await db.query('CREATE TABLE kv (id int PRIMARY KEY, v int NOT NULL)')
+      await db.query('INSERT INTO kv SELECT g, g * 10 FROM generate_series(1, 5) g')
+      return db
+    }
+
+    test('a repeated read is served from the cache without reaching the database', async () => {
+      const db = await fresh()
+      let reached = 0
+      db.on('query', () => reached++)
+      assert.deepEqual(await v(db), { v: 10, cached: false })
+      assert.deepEqual(await v(db), { v: 10, cached: true })
+      assert.deepEqual(await v(db, 2), { v: 20, cached: false })
+      assert.equal(reached, 2)
+      const s = db.stats()
+      assert.equal(s.cachedReads, 3)
+      assert.equal(s.cacheHits, 1)
+      const row = db.statements().find((x) => x.text.startsWith('SELECT v FROM kv'))
+      assert.equal(row?.cacheHits, 1)
+    })
+
+    test("cached rows are frozen so one caller cannot change another caller's result", async () => {
+      const db = await fresh()
+      await v(db)
+      const r = await db.query<{ v: number }>('SELECT v FROM kv WHERE id = $1', [1], { cache: true })
+      assert.throws(() => {
+        ;(r.rows[0] as { v: number }).v = 99
+      }, TypeError)
+    })
+
+    test('raw INSERT, UPDATE, DELETE and TRUNCATE invalidate reads of their table', async () => {
+      const db = await fresh()
+      const count = async () =>
+        (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM kv', [], { cache: true })).rows[0]?.n
+      assert.equal(await count(), 5)
+      await db.query('INSERT INTO kv VALUES (6, 60)')
+      assert.equal(await count(), 6)
+      await db.query(sql`UPDATE kv SET v = ${11} WHERE id = ${1}`)
+      assert.equal((await v(db)).v, 11)
+      await db.query('DELETE FROM kv WHERE id = 6')
+      assert.equal(await count(), 5)
+      await db.query('TRUNCATE kv')
+      assert.equal(await count(), 0)
+    })
+
+    test('a write inside a CTE invalidates its target', async () => {
+      const db = await fresh()
+      await v(db)
+      await db.query('WITH u AS (UPDATE kv SET v = 12 WHERE id = 1 RETURNING id) SELECT count(*) FROM u')
+      assert.deepEqual(await v(db), { v: 12, cached: false })
+    })
+
+    test('views are expanded to their base tables, both ways', async () => {
+      const db = await fresh()
+      await db.query('CREATE VIEW kv_view AS SELECT id, v FROM kv WHERE v >= 0')
+      await db.query('CREATE VIEW kv_view2 AS SELECT * FROM kv_view')
+      assert.equal((await v(db, 1, 'kv_view2')).v, 10)
+      assert.equal((await v(db, 1, 'kv_view2')).cached, true)
+      await db.query('UPDATE kv SET v = 13 WHERE id = 1')
+      assert.deepEqual(await v(db, 1, 'kv_view2'), { v: 13, cached: false })
+      assert.equal((await v(db, 1)).v, 13)
+      await db.query('UPDATE kv_view SET v = 14 WHERE id = 1')
+      assert.deepEqual(await v(db, 1), { v: 14, cached: false })
+      const t = await db.tablesOf('SELECT * FROM kv_view2')
+      assert.equal(t.reads.length, 1)
+      assert.match(t.reads[0] ?? '', /\.kv$/)
+    })
+
+    test('writes in a transaction are invalidated at commit; a rollback invalidates nothing', async () => {
+      const db = await fresh()
+      await v(db)
+      const before = db.stats().invalidations
+      await db
+        .transaction(async (tx) => {
+          await tx.query('UPDATE kv SET v = 15 WHERE id = 1')
+          throw new Error('abort')
+        })
+        .catch(() => {})
+      assert.equal(db.stats().invalidations, before)
+      assert.deepEqual(await v(db), { v: 10, cached: true })
+      await db.transaction(async (tx) => {
+        await tx.query('UPDATE kv SET v = 16 WHERE id = 1')
+        const inside = await tx.query<{ v: number }>('SELECT v FROM kv WHERE id = 1', [], { cache: true })
+        assert.deepEqual(inside.rows, [{ v: 16 }], 'reads inside the transaction see its writes, uncached')
+      })
+      assert.equal(db.stats().invalidations, before + 1)
+      assert.deepEqual(await v(db), { v: 16, cached: false })
+    })
+
+    test('DDL invalidates every cached read', async () => {
+      const db = await fresh()
+      await v(db)
+      await db.query('ALTER TABLE kv ADD COLUMN w int')
+      assert.equal((await v(db)).cached, false)
+    })
+
+    test('a write to a partition invalidates reads of the partitioned table', async () => {
+      const db = await fresh()
+      await db.query('CREATE TABLE m (id int, k int) PARTITION BY RANGE (id)')
+      await db.query('CREATE TABLE m1 PARTITION OF m FOR VALUES FROM (0) TO (100)')
+      const n = async () =>
+        (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM m', [], { cache: true })).rows[0]?.n
+      assert.equal(await n(), 0)
+      await db.query('INSERT INTO m1 VALUES (1, 1)')
+      assert.equal(await n(), 1)
+    })
+
+    test('a write cannot be cached; a locking read or an unparsable one runs uncached', async () => {
+      const db = await fresh()
+      await assert.rejects(
+        () => db.query('UPDATE kv SET v = 1 WHERE id = 1', [], { cache: true }),
+        (e: unknown) => (e as { code?: string }).code === 'E_DB_UNCACHEABLE',
+      )
+      const reasons: string[] = []
+      db.on('uncacheable', (e) => reasons.push(e.reason))
+      await db.query('SELECT v FROM kv WHERE id = 1 FOR UPDATE', [], { cache: true })
+      await assert.rejects(() => db.query('SELEC v FROM kv', [], { cache: true }), DbQueryError)
+      assert.equal(reasons.length, 2)
+      assert.match(reasons[1] ?? '', /parser could not read/)
+      assert.equal(db.stats().cachedReads, 0)
+    })
+
+    test('cache types give TTLs per query class', async () => {
+      const clock = new FakeClock()
+      const cache = createCache({
+        clock,
+        earlyRefreshBeta: 0,
+        memory: { maxEntries: 100, maxBytes: 1_000_000 },
+        types: { user: { ttl: '60s' }, config: { ttl: '600s' } },
+      })
+      const db = await b.open({ cache })
+      await db.query('CREATE TABLE kv (id int PRIMARY KEY, v int NOT NULL)')
+      await db.query('INSERT INTO kv VALUES (1, 1)')
+      await db.query('SELECT v FROM kv WHERE id = 1', [], { cache: { type: 'user' } })
+      await db.query('SELECT v FROM kv WHERE id = 1 AND true', [], { cache: { type: 'config' } })
+      clock.advance(61_000)
+      assert.equal(
+        (await db.query('SELECT v FROM kv WHERE id = 1', [], { cache: { type: 'user' } })).cached,
+        false,
+      )
+      assert.equal(
+        (await db.query('SELECT v FROM kv WHERE id = 1 AND true', [], { cache: { type: 'config' } })).cached,
+        true,
+      )
+      await cache.close()
+    })
+  })
+}
+
+describe('the stale refill race (drizzle#5828) on pg', () => {
+  test('a read that started before a write commits never serves its older result afterwards', async () => {
+    const b = BACKENDS[0]?.() as Backend
+    try {
+      const db = await b.open({ cache: memoryCache() })
+      await db.query('CREATE TABLE kv (id int PRIMARY KEY, v int NOT NULL)')
+      await db.query('INSERT INTO kv VALUES (1, 10)')
+      const slowRead = 'SELECT v, pg_sleep(0.3)::text AS s FROM kv WHERE id = $1'
+      const started = db.query<{ v: number }>(slowRead, [1], { cache: true })
+      // wait until the slow read holds its snapshot, then commit a write underneath it
+      await new Promise((r) => setTimeout(r, 100))
+      await db.query('UPDATE kv SET v = 20 WHERE id = 1')
+      const joined = await db.query<{ v: number }>(slowRead, [1], { cache: true })
+      assert.equal(joined.rows[0]?.v, 20, 'a read issued after the commit does not join the older load')
+      assert.equal((await started).rows[0]?.v, 10, 'the old read saw the old snapshot')
+      const after = await db.query<{ v: number }>(slowRead, [1], { cache: true })
+      assert.equal(after.rows[0]?.v, 20, 'the old result was not put back into the cache')
+    } finally {
+      await b.close()
+    }
+  })
+})

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { DbQueryError, sql } from '../../../src/db/index.js'
+import { isHotpathError } from '../../../src/errors.js'
+import { BACKENDS, type Backend } from './support.js'
+
+for (const make of BACKENDS) {
+  describe(`db client on ${make().name}`, () => {
+    let b: Backend
+    before(() => {
+      b = make()
+    })
+    after(async () => {
+      await b.close()
+    })
+
+    test('sql tag binds values as parameters; typed rows come back', async () => {
+      const db = await b.open()
+      await db.query('CREATE TABLE users (id int PRIMARY KEY, name text)')
+      const evil = "x'); DROP TABLE users; --"
+      await db.query(sql`INSERT INTO users (id, name) VALUES (${1}, ${evil})`)
+      const { rows } = await db.query<{ id: number; name: string }>(
+        sql`SELECT id, name FROM users WHERE name = ${evil}`,
+      )
+      assert.deepEqual(rows, [{ id: 1, name: evil }])
+      const count = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM users WHERE id = $1', [1])
+      assert.equal(count.rows[0]?.n, 1)
+    })
+
+    test('nested fragments are renumbered and identifiers quoted', async () => {
+      const db = await b.open()
+      await db.query('CREATE TABLE "Odd Name" (id int, v text)')
+      await db.query(
+        sql`INSERT INTO ${sql.id('Odd Name')} VALUES (${1}, ${'a'}), (${2}, ${'b'}), (${3}, ${'c'})`,
+      )
+      const ids = [1, 3]
+      const where = sql`id IN (${sql.join(ids.map((i) => sql`${i}`))})`
+      const r = await db.query<{ v: string }>(
+        sql`SELECT v FROM ${sql.id('Odd Name')} WHERE v <> ${'z'} AND ${where} ORDER BY id`,
+      )
+      assert.deepEqual(
+        r.rows.map((x) => x.v),
+        ['a', 'c'],
+      )
+    })
+
+    test('a query() with a plain string in place of a statement is refused', async () => {
+      const db = await b.open()
+      await assert.rejects(() => db.query({ text: 'SELECT 1', values: [] } as never), TypeError)
+      await assert.rejects(() => db.query('SELECT $1::int', 5 as never), TypeError)
+    })
+
+    test('SQL errors carry SQLSTATE and position', async () => {
+      const db = await b.open()
+      await db.query('CREATE TABLE t (id int PRIMARY KEY)')
+      await db.query('INSERT INTO t VALUES (1)')
+      const dup = await db.query('INSERT INTO t VALUES (1)').catch((e: unknown) => e)
+      assert.ok(dup instanceof DbQueryError)
+      assert.equal(dup.code, 'E_DB_QUERY')
+      assert.equal(dup.sqlState, '23505')
+      assert.equal(dup.statusCode, 409)
+      const missing = await db.query('SELECT nope FROM t').catch((e: unknown) => e)
+      assert.ok(missing instanceof DbQueryError)
+      assert.equal(missing.sqlState, '42703')
+      assert.equal(missing.position, 8)
+      assert.match(missing.message, /42703/)
+    })
+
+    test('a transaction commits, or rolls back entirely when the callback throws', async () => {
+      const db = await b.open()
+      await db.query('CREATE TABLE acct (id int PRIMARY KEY, bal int)')
+      await db.query('INSERT INTO acct VALUES (1, 100), (2, 0)')
+      await db.transaction(async (tx) => {
+        await tx.query(sql`UPDATE acct SET bal = bal - ${30} WHERE id = ${1}`)
+        await tx.query(sql`UPDATE acct SET bal = bal + ${30} WHERE id = ${2}`)
+      })
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          await tx.query(sql`UPDATE acct SET bal = 0 WHERE id = ${1}`)
+          throw new Error('changed my mind')
+        }),
+        /changed my mind/,
+      )
+      const r = await db.query<{ bal: number }>('SELECT bal FROM acct ORDER BY id')
+      assert.deepEqual(
+        r.rows.map((x) => x.bal),
+        [70, 30],
+      )
+    })
+
+    test('a caught error inside a transaction makes COMMIT fail rather than pretend', async () => {
+      const db = await b.open()
+      await db.query('CREATE TABLE t (id int PRIMARY KEY)')
+      const err = await db
+        .transaction(async (tx) => {
+          await tx.query('INSERT INTO t VALUES (1)')
+          await tx.query('INSERT INTO t VALUES (1)').catch(() => {})
+        })
+        .catch((e: unknown) => e)
+      assert.ok(err instanceof DbQueryError)
+      assert.equal(err.sqlState, '25P02')
+      const r = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM t')
+      assert.equal(r.rows[0]?.n, 0)
+    })
+
+    test('BEGIN through query() is refused with a pointer to transaction()', async () => {
+      const db = await b.open()
+      await assert.rejects(() => db.query('BEGIN'), /db\.transaction/)
+    })
+
+    test('an aborted signal stops a statement before it runs', async () => {
+      const db = await b.open()
+      const ac = new AbortController()
+      ac.abort()
+      await assert.rejects(
+        () => db.query('SELECT 1', [], { signal: ac.signal }),
+        (e: unknown) => isHotpathError(e, 'E_ABORTED'),
+      )
+    })
+
+    test('unknown options are refused with the closest name', async () => {
+      const db = await b.open()
+      await assert.rejects(() => db.query('SELECT 1', [], { cahce: true } as never), /did you mean "cache"/i)
+    })
+
+    test('statement statistics group by fingerprint with constants stripped', async () => {
+      const db = await b.open()
+      await db.query('CREATE TABLE t (id int)')
+      for (let i = 0; i < 5; i++) await db.query(`SELECT * FROM t WHERE id = ${i}`)
+      const row = db.statements().find((s) => s.text.startsWith('SELECT * FROM t WHERE id ='))
+      assert.ok(row)
+      assert.equal(row.calls, 5)
+      assert.ok(row.time.p99Ms >= 0 && row.time.maxMs >= row.time.meanMs)
+    })
+
+    test('pool stats count acquires and expose the acquire-wait histogram', async () => {
+      const db = await b.open()
+      await Promise.all(Array.from({ length: 12 }, () => db.query('SELECT 1')))
+      const p = db.poolStats()
+      assert.equal(p.backend, b.name)
+      assert.ok(p.acquires >= 12)
+      assert.ok(p.emptyAcquires >= 1, 'some of 12 concurrent statements waited for a connection')
+      assert.equal(p.acquireWait.count, p.acquires)
+      assert.equal(p.waiting, 0)
+      const h = await db.healthCheck().check(AbortSignal.timeout(5000))
+      assert.equal(typeof h === 'object' && h.status, 'healthy')
+    })
+  })
+}
+
+describe('db client on pg only', () => {
+  test('an AbortSignal cancels a running statement on the server', async () => {
+    const b = BACKENDS[0]?.() as Backend
+    try {
+      const db = await b.open()
+      const ac = new AbortController()
+      const p = db.query('SELECT pg_sleep(30)', [], { signal: ac.signal })
+      setTimeout(() => ac.abort(), 100)
+      await assert.rejects(p, (e: unknown) => isHotpathError(e, 'E_ABORTED'))
+      const r = await db.query<{ n: number }>('SELECT 1 AS n')
+      assert.equal(r.rows[0]?.n, 1)
+    } finally {
+      await b.close()
+    }
+  })
+})
