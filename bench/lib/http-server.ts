@@ -3,7 +3,7 @@
  *   plain     Fastify returning a precomputed JSON body (no plugin at all)
  *   hotpath   the same body behind the hotpath response cache (plus a miss route)
  *   compress  @fastify/compress (br) on the same body
- *   gateway   the reference server (simulated backend)
+ *   gateway   the reference server (PGlite catalogue with BACKEND_LATENCY_MS=40 per database call)
  * The second argument picks the body: `small` (~1.7 KB, the issue's case) or `large` (~18 KB).
  * Prints its port on stdout; listens on 127.0.0.1 only.
  */

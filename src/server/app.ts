@@ -1,18 +1,27 @@
 /**
  * The reference server ("agent gateway"): every hotpath part at work on one Fastify app.
- * Embedded defaults (memory tiers, the simulated slow backend); REDIS_URL adds the Redis tier,
- * the invalidation bus and shared rate limits.
+ * Embedded defaults (memory tiers, an in-memory PGlite catalogue, the memory bus); REDIS_URL adds
+ * the Redis tier, the invalidation bus, shared rate limits and Redis Streams for the agents;
+ * DATABASE_URL puts the catalogue on PostgreSQL. The dashboard is at /dashboard, live product
+ * updates at the /live WebSocket.
  */
+import websocket from '@fastify/websocket'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
+import { PRIORITIES, type Priority } from '../bus/index.js'
 import { type Cache, createCache } from '../cache/index.js'
+import { createDashboard, dashboardPlugin } from '../dashboard/index.js'
+import { isHotpathError } from '../errors.js'
 import hotpath from '../fastify/index.js'
 import { createMonitor, instrumentRedis, type Monitor } from '../metrics/index.js'
+import { broadcaster } from '../ws/index.js'
+import { Agents } from './agents.js'
 import { identify, requireIdentity, unauthorized } from './auth.js'
+import { Catalog, type Product } from './catalog.js'
 import type { ServerConfig } from './config.js'
+import { busPanel, dbPanel, livePanel } from './panels.js'
 import { RedisProbe } from './redis-probe.js'
 import { closeGracefully } from './shutdown.js'
-import { SlowBackend } from './slow-backend.js'
 
 /**
  * Fastify's socket limits from the configuration. Node checks request deadlines on a sweep
@@ -39,7 +48,10 @@ export interface Server {
   app: FastifyInstance
   cache: Cache
   monitor: Monitor
-  backend: SlowBackend
+  /** The catalogue on hotpath/db (its `calls` count the database calls made). */
+  catalog: Catalog
+  /** The agents on hotpath/bus. */
+  agents: Agents
   /**
    * Stops accepting connections, lets in-flight requests finish (closing keep-alive sockets as
    * they go idle), then closes the cache, the monitor and Redis; `onStep` hears each step.
@@ -66,7 +78,27 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     ...(redis ? { redis } : {}),
     monitor,
   })
-  const backend = new SlowBackend(config.backendLatencyMs)
+  const catalog = await Catalog.open({
+    databaseUrl: config.databaseUrl,
+    cache,
+    redis,
+    monitor,
+    latencyMs: config.backendLatencyMs,
+  })
+  // live product updates: one broadcast group, a batch encoded once for every socket
+  const live = broadcaster<Product>({ monitor, name: 'live' })
+  const agents = await Agents.start({
+    catalog,
+    monitor,
+    redis,
+    onUpdate: (p) => {
+      live.send(p, { key: `product:${p.id}` })
+      // an agent's write reaches the HTTP responses as narrowly as the catalogue's own writes do
+      void app.hotpath.invalidate({ tags: [`product:${p.id}`, 'catalog:list'] }).catch((err: unknown) => {
+        app.log.warn({ err, id: p.id }, 'invalidating after an agent write failed')
+      })
+    },
+  })
   monitor.addHealthCheck({
     name: 'cache',
     kind: 'readiness',
@@ -112,7 +144,12 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
       '/api/whoami',
       '/api/aggregate',
       '/api/limited',
+      '/api/agents/quote/:id',
+      'POST /api/agents/restock',
+      '/api/agents',
+      'WebSocket /live',
     ],
+    dashboard: '/dashboard',
     operations: [
       '/health',
       '/health/live',
@@ -139,7 +176,7 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
         },
       },
     },
-    async () => monitor.measure('backend.list', () => backend.list()),
+    async () => monitor.measure('catalog.list', () => catalog.list()),
   )
 
   app.get<{ Params: { id: string } }>(
@@ -158,7 +195,7 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
       const id = Number(request.params.id)
       if (!Number.isInteger(id) || id < 1)
         return reply.code(400).send({ error: 'Bad Request', message: 'id must be a positive integer' })
-      const p = await monitor.measure('backend.get', () => backend.get(id))
+      const p = await monitor.measure('catalog.get', () => catalog.get(id))
       if (p === undefined) return reply.code(404).send({ error: 'Not Found' })
       return p
     },
@@ -179,7 +216,7 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     },
     async (request, reply) => {
       const id = Number(request.params.id)
-      const p = await backend.update(id, request.body ?? {})
+      const p = await catalog.update(id, request.body ?? {})
       if (p === undefined) return reply.code(404).send({ error: 'Not Found' })
       // as narrow as the write: this product and the lists that show it, not every product
       await app.hotpath.invalidate({ tags: [`product:${id}`, 'catalog:list'] })
@@ -202,7 +239,7 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     async (request, reply) => {
       const user = identify(request)
       if (user === undefined) return unauthorized(reply)
-      await backend.get(1)
+      await catalog.get(1)
       return { user, at: new Date().toISOString() }
     },
   )
@@ -210,7 +247,7 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
   app.get(
     '/api/aggregate',
     { config: { hotpath: { cache: { ttl: '10s', staleWhileRevalidate: '30s' } } } },
-    async () => monitor.measure('backend.aggregate', () => backend.aggregate()),
+    async () => monitor.measure('catalog.aggregate', () => catalog.aggregate()),
   )
 
   app.get(
@@ -226,11 +263,109 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     async () => ({ ok: true, at: Date.now() }),
   )
 
+  app.get<{ Params: { id: string } }>(
+    '/api/agents/quote/:id',
+    {
+      config: {
+        hotpath: { cache: { ttl: '5s', tags: (r) => [`product:${(r.params as { id: string }).id}`] } },
+      },
+    },
+    async (request, reply) => {
+      const id = Number(request.params.id)
+      if (!Number.isInteger(id) || id < 1)
+        return reply.code(400).send({ error: 'Bad Request', message: 'id must be a positive integer' })
+      try {
+        return await agents.quote(id)
+      } catch (err) {
+        if (isHotpathError(err, 'E_BUS_HANDLER')) return reply.code(404).send({ error: 'Not Found' })
+        throw err
+      }
+    },
+  )
+
+  app.post<{ Body: { id: number; amount: number; priority?: Priority } }>(
+    '/api/agents/restock',
+    {
+      onRequest: requireIdentity,
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['id', 'amount'],
+          properties: {
+            id: { type: 'integer', minimum: 1 },
+            amount: { type: 'integer', minimum: 1, maximum: 10_000 },
+            priority: { type: 'string', enum: [...PRIORITIES] },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id, amount, priority = 'normal' } = request.body
+      const messageId = await agents.restock({ id, amount }, priority)
+      return reply.code(202).send({ queued: messageId, priority })
+    },
+  )
+
+  app.get('/api/agents', { config: { hotpath: { cache: false } } }, async () => agents.stats())
+
+  await app.register(websocket)
+  const closedLive = { messages: 0, frames: 0 }
+  const members = new Set<ReturnType<typeof live.add>>()
+  app.get('/live', { websocket: true, config: { hotpath: { cache: false, metrics: false } } }, (socket) => {
+    const member = live.add(socket)
+    members.add(member)
+    socket.on('close', () => {
+      const s = member.stats()
+      closedLive.messages += s.messages
+      closedLive.frames += s.frames
+      members.delete(member)
+      live.remove(member)
+    })
+  })
+
+  const dashboard = createDashboard({
+    monitor,
+    panels: [
+      dbPanel(() => catalog.db.stats()),
+      busPanel(() => agents.stats()),
+      livePanel(() => {
+        let { messages, frames } = closedLive
+        for (const m of members) {
+          const s = m.stats()
+          messages += s.messages
+          frames += s.frames
+        }
+        return { messages, frames }
+      }),
+    ],
+  })
+  await app.register(dashboardPlugin, {
+    dashboard,
+    ...(config.metricsToken === undefined ? { public: true } : { token: config.metricsToken }),
+  })
+
   return {
     app,
     cache,
     monitor,
-    backend,
-    close: (onStep) => closeGracefully({ app, cache, monitor, redis }, onStep),
+    catalog,
+    agents,
+    close: (onStep) =>
+      closeGracefully(
+        {
+          app,
+          cache,
+          monitor,
+          redis,
+          // after the HTTP server (no request uses them any more), before the cache they write to
+          beforeCache: async () => {
+            live.close()
+            await agents.close()
+            await catalog.close()
+          },
+        },
+        onStep,
+      ),
   }
 }

@@ -6,14 +6,18 @@
  *
  * Variables (the README's reference-server section has the same table):
  * - PORT (3000), HOST (127.0.0.1): where the server listens; HOST is an IP address or a hostname.
- * - REDIS_URL: adds the Redis tier, the invalidation bus and shared rate limits.
+ * - REDIS_URL: adds the Redis tier, the invalidation bus, shared rate limits and Redis Streams for
+ *   the agents' bus.
+ * - DATABASE_URL: the catalogue on PostgreSQL (a `hotpath_demo` schema, created and seeded once);
+ *   unset, an in-memory PGlite seeded at start.
  * - CACHE_DEFAULT_TTL (5m): response-cache TTL, seconds or a duration; greater than 0.
  * - CACHE_MAX_SIZE (10000), ENABLE_COMPRESSION (true), MIN_COMPRESSION_SIZE (1024 bytes).
  * - INVALIDATE_TOKEN: enables POST /api/cache/invalidate (16+ characters).
  * - METRICS_TOKEN: when set (16+ characters), /metrics and the /api/metrics, /api/health/* and
  *   /api/cache/stats read endpoints require `Authorization: Bearer <token>`; the health probes
  *   (/health, /health/live, /health/ready) stay open. Unset: they are public, as for a demo.
- * - BACKEND_LATENCY_MS (40): latency of the simulated backend.
+ * - BACKEND_LATENCY_MS (40): simulated latency added to each database call (so the caches have
+ *   something to save when the database answers in microseconds); 0 for none.
  * - PERFORMANCE_MONITORING_ENABLED (true), METRICS_COLLECTION_INTERVAL (10 s): the monitor.
  * - REQUEST_TIMEOUT (30 s): a whole request (headers and body) must arrive within it, else 408
  *   and the connection is closed — a client trickling a body cannot hold a connection forever.
@@ -33,6 +37,8 @@ export interface ServerConfig {
   port: number
   host: string
   redisUrl: string | undefined
+  /** PostgreSQL for the catalogue (DATABASE_URL); undefined: an in-memory PGlite. */
+  databaseUrl: string | undefined
   cacheDefaultTtl: Duration
   cacheMaxSize: number
   enableCompression: boolean
@@ -40,7 +46,7 @@ export interface ServerConfig {
   invalidateToken: string | undefined
   /** Bearer token the read endpoints require (METRICS_TOKEN); undefined: public. */
   metricsToken: string | undefined
-  /** Simulated backend latency (ms) — the demo data source is a slow backend on purpose. */
+  /** Simulated latency (ms) added to each database call, so the caches have something to save. */
   backendLatencyMs: number
   /** The monitor's settings (PERFORMANCE_MONITORING_ENABLED, METRICS_COLLECTION_INTERVAL). */
   monitor: Pick<MonitorOptions, 'enabled' | 'collectInterval'>
@@ -68,6 +74,7 @@ export const KNOWN_VARIABLES = [
   'ENABLE_COMPRESSION',
   'MIN_COMPRESSION_SIZE',
   'INVALIDATE_TOKEN',
+  'DATABASE_URL',
   'METRICS_TOKEN',
   'BACKEND_LATENCY_MS',
   'PERFORMANCE_MONITORING_ENABLED',
@@ -155,12 +162,19 @@ export function loadConfig(env: Env = process.env): ServerConfig {
       `REDIS_URL must start with redis:// or rediss://; received ${JSON.stringify(redisUrl)}`,
     )
   }
+  const databaseUrl = raw(env, 'DATABASE_URL')
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new TypeError(
+      `DATABASE_URL must start with postgres:// or postgresql://; received ${JSON.stringify(databaseUrl)}`,
+    )
+  }
   const token = secret(env, 'INVALIDATE_TOKEN')
   const metricsToken = secret(env, 'METRICS_TOKEN')
   return {
     port: int(env, 'PORT', 3000, 0, 65535),
     host: host(env),
     redisUrl,
+    databaseUrl,
     cacheDefaultTtl: duration(env, 'CACHE_DEFAULT_TTL', '5m', false),
     cacheMaxSize: int(env, 'CACHE_MAX_SIZE', 10_000, 1, 10_000_000),
     enableCompression: bool(env, 'ENABLE_COMPRESSION', true),

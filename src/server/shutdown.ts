@@ -19,6 +19,8 @@ export interface Closable {
   cache: Cache
   monitor: Monitor
   redis: Redis | undefined
+  /** Closes what uses the cache (the agents, the database) once the HTTP server is closed. */
+  beforeCache?: () => Promise<void>
 }
 
 /** Closes everything in order; `onStep` hears each step once it is done. */
@@ -39,6 +41,10 @@ export async function closeGracefully(
     clearInterval(sweep)
   }
   onStep('http server closed')
+  if (parts.beforeCache !== undefined) {
+    await parts.beforeCache()
+    onStep('agents and database closed')
+  }
   await cache.close()
   onStep('cache closed')
   monitor.close()

@@ -14,14 +14,14 @@ describe('reference server', () => {
   after(() => server.close())
 
   it('caches the catalogue (compressed) and answers conditional requests', async () => {
-    const { app, backend } = server
-    const before = backend.calls
+    const { app, catalog } = server
+    const before = catalog.calls
     const first = await app.inject({ url: '/api/catalog', headers: { 'accept-encoding': 'br' } })
     assert.equal(first.statusCode, 200)
     assert.equal(first.headers['content-encoding'], 'br')
     const second = await app.inject({ url: '/api/catalog', headers: { 'accept-encoding': 'br' } })
     assert.equal(second.headers['x-cache'], 'HIT')
-    assert.equal(backend.calls - before, 1)
+    assert.equal(catalog.calls - before, 1)
     const notModified = await app.inject({
       url: '/api/catalog',
       headers: { 'accept-encoding': 'br', 'if-none-match': String(second.headers.etag) },
@@ -98,11 +98,11 @@ describe('reference server', () => {
   })
 
   it('the aggregate coalesces concurrent callers into one backend call', async () => {
-    const { app, backend } = server
-    const before = backend.calls
+    const { app, catalog } = server
+    const before = catalog.calls
     const rs = await Promise.all(Array.from({ length: 50 }, () => app.inject('/api/aggregate')))
     assert.ok(rs.every((r) => r.statusCode === 200))
-    assert.equal(backend.calls - before, 1)
+    assert.equal(catalog.calls - before, 1)
   })
 
   it('the limited route answers 429 with headers after 5 calls', async () => {

@@ -33,6 +33,7 @@ describe('server configuration', () => {
     assert.throws(() => loadConfig({ CACHE_MAX_SIZE: '0' }), /CACHE_MAX_SIZE/)
     assert.throws(() => loadConfig({ ENABLE_COMPRESSION: 'maybe' }), /ENABLE_COMPRESSION.*"maybe"/)
     assert.throws(() => loadConfig({ INVALIDATE_TOKEN: 'short' }), /INVALIDATE_TOKEN/)
+    assert.throws(() => loadConfig({ DATABASE_URL: 'mysql://x' }), /DATABASE_URL must start with postgres/)
     assert.throws(
       () => loadConfig({ METRICS_TOKEN: 'short' }),
       /METRICS_TOKEN must be at least 16 characters; received 5/,
