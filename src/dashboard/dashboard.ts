@@ -9,6 +9,7 @@ import type { Recommendation } from '../metrics/index.js'
 import type { TimerHandle } from '../time.js'
 import { aggregate } from './aggregate.js'
 import { FrameBuilder } from './frame-builder.js'
+import { RemoteInstances } from './instances.js'
 import { type DashboardOptions, type ResolvedDashboardOptions, resolveDashboardOptions } from './options.js'
 import { checkPanel, checkTable, type DashboardPanel, type DashboardTable, MAX_ROWS } from './panels.js'
 import { Ring } from './ring.js'
@@ -57,8 +58,6 @@ const MAX_SOURCES = 16
 const MAX_FIGURES = 64
 const HEARTBEAT_MS = 15_000
 const ALERT_POLL_MS = 100
-/** Other instances shown at most (a bound on memory whatever is on the channel). */
-const MAX_INSTANCES = 64
 
 /** The dashboard. */
 export class Dashboard {
@@ -73,7 +72,7 @@ export class Dashboard {
   private readonly tables = new Map<string, InstanceTable & { json: string }>()
   private readonly alertStates = new Map<string, string>()
   private readonly recs = new Map<string, InstanceRecommendations>()
-  private readonly remote = new Map<string, { latest: Frame; pending: Frame[]; seenAt: number }>()
+  private readonly remote: RemoteInstances
   private ext: Frame['ext'] = {}
   private timer: TimerHandle | undefined
   private alertTimer: TimerHandle | undefined
@@ -90,6 +89,7 @@ export class Dashboard {
     const o = this.options
     this.builder = new FrameBuilder(o.monitor, o.instance, o.maxRoutes, o.clock.now)
     this.ring = new Ring<Tick>(o.capacity)
+    this.remote = new RemoteInstances(o.share?.staleAfterMs ?? 0)
     this.hub = new SseHub(o.maxClients)
     for (const p of o.panels) this.panels.set(p.id, p)
     for (const t of o.tables) this.tableDefs.set(t.id, t)
@@ -248,24 +248,11 @@ export class Dashboard {
         this.builder.boundsChanged = false
         this.hub.send('hello', JSON.stringify(this.hello()))
       }
-      const frames = [own]
       const now = own.t
-      const deltas = [own]
-      const latest = [own]
-      for (const [id, r] of this.remote) {
-        if (now - r.seenAt > (o.share?.staleAfterMs ?? 0)) {
-          this.remote.delete(id)
-          continue
-        }
-        latest.push(r.latest)
-        if (r.pending.length > 0) {
-          deltas.push(...r.pending)
-          frames.push(
-            r.pending.length === 1 ? (r.pending[0] as Frame) : merged(r.pending, this.builder.bounds),
-          )
-          r.pending = []
-        }
-      }
+      const others = this.remote.gather(now, this.builder.bounds)
+      const frames = [own, ...others.frames]
+      const deltas = [own, ...others.deltas]
+      const latest = [own, ...others.latest]
       if (latest.length > 1) frames.push(aggregate(deltas, latest, this.builder.bounds, now, own.dt, own.seq))
       // tables first: a page that sees this tick has the rows sampled with it
       await this.sampleTables(now, own.dt)
@@ -395,17 +382,7 @@ export class Dashboard {
     if (this.closed || m.instance === this.options.instance) return
     const now = this.options.clock.now()
     if (m.type === 'frame') {
-      const f = m.data
-      const r = this.remote.get(m.instance)
-      if (r === undefined) {
-        if (this.remote.size < MAX_INSTANCES)
-          this.remote.set(m.instance, { latest: f, pending: [f], seenAt: now })
-      } else {
-        r.latest = f
-        r.seenAt = now
-        // a stalled publisher must not grow this without bound
-        if (r.pending.length < 16) r.pending.push(f)
-      }
+      this.remote.add(m.data, now)
     } else if (m.type === 'alert') this.onAlert(m.data)
     else if (m.type === 'recs') this.onRecs(m.data)
     else if (m.type === 'table') this.onTable(m.data)
@@ -422,13 +399,6 @@ export class Dashboard {
     await this.sharing?.catch(() => {})
     await this.share?.close()
   }
-}
-
-/** Two frames of one instance in one of our ticks (its timer ran a little fast): their sum, under its name. */
-function merged(frames: Frame[], bounds: number[]): Frame {
-  const last = frames[frames.length - 1] as Frame
-  const dt = frames.reduce((s, f) => s + f.dt, 0)
-  return { ...aggregate(frames, [last], bounds, last.t, dt, last.seq), instance: last.instance }
 }
 
 /** Creates a dashboard over a monitor. Mount its page with the `dashboardPlugin` Fastify plugin. */
