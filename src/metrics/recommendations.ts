@@ -27,7 +27,8 @@ export interface RecommendationContext {
 
 /** The parts of the snapshot the built-in rules use. */
 export interface MonitorSnapshotLike {
-  runtime: {
+  /** Absent when the monitor runs with `runtime: false`. */
+  runtime?: {
     eventLoop: { delayP99Ms: number; utilization: number }
     memory: { heapUsedBytes: number; heapTotalBytes: number }
     gc: { pauses: number; pauseMsTotal: number; majorPauseMsTotal: number }
@@ -112,9 +113,13 @@ export const breakerFlappingRule: RecommendationRule = ({ snapshot, previous }) 
 
 /** High event-loop delay, with the likely cause. */
 export const eventLoopRule: RecommendationRule = ({ snapshot }) => {
-  const el = snapshot.runtime.eventLoop
+  // a monitor with runtime: false has no event-loop figures (regression: this rule threw on every
+  // evaluation)
+  const runtime = snapshot.runtime
+  if (runtime === undefined) return undefined
+  const el = runtime.eventLoop
   if (el.delayP99Ms < 100) return undefined
-  const gc = snapshot.runtime.gc
+  const gc = runtime.gc
   const cause =
     gc.majorPauseMsTotal > 200
       ? `major GC pauses (${gc.majorPauseMsTotal.toFixed(0)}ms in total): reduce allocation or raise --max-old-space-size`

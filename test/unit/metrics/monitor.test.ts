@@ -270,3 +270,19 @@ describe('recommendation rules (each with a case that triggers and one that must
     assert.match(warnings[0] ?? '', /bad rule/)
   })
 })
+
+describe('recommendations without runtime metrics', () => {
+  it('regression: with runtime: false the event-loop rule threw on every evaluation; now it gives nothing', () => {
+    const warnings: unknown[] = []
+    const m = createMonitor({ env: {}, runtime: false, onWarning: (w: unknown) => warnings.push(w) })
+    try {
+      assert.equal(
+        m.recommendations().some((r) => r.id === 'event-loop-delay'),
+        false,
+      )
+      assert.deepEqual(warnings, [])
+    } finally {
+      m.close()
+    }
+  })
+})
