@@ -325,6 +325,7 @@ export class Bus implements TransportSink {
       handler: async (envs, b) => {
         this.c.batches++
         if (envs.length > this.c.maxBatchSize) this.c.maxBatchSize = envs.length
+        if (b.lateness > this.c.maxBatchLatenessMs) this.c.maxBatchLatenessMs = b.lateness
         const index = new Map<Message, number>()
         for (let i = 0; i < envs.length; i++) index.set(envs[i] as Message, i)
         await handler(envs as Message[], {
