@@ -130,7 +130,7 @@ export async function openLoop(rate: number, ms: number, op: () => Promise<unkno
   for (let i = 0; i < total; i++) {
     const due = start + (i * 1000) / rate
     const wait = due - performance.now()
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait))
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait))
     inflight.push(
       op().then(
         () => lat.push(performance.now() - due),
