@@ -18,6 +18,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   fastify: async () => (await import('./fastify.bench.js')).default,
   ws: async () => (await import('./ws.bench.js')).default,
   dashboard: async () => (await import('./dashboard.bench.js')).default,
+  bus: async () => (await import('./bus.bench.js')).default,
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))

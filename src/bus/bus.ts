@@ -5,12 +5,12 @@
  * busy bus pays no timer or closure per message. Outcomes go back to the transport: ack,
  * retry with backoff, or dead letter.
  */
-import { AbortedError, ClosedError, TimeoutError } from '../errors.js'
+import { AbortedError, ClosedError } from '../errors.js'
 import { Events } from '../events.js'
 import { type Duration, toTimerMs } from '../time.js'
-import { BatchProcessor } from './batch-processor.js'
+import { batchProcessorFor } from './batch-handler.js'
 import { Deque } from './deque.js'
-import { BusFullError, BusHandlerError, BusInvalidPayloadError, BusNoRouteError } from './errors.js'
+import { BusFullError, BusInvalidPayloadError } from './errors.js'
 import { Execution, type HandlerEntry } from './execution.js'
 import { MemoryTransport } from './memory-transport.js'
 import { registerBusAdapter } from './metrics.js'
@@ -22,6 +22,7 @@ import {
   resolveBusOptions,
   resolveHandlerOptions,
 } from './options.js'
+import { Requests } from './requests.js'
 import { Scheduler } from './scheduler.js'
 import type { BusEvents, BusStats } from './stats.js'
 import { BusCounters } from './stats.js'
@@ -91,14 +92,6 @@ function defaultTransport(): MemoryTransport {
 }
 let instances = 0
 
-interface Pending {
-  resolve(v: unknown): void
-  reject(e: unknown): void
-  timer: unknown
-  signal: AbortSignal | undefined
-  onAbort: (() => void) | undefined
-}
-
 /** The bus. */
 export class Bus implements TransportSink {
   readonly name: string
@@ -111,7 +104,7 @@ export class Bus implements TransportSink {
   private readonly c = new BusCounters()
   private readonly exec: Execution
   private readonly handlers = new Map<string, HandlerEntry>()
-  private readonly pending = new Map<string, Pending>()
+  private readonly requests: Requests
   /** Sends waiting for room (backpressure 'block'), in arrival order. */
   private readonly blocked = new Deque<{ env: Envelope; resolve: () => void }>()
   private readonly idleWaiters: Array<() => void> = []
@@ -128,6 +121,7 @@ export class Bus implements TransportSink {
     this.inbox = `${this.name}#${process.pid}.${++instances}.${Math.random().toString(36).slice(2, 8)}`
     this.transport = this.o.transport ?? defaultTransport()
     this.sched = new Scheduler(this.o.weights, this.o.ageAfter)
+    this.requests = new Requests(this.o.clock, this.name)
     this.exec = new Execution(this.transport, this.o, this.c, this.events, (env, delay) =>
       this.later(env, delay),
     )
@@ -246,29 +240,9 @@ export class Bus implements TransportSink {
       const env = this.envelope(to, type, payload, { ...options, timeout: undefined })
       env.corr = env.id
       env.replyTo = this.inbox
-      return new Promise<R>((resolve, reject) => {
-        const entry: Pending = {
-          resolve: resolve as (v: unknown) => void,
-          reject,
-          timer: this.o.clock.setTimeout(() => {
-            this.settleRequest(env.id)?.reject(
-              new TimeoutError(
-                `request "${type}" to "${to}" got no reply within ${timeout}ms; raise timeout or check the consumer`,
-              ),
-            )
-          }, timeout),
-          signal: options.signal,
-          onAbort: undefined,
-        }
-        if (options.signal !== undefined) {
-          const signal = options.signal
-          entry.onAbort = () => this.settleRequest(env.id)?.reject(new AbortedError(signal.reason))
-          signal.addEventListener('abort', entry.onAbort, { once: true })
-        }
-        this.pending.set(env.id, entry)
-        const sent = this.sendEnvelope(env, options.backpressure)
-        sent.catch((err) => this.settleRequest(env.id)?.reject(err))
-      })
+      const reply = this.requests.open<R>(env.id, `request "${type}" to "${to}"`, timeout, options.signal)
+      this.sendEnvelope(env, options.backpressure).catch((err) => this.requests.fail(env.id, err))
+      return reply
     } catch (err) {
       return Promise.reject(err)
     }
@@ -284,15 +258,6 @@ export class Bus implements TransportSink {
     }
     this.c.sent++
     await this.transport.publish(env, bp ?? this.o.backpressure)
-  }
-
-  private settleRequest(corr: string): Pending | undefined {
-    const p = this.pending.get(corr)
-    if (p === undefined) return undefined
-    this.pending.delete(corr)
-    this.o.clock.clearTimeout(p.timer)
-    if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort)
-    return p
   }
 
   // --- consuming -----------------------------------------------------------------------------
@@ -321,32 +286,7 @@ export class Bus implements TransportSink {
   ): () => void {
     if (typeof handler !== 'function') throw new TypeError(`batch handler for "${type}" must be a function`)
     const o = resolveHandlerOptions(type, options, this.o, true)
-    const processor = new BatchProcessor<Envelope>({
-      handler: async (envs, b) => {
-        this.c.batches++
-        if (envs.length > this.c.maxBatchSize) this.c.maxBatchSize = envs.length
-        const index = new Map<Message, number>()
-        for (let i = 0; i < envs.length; i++) index.set(envs[i] as Message, i)
-        await handler(envs as Message[], {
-          key: b.key,
-          fail: (m, err) => {
-            const i = index.get(m)
-            if (i === undefined) throw new RangeError('fail(message): the message is not in this batch')
-            b.fail(i, err)
-          },
-          payloads: () => envs.map((e) => e.payload as T),
-        })
-      },
-      maxSize: options.maxSize ?? 100,
-      maxWait: options.maxWait ?? '100ms',
-      maxBytes: options.maxBytes ?? Number.POSITIVE_INFINITY,
-      sizeOf: (e) => JSON.stringify(e.payload)?.length ?? 0,
-      concurrency: options.concurrency ?? 1,
-      // the bus retries (through the transport, durably): the processor reports each failure once
-      retry: false,
-      maxPending: this.o.maxQueued,
-      clock: this.o.clock,
-    })
+    const processor = batchProcessorFor(handler, options, this.o, this.c)
     return this.register({ type, fn: undefined, batch: processor, o })
   }
 
@@ -410,20 +350,7 @@ export class Bus implements TransportSink {
 
   /** @internal */
   reply(r: Reply): void {
-    const p = this.settleRequest(r.corr)
-    if (p === undefined) return
-    if (r.ok) p.resolve(r.value)
-    else {
-      const e = r.error
-      const type = e?.type ?? '?'
-      p.reject(
-        e?.code === 'E_BUS_NO_ROUTE'
-          ? new BusNoRouteError(this.name, type)
-          : e?.code === 'E_BUS_INVALID'
-            ? new BusInvalidPayloadError(type, [{ message: e.message }])
-            : new BusHandlerError(type, e?.reason ?? 'failed', new Error(e?.message ?? 'request failed')),
-      )
-    }
+    this.requests.settle(r)
   }
 
   /** @internal free slots in the bounded queue. */
@@ -521,7 +448,7 @@ export class Bus implements TransportSink {
 
   /** Counters, queue depth and oldest age per class, wait and handler times. */
   stats(): BusStats {
-    return this.c.snapshot(this.sched, this.o.clock.now(), this.running, this.pending.size)
+    return this.c.snapshot(this.sched, this.o.clock.now(), this.running, this.requests.size)
   }
 
   /** Resolves when nothing is queued or running here (batches flushed). */
@@ -556,8 +483,7 @@ export class Bus implements TransportSink {
       this.o.clock.clearTimeout(timer)
     }
     await this.transport.unsubscribe(this.name, this.inbox, this)
-    for (const corr of [...this.pending.keys()])
-      this.settleRequest(corr)?.reject(new ClosedError(`bus "${this.name}"`))
+    this.requests.failAll(new ClosedError(`bus "${this.name}"`))
     for (const h of this.handlers.values()) {
       h.o.breaker?.dispose()
       await h.batch?.close()

@@ -299,7 +299,8 @@ export class RedisTransport implements Transport {
       this.timers.push(this.clock.setBackgroundTimeout(tick, ms))
     }
     every(this.promoteEvery, () => this.promote())
-    every(Math.max(100, Math.floor(this.claimIdle / 2)), () => this.reclaim())
+    // checked often: a dead consumer's entries come back within claimIdle + claimIdle/5
+    every(Math.max(100, Math.floor(this.claimIdle / 5)), () => this.reclaim())
     every(Math.max(100, Math.floor(this.claimIdle / 3)), () => this.heartbeat())
   }
 

@@ -22,10 +22,18 @@ class ClassQueue {
   readonly tenants = new Map<string, TenantQueue>()
   /** Tenants with messages, in turn order. */
   readonly turn = new Deque<TenantQueue>()
+  /** The queue of messages without a tenant: found without a map lookup. */
+  private readonly plain: TenantQueue = { key: '', q: new Deque<Envelope>() }
   count = 0
 
   push(env: Envelope): void {
-    const key = env.tenant ?? ''
+    const key = env.tenant
+    if (key === undefined || key === '') {
+      if (this.plain.q.size === 0) this.turn.push(this.plain)
+      this.plain.q.push(env)
+      this.count++
+      return
+    }
     let t = this.tenants.get(key)
     if (t === undefined) {
       t = { key, q: new Deque<Envelope>() }
@@ -41,12 +49,23 @@ class ClassQueue {
   }
 
   take(): Envelope | undefined {
+    if (this.turn.size === 1) {
+      // one tenant (the common case): no rotation
+      const t = this.turn.peek() as TenantQueue
+      const env = t.q.shift() as Envelope
+      this.count--
+      if (t.q.size === 0) {
+        this.turn.shift()
+        if (t !== this.plain && this.tenants.size > 64) this.tenants.delete(t.key)
+      }
+      return env
+    }
     const t = this.turn.shift()
     if (t === undefined) return undefined
     const env = t.q.shift() as Envelope
     this.count--
     if (t.q.size > 0) this.turn.push(t)
-    else if (this.tenants.size > 64) this.tenants.delete(t.key) // keep few idle tenants around
+    else if (t !== this.plain && this.tenants.size > 64) this.tenants.delete(t.key) // keep few idle tenants around
     return env
   }
 

@@ -67,6 +67,8 @@ export interface BusStats {
   handlerMeanMs: number
   /** Largest batch handled. */
   maxBatchSize: number
+  /** Latest a time flush of a batch ran after its deadline (maxWait), ms. */
+  maxBatchLatenessMs: number
 }
 
 const perClass = (a: ArrayLike<number>): Record<Priority, number> => ({
@@ -93,6 +95,7 @@ export class BusCounters {
   blocked = 0
   batches = 0
   maxBatchSize = 0
+  maxBatchLatenessMs = 0
   handlerMs = 0
   handlerRuns = 0
   readonly dispatched = new Float64Array(4)
@@ -137,6 +140,7 @@ export class BusCounters {
       byClassDispatched: perClass(this.dispatched),
       handlerMeanMs: this.handlerRuns === 0 ? 0 : this.handlerMs / this.handlerRuns,
       maxBatchSize: this.maxBatchSize,
+      maxBatchLatenessMs: this.maxBatchLatenessMs,
     }
   }
 }
