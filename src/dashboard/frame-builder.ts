@@ -193,12 +193,19 @@ export class FrameBuilder {
 
   private rateLimited(): number {
     let sum = 0
+    // two limiters may share a name: each keeps its own count, by name and order of appearance
+    // (regression: sharing one slot, each read the other's count as a reset and the chart summed
+    // totals instead of deltas)
+    const seen = new Map<string, number>()
     // the snapshot is the one public door to the attached components; it reads their stats()
     for (const c of this.monitor.snapshot().components) {
       if (c.kind !== 'rate-limiter') continue
+      const n = seen.get(c.name) ?? 0
+      seen.set(c.name, n + 1)
+      const slot = n === 0 ? c.name : `${c.name}#${n}`
       const rejected = Number((c.stats as { rejected?: unknown }).rejected ?? 0)
-      const before = this.limiterCounts.get(c.name) ?? 0
-      this.limiterCounts.set(c.name, rejected)
+      const before = this.limiterCounts.get(slot) ?? 0
+      this.limiterCounts.set(slot, rejected)
       sum += rejected >= before ? rejected - before : rejected
     }
     return sum

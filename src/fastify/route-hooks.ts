@@ -94,8 +94,23 @@ export class RouteHooks {
     this.globalLimit = g === undefined ? undefined : this.limit(g, 'rateLimit', g.name ?? 'global')
   }
 
+  /**
+   * One limiter per route rate-limit config object: the HEAD route Fastify adds for a GET shares
+   * its config, and must share its budget (regression: HEAD had a budget of its own, doubling a
+   * client's allowance, and two limiters reported under one name).
+   */
+  private readonly limits = new WeakMap<object, Limit>()
+
   private limit(rl: RouteRateLimit, where: string, name: string): Limit {
     if (typeof rl !== 'object' || rl === null) throw new TypeError(`${where} must be an object or false`)
+    const known = this.limits.get(rl)
+    if (known !== undefined) return known
+    const made = this.makeLimit(rl, where, name)
+    this.limits.set(rl, made)
+    return made
+  }
+
+  private makeLimit(rl: RouteRateLimit & object, where: string, name: string): Limit {
     const { key, ...rest } = rl
     if (key !== undefined && typeof key !== 'function') throw new TypeError(`${where}.key must be a function`)
     return {

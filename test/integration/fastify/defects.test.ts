@@ -285,3 +285,25 @@ describe('issue 10: response-cache defects', () => {
     assert.equal(zlib.gunzipSync(stale.rawPayload).toString(), BIG)
   })
 })
+
+describe('route rate limits', () => {
+  it('regression: the HEAD route Fastify adds for a GET had a budget of its own; now they share one', async () => {
+    const app = Fastify()
+    await app.register(hotpath, { monitor: undefined })
+    app.get(
+      '/l',
+      { config: { hotpath: { cache: false, rateLimit: { limit: 2, window: '1m' } } } },
+      async () => 'ok',
+    )
+    await app.ready()
+    try {
+      const codes: number[] = []
+      for (const method of ['GET', 'HEAD', 'GET', 'HEAD'] as const) {
+        codes.push((await app.inject({ method, url: '/l' })).statusCode)
+      }
+      assert.deepEqual(codes, [200, 200, 429, 429])
+    } finally {
+      await app.close()
+    }
+  })
+})
