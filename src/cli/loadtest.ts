@@ -60,6 +60,8 @@ Verdicts:
 Output:
       --baseline <file>    compare with a previous JSON report: a regression verdict per figure (exit 1 on regression)
       --tolerance <pct>    change allowed before a figure counts as worse (default 10%)
+      --scrape <url|off>   Prometheus endpoint of the target, scraped each second (default: the target's
+                           /metrics when it answers as Prometheus)
   -o, --out <file>         write the JSON report (with the encoded histograms)
       --json               print the JSON report instead of the text summary
   -q, --quiet              no progress lines`
@@ -87,6 +89,7 @@ const FLAGS = {
   slo: { type: 'string' },
   from: { type: 'string' },
   step: { type: 'string' },
+  scrape: { type: 'string' },
   baseline: { type: 'string' },
   tolerance: { type: 'string' },
   out: { type: 'string', short: 'o' },
@@ -147,6 +150,7 @@ export async function loadtestCommand(argv: string[], io: CliIo): Promise<number
   const maxInFlight = numberFlag(v['max-in-flight'], 'max-in-flight', 1, true)
   if (maxInFlight !== undefined) options.maxInFlight = maxInFlight
   if (v.http2 === true) options.http2 = true
+  if (v.scrape !== undefined) options.scrape = v.scrape === 'off' ? false : v.scrape
   if (v['abort-on-fail'] === true) options.abortOnFail = true
   if (v['abort-after'] !== undefined) options.abortAfter = v['abort-after'] as LoadTestOptions['abortAfter']
   if (v.threshold !== undefined) options.thresholds = [...(options.thresholds ?? []), ...v.threshold]
