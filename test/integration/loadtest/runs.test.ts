@@ -20,7 +20,7 @@ let mode: 'ok' | 'fail' = 'ok'
 before(async () => {
   let n = 0
   server = http.createServer((req, res) => {
-    if (req.method === 'HEAD') {
+    if (req.method === 'HEAD' || req.url === '/metrics') {
       res.end()
       return
     }
