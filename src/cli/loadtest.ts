@@ -20,6 +20,7 @@ import {
   PRESETS,
   preset,
   readReport,
+  renderHtml,
   runLoadTest,
   type ScenarioSpec,
   type StepSpec,
@@ -62,6 +63,7 @@ Output:
       --tolerance <pct>    change allowed before a figure counts as worse (default 10%)
       --scrape <url|off>   Prometheus endpoint of the target, scraped each second (default: the target's
                            /metrics when it answers as Prometheus)
+      --html <file>        write the self-contained HTML report (plots, no network)
   -o, --out <file>         write the JSON report (with the encoded histograms)
       --json               print the JSON report instead of the text summary
   -q, --quiet              no progress lines`
@@ -92,6 +94,7 @@ const FLAGS = {
   scrape: { type: 'string' },
   baseline: { type: 'string' },
   tolerance: { type: 'string' },
+  html: { type: 'string' },
   out: { type: 'string', short: 'o' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
@@ -191,6 +194,7 @@ export async function loadtestCommand(argv: string[], io: CliIo): Promise<number
   if (baseline !== undefined)
     report.comparison = compareWithBaseline(report, baseline, (tolerance ?? 10) / 100)
   await emit(report, io, v.out, v.json === true)
+  if (v.html !== undefined) await writeHtml(report, v.html, io, v.json === true)
   if (report.stopped?.reason === 'interrupted') return EXIT_INTERRUPTED
   return report.passed && report.comparison?.regression !== true ? 0 : 1
 }
@@ -251,6 +255,7 @@ async function mergeCommand(argv: string[], io: CliIo): Promise<number> {
     out: { type: 'string', short: 'o' },
     json: { type: 'boolean' },
     threshold: { type: 'string', short: 't', multiple: true },
+    html: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   })
   if (v.help === true) {
@@ -262,6 +267,7 @@ async function mergeCommand(argv: string[], io: CliIo): Promise<number> {
   let merged = mergeReports(reports)
   if (v.threshold !== undefined) merged = checkThresholds(merged, v.threshold)
   await emit(merged, io, v.out, v.json === true)
+  if (v.html !== undefined) await writeHtml(merged, v.html, io, v.json === true)
   return merged.passed ? 0 : 1
 }
 
@@ -275,6 +281,11 @@ async function emit(
   if (out !== undefined) await writeFile(out, text)
   io.out(json ? text.trimEnd() : formatReport(report))
   if (out !== undefined && !json) io.out(`report written to ${out}`)
+}
+
+async function writeHtml(report: LoadTestReport, file: string, io: CliIo, json: boolean): Promise<void> {
+  await writeFile(file, renderHtml(report))
+  if (!json) io.out(`HTML report written to ${file}`)
 }
 
 function parseStairs(value: string): ScenarioSpec['stairs'] {

@@ -19,6 +19,7 @@ export {
 } from './breaking-point.js'
 export { type Location, ReportFileError, ScenarioError } from './errors.js'
 export { LatencyHistogram, type LatencySummary, SUMMARY_PERCENTILES } from './histogram.js'
+export { renderHtml } from './html.js'
 export type { LoadTestOptions, ResolvedLoadTest } from './options.js'
 export { resolveLoadTestOptions } from './options.js'
 export { PRESETS, type PresetName, preset } from './presets.js'
