@@ -22,6 +22,7 @@ import {
   readReport,
   renderHtml,
   runLoadTest,
+  runLoadTestInWorkers,
   type ScenarioSpec,
   type StepSpec,
 } from '../loadtest/index.js'
@@ -49,6 +50,7 @@ Requests:
   -p, --pipelining <n>     HTTP/1.1 pipelining depth (default 1)
       --timeout <d>        per-request timeout (default 10s)
       --http2              offer HTTP/2 (TLS targets, by ALPN)
+  -w, --workers <n>        generate from n worker threads (rates, users and connections split; reports merged exactly)
       --max-in-flight <n>  open model: outstanding requests above which a send is dropped
 Breaking point:
       --breaking-point     ramp until a step breaks (achieved < 95%, p99 > --slo, errors > 1%), bisect to the
@@ -84,6 +86,7 @@ const FLAGS = {
   timeout: { type: 'string' },
   http2: { type: 'boolean' },
   'max-in-flight': { type: 'string' },
+  workers: { type: 'string', short: 'w' },
   threshold: { type: 'string', short: 't', multiple: true },
   'abort-on-fail': { type: 'boolean' },
   'abort-after': { type: 'string' },
@@ -183,10 +186,15 @@ export async function loadtestCommand(argv: string[], io: CliIo): Promise<number
       stop.abort()
     } else process.exit(EXIT_INTERRUPTED)
   })
-  const progress = v.quiet === true ? undefined : progressPrinter(io)
+  const workers = numberFlag(v.workers, 'workers', 1, true) ?? 1
+  // Worker threads report at the end only: no progress lines.
+  const progress = v.quiet === true || workers > 1 ? undefined : progressPrinter(io)
   let report: LoadTestReport
   try {
-    report = await runLoadTest({ ...options, signal: stop.signal, onProgress: progress?.onProgress })
+    report =
+      workers > 1
+        ? await runLoadTestInWorkers({ ...options, signal: stop.signal }, workers)
+        : await runLoadTest({ ...options, signal: stop.signal, onProgress: progress?.onProgress })
   } finally {
     progress?.done()
     removeInterrupt()

@@ -42,3 +42,4 @@ export { ArrivalSchedule, peakRate, type RateStage, rateAt, scheduleLength, stai
 export { parseExposition, reduceScrape, type ServerSample } from './scrape.js'
 export type { Outcome, SendCounters, TimelinePoint } from './stats.js'
 export { type Figures, parseThreshold, type Threshold, type ThresholdResult } from './thresholds.js'
+export { runLoadTestInWorkers } from './workers.js'
