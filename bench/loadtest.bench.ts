@@ -8,8 +8,8 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { LoadTestReport } from '../src/loadtest/index.js'
-import { report } from './lib/harness.js'
+import { type LoadTestReport, runLoadTest } from '../src/loadtest/index.js'
+import { gc, report } from './lib/harness.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const coSeconds = Number(process.env.LOADTEST_BENCH_SECONDS ?? 30)
@@ -62,6 +62,33 @@ function autocannon(args: string[]): Promise<AutocannonJson> {
   ]).then((s) => JSON.parse(s))
 }
 
+/** Peak RSS growth per virtual user: 10,000 users (100 connections, 1 s think) against 10. */
+async function memoryPerVu(url: string): Promise<void> {
+  const peak = async (vus: number): Promise<number> => {
+    gc()
+    const before = process.memoryUsage().rss
+    let max = before
+    const timer = setInterval(() => {
+      max = Math.max(max, process.memoryUsage().rss)
+    }, 50)
+    await runLoadTest({ target: url, vus, connections: 100, think: '1s', duration: '5s', scrape: false })
+    clearInterval(timer)
+    return max - before
+  }
+  const small = await peak(10)
+  const large = await peak(10_000)
+  report({
+    suite: 'loadtest',
+    name: 'memory per virtual user at 10,000 VUs (peak RSS growth)',
+    ours: (large - small) / 9_990 / 1024,
+    peer: undefined,
+    peerName: undefined,
+    unit: 'KB/VU',
+    higherIsBetter: false,
+    target: '<= 50 KB (k6 documents 1-5 MB)',
+  })
+}
+
 export default {
   name: 'loadtest (hotpath loadtest vs autocannon, wrk)',
   async run(): Promise<void> {
@@ -85,6 +112,18 @@ export default {
         target: '>= 0.95x',
         note: 'best of 2 interleaved 5 s runs each',
       })
+      const twoThreads = (await ours([trivial.url, '-c', '50', '-d', '5s', '-w', '2'])).rps
+      report({
+        suite: 'loadtest',
+        name: 'closed-loop capacity, 50 connections, --workers 2',
+        ours: twoThreads,
+        peer: Math.max(...peerRps),
+        peerName: 'autocannon (1 thread)',
+        unit: 'req/s',
+        higherIsBetter: true,
+        note: 'generator and target share the 2 cores',
+      })
+      await memoryPerVu(trivial.url)
       const wrk = spawnSync('sh', ['-c', 'command -v wrk'], { encoding: 'utf8' })
       if (wrk.status === 0) {
         const out = spawnSync('wrk', ['-c', '50', '-t', '1', '-d', '5s', trivial.url], {

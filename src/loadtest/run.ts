@@ -4,6 +4,7 @@
  * (signal or threshold) ends the schedule at once; requests in flight get `gracefulStop`, then are
  * cancelled; the report covers what ran.
  */
+import { setMaxListeners } from 'node:events'
 import type { Agent } from 'undici'
 import type { TimerHandle } from '../time.js'
 import { runClosedModel } from './closed-model.js'
@@ -42,6 +43,8 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
   const stats = new Stats()
   const agent = createAgent(plan)
   const cancel = new AbortController()
+  // Think times of every in-flight iteration listen on it: thousands of listeners are expected.
+  setMaxListeners(0, cancel.signal)
   const stop = new AbortController()
   let stopped: StopReason | undefined
   const stopRun = (reason: StopReason['reason'], detail: string): void => {
