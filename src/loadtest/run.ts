@@ -60,6 +60,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
     stats,
     clock,
     signal: cancel.signal,
+    timeoutMs: plan.timeoutMs,
   })
   await preflight(agent, plan.target, plan.timeoutMs)
   const scrapeUrl = plan.scrape === false ? undefined : (plan.scrape ?? new URL('/metrics', plan.target).href)
