@@ -19,6 +19,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   ws: async () => (await import('./ws.bench.js')).default,
   dashboard: async () => (await import('./dashboard.bench.js')).default,
   bus: async () => (await import('./bus.bench.js')).default,
+  loadtest: async () => (await import('./loadtest.bench.js')).default,
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))

@@ -20,7 +20,9 @@ import {
   PRESETS,
   preset,
   readReport,
+  renderHtml,
   runLoadTest,
+  runLoadTestInWorkers,
   type ScenarioSpec,
   type StepSpec,
 } from '../loadtest/index.js'
@@ -48,6 +50,7 @@ Requests:
   -p, --pipelining <n>     HTTP/1.1 pipelining depth (default 1)
       --timeout <d>        per-request timeout (default 10s)
       --http2              offer HTTP/2 (TLS targets, by ALPN)
+  -w, --workers <n>        generate from n worker threads (rates, users and connections split; reports merged exactly)
       --max-in-flight <n>  open model: outstanding requests above which a send is dropped
 Breaking point:
       --breaking-point     ramp until a step breaks (achieved < 95%, p99 > --slo, errors > 1%), bisect to the
@@ -60,6 +63,9 @@ Verdicts:
 Output:
       --baseline <file>    compare with a previous JSON report: a regression verdict per figure (exit 1 on regression)
       --tolerance <pct>    change allowed before a figure counts as worse (default 10%)
+      --scrape <url|off>   Prometheus endpoint of the target, scraped each second (default: the target's
+                           /metrics when it answers as Prometheus)
+      --html <file>        write the self-contained HTML report (plots, no network)
   -o, --out <file>         write the JSON report (with the encoded histograms)
       --json               print the JSON report instead of the text summary
   -q, --quiet              no progress lines`
@@ -80,6 +86,7 @@ const FLAGS = {
   timeout: { type: 'string' },
   http2: { type: 'boolean' },
   'max-in-flight': { type: 'string' },
+  workers: { type: 'string', short: 'w' },
   threshold: { type: 'string', short: 't', multiple: true },
   'abort-on-fail': { type: 'boolean' },
   'abort-after': { type: 'string' },
@@ -87,8 +94,10 @@ const FLAGS = {
   slo: { type: 'string' },
   from: { type: 'string' },
   step: { type: 'string' },
+  scrape: { type: 'string' },
   baseline: { type: 'string' },
   tolerance: { type: 'string' },
+  html: { type: 'string' },
   out: { type: 'string', short: 'o' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
@@ -147,6 +156,7 @@ export async function loadtestCommand(argv: string[], io: CliIo): Promise<number
   const maxInFlight = numberFlag(v['max-in-flight'], 'max-in-flight', 1, true)
   if (maxInFlight !== undefined) options.maxInFlight = maxInFlight
   if (v.http2 === true) options.http2 = true
+  if (v.scrape !== undefined) options.scrape = v.scrape === 'off' ? false : v.scrape
   if (v['abort-on-fail'] === true) options.abortOnFail = true
   if (v['abort-after'] !== undefined) options.abortAfter = v['abort-after'] as LoadTestOptions['abortAfter']
   if (v.threshold !== undefined) options.thresholds = [...(options.thresholds ?? []), ...v.threshold]
@@ -176,10 +186,15 @@ export async function loadtestCommand(argv: string[], io: CliIo): Promise<number
       stop.abort()
     } else process.exit(EXIT_INTERRUPTED)
   })
-  const progress = v.quiet === true ? undefined : progressPrinter(io)
+  const workers = numberFlag(v.workers, 'workers', 1, true) ?? 1
+  // Worker threads report at the end only: no progress lines.
+  const progress = v.quiet === true || workers > 1 ? undefined : progressPrinter(io)
   let report: LoadTestReport
   try {
-    report = await runLoadTest({ ...options, signal: stop.signal, onProgress: progress?.onProgress })
+    report =
+      workers > 1
+        ? await runLoadTestInWorkers({ ...options, signal: stop.signal }, workers)
+        : await runLoadTest({ ...options, signal: stop.signal, onProgress: progress?.onProgress })
   } finally {
     progress?.done()
     removeInterrupt()
@@ -187,6 +202,7 @@ export async function loadtestCommand(argv: string[], io: CliIo): Promise<number
   if (baseline !== undefined)
     report.comparison = compareWithBaseline(report, baseline, (tolerance ?? 10) / 100)
   await emit(report, io, v.out, v.json === true)
+  if (v.html !== undefined) await writeHtml(report, v.html, io, v.json === true)
   if (report.stopped?.reason === 'interrupted') return EXIT_INTERRUPTED
   return report.passed && report.comparison?.regression !== true ? 0 : 1
 }
@@ -247,6 +263,7 @@ async function mergeCommand(argv: string[], io: CliIo): Promise<number> {
     out: { type: 'string', short: 'o' },
     json: { type: 'boolean' },
     threshold: { type: 'string', short: 't', multiple: true },
+    html: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   })
   if (v.help === true) {
@@ -258,6 +275,7 @@ async function mergeCommand(argv: string[], io: CliIo): Promise<number> {
   let merged = mergeReports(reports)
   if (v.threshold !== undefined) merged = checkThresholds(merged, v.threshold)
   await emit(merged, io, v.out, v.json === true)
+  if (v.html !== undefined) await writeHtml(merged, v.html, io, v.json === true)
   return merged.passed ? 0 : 1
 }
 
@@ -271,6 +289,11 @@ async function emit(
   if (out !== undefined) await writeFile(out, text)
   io.out(json ? text.trimEnd() : formatReport(report))
   if (out !== undefined && !json) io.out(`report written to ${out}`)
+}
+
+async function writeHtml(report: LoadTestReport, file: string, io: CliIo, json: boolean): Promise<void> {
+  await writeFile(file, renderHtml(report))
+  if (!json) io.out(`HTML report written to ${file}`)
 }
 
 function parseStairs(value: string): ScenarioSpec['stairs'] {

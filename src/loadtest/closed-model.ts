@@ -4,6 +4,7 @@
  * closed model cannot see the requests a stalled server kept users from sending: use the open
  * model for latency SLOs).
  */
+import { setMaxListeners } from 'node:events'
 import type { Clock } from '../time.js'
 import { sleep } from './clock.js'
 
@@ -31,6 +32,8 @@ export async function runClosedModel(run: ClosedModelRun): Promise<void> {
   const { clock, iteration, thinkMs, signal } = run
   const deadline = clock.now() + run.durationMs
   const stopTimer = new AbortController()
+  // Every user's think time listens on this signal: thousands of listeners are expected.
+  setMaxListeners(0, stopTimer.signal)
   const onAbort = (): void => stopTimer.abort()
   signal?.addEventListener('abort', onAbort, { once: true })
   let iterations = 0

@@ -35,6 +35,8 @@ interface CompiledStep {
   weight: number
   /** The scenario gave this step a weight (the iteration is a weighted pick). */
   weighted: boolean
+  /** A WebSocket step: messages to send and replies to await. */
+  ws: { send: string[]; replies: number } | undefined
 }
 
 /** Creates the Agent every request goes through. */
@@ -93,6 +95,13 @@ export function compileSteps(steps: readonly StepSpec[] | undefined, base: URL):
       thinkMs: step.think === undefined ? 0 : toMs(step.think, 'think'),
       weight: step.weight ?? 1,
       weighted: step.weight !== undefined,
+      ws:
+        step.ws === undefined
+          ? undefined
+          : {
+              send: [step.ws.send ?? []].flat(),
+              replies: step.ws.replies ?? [step.ws.send ?? []].flat().length,
+            },
     }
   })
 }
@@ -105,6 +114,8 @@ export interface IterationContext {
   clock: Clock
   /** Ends think times early (a stop); requests in flight are cancelled by destroying the agent. */
   signal: AbortSignal
+  /** Per-request timeout (WebSocket exchanges; HTTP timeouts live in the agent). */
+  timeoutMs: number
 }
 
 /**
@@ -153,7 +164,7 @@ async function runStep(
   const { clock, stats } = ctx
   const queued = clock.now()
   const from = intended ?? queued
-  const res = await send(ctx, step, vars)
+  const res = step.ws === undefined ? await send(ctx, step, vars) : await sendWs(ctx, step, step.ws, vars)
   let error = res.error
   const status = res.status
   if (error === undefined && res.text !== undefined) {
@@ -256,6 +267,79 @@ function send(ctx: IterationContext, step: CompiledStep, vars: Vars): Promise<Se
     } catch (err) {
       finish(err)
     }
+  })
+}
+
+/** The `ws` package, loaded on the first WebSocket step (an optional peer dependency). */
+let wsModule: Promise<typeof import('ws')> | undefined
+
+/**
+ * One WebSocket exchange: connect (the target's http(s) URL as ws(s)), send the messages, await
+ * `replies` messages, close. Status 101 on upgrade; the last reply is the text checks and
+ * captures read. A new connection per iteration, as a browser tab would.
+ */
+function sendWs(
+  ctx: IterationContext,
+  step: CompiledStep,
+  spec: { send: string[]; replies: number },
+  vars: Vars,
+): Promise<Sent> {
+  const { clock } = ctx
+  wsModule ??= import('ws')
+  return new Promise<Sent>((resolve) => {
+    const out: Sent = {
+      status: undefined,
+      headers: {},
+      text: undefined,
+      bytes: 0,
+      sentAt: undefined,
+      end: 0,
+      error: undefined,
+    }
+    let done = false
+    let socket: import('ws').WebSocket | undefined
+    const finish = (error?: string): void => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      out.end = clock.now()
+      out.error = error
+      socket?.terminate()
+      resolve(out)
+    }
+    const timer = setTimeout(() => finish('ws timeout'), ctx.timeoutMs)
+    wsModule?.then(
+      ({ WebSocket }) => {
+        const url = step.url(vars)
+        url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
+        socket = new WebSocket(url, { headers: step.headers(vars) })
+        let received = 0
+        socket.on('open', () => {
+          out.status = 101
+          out.sentAt = clock.now()
+          for (const m of spec.send)
+            socket?.send(m.replace(/\{\{\s*([\w.-]+)\s*\}\}/g, (_, k: string) => vars[k] ?? `{{${k}}}`))
+          if (spec.replies === 0) finish()
+        })
+        socket.on('message', (data: Buffer) => {
+          received++
+          out.bytes += data.length
+          out.text = String(data)
+          if (received >= spec.replies) finish()
+        })
+        socket.on('unexpected-response', (_req, res) => {
+          out.status = res.statusCode
+          finish(`status ${res.statusCode}`)
+        })
+        socket.on('error', (err: Error & { code?: string }) => finish(err.code ?? err.name))
+        socket.on('close', () =>
+          finish(
+            received >= spec.replies ? undefined : `ws closed after ${received} of ${spec.replies} replies`,
+          ),
+        )
+      },
+      () => finish('ws package not installed (npm install ws)'),
+    )
   })
 }
 

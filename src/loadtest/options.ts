@@ -29,6 +29,11 @@ export interface LoadTestOptions extends ScenarioSpec {
   abortAfter?: Duration
   /** How long requests still in flight at the end may take before they are cancelled. @default the timeout */
   gracefulStop?: Duration
+  /**
+   * Prometheus endpoint scraped once a second for server-side figures, or `false`. @default the
+   * target's `/metrics` when it answers with Prometheus text, otherwise no scraping
+   */
+  scrape?: string | false
 }
 
 /** The resolved plan. */
@@ -55,14 +60,24 @@ export interface ResolvedLoadTest {
   clock: Clock
   signal: AbortSignal | undefined
   onProgress: LoadTestOptions['onProgress']
+  scrape: string | false | undefined
 }
 
-const KNOWN = [...SCENARIO_KEYS, 'clock', 'signal', 'onProgress', 'lateAfter', 'abortAfter', 'gracefulStop']
+const KNOWN = [
+  ...SCENARIO_KEYS,
+  'clock',
+  'signal',
+  'onProgress',
+  'lateAfter',
+  'abortAfter',
+  'gracefulStop',
+  'scrape',
+]
 
 /** Validates and resolves `options` (throws `ScenarioError` or `TypeError` naming the field). */
 export function resolveLoadTestOptions(options: LoadTestOptions): ResolvedLoadTest {
   assertKnownKeys(options, KNOWN, 'loadtest options')
-  const { clock, signal, onProgress, lateAfter, abortAfter, gracefulStop, ...scenario } = options
+  const { clock, signal, onProgress, lateAfter, abortAfter, gracefulStop, scrape, ...scenario } = options
   const s = validateScenario(
     Object.fromEntries(Object.entries(scenario).filter(([, v]) => v !== undefined)),
     undefined,
@@ -120,5 +135,11 @@ export function resolveLoadTestOptions(options: LoadTestOptions): ResolvedLoadTe
     clock: clock ?? precisionClock,
     signal,
     onProgress,
+    scrape:
+      scrape === undefined || scrape === false
+        ? scrape
+        : checkUrl(scrape, (problem) => {
+            throw new ScenarioError({ field: 'scrape' }, problem)
+          }).href,
   })
 }

@@ -9,6 +9,7 @@ import { type BaselineComparison, formatComparison } from './baseline.js'
 import { ReportFileError } from './errors.js'
 import { LatencyHistogram, type LatencySummary } from './histogram.js'
 import type { RateStage } from './schedule.js'
+import type { ServerSample } from './scrape.js'
 import type { SendCounters, TimelinePoint } from './stats.js'
 import { evaluate, type Figures, parseThreshold, type ThresholdResult } from './thresholds.js'
 
@@ -69,6 +70,8 @@ export interface LoadTestReport {
   stopped: StopReason | undefined
   /** Number of runs merged into this report (1 for a plain run). */
   runs: number
+  /** The target's own figures, scraped from its Prometheus endpoint once a second. */
+  server?: { url: string; samples: ServerSample[] }
   /** The comparison with `--baseline`, when one was given. */
   comparison?: BaselineComparison
 }
@@ -268,10 +271,32 @@ export function formatReport(r: LoadTestReport): string {
     lines.push(
       `threshold     ${t.ok ? 'PASS' : 'FAIL'}  ${t.threshold}  (actual ${t.actual}${/errors|dropped/.test(t.threshold) && t.threshold.includes('%') ? '%' : ''})`,
     )
+  if (r.server !== undefined) lines.push(formatServer(r.server.samples))
   if (r.comparison !== undefined) lines.push(formatComparison(r.comparison))
   if (r.stopped !== undefined)
     lines.push(
       `stopped       ${r.stopped.reason} after ${(r.stopped.atMs / 1000).toFixed(1)}s: ${r.stopped.detail}`,
     )
   return lines.join('\n')
+}
+
+function formatServer(samples: readonly ServerSample[]): string {
+  const max = (f: (s: ServerSample) => number | undefined): number | undefined => {
+    const values = samples.map(f).filter((v): v is number => v !== undefined)
+    return values.length === 0 ? undefined : Math.max(...values)
+  }
+  const parts: string[] = []
+  const lag = max((s) => s.eventLoopP99Ms)
+  if (lag !== undefined) parts.push(`event-loop p99 max ${formatMs(lag)}`)
+  const cpu = max((s) => s.cpu)
+  if (cpu !== undefined) parts.push(`CPU max ${(cpu * 100).toFixed(0)}%`)
+  const hit = samples.map((s) => s.cacheHitRatio).filter((v): v is number => v !== undefined)
+  if (hit.length > 0) parts.push(`cache hit ratio min ${(Math.min(...hit) * 100).toFixed(1)}%`)
+  const waiting = max((s) => s.poolWaiting)
+  if (waiting !== undefined) parts.push(`pool waiters max ${waiting}`)
+  const shed = max((s) => s.shedPerSec)
+  if (shed !== undefined) parts.push(`shed max ${shed}/s`)
+  const rss = max((s) => s.rssMb)
+  if (rss !== undefined) parts.push(`RSS max ${rss.toFixed(0)} MB`)
+  return `server        ${samples.length} scrapes: ${parts.join(', ') || 'no known metrics'}`
 }

@@ -4,6 +4,7 @@
  * (signal or threshold) ends the schedule at once; requests in flight get `gracefulStop`, then are
  * cancelled; the report covers what ran.
  */
+import { setMaxListeners } from 'node:events'
 import type { Agent } from 'undici'
 import type { TimerHandle } from '../time.js'
 import { runClosedModel } from './closed-model.js'
@@ -12,6 +13,7 @@ import { compileSteps, createAgent, createIteration } from './http.js'
 import { runOpenModel } from './open-model.js'
 import { type LoadTestOptions, resolveLoadTestOptions } from './options.js'
 import { type LoadTestReport, REPORT_FORMAT, type StopReason } from './report.js'
+import { reduceScrape, type ServerSample, scrape } from './scrape.js'
 import { Stats } from './stats.js'
 import { canAbortEarly, evaluate, type Figures } from './thresholds.js'
 
@@ -41,6 +43,8 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
   const stats = new Stats()
   const agent = createAgent(plan)
   const cancel = new AbortController()
+  // Think times of every in-flight iteration listen on it: thousands of listeners are expected.
+  setMaxListeners(0, cancel.signal)
   const stop = new AbortController()
   let stopped: StopReason | undefined
   const stopRun = (reason: StopReason['reason'], detail: string): void => {
@@ -56,10 +60,26 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
     stats,
     clock,
     signal: cancel.signal,
+    timeoutMs: plan.timeoutMs,
   })
   await preflight(agent, plan.target, plan.timeoutMs)
+  const scrapeUrl = plan.scrape === false ? undefined : (plan.scrape ?? new URL('/metrics', plan.target).href)
+  // Auto mode: only when the target answers its /metrics as Prometheus text.
+  let previous = scrapeUrl === undefined ? undefined : await scrape(scrapeUrl, 1000)
+  const server: ServerSample[] = []
   const start = clock.now()
   stats.startedAt = start
+  if (previous !== undefined) server.push(reduceScrape(0, previous, undefined))
+  let previousT = 0
+  const scrapeOnce = (t: number): void => {
+    if (scrapeUrl === undefined || previous === undefined) return
+    void scrape(scrapeUrl, 900).then((e) => {
+      if (e === undefined) return
+      server.push(reduceScrape(t, e, previous === undefined ? undefined : { e: previous, t: previousT }))
+      previous = e
+      previousT = t
+    })
+  }
   const wallStart = Date.now()
 
   let graceTimer: TimerHandle | undefined
@@ -83,6 +103,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
   let ticker: TimerHandle | undefined
   const tick = (): void => {
     second++
+    scrapeOnce(second)
     const point = stats.closeInterval(second)
     const now = clock.now()
     if (abortable.length > 0 && now - start >= plan.abortAfterMs) {
@@ -180,6 +201,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
     passed: thresholds.every((t) => t.ok) && stopped?.reason !== 'threshold',
     stopped,
     runs: 1,
+    server: scrapeUrl === undefined || server.length === 0 ? undefined : { url: scrapeUrl, samples: server },
   }
 }
 

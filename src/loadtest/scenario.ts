@@ -30,6 +30,8 @@ export interface StepSpec {
   think?: Duration
   /** When any step has a weight, each iteration runs ONE step picked by weight (a request mix). @default 1 */
   weight?: number
+  /** A WebSocket step: connect to `path` as ws(s), send `send`, await `replies` messages (default: one per message sent). @default an HTTP step */
+  ws?: { send?: string | string[]; replies?: number }
 }
 
 /** A scenario as written in a JSON/YAML file or exported by a module. */
@@ -98,6 +100,7 @@ const STEP_KEYS = [
   'capture',
   'think',
   'weight',
+  'ws',
 ] as const
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
@@ -246,6 +249,16 @@ function validateStep(step: unknown, at: Array<string | number>, fail: Fail): vo
   }
   duration(st.think, [...at, 'think'], fail)
   nonNegative(st, 'weight', at, fail)
+  if (st.ws !== undefined) {
+    if (!isObject(st.ws)) fail([...at, 'ws'], 'must be an object { send, replies }')
+    const ws = st.ws as Record<string, unknown>
+    unknownKeys(ws, ['send', 'replies'], [...at, 'ws'], fail)
+    const sends = ws.send === undefined ? [] : [ws.send].flat()
+    if (sends.some((m) => typeof m !== 'string'))
+      fail([...at, 'ws', 'send'], 'must be a string or a list of strings')
+    if (ws.replies !== undefined && (!Number.isInteger(ws.replies) || (ws.replies as number) < 0))
+      fail([...at, 'ws', 'replies'], `must be a whole number >= 0; received ${JSON.stringify(ws.replies)}`)
+  }
 }
 
 /** Parses `rate`: a number, or `'from-to'` for a ramp over the run. */

@@ -47,7 +47,7 @@ function hotpath(args: string[], onStart?: (child: ReturnType<typeof spawn>) => 
 
 before(async () => {
   server = http.createServer((req, res) => {
-    if (req.method !== 'HEAD') seen++
+    if (req.method !== 'HEAD' && req.url !== '/metrics') seen++
     res.end('hello')
   })
   server.listen(0, '127.0.0.1')

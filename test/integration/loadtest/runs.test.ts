@@ -9,7 +9,7 @@ import { once } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import { runLoadTest } from '../../../src/loadtest/index.js'
+import { runLoadTest, runLoadTestInWorkers } from '../../../src/loadtest/index.js'
 
 let server: http.Server
 let base: string
@@ -20,7 +20,7 @@ let mode: 'ok' | 'fail' = 'ok'
 before(async () => {
   let n = 0
   server = http.createServer((req, res) => {
-    if (req.method === 'HEAD') {
+    if (req.method === 'HEAD' || req.url === '/metrics') {
       res.end()
       return
     }
@@ -141,6 +141,21 @@ describe('runLoadTest on loopback', () => {
     } finally {
       mode = 'ok'
     }
+  })
+
+  test('worker threads split the plan and their reports merge exactly', async () => {
+    seen = 0
+    const r = await runLoadTestInWorkers(
+      { target: `${base}/`, rate: 200, duration: '1s', connections: 4, thresholds: ['errors < 1%'] },
+      2,
+    )
+    assert.equal(r.runs, 2)
+    assert.equal(r.sends.scheduled, 200)
+    assert.equal(r.requests, seen)
+    assert.equal(r.latency.corrected.count, seen)
+    assert.deepEqual(r.plan.stages, [{ durationMs: 1000, from: 200, to: 200 }])
+    assert.equal(r.plan.connections, 4)
+    assert.equal(r.passed, true)
   })
 
   test('a signal stops the run and the report covers what ran', async () => {

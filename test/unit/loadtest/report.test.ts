@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test'
 import { isHotpathError } from '../../../src/errors.js'
 import { compareWithBaseline, formatComparison } from '../../../src/loadtest/baseline.js'
 import { LatencyHistogram } from '../../../src/loadtest/histogram.js'
+import { renderHtml } from '../../../src/loadtest/html.js'
 import {
   checkThresholds,
   formatReport,
@@ -162,5 +163,22 @@ describe('baseline comparison', () => {
     // The open model's rate is what was asked for: never a verdict.
     assert.equal(verdict.rps, 'same')
     assert.match(formatComparison(c), /REGRESSION/)
+  })
+})
+
+describe('HTML report', () => {
+  test('one self-contained page: plots as inline SVG, nothing fetched, escaped text, small', () => {
+    const stats = run(7, 20_000, 50)
+    for (let i = 1; i <= 3600; i++) stats.closeInterval(i)
+    const r = { ...reportOf(stats, '2026-01-01T00:00:00.000Z', 3_600_000), name: '<b>x</b>' }
+    const html = renderHtml(r)
+    assert.ok(
+      Buffer.byteLength(html) <= 300 * 1024,
+      `${Buffer.byteLength(html)} bytes for an hour's timeline`,
+    )
+    assert.doesNotMatch(html, /<script|<link|<img|@import|url\(|src=/i)
+    assert.equal((html.match(/<svg /g) ?? []).length, 3)
+    assert.match(html, /Percentile spectrum/)
+    assert.match(html, /&lt;b&gt;x&lt;\/b&gt;/)
   })
 })
