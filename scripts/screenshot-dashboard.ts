@@ -15,7 +15,13 @@ const server = await buildServer(loadConfig({ BACKEND_LATENCY_MS: '20' }))
 const base = await server.app.listen({ port: 0, host: '127.0.0.1' })
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking'],
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+  ],
 })
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } })
@@ -42,7 +48,13 @@ try {
           const n = i++ % 10
           const id = 1 + (i % 200)
           const path =
-            n < 5 ? '/api/catalog' : n < 8 ? `/api/catalog/${id}` : n < 9 ? `/api/agents/quote/${id}` : '/api/limited'
+            n < 5
+              ? '/api/catalog'
+              : n < 8
+                ? `/api/catalog/${id}`
+                : n < 9
+                  ? `/api/agents/quote/${id}`
+                  : '/api/limited'
           return { ...req, path }
         },
       },
