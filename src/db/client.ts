@@ -379,7 +379,7 @@ export class Db implements Instrumentable, Queryable {
     runner: Runner,
   ): void {
     const fp = e.analysis.fingerprint || e.text
-    this.table?.record(fp, e.text, ms, rows, ok)
+    this.table?.record(fp, e.text, ms, rows, ok, params)
     if (this.events.has('query'))
       this.events.emit('query', { text: e.text, fingerprint: fp, durationMs: ms, rows, ok })
     const slow = this.slow
@@ -520,6 +520,14 @@ export class Db implements Instrumentable, Queryable {
   /** Per-fingerprint statement statistics, by total time. */
   statements(): StatementStats[] {
     return this.table?.list() ?? []
+  }
+
+  /**
+   * The captured workload for the index advisor: each statement shape once, with the parameters
+   * of its first call and how often it ran.
+   */
+  workload(): Array<{ text: string; params: readonly unknown[]; calls: number }> {
+    return this.table?.workload() ?? []
   }
 
   /** Recorded slow statements, oldest first. */
