@@ -183,7 +183,9 @@ function ensureHypoPG() {
     console.log(`# apt-get install ${pkg} (optional: the index advisor's what-if costing)`)
     execFileSync('apt-get', ['install', '-y', '--no-install-recommends', pkg], { stdio: 'inherit', env })
   } catch (err) {
-    console.warn(`# ${pkg} could not be installed (${err.message.split('\n')[0]}); the advisor falls back to rolled-back indexes`)
+    console.warn(
+      `# ${pkg} could not be installed (${err.message.split('\n')[0]}); the advisor falls back to rolled-back indexes`,
+    )
   }
 }
 

@@ -69,7 +69,10 @@ describe('index advisor on the planted-needs schema', () => {
     const report = await adviseIndexes({ db, workload: plantedWorkload(N), ...OPTIONS })
     const score = scorePlanted(report)
     assert.deepEqual(score.decoys, [], formatAdvice(report))
-    assert.ok(score.found.length >= 8, `${report.method}: found ${score.found.join(',')}; missed ${score.missed.join(',')}`)
+    assert.ok(
+      score.found.length >= 8,
+      `${report.method}: found ${score.found.join(',')}; missed ${score.missed.join(',')}`,
+    )
   })
 
   test('the same answer on PostgreSQL and PGlite', () => {
