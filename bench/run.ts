@@ -16,6 +16,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   resilience: async () => (await import('./resilience.bench.js')).default,
   metrics: async () => (await import('./metrics.bench.js')).default,
   fastify: async () => (await import('./fastify.bench.js')).default,
+  db: async () => (await import('./db.bench.js')).default,
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
