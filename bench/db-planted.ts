@@ -14,23 +14,23 @@ export function plantedSchema(n: number): string[] {
   return [
     `CREATE TABLE orders (id int PRIMARY KEY, customer_id int, sku text, region int, created_at timestamp,
       status text, due_date date, total numeric, flag boolean, note text)`,
-    `INSERT INTO orders SELECT g, (g * 7919) % ${c}, 'sku-' || ((g * 104729) % ${Math.max(10, Math.floor(n / 5))}),
-      g % 50, timestamp '2025-01-01' + ((g * 31) % 525600) * interval '1 minute',
+    `INSERT INTO orders SELECT g, (g::bigint * 7919) % ${c}, 'sku-' || ((g::bigint * 104729) % ${Math.max(10, Math.floor(n / 5))}),
+      g % 50, timestamp '2025-01-01' + ((g::bigint * 31) % 525600) * interval '1 minute',
       CASE WHEN g % 200 = 0 THEN 'open' WHEN g % 3 = 0 THEN 'done' ELSE 'shipped' END,
       date '2025-01-01' + (g % 365), (g % 1000) / 10.0, g % 2 = 0, 'note ' || g
       FROM generate_series(1, ${n}) g`,
     `CREATE TABLE customers (id int PRIMARY KEY, email text, region int, tier int, country int, city int,
       signup timestamp, name text)`,
-    `INSERT INTO customers SELECT g, 'user' || g || '@example.com', g % 50, g % 5, (g * 13) % 200,
-      (g * 17) % 1000, timestamp '2020-01-01' + ((g * 7) % 2000000) * interval '1 minute', 'name ' || g
+    `INSERT INTO customers SELECT g, 'user' || g || '@example.com', g % 50, g % 5, (g::bigint * 13) % 200,
+      (g::bigint * 17) % 1000, timestamp '2020-01-01' + ((g::bigint * 7) % 2000000) * interval '1 minute', 'name ' || g
       FROM generate_series(1, ${c}) g`,
     `CREATE TABLE events (id int PRIMARY KEY, user_id int, kind int, at timestamp, session int,
       account int, channel int, seq_no int, payload text)`,
-    `INSERT INTO events SELECT g, (g * 7907) % ${c}, g % 20, timestamp '2025-01-01' + ((g * 37) % 525600) * interval '1 minute',
-      (g * 7883) % ${Math.max(10, Math.floor(n / 1000))}, (g * 7877) % ${Math.max(10, Math.floor(n / 1000))}, g % 10, g, 'p' || g
+    `INSERT INTO events SELECT g, (g::bigint * 7907) % ${c}, g % 20, timestamp '2025-01-01' + ((g::bigint * 37) % 525600) * interval '1 minute',
+      (g::bigint * 7883) % ${Math.max(10, Math.floor(n / 1000))}, (g::bigint * 7877) % ${Math.max(10, Math.floor(n / 1000))}, g % 10, g, 'p' || g
       FROM generate_series(1, ${n}) g`,
     'CREATE TABLE hot (id int PRIMARY KEY, k int, v int)',
-    `INSERT INTO hot SELECT g, (g * 31) % ${c}, 0 FROM generate_series(1, ${c}) g`,
+    `INSERT INTO hot SELECT g, (g::bigint * 31) % ${c}, 0 FROM generate_series(1, ${c}) g`,
     'CREATE TABLE items (id int PRIMARY KEY, cat int, price numeric, name text)',
     `INSERT INTO items SELECT g, g % ${Math.max(10, Math.floor(n / 200))}, g % 500, 'item ' || g FROM generate_series(1, ${Math.floor(n / 2)}) g`,
     'CREATE INDEX items_cat_price ON items (cat, price)',

@@ -111,6 +111,16 @@ async function pointSelects(admin: pg.Pool): Promise<void> {
     target: '>= 0.95x',
   })
 
+  report({
+    suite: SUITE,
+    name: "uncached client query vs plain pool.query (the client's own overhead)",
+    ours: mr.plainClient as number,
+    peer: mr.pg,
+    peerName: 'pool.query',
+    unit: 'ops/s',
+    higherIsBetter: true,
+  })
+
   // slow-query capture on (10 s threshold, never reached) vs off, same client code path
   const slowOn = await createDb({ connection: url, slowQuery: { threshold: '10s' } })
   const sr = await compareOps(
