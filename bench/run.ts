@@ -20,6 +20,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   dashboard: async () => (await import('./dashboard.bench.js')).default,
   bus: async () => (await import('./bus.bench.js')).default,
   loadtest: async () => (await import('./loadtest.bench.js')).default,
+  db: async () => (await import('./db.bench.js')).default,
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))

@@ -154,6 +154,41 @@ async function ensurePostgres() {
   }
 }
 
+/**
+ * HypoPG lets the index advisor cost hypothetical indexes instead of building and rolling back
+ * real ones. Optional: installed when running as root on Debian, and the tests pass without it.
+ */
+function ensureHypoPG() {
+  let version
+  try {
+    version = readdirSync('/etc/postgresql').sort().at(-1)
+  } catch {
+    return
+  }
+  if (version === undefined) return
+  try {
+    statSync(`/usr/share/postgresql/${version}/extension/hypopg.control`)
+    return
+  } catch {
+    // not installed
+  }
+  if (!isRoot || !has('apt-get')) return
+  const pkg = `postgresql-${version}-hypopg`
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+    if (!aptUpdated) {
+      execFileSync('apt-get', ['update'], { stdio: 'inherit', env })
+      aptUpdated = true
+    }
+    console.log(`# apt-get install ${pkg} (optional: the index advisor's what-if costing)`)
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', pkg], { stdio: 'inherit', env })
+  } catch (err) {
+    console.warn(
+      `# ${pkg} could not be installed (${err.message.split('\n')[0]}); the advisor falls back to rolled-back indexes`,
+    )
+  }
+}
+
 async function ensureNats() {
   const url = process.env.NATS_URL ?? 'nats://127.0.0.1:4222'
   const target = hostPort(url, 4222)
@@ -183,6 +218,7 @@ if (which === 'all' || which === 'integration') {
   try {
     await ensureRedis()
     await ensurePostgres()
+    ensureHypoPG()
     await ensureNats()
     ensureInstalled(
       'prometheus',

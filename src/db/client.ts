@@ -16,6 +16,7 @@ import { type Analysis, analyze } from './analyze.js'
 import { Catalog, type CatalogQuery } from './catalog.js'
 import type { Driver, PoolStats, RawResult, Runner } from './driver.js'
 import { DbQueryError, UncacheableError } from './errors.js'
+import { type ListeningClient, listen, triggerSql } from './external.js'
 import {
   QUERY_CACHE_KEYS,
   QUERY_KEYS,
@@ -150,6 +151,7 @@ export class Db implements Instrumentable, Queryable {
     invalidations: 0,
   }
   private closed = false
+  private stopListening: (() => Promise<void>) | undefined
   private detach: Disposer | undefined
   private readonly catalogRun: CatalogQuery
 
@@ -379,7 +381,7 @@ export class Db implements Instrumentable, Queryable {
     runner: Runner,
   ): void {
     const fp = e.analysis.fingerprint || e.text
-    this.table?.record(fp, e.text, ms, rows, ok)
+    this.table?.record(fp, e.text, ms, rows, ok, params)
     if (this.events.has('query'))
       this.events.emit('query', { text: e.text, fingerprint: fp, durationMs: ms, rows, ok })
     const slow = this.slow
@@ -506,6 +508,41 @@ export class Db implements Instrumentable, Queryable {
     await this.bump(names)
   }
 
+  /**
+   * Opt-in, PostgreSQL only: installs a statement-level trigger on each of `tables` that notifies
+   * on every write, and listens on a connection held out of the pool, so writes made outside the
+   * app (psql, cron jobs, other services) invalidate cached reads too. Needs the rights to create
+   * a function and triggers. Resolves once listening.
+   */
+  async watchExternalWrites(tables: readonly string[]): Promise<void> {
+    if (this.driver.backend !== 'pg') {
+      throw new TypeError('watchExternalWrites() needs PostgreSQL: PGlite has no other writers')
+    }
+    if (!Array.isArray(tables) || tables.length === 0)
+      throw new TypeError('watchExternalWrites() takes table names')
+    const resolved: string[] = []
+    for (const t of tables) {
+      const e = await this.entry(`SELECT 1 FROM ${t}`)
+      const names = await this.catalog.tables(e.analysis.reads, this.catalogRun)
+      if (names.length === 0) throw new TypeError(`watchExternalWrites(): no table "${t}"`)
+      resolved.push(...names)
+    }
+    for (const t of resolved) {
+      const i = t.indexOf('.')
+      const q = (s: string) => `"${s.replaceAll('"', '""')}"`
+      for (const ddl of triggerSql(`${q(t.slice(0, i))}.${q(t.slice(i + 1))}`))
+        await this.driver.run(ddl, [], undefined)
+    }
+    if (this.stopListening === undefined) {
+      const client = await (
+        this.driver as unknown as { listenClient(): Promise<ListeningClient> }
+      ).listenClient()
+      this.stopListening = await listen(client, (table) => {
+        void this.bump([table]).catch(() => {})
+      })
+    }
+  }
+
   /** The tables (schema.table) a statement reads and writes, as the client sees them (views expanded). */
   async tablesOf(text: string): Promise<{ kind: Analysis['kind']; reads: string[]; writes: string[] }> {
     const e = await this.entry(text)
@@ -520,6 +557,14 @@ export class Db implements Instrumentable, Queryable {
   /** Per-fingerprint statement statistics, by total time. */
   statements(): StatementStats[] {
     return this.table?.list() ?? []
+  }
+
+  /**
+   * The captured workload for the index advisor: each statement shape once, with the parameters
+   * of its first call and how often it ran.
+   */
+  workload(): Array<{ text: string; params: readonly unknown[]; calls: number }> {
+    return this.table?.workload() ?? []
   }
 
   /** Recorded slow statements, oldest first. */
@@ -586,6 +631,7 @@ export class Db implements Instrumentable, Queryable {
     if (this.closed) return
     this.closed = true
     this.detach?.()
+    await this.stopListening?.()
     await this.slow?.settled()
     await this.versions.close()
     await this.driver.close()

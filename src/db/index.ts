@@ -4,6 +4,16 @@
  * expanded, transactions invalidated at commit, table versions against refill races), pool and
  * statement statistics and a slow-query log with plans.
  */
+
+export {
+  type AdviceReport,
+  type AdviseOptions,
+  adviseIndexes,
+  applyAdvice,
+  formatAdvice,
+  type IndexSuggestion,
+  type WorkloadEntry,
+} from './advisor/advise.js'
 export {
   Db,
   type DbEvents,

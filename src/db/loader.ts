@@ -35,8 +35,8 @@ export interface LoaderOptions<K, C = K> {
   /** Maps a key to its cache key (objects as keys need one). @default the key itself */
   cacheKeyFn?: (key: K) => C
   /**
-   * The per-key result cache, or false for none (every load goes to a batch; loads of one key in
-   * the same batch are still merged).
+   * The per-key result cache, or false for none (every load goes to a batch, repeats included,
+   * as in DataLoader).
    * @default { maxEntries: 10000, ttl: '5m' }
    */
   cache?: false | { maxEntries?: number; ttl?: Duration }
@@ -71,7 +71,6 @@ export interface LoaderStats {
 
 interface Pending<K, V> {
   keys: K[]
-  cacheKeys: unknown[]
   resolvers: Array<{ resolve: (v: V) => void; reject: (e: unknown) => void }>
   since: number
 }
@@ -171,36 +170,18 @@ export class Loader<K, V, C = K> implements Instrumentable {
     }
     let p = this.pending
     if (p === undefined || p.keys.length >= this.maxBatch) {
-      p = { keys: [], cacheKeys: [], resolvers: [], since: performance.now() }
+      p = {
+        keys: [],
+        resolvers: [],
+        since: performance.now(),
+      }
       const batch = p
       this.pending = p
       schedule(() => this.dispatch(batch))
-    } else if (this.maxEntries === 0) {
-      // without a cache, loads of one key in the same batch still share one answer
-      const i = p.cacheKeys.indexOf(ck)
-      if (i >= 0) {
-        return new Promise<V>((resolve, reject) => {
-          const prev = (p as Pending<K, V>).resolvers[i] as {
-            resolve: (v: V) => void
-            reject: (e: unknown) => void
-          }
-          ;(p as Pending<K, V>).resolvers[i] = {
-            resolve: (v) => {
-              prev.resolve(v)
-              resolve(v)
-            },
-            reject: (e) => {
-              prev.reject(e)
-              reject(e)
-            },
-          }
-        })
-      }
     }
     const batch = p
     const promise = new Promise<V>((resolve, reject) => {
       batch.keys.push(key)
-      batch.cacheKeys.push(ck)
       batch.resolvers.push({ resolve, reject })
     })
     if (this.maxEntries > 0) {

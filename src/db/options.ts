@@ -41,7 +41,7 @@ export interface DbOptions {
    * existing PGlite instance, or `{ dataDir }` for an on-disk PGlite.
    * @default an in-memory PGlite (no server needed)
    */
-  connection?: string | PgPoolLike | PGliteLike | { dataDir: string }
+  connection?: string | PgPoolLike | PGliteLike | { dataDir: string } | undefined
   /**
    * Name used in metrics, errors and cache keys.
    * @default 'db'
@@ -58,7 +58,7 @@ export interface DbOptions {
    */
   acquireTimeout?: Duration
   /** The hotpath cache that cached reads (`{ cache: ... }` per query) are kept in. */
-  cache?: Cache
+  cache?: Cache | undefined
   /**
    * TTL of a cached read that names neither `ttl` nor a cache `type`.
    * @default '60s'
@@ -69,7 +69,7 @@ export interface DbOptions {
    * the cache has a Redis tier (other instances read the same entries); without it, versions are
    * per process, which is right for one instance only.
    */
-  redis?: string | Redis
+  redis?: string | Redis | undefined
   /**
    * 'eventual': a cached read checks table versions kept in memory, updated by the Redis channel
    * (other instances see a write once its message arrives, usually well under a millisecond).
@@ -99,7 +99,7 @@ export interface DbOptions {
    */
   maxStatements?: number
   /** A monitor (hotpath/metrics) to report pool, statement and slow-query figures into. */
-  monitor?: MonitorLike
+  monitor?: MonitorLike | undefined
 }
 
 /** Per-call cache settings of a read. */

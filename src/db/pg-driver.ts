@@ -8,6 +8,7 @@ import { AbortedError } from '../errors.js'
 import { AcquireTimeoutError } from '../resilience/index.js'
 import type { Driver, PoolStats, RawResult, Runner } from './driver.js'
 import { DbQueryError } from './errors.js'
+import type { ListeningClient } from './external.js'
 import { Histogram } from './histogram.js'
 
 /** The parts of a node-postgres client that hotpath uses. */
@@ -189,6 +190,11 @@ export class PgDriver implements Driver {
       if (done.command === 'ROLLBACK') throw rolledBack()
       return result
     }, signal)
+  }
+
+  /** A connection taken out of the pool for LISTEN (released by the listener's stop function). */
+  async listenClient(): Promise<ListeningClient> {
+    return (await this.o.pool.connect()) as unknown as ListeningClient
   }
 
   stats(): PoolStats {

@@ -22,6 +22,8 @@ export interface StatementStats {
 
 interface Row {
   text: string
+  /** Parameters of the first call (kept in memory only: the index advisor EXPLAINs with them). */
+  sample: readonly unknown[]
   calls: number
   rows: number
   errors: number
@@ -35,19 +37,19 @@ export class StatementTable {
 
   constructor(private readonly max = 1000) {}
 
-  private row(fp: string, text: string): Row {
+  private row(fp: string, text: string, params: readonly unknown[] = []): Row {
     let r = this.rows.get(fp)
     if (r === undefined) {
       if (this.rows.size >= this.max) this.shrink()
-      r = { text, calls: 0, rows: 0, errors: 0, cacheHits: 0, hist: new Histogram() }
+      r = { text, sample: [...params], calls: 0, rows: 0, errors: 0, cacheHits: 0, hist: new Histogram() }
       this.rows.set(fp, r)
     }
     return r
   }
 
   /** Records one execution that reached the database. */
-  record(fp: string, text: string, ms: number, rows: number, ok: boolean): void {
-    const r = this.row(fp, text)
+  record(fp: string, text: string, ms: number, rows: number, ok: boolean, params?: readonly unknown[]): void {
+    const r = this.row(fp, text, params)
     r.calls++
     r.rows += rows
     if (!ok) r.errors++
@@ -81,6 +83,11 @@ export class StatementTable {
       })
     }
     return out.sort((a, b) => b.time.sumMs - a.time.sumMs)
+  }
+
+  /** Each statement shape with the parameters of its first call and its call count (for the advisor). */
+  workload(): Array<{ text: string; params: readonly unknown[]; calls: number }> {
+    return [...this.rows.values()].map((r) => ({ text: r.text, params: r.sample, calls: r.calls }))
   }
 
   /** Forgets everything. */

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createCache } from '../../../src/cache/index.js'
-import { type Db, DbQueryError, sql } from '../../../src/db/index.js'
+import { createDb, type Db, DbQueryError, sql } from '../../../src/db/index.js'
 import { FakeClock } from '../../../src/time.js'
-import { BACKENDS, type Backend, memoryCache } from './support.js'
+import { BACKENDS, type Backend, memoryCache, until } from './support.js'
 
 async function v(db: Db, id = 1, from = 'kv'): Promise<{ v: number | undefined; cached: boolean }> {
   const r = await db.query<{ v: number }>(`SELECT v FROM ${from} WHERE id = $1`, [id], { cache: true })
@@ -187,6 +187,34 @@ describe('the stale refill race (drizzle#5828) on pg', () => {
       assert.equal((await started).rows[0]?.v, 10, 'the old read saw the old snapshot')
       const after = await db.query<{ v: number }>(slowRead, [1], { cache: true })
       assert.equal(after.rows[0]?.v, 20, 'the old result was not put back into the cache')
+    } finally {
+      await b.close()
+    }
+  })
+})
+
+describe('writes made outside the app (pg, opt-in triggers + LISTEN/NOTIFY)', () => {
+  test('a write from another connection invalidates cached reads of the watched table', async () => {
+    const b = BACKENDS[0]?.() as Backend
+    try {
+      const db = await b.open({ cache: memoryCache() })
+      await db.query('CREATE TABLE kv (id int PRIMARY KEY, v int NOT NULL)')
+      await db.query('INSERT INTO kv VALUES (1, 10)')
+      await db.watchExternalWrites(['kv'])
+      assert.equal((await v(db)).v, 10)
+      assert.equal((await v(db)).cached, true)
+      await b.raw('UPDATE kv SET v = 11 WHERE id = 1')
+      await until(async () => (await v(db)).v === 11, 'the outside write to be heard')
+      await assert.rejects(
+        createDb().then(async (lite) => {
+          try {
+            await lite.watchExternalWrites(['kv'])
+          } finally {
+            await lite.close()
+          }
+        }),
+        /needs PostgreSQL/,
+      )
     } finally {
       await b.close()
     }

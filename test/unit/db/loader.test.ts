@@ -122,13 +122,14 @@ test('a batch function that returns the wrong length rejects every load with a c
   assert.equal(loader.stats().errors, 1)
 })
 
-test('without a cache, loads of one key in one batch still share one slot', async () => {
+test('without a cache, every load goes to the batch (as in DataLoader)', async () => {
   const r = recorder<number>()
   const loader = createLoader(r.batch, { cache: false })
   const [a, b] = await Promise.all([loader.load(5), loader.load(5)])
   assert.equal(a, 50)
   assert.equal(b, 50)
-  assert.deepEqual(r.calls, [[5]])
+  assert.deepEqual(r.calls, [[5, 5]])
+  assert.equal(loader.stats().cacheEntries, 0)
 })
 
 test('unknown options are refused', () => {

@@ -1,0 +1,391 @@
+/**
+ * Database benchmarks: hotpath/db against pg 8 (Pool), PGlite, dataloader 2 and its own
+ * variants, each measured in this same process run. Figures recorded in bench/README.md.
+ * Rows of the advisor benchmark: DB_BENCH_ROWS (default 1,000,000; PGlite: DB_BENCH_PGLITE_ROWS).
+ */
+import { PGlite } from '@electric-sql/pglite'
+import DataLoader from 'dataloader'
+import pg from 'pg'
+import { createCache } from '../src/cache/index.js'
+import { adviseIndexes, createDb, createLoader, type Db } from '../src/db/index.js'
+import { cleanupPrefix, DATABASE_URL, REDIS_URL, uniquePrefix } from '../test/helpers/services.js'
+import { drizzleTarget, SharedStore } from './db-drizzle.js'
+import { plantedSchema, plantedWorkload, scorePlanted } from './db-planted.js'
+import { fixtureSql, runStaleness, type StaleTarget } from './db-staleness.js'
+import { compareOps, concurrentOps, gc, report } from './lib/harness.js'
+
+const SUITE = 'db'
+const ROWS = 100_000
+let sink: unknown
+
+async function schemaUrl(admin: pg.Pool, name: string): Promise<string> {
+  await admin.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`)
+  await admin.query(`CREATE SCHEMA ${name}`)
+  const url = new URL(DATABASE_URL)
+  url.searchParams.set('options', `-c search_path=${name}`)
+  return url.toString()
+}
+
+async function pointSelects(admin: pg.Pool): Promise<void> {
+  const url = await schemaUrl(admin, 'bench_db_point')
+  const pool = new pg.Pool({ connectionString: url, max: 10 })
+  const db = await createDb({
+    connection: url,
+    cache: createCache({ memory: { maxEntries: 200_000, maxBytes: 256 * 2 ** 20 }, earlyRefreshBeta: 0 }),
+    slowQuery: false,
+  })
+  await db.query('CREATE TABLE pt (id int PRIMARY KEY, name text, score int)')
+  await db.query(`INSERT INTO pt SELECT g, 'name ' || g, g % 1000 FROM generate_series(1, ${ROWS}) g`)
+  await db.query('VACUUM ANALYZE pt')
+  const lite = await PGlite.create()
+  await lite.exec('CREATE TABLE pt (id int PRIMARY KEY, name text, score int)')
+  await lite.exec(`INSERT INTO pt SELECT g, 'name ' || g, g % 1000 FROM generate_series(1, ${ROWS}) g`)
+  const text = 'SELECT id, name, score FROM pt WHERE id = $1'
+  const hot = 1000
+  for (let i = 1; i <= hot; i++) await db.query(text, [i], { cache: true })
+  let k = 0
+  const r = await compareOps(
+    {
+      ours: async (n) => {
+        for (let i = 0; i < n; i++) sink = await db.query(text, [1 + (k++ % hot)], { cache: true })
+      },
+      pg: async (n) => {
+        for (let i = 0; i < n; i++) sink = await pool.query({ name: 'pt', text, values: [1 + (k++ % ROWS)] })
+      },
+      pglite: async (n) => {
+        for (let i = 0; i < n; i++) sink = await lite.query(text, [1 + (k++ % ROWS)])
+      },
+    },
+    { rounds: 5, roundMs: 300 },
+  )
+  report({
+    suite: SUITE,
+    name: 'cached read (L1 hit) vs pg pool PK point select, serial',
+    ours: r.ours as number,
+    peer: r.pg,
+    peerName: 'pg',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    target: '>= 40x',
+  })
+  report({
+    suite: SUITE,
+    name: 'cached read (L1 hit) vs PGlite PK point select, serial',
+    ours: r.ours as number,
+    peer: r.pglite,
+    peerName: 'pglite',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    target: '>= 100x',
+  })
+
+  // a miss every time: distinct ids through the cache path vs the plain pool
+  const miss = await createDb({
+    connection: url,
+    cache: createCache({ memory: { maxEntries: 1000, maxBytes: 2 ** 24 }, earlyRefreshBeta: 0 }),
+    slowQuery: false,
+  })
+  const plain = await createDb({ connection: url, slowQuery: false })
+  let m = 0
+  const mr = await compareOps(
+    {
+      ours: async (n) => {
+        for (let i = 0; i < n; i++) sink = await miss.query(text, [1 + (m++ % ROWS)], { cache: true })
+      },
+      plainClient: async (n) => {
+        for (let i = 0; i < n; i++) sink = await plain.query(text, [1 + (m++ % ROWS)])
+      },
+      pg: async (n) => {
+        for (let i = 0; i < n; i++) sink = await pool.query(text, [1 + (m++ % ROWS)])
+      },
+    },
+    { rounds: 7, roundMs: 300 },
+  )
+  report({
+    suite: SUITE,
+    name: 'cache miss (cached-read path, every call a miss) vs plain pool.query',
+    ours: mr.ours as number,
+    peer: mr.pg,
+    peerName: 'pool.query',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    target: '>= 0.95x',
+  })
+
+  report({
+    suite: SUITE,
+    name: "uncached client query vs plain pool.query (the client's own overhead)",
+    ours: mr.plainClient as number,
+    peer: mr.pg,
+    peerName: 'pool.query',
+    unit: 'ops/s',
+    higherIsBetter: true,
+  })
+
+  // slow-query capture on (10 s threshold, never reached) vs off, same client code path
+  const slowOn = await createDb({ connection: url, slowQuery: { threshold: '10s' } })
+  const sr = await compareOps(
+    {
+      ours: async (n) => {
+        for (let i = 0; i < n; i++) sink = await slowOn.query(text, [1 + (m++ % ROWS)])
+      },
+      off: async (n) => {
+        for (let i = 0; i < n; i++) sink = await plain.query(text, [1 + (m++ % ROWS)])
+      },
+    },
+    { rounds: 7, roundMs: 300 },
+  )
+  report({
+    suite: SUITE,
+    name: 'point select with slow-query capture on vs off',
+    ours: sr.ours as number,
+    peer: sr.off,
+    peerName: 'capture off',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    target: '>= 0.98x',
+  })
+
+  // Redis tier hit at 64 in flight: L1 off so every hit comes from Redis
+  const prefix = uniquePrefix('bench-db')
+  const l2 = await createDb({
+    connection: url,
+    cache: createCache({ memory: false, redis: REDIS_URL, prefix, earlyRefreshBeta: 0 }),
+    redis: REDIS_URL,
+    prefix,
+    slowQuery: false,
+  })
+  for (let i = 1; i <= hot; i++) await l2.query(text, [i], { cache: true })
+  const l2ops = await concurrentOps((i) => l2.query(text, [1 + (i % hot)], { cache: true }), {
+    count: 40_000,
+    concurrency: 64,
+  })
+  const pgops = await concurrentOps((i) => pool.query(text, [1 + (i % ROWS)]), {
+    count: 40_000,
+    concurrency: 64,
+  })
+  report({
+    suite: SUITE,
+    name: 'Redis-tier hit vs pg point select, 64 in flight',
+    ours: l2ops,
+    peer: pgops,
+    peerName: 'pg',
+    unit: 'ops/s',
+    higherIsBetter: true,
+    target: '>= 3x',
+  })
+
+  for (const d of [db, miss, plain, slowOn, l2]) await d.close()
+  await cleanupPrefix(prefix)
+  await pool.end()
+  await lite.close()
+}
+
+async function loaders(): Promise<void> {
+  const batch = async (keys: readonly number[]) => keys.map((k) => k * 2)
+  const r = await compareOps(
+    {
+      ours: async (n) => {
+        const l = createLoader(batch, { cache: false })
+        for (let i = 0; i < n; i += 64)
+          sink = await Promise.all(Array.from({ length: 64 }, (_, j) => l.load(i + j)))
+      },
+      dataloader: async (n) => {
+        const l = new DataLoader<number, number>(batch, { cache: false })
+        for (let i = 0; i < n; i += 64)
+          sink = await Promise.all(Array.from({ length: 64 }, (_, j) => l.load(i + j)))
+      },
+    },
+    { rounds: 7, roundMs: 200 },
+  )
+  report({
+    suite: SUITE,
+    name: 'batch loader: 64 loads per tick, cache off',
+    ours: r.ours as number,
+    peer: r.dataloader,
+    peerName: 'dataloader',
+    unit: 'loads/s',
+    higherIsBetter: true,
+    target: '>= 1.0x',
+  })
+
+  const grow = async (make: () => { load(k: number): Promise<number> }) => {
+    gc()
+    const before = process.memoryUsage().rss
+    const l = make()
+    for (let i = 0; i < 1_000_000; i += 1000)
+      await Promise.all(Array.from({ length: 1000 }, (_, j) => l.load(i + j)))
+    gc()
+    const after = process.memoryUsage().rss
+    sink = l
+    return (after - before) / 2 ** 20
+  }
+  const ours = await grow(() => createLoader(batch))
+  const theirs = await grow(() => new DataLoader<number, number>(batch))
+  report({
+    suite: SUITE,
+    name: 'RSS growth after 1,000,000 distinct keys through one loader (default options)',
+    ours,
+    peer: theirs,
+    peerName: 'dataloader',
+    unit: 'MiB',
+    higherIsBetter: false,
+    target: '<= 50 MiB',
+  })
+}
+
+function target(db: Db): StaleTarget {
+  const read = async (text: string, id: number) =>
+    (await db.query<{ v: number }>(text, [id], { cache: true })).rows[0]?.v
+  return {
+    readTable: (id) => read('SELECT v FROM kv WHERE id = $1', id),
+    readView: (id) => read('SELECT v FROM kv_view WHERE id = $1', id),
+    update: async (id, v) => void (await db.query('UPDATE kv SET v = $2 WHERE id = $1', [id, v])),
+    updateCte: async (id, v) =>
+      void (await db.query(
+        'WITH u AS (UPDATE kv SET v = $2 WHERE id = $1 RETURNING id) SELECT count(*) FROM u',
+        [id, v],
+      )),
+    updateView: async (id, v) => void (await db.query('UPDATE kv_view SET v = $2 WHERE id = $1', [id, v])),
+    txCommit: (a, b) =>
+      db.transaction(async (tx) => {
+        await tx.query('UPDATE kv SET v = $2 WHERE id = $1', a)
+        await tx.query('UPDATE kv SET v = $2 WHERE id = $1', b)
+      }),
+    txRollback: (id, v) =>
+      db.transaction(async (tx) => {
+        await tx.query('UPDATE kv SET v = $2 WHERE id = $1', [id, v])
+        throw new Error('roll back')
+      }),
+  }
+}
+
+async function staleness(admin: pg.Pool): Promise<void> {
+  for (const consistency of ['strict', 'eventual'] as const) {
+    const url = await schemaUrl(admin, `bench_db_stale_${consistency}`)
+    const prefix = uniquePrefix('bench-db-stale')
+    const open = () =>
+      createDb({
+        connection: url,
+        cache: createCache({ memory: { maxEntries: 10_000, maxBytes: 2 ** 24 }, earlyRefreshBeta: 0 }),
+        redis: REDIS_URL,
+        prefix,
+        consistency,
+        slowQuery: false,
+      })
+    const a = await open()
+    for (const s of fixtureSql(20)) await a.query(s)
+    const b = await open()
+    const r = await runStaleness({
+      targets: [target(a), target(b)],
+      keys: 20,
+      ops: 10_000,
+      lanes: 8,
+      seed: 2026,
+      readShare: 0.8,
+    })
+    report({
+      suite: SUITE,
+      name: `staleness, 2 instances, ${r.ops} ops (${r.reads} reads, ${r.writes} writes; raw, CTE, view, tx commit/rollback), ${consistency}`,
+      ours: r.stale,
+      peer: undefined,
+      peerName: undefined,
+      unit: 'stale reads',
+      higherIsBetter: false,
+      target: '0',
+      note: `cache hits ${a.stats().cacheHits + b.stats().cacheHits}`,
+    })
+    await a.close()
+    await b.close()
+    await cleanupPrefix(prefix)
+  }
+  // drizzle-orm's cache, two instances sharing one cache store, same harness and seed
+  const url = await schemaUrl(admin, 'bench_db_stale_drizzle')
+  const setup = await createDb({ connection: url, slowQuery: false })
+  for (const s of fixtureSql(20)) await setup.query(s)
+  await setup.close()
+  const store = new SharedStore()
+  const d1 = drizzleTarget(url, store)
+  const d2 = drizzleTarget(url, store)
+  const r = await runStaleness({
+    targets: [d1.target, d2.target],
+    keys: 20,
+    ops: 10_000,
+    lanes: 8,
+    seed: 2026,
+    readShare: 0.8,
+  })
+  report({
+    suite: SUITE,
+    name: `staleness, drizzle-orm cache (shared store), 2 instances, ${r.ops} ops, same harness`,
+    ours: r.stale,
+    peer: undefined,
+    peerName: undefined,
+    unit: 'stale reads',
+    higherIsBetter: false,
+    note: r.examples[0]?.slice(0, 120) ?? '',
+  })
+  await d1.close()
+  await d2.close()
+  await admin.query('DROP SCHEMA IF EXISTS bench_db_stale_drizzle CASCADE')
+}
+
+async function advisor(admin: pg.Pool): Promise<void> {
+  const n = Number(process.env.DB_BENCH_ROWS ?? 1_000_000)
+  const nLite = Number(process.env.DB_BENCH_PGLITE_ROWS ?? n)
+  const url = await schemaUrl(admin, 'bench_db_planted')
+  const results: Record<string, ReturnType<typeof scorePlanted>> = {}
+  for (const [name, rows, open] of [
+    ['pg', n, () => createDb({ connection: url, slowQuery: false })],
+    ['pglite', nLite, () => createDb({ slowQuery: false })],
+  ] as const) {
+    const db = await open()
+    const t0 = performance.now()
+    for (const s of plantedSchema(rows)) await db.query(s)
+    const load = performance.now() - t0
+    const t1 = performance.now()
+    const report0 = await adviseIndexes({ db, workload: plantedWorkload(rows), budget: 15 })
+    const ms = performance.now() - t1
+    const score = scorePlanted(report0)
+    results[name] = score
+    report({
+      suite: SUITE,
+      name: `index advisor, planted needs, ${rows.toLocaleString('en')} rows per big table, ${name} (${report0.method})`,
+      ours: score.found.length,
+      peer: undefined,
+      peerName: undefined,
+      unit: 'of 12 needs found',
+      higherIsBetter: true,
+      target: '>= 10, 0 decoys',
+      note: `decoys suggested: ${score.decoys.length === 0 ? 'none' : score.decoys.join(',')}; missed: ${score.missed.join(',') || 'none'}; load ${(load / 1000).toFixed(1)} s, advise ${(ms / 1000).toFixed(1)} s`,
+    })
+    await db.close()
+  }
+  const same = JSON.stringify(results.pg?.signature) === JSON.stringify(results.pglite?.signature)
+  console.log(`  advisor: same suggestions on pg and PGlite: ${same ? 'yes' : 'no'}`)
+  if (!same)
+    console.log(
+      `    pg:     ${results.pg?.signature.join('; ')}\n    pglite: ${results.pglite?.signature.join('; ')}`,
+    )
+  await admin.query('DROP SCHEMA IF EXISTS bench_db_planted CASCADE')
+}
+
+export default {
+  name: 'db (hotpath/db vs pg, PGlite, dataloader)',
+  async run(): Promise<void> {
+    const admin = new pg.Pool({ connectionString: DATABASE_URL, max: 2 })
+    try {
+      const only = process.env.DB_BENCH_ONLY
+      if (only === undefined || only === 'point') await pointSelects(admin)
+      if (only === undefined || only === 'loader') await loaders()
+      if (only === undefined || only === 'stale') await staleness(admin)
+      if (only === undefined || only === 'advisor') await advisor(admin)
+      for (const s of ['bench_db_point', 'bench_db_stale_strict', 'bench_db_stale_eventual']) {
+        await admin.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`)
+      }
+    } finally {
+      await admin.end()
+    }
+    void sink
+  },
+}

@@ -1,0 +1,48 @@
+/**
+ * Writes made outside the app (psql, cron jobs, other services), opt-in on PostgreSQL: a
+ * statement-level trigger on each watched table calls pg_notify with the table's name, and one
+ * connection held out of the pool LISTENs; each notification bumps that table's version, so
+ * cached reads of it are fresh again. (The technique of PGlite's live extension, on a server.)
+ * LISTEN needs a session connection: not through PgBouncer in transaction mode.
+ */
+import type { PgClientLike } from './pg-driver.js'
+
+/** The notification channel. */
+export const CHANNEL = 'hotpath_db_writes'
+
+const FUNCTION = `CREATE OR REPLACE FUNCTION hotpath_notify_write() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('${CHANNEL}', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);
+  RETURN NULL;
+END $$`
+
+/** The DDL that makes `qualified` (schema.table, quoted) notify on every write statement. */
+export function triggerSql(quoted: string): string[] {
+  return [
+    FUNCTION,
+    `DROP TRIGGER IF EXISTS hotpath_notify_write ON ${quoted}`,
+    `CREATE TRIGGER hotpath_notify_write AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${quoted}
+      FOR EACH STATEMENT EXECUTE FUNCTION hotpath_notify_write()`,
+  ]
+}
+
+/** A client that can LISTEN (any node-postgres client). */
+export interface ListeningClient extends PgClientLike {
+  on(event: 'notification', listener: (msg: { channel: string; payload?: string }) => void): unknown
+}
+
+/** Listens on `client`; calls `onWrite(table)` per notification. Returns a stop function. */
+export async function listen(
+  client: ListeningClient,
+  onWrite: (table: string) => void,
+): Promise<() => Promise<void>> {
+  client.on('notification', (msg) => {
+    if (msg.channel === CHANNEL && typeof msg.payload === 'string' && msg.payload.length > 0)
+      onWrite(msg.payload)
+  })
+  await client.query({ text: `LISTEN ${CHANNEL}`, values: [] })
+  return async () => {
+    await client.query({ text: `UNLISTEN ${CHANNEL}`, values: [] }).catch(() => {})
+    client.release()
+  }
+}
