@@ -30,4 +30,9 @@ export const COMMANDS: readonly Command[] = [
     summary: 'load-test a URL: open or closed model, thresholds, JSON report; `loadtest merge a.json b.json`',
     load: async () => (await import('./loadtest.js')).loadtestCommand,
   },
+  {
+    name: 'advise',
+    summary: 'index advice for a PostgreSQL workload: missing, unused and duplicate indexes; --check for CI',
+    load: async () => (await import('./advise.js')).adviseCommand,
+  },
 ]

@@ -11,12 +11,13 @@ import { Redis } from 'ioredis'
 import { PRIORITIES, type Priority } from '../bus/index.js'
 import { type Cache, createCache } from '../cache/index.js'
 import { createDashboard, dashboardPlugin } from '../dashboard/index.js'
+import { adviseIndexes } from '../db/index.js'
 import { isHotpathError } from '../errors.js'
 import hotpath from '../fastify/index.js'
 import { createMonitor, instrumentRedis, type Monitor } from '../metrics/index.js'
 import { broadcaster } from '../ws/index.js'
 import { Agents } from './agents.js'
-import { identify, requireIdentity, unauthorized } from './auth.js'
+import { bearerMatches, identify, requireIdentity, unauthorized } from './auth.js'
 import { Catalog, type Product } from './catalog.js'
 import type { ServerConfig } from './config.js'
 import { busPanel, dbPanel, livePanel } from './panels.js'
@@ -148,6 +149,8 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
       'POST /api/agents/restock',
       '/api/agents',
       'WebSocket /live',
+      '/api/db/workload',
+      '/api/db/advice',
     ],
     dashboard: '/dashboard',
     operations: [
@@ -308,6 +311,18 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
   )
 
   app.get('/api/agents', { config: { hotpath: { cache: false } } }, async () => agents.stats())
+
+  // the catalogue's own workload and the index advisor's report on it (METRICS_TOKEN guards both)
+  const operator = (request: { headers: { authorization?: string | undefined } }) =>
+    config.metricsToken === undefined || bearerMatches(request.headers.authorization, config.metricsToken)
+  app.get('/api/db/workload', { config: { hotpath: { cache: false } } }, async (request, reply) => {
+    if (!operator(request)) return unauthorized(reply)
+    return catalog.db.workload()
+  })
+  app.get('/api/db/advice', { config: { hotpath: { cache: false } } }, async (request, reply) => {
+    if (!operator(request)) return unauthorized(reply)
+    return adviseIndexes({ db: catalog.db, budget: 5 })
+  })
 
   await app.register(websocket)
   const closedLive = { messages: 0, frames: 0 }

@@ -3,6 +3,7 @@
  * object: `USERS['__proto__']` on an object literal is Object.prototype, so `Bearer __proto__`
  * (or `constructor`, `toString`) used to authenticate (issue 10 item 15).
  */
+import { timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 /** A demo user. */
@@ -39,4 +40,12 @@ export function unauthorized(reply: FastifyReply): FastifyReply {
     .code(401)
     .header('www-authenticate', 'Bearer')
     .send({ error: 'Unauthorized', message: 'use Authorization: Bearer token-alice' })
+}
+
+/** True when `authorization` is `Bearer <token>` (compared in constant time). */
+export function bearerMatches(authorization: string | undefined, token: string): boolean {
+  if (authorization === undefined) return false
+  const a = Buffer.from(authorization)
+  const b = Buffer.from(`Bearer ${token}`)
+  return a.length === b.length && timingSafeEqual(a, b)
 }

@@ -117,6 +117,23 @@ describe('reference server: every part wired in', () => {
     }
   })
 
+  it('serves its own database workload and the index advisor report on it', async () => {
+    const { app } = server
+    await app.inject('/api/catalog/3')
+    const workload = (await app.inject('/api/db/workload')).json() as Array<{ text: string; calls: number }>
+    assert.ok(
+      workload.some((w) => /FROM products WHERE id = ANY/.test(w.text)),
+      JSON.stringify(workload),
+    )
+    const advice = await app.inject('/api/db/advice')
+    assert.equal(advice.statusCode, 200)
+    const report = advice.json() as { method: string; statementsAnalyzed: number; suggestions: unknown[] }
+    assert.equal(report.method, 'rollback', 'PGlite has no HypoPG: a real index built and rolled back')
+    // 200 products: every statement costs less than the advisor's floor, so no index is worth it
+    assert.equal(typeof report.statementsAnalyzed, 'number')
+    assert.deepEqual(report.suggestions, [])
+  })
+
   it('serves the dashboard (public without METRICS_TOKEN) with the database, bus and live panels', async () => {
     const { app } = server
     const page = await app.inject('/dashboard')
@@ -137,6 +154,7 @@ describe('reference server dashboard with METRICS_TOKEN', () => {
     )
     try {
       assert.equal((await server.app.inject('/dashboard')).statusCode, 401)
+      assert.equal((await server.app.inject('/api/db/advice')).statusCode, 401)
       const ok = await server.app.inject({
         url: '/dashboard/state',
         headers: { authorization: 'Bearer metrics-token-0123456789' },
