@@ -17,10 +17,10 @@ function io(): CliIo & { output: string[]; errors: string[] } {
 }
 
 describe('hotpath (no network)', () => {
-  test('the registry lists serve and loadtest, each loadable', async () => {
+  test('the registry lists serve, loadtest and advise, each loadable', async () => {
     assert.deepEqual(
       COMMANDS.map((c) => c.name),
-      ['serve', 'loadtest'],
+      ['serve', 'loadtest', 'advise'],
     )
     for (const c of COMMANDS) assert.equal(typeof (await c.load()), 'function')
   })
