@@ -13,73 +13,18 @@ import { batchExecute } from '../resilience/index.js'
 import { toMs } from '../time.js'
 import type { Instrumentable } from '../types.js'
 import { type Analysis, analyze } from './analyze.js'
+import { cacheOptions, normalize } from './args.js'
 import { Catalog, type CatalogQuery } from './catalog.js'
 import type { Driver, PoolStats, RawResult, Runner } from './driver.js'
 import { DbQueryError, UncacheableError } from './errors.js'
 import { type ListeningClient, listen, triggerSql } from './external.js'
-import {
-  QUERY_CACHE_KEYS,
-  QUERY_KEYS,
-  type QueryCacheOptions,
-  type QueryOptions,
-  type ResolvedDbOptions,
-} from './options.js'
+import type { QueryCacheOptions, QueryOptions, ResolvedDbOptions } from './options.js'
 import { keyParams, keyText } from './params.js'
 import { SlowLog, type SlowQuery } from './slow.js'
-import { isSqlFragment, type SqlStatement } from './sql.js'
+import type { SqlStatement } from './sql.js'
 import { type StatementStats, StatementTable } from './statements.js'
+import type { DbEvents, DbStats, Queryable, QueryResult, Transaction } from './types.js'
 import type { VersionSource } from './versions.js'
-
-/** A statement's result. Cached results are shared and frozen: copy before changing them. */
-export interface QueryResult<T = Record<string, unknown>> {
-  readonly rows: readonly T[]
-  /** Rows returned, or rows affected by a write. */
-  readonly rowCount: number
-  /** True when the result came from the cache. */
-  readonly cached: boolean
-}
-
-/** Events of a db client. */
-export interface DbEvents {
-  /** A statement reached the database (not emitted for cache hits). */
-  query: { text: string; fingerprint: string; durationMs: number; rows: number; ok: boolean }
-  /** A slow statement was recorded, with its plan when captured. */
-  slow: SlowQuery
-  /** Table versions were bumped after a write committed ('*': everything, after DDL). */
-  invalidate: { tables: readonly string[] }
-  /** A read asked for the cache but ran uncached (the parser could not read it). */
-  uncacheable: { text: string; reason: string }
-}
-
-/** A snapshot of a db client's counters. */
-export interface DbStats {
-  name: string
-  backend: 'pg' | 'pglite'
-  queries: number
-  errors: number
-  cachedReads: number
-  cacheHits: number
-  cacheMisses: number
-  uncacheable: number
-  invalidations: number
-  slowQueries: number
-  pool: PoolStats
-}
-
-/** What runs statements: the client itself, or a transaction. */
-export interface Queryable {
-  /** Runs a statement built with the `sql` tag. */
-  query<T = Record<string, unknown>>(statement: SqlStatement, options?: QueryOptions): Promise<QueryResult<T>>
-  /** Runs `text` with `$1..$n` bound to `params`. */
-  query<T = Record<string, unknown>>(
-    text: string,
-    params?: readonly unknown[],
-    options?: QueryOptions,
-  ): Promise<QueryResult<T>>
-}
-
-/** The handle a transaction callback receives. */
-export type Transaction = Queryable
 
 interface Entry {
   readonly text: string
@@ -97,41 +42,6 @@ interface Counters {
   cacheMisses: number
   uncacheable: number
   invalidations: number
-}
-
-const EMPTY: readonly unknown[] = Object.freeze([])
-const NO_CACHE: QueryCacheOptions = Object.freeze({})
-
-function normalize(
-  a: string | SqlStatement,
-  b: readonly unknown[] | QueryOptions | undefined,
-  c: QueryOptions | undefined,
-): [string, readonly unknown[], QueryOptions | undefined] {
-  if (typeof a === 'string') {
-    if (b !== undefined && !Array.isArray(b)) {
-      throw new TypeError('query(text, params, options): params must be an array of values')
-    }
-    return [a, (b as readonly unknown[] | undefined) ?? EMPTY, c]
-  }
-  if (!isSqlFragment(a)) {
-    throw new TypeError(
-      'query() takes a statement built with the sql tag, or a text and an array of parameters; values are never pasted into SQL text',
-    )
-  }
-  if (Array.isArray(b)) throw new TypeError('a sql`...` statement carries its own values: pass options only')
-  return [a.text, a.values, b as QueryOptions | undefined]
-}
-
-function cacheOptions(opts: QueryOptions | undefined): QueryCacheOptions | undefined {
-  if (opts === undefined) return undefined
-  assertKnownKeys(opts, QUERY_KEYS, 'query options')
-  const c = opts.cache
-  if (c === undefined || c === false) return undefined
-  if (c === true) return NO_CACHE
-  if (c === null || typeof c !== 'object')
-    throw new TypeError(`query option cache must be a boolean or an object; received ${String(c)}`)
-  assertKnownKeys(c, QUERY_CACHE_KEYS, 'query option cache')
-  return c
 }
 
 /** A database client. Create it with `createDb()`. */
@@ -637,3 +547,5 @@ export class Db implements Instrumentable, Queryable {
     await this.driver.close()
   }
 }
+
+export type { DbEvents, DbStats, Queryable, QueryResult, Transaction } from './types.js'
