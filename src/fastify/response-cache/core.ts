@@ -100,7 +100,7 @@ export class ResponseCache {
   /** Called for every answer served from L1 synchronously (the cache does not count getSync). */
   onL1Hit: (() => void) | undefined
   private readonly routeStats = new Map<string, RouteCacheStats>()
-  private readonly keyMemo = new Map<string, KeyOf>()
+  private readonly keyMemo = new Map<string, MemoKey>()
   private readonly encodingMemo = new Map<string, Encoding>()
 
   constructor(
@@ -210,15 +210,21 @@ export class ResponseCache {
    */
   keyOf(request: FastifyRequest, policy: CachePolicy, identity: string | undefined): KeyOf {
     const headers = request.headers
-    let sig = ''
-    for (const h of this.keyHeaders) {
-      const v = headers[h]
-      if (v !== undefined) sig += `\n${h}:${String(v).toLowerCase()}`
-    }
+    const names = this.keyHeaders
     const memoizable = identity === undefined && policy.queryKeys === undefined
     if (memoizable) {
+      // a hit compares the key headers' raw values with the ones the memo was made from: no
+      // lowercasing or signature string per request
       const m = this.keyMemo.get(request.url)
-      if (m !== undefined && m.sig === sig) return m
+      if (m !== undefined && sameValues(m.raw, headers, names)) return m
+    }
+    let sig = ''
+    const raw: unknown[] = new Array(names.length)
+    for (let i = 0; i < names.length; i++) {
+      const h = names[i] as string
+      const v = headers[h]
+      raw[i] = v
+      if (v !== undefined) sig += `\n${h}:${String(v).toLowerCase()}`
     }
     const url = this.normalized(request.url, policy)
     const q = url.indexOf('?')
@@ -226,10 +232,11 @@ export class ResponseCache {
     let key = `GET ${url}${sig}`
     if (identity !== undefined) key += `\nid:${identity}`
     // the raw key when it fits the cache's key limit; a hash of it otherwise
-    const out: KeyOf = {
+    const out: MemoKey = {
       key: key.length <= 900 ? `rc:${key}` : `rc#${createHash('sha1').update(key).digest('base64url')}`,
       path,
       sig,
+      raw,
     }
     if (memoizable) {
       if (this.keyMemo.size >= 1024) this.keyMemo.clear()
@@ -295,6 +302,21 @@ export interface KeyOf {
   readonly key: string
   readonly path: string
   readonly sig: string
+}
+
+/** A memoized key with the raw key-header values it was made from. */
+interface MemoKey extends KeyOf {
+  readonly raw: readonly unknown[]
+}
+
+/** Whether the request's key headers hold the same raw values as when `raw` was taken. */
+function sameValues(
+  raw: readonly unknown[],
+  headers: FastifyRequest['headers'],
+  names: readonly string[],
+): boolean {
+  for (let i = 0; i < names.length; i++) if (headers[names[i] as string] !== raw[i]) return false
+  return true
 }
 
 /** Returned by lookupSync when L1 cannot answer. */
