@@ -16,6 +16,7 @@ import { isHotpathError } from '../errors.js'
 import type { Monitor } from '../metrics/index.js'
 import { createRateLimiter, type RateLimiter } from '../resilience/index.js'
 import type { Compressor } from './compression.js'
+import { type RequestMetrics, RouteDurations, requestMetrics } from './request-metrics.js'
 import { HotpathRequestState } from './request-state.js'
 import {
   type CachePolicy,
@@ -52,6 +53,8 @@ interface Limit {
 /** One route's settings, resolved when it is registered. */
 interface Resolved {
   url: string
+  /** The route's first method (its request metrics are bound for it up front). */
+  method: string
   /** GET/HEAD: the route's cache policy; 'patterns' when the `routes` option decides per path. */
   cache: CachePolicy | 'patterns' | undefined
   /** An unsafe method (a successful one invalidates its URL; If-None-Match may get 412). */
@@ -64,32 +67,15 @@ interface Resolved {
   metrics: boolean
 }
 
-type Metrics = ReturnType<typeof makeMetrics>
-
-function makeMetrics(monitor: Monitor) {
-  return {
-    duration: monitor.histogram(
-      `${monitor.prefix}http_request_duration_seconds`,
-      'HTTP request duration by route, method and status class',
-      ['route', 'method', 'status_class'],
-    ),
-    inflight: monitor.gauge(`${monitor.prefix}http_requests_in_flight`, 'HTTP requests being served', []),
-    shed: monitor.counter(`${monitor.prefix}http_requests_shed_total`, 'Requests refused by load shedding', [
-      'route',
-    ]),
-  }
-}
-
 const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v])
 
 /** Builds and attaches the hooks of each route. */
 export class RouteHooks {
-  private readonly metrics: Metrics | undefined
+  private readonly metrics: RequestMetrics | undefined
   private readonly globalLimit: Limit | undefined
-  private inflight = 0
 
   constructor(private readonly d: HookDeps) {
-    this.metrics = d.monitor === undefined ? undefined : makeMetrics(d.monitor)
+    this.metrics = d.monitor === undefined ? undefined : requestMetrics(d.monitor)
     const g = d.globalLimit
     this.globalLimit = g === undefined ? undefined : this.limit(g, 'rateLimit', g.name ?? 'global')
   }
@@ -135,6 +121,7 @@ export class RouteHooks {
     }
     const r: Resolved = {
       url: route.url,
+      method: methods[0] ?? 'GET',
       cache,
       unsafe: rc !== undefined && methods.some((m) => m !== 'GET' && m !== 'HEAD' && m !== 'OPTIONS'),
       limit:
@@ -205,7 +192,7 @@ export class RouteHooks {
       const state = new HotpathRequestState()
       request.hotpath = state
       if (metrics !== undefined || r.envelope) state.start = performance.now()
-      if (metrics !== undefined) metrics.inflight.set(undefined, ++this.inflight)
+      if (metrics !== undefined) metrics.inflight.add(1)
       if (r.shed && shedder !== undefined) {
         const wait = shedder.retryAfter()
         if (wait > 0) return this.shed(reply, state, r, wait, `overloaded; retry after ${wait}s`)
@@ -299,18 +286,17 @@ export class RouteHooks {
 
   private onResponse(r: Resolved): onResponseHookHandler {
     const metrics = r.metrics ? this.metrics : undefined
+    const durations =
+      metrics === undefined ? undefined : new RouteDurations(metrics.duration, r.url, r.method)
     const adaptive = this.d.shedder?.adaptive
     return (request, reply, done) => {
       const state = request.hotpath
       if (state !== null) {
         if (state.slot !== undefined) adaptive?.release(state.slot, reply.statusCode >= 500)
         state.cache?.leader?.(false)
-        if (metrics !== undefined) {
-          metrics.inflight.set(undefined, --this.inflight)
-          metrics.duration.observe(
-            { route: r.url, method: request.method, status_class: `${Math.floor(reply.statusCode / 100)}xx` },
-            (performance.now() - state.start) / 1000,
-          )
+        if (metrics !== undefined && durations !== undefined) {
+          metrics.inflight.add(-1)
+          durations.observe(request.method, reply.statusCode, (performance.now() - state.start) / 1000)
         }
       }
       done()

@@ -6,6 +6,7 @@
  */
 export type { Adapter, AdapterContext, Attachment } from './adapters.js'
 export { type AlertEvent, type AlertRule, type AlertStatus, type AlertValue, readPath } from './alerts.js'
+export type { BoundHistogram, BoundSeries, LiveGauge } from './bound.js'
 export type { Labels } from './cardinality.js'
 export {
   createEventLoopSampler,

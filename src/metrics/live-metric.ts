@@ -68,9 +68,9 @@ export function histogramValues(
   let acc = 0
   for (let i = 0; i < bounds.length; i++) {
     acc += counts[i] as number
-    out.push({ value: acc, labels: { ...labels, le: bounds[i] as number }, metricName: `${name}_bucket` })
+    out.push({ value: acc, labels: { le: bounds[i] as number, ...labels }, metricName: `${name}_bucket` })
   }
-  out.push({ value: count, labels: { ...labels, le: '+Inf' }, metricName: `${name}_bucket` })
+  out.push({ value: count, labels: { le: '+Inf', ...labels }, metricName: `${name}_bucket` })
   out.push({ value: sum, labels, metricName: `${name}_sum` })
   out.push({ value: count, labels, metricName: `${name}_count` })
 }

@@ -18,6 +18,7 @@ import {
   genericAdapter,
 } from './adapters.js'
 import { AlertManager, type AlertRule, type AlertStatus } from './alerts.js'
+import { BoundHistogram, LiveGauge } from './bound.js'
 import { CardinalityGuard, type Labels } from './cardinality.js'
 import { EventLoopSampler } from './event-loop.js'
 import { canStream, exposition } from './exposition.js'
@@ -58,6 +59,8 @@ export class Monitor implements MonitorLike {
   ])
   private readonly attached = new Map<Instrumentable, Attachment>()
   private readonly metricsCache = new Map<string, Counter<string> | Gauge<string> | Histogram<string>>()
+  private readonly bound = new Map<string, BoundHistogram>()
+  private readonly liveGauges = new Map<string, LiveGauge>()
   private readonly previousStats = new Map<string, Record<string, unknown>>()
   private readonly warn: (message: string) => void
   private readonly intervalMs: number
@@ -198,6 +201,36 @@ export class Monitor implements MonitorLike {
         else h.observe(l, seconds)
       },
     }
+  }
+
+  /**
+   * A histogram in seconds for hot paths: `bind(labels)` once per label set (cardinality-guarded
+   * then), and each `observe` on the bound series costs no label hashing. Every caller on this
+   * monitor shares its series. The buckets are fixed by the first caller.
+   */
+  boundHistogram(name: string, help: string, labelNames: string[], buckets: number[] = DEFAULT_BUCKETS) {
+    let h = this.bound.get(name)
+    if (h === undefined) {
+      h = new BoundHistogram(
+        name,
+        labelNames,
+        buckets,
+        (labels) => this.guard.admit(name, labels, labelNames),
+        liveMetric(this.registry, name, help, 'histogram'),
+      )
+      this.bound.set(name, h)
+    }
+    return h
+  }
+
+  /** A gauge without labels moved by deltas (`add(1)`, `add(-1)`); shared by every caller on this monitor. */
+  liveGauge(name: string, help: string): LiveGauge {
+    let g = this.liveGauges.get(name)
+    if (g === undefined) {
+      g = new LiveGauge(liveMetric(this.registry, name, help, 'gauge'))
+      this.liveGauges.set(name, g)
+    }
+    return g
   }
 
   private op(name: string): OpHandle {
