@@ -414,9 +414,12 @@ if (process.argv[2] === 'serve') await serve((process.argv[3] ?? 'bare') as Mode
 export default {
   name: 'dashboard: overhead on a trivial route, page weight',
   async run(): Promise<void> {
-    await pageWeight()
-    await tickCost()
-    await renderCpu()
-    await throughput()
+    // DASHBOARD_BENCH_ONLY=weight,tick,render,throughput runs a subset
+    const only = process.env.DASHBOARD_BENCH_ONLY?.split(',')
+    const want = (part: string) => only === undefined || only.includes(part)
+    if (want('weight')) await pageWeight()
+    if (want('tick')) await tickCost()
+    if (want('render')) await renderCpu()
+    if (want('throughput')) await throughput()
   },
 }
