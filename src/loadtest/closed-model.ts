@@ -38,6 +38,11 @@ export async function runClosedModel(run: ClosedModelRun): Promise<void> {
   signal?.addEventListener('abort', onAbort, { once: true })
   let iterations = 0
   const user = async (vu: number): Promise<void> => {
+    // with think time, the users' first iterations are spread evenly over one think time: users
+    // that all start at once arrive as one synchronized burst that no real population makes,
+    // and that burst would be most of a short run's tail
+    const offset = thinkMs > 0 ? (vu * thinkMs) / run.vus : 0
+    if (offset > 0) await sleep(clock, offset, stopTimer.signal)
     while (!stopTimer.signal.aborted && clock.now() < deadline) {
       // An iteration records its own failures; a throw here is a bug, not a reason to stop the user.
       await iteration(vu, iterations++).catch(() => {})

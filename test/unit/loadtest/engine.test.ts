@@ -205,6 +205,25 @@ describe('closed model on a fake clock', () => {
     assert.deepEqual(perUser, [10, 10, 10])
   })
 
+  test('with think time the users start spread over one think time, not in one synchronized burst', async () => {
+    const clock = new FakeClock()
+    const t0 = clock.now()
+    const firstAt: number[] = []
+    const done = runClosedModel({
+      vus: 4,
+      durationMs: 1000,
+      thinkMs: 1000,
+      clock,
+      iteration: (vu) => {
+        if (firstAt[vu] === undefined) firstAt[vu] = clock.now() - t0
+        return Promise.resolve()
+      },
+    })
+    for (let i = 0; i < 250; i++) await clock.tick(10)
+    await done
+    assert.deepEqual(firstAt, [0, 250, 500, 750])
+  })
+
   test('the closed model under a freeze records only one slow sample per user (why CO matters)', async () => {
     const clock = new FakeClock()
     const respond = freezingServer(clock.now())
