@@ -21,6 +21,7 @@ const suites: Record<string, () => Promise<Suite>> = {
   bus: async () => (await import('./bus.bench.js')).default,
   loadtest: async () => (await import('./loadtest.bench.js')).default,
   db: async () => (await import('./db.bench.js')).default,
+  server: async () => (await import('./server.bench.js')).default,
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
