@@ -37,6 +37,15 @@ interface CompiledStep {
   weighted: boolean
   /** A WebSocket step: messages to send and replies to await. */
   ws: { send: string[]; replies: number } | undefined
+  /**
+   * The request when nothing in it depends on the vars (no templates, no functions): built once,
+   * so the hot path makes no URL, header object or body per request.
+   */
+  fixed:
+    | { origin: string; path: string; headers: Record<string, string> | undefined; body: string | undefined }
+    | undefined
+  /** Templates, functions or captures read or write the vars. */
+  usesVars: boolean
 }
 
 /** Creates the Agent every request goes through. */
@@ -63,6 +72,15 @@ export function compileSteps(steps: readonly StepSpec[] | undefined, base: URL):
     const body = step.body
     let bodyOf: ((vars: Vars) => string) | undefined
     let contentType: string | undefined
+    // Does anything in the request read the vars?
+    const templated =
+      typeof path === 'function' ||
+      typeof body === 'function' ||
+      [
+        path,
+        ...Object.values(step.headers ?? {}),
+        typeof body === 'string' ? body : JSON.stringify(body),
+      ].some((t) => typeof t === 'string' && t.includes('{{'))
     if (typeof body === 'function') {
       bodyOf = (vars) => {
         const b = body(vars)
@@ -78,15 +96,30 @@ export function compileSteps(steps: readonly StepSpec[] | undefined, base: URL):
       name,
       read: capture(source),
     }))
+    const url = (vars: Vars): URL => new URL(pathOf(vars), base)
+    const headers = (vars: Vars): Record<string, string> => {
+      const h: Record<string, string> = {}
+      if (contentType !== undefined) h['content-type'] = contentType
+      for (const [k, v] of headerTemplates) h[k] = v(vars)
+      return h
+    }
+    let fixed: CompiledStep['fixed']
+    if (!templated) {
+      const u = url({})
+      const h = headers({})
+      fixed = {
+        origin: u.origin,
+        path: u.pathname + u.search,
+        headers: Object.keys(h).length === 0 ? undefined : h,
+        body: bodyOf?.({}),
+      }
+    }
     return {
       method: (step.method ?? 'GET').toUpperCase(),
-      url: (vars) => new URL(pathOf(vars), base),
-      headers: (vars) => {
-        const h: Record<string, string> = {}
-        if (contentType !== undefined) h['content-type'] = contentType
-        for (const [k, v] of headerTemplates) h[k] = v(vars)
-        return h
-      },
+      url,
+      headers,
+      fixed,
+      usesVars: templated || captures.length > 0,
       body: bodyOf,
       statuses,
       contains: step.check?.contains,
@@ -137,8 +170,10 @@ export function createIteration(
     return steps[steps.length - 1] as CompiledStep
   }
   const single = steps.length === 1 ? steps[0] : undefined
+  const usesVars = steps.some((s) => s.usesVars || s.ws !== undefined)
+  const none: Vars = Object.freeze({}) as Vars
   return async (intended, iteration, vu = 0) => {
-    const vars: Vars = { iteration: String(iteration), vu: String(vu) }
+    const vars: Vars = usesVars ? { iteration: String(iteration), vu: String(vu) } : none
     if (single !== undefined || weighted) {
       const step = single ?? pick()
       await runStep(ctx, step, vars, intended)
@@ -209,63 +244,95 @@ interface Sent {
 }
 
 /**
- * One request through `agent.dispatch` with a bare handler: no response stream, no header
- * parsing unless a capture needs headers, and the time the request reached the socket.
+ * The dispatch handler of one request: a class, so every request shares one hidden class and the
+ * prototype's methods (no closures per request). No response stream, no header parsing unless
+ * a check or capture reads the response, and the time the request reached the socket.
  */
+class SendHandler {
+  readonly out: Sent = {
+    status: undefined,
+    headers: {},
+    text: undefined,
+    bytes: 0,
+    sentAt: undefined,
+    end: 0,
+    error: undefined,
+  }
+  private readonly chunks: Buffer[] | undefined
+
+  constructor(
+    private readonly clock: Clock,
+    needsBody: boolean,
+    private readonly resolve: (out: Sent) => void,
+  ) {
+    this.chunks = needsBody ? [] : undefined
+  }
+
+  finish(error?: unknown): void {
+    const out = this.out
+    out.end = this.clock.now()
+    if (error !== undefined) {
+      const e = error as { code?: string; name?: string }
+      out.error = e.code ?? e.name ?? 'error'
+    } else if (this.chunks !== undefined) out.text = Buffer.concat(this.chunks).toString('utf8')
+    this.resolve(out)
+  }
+
+  onRequestStart(): void {
+    this.out.sentAt = this.clock.now()
+  }
+
+  onResponseStart(_controller: unknown, statusCode: number, headers: Record<string, unknown>): void {
+    this.out.status = statusCode
+    if (this.chunks !== undefined) this.out.headers = headers
+  }
+
+  onResponseData(_controller: unknown, chunk: Buffer): void {
+    this.out.bytes += chunk.length
+    this.chunks?.push(chunk)
+  }
+
+  onResponseEnd(): void {
+    this.finish()
+  }
+
+  onResponseError(_controller: unknown, err: Error): void {
+    this.finish(err)
+  }
+}
+
+/** One request through `agent.dispatch` (a fixed request is not rebuilt). */
 function send(ctx: IterationContext, step: CompiledStep, vars: Vars): Promise<Sent> {
-  const { clock } = ctx
   return new Promise<Sent>((resolve) => {
-    const out: Sent = {
-      status: undefined,
-      headers: {},
-      text: undefined,
-      bytes: 0,
-      sentAt: undefined,
-      end: 0,
-      error: undefined,
-    }
-    const chunks: Buffer[] | undefined = step.needsBody ? [] : undefined
-    const finish = (error?: unknown): void => {
-      out.end = clock.now()
-      if (error !== undefined) {
-        const e = error as { code?: string; name?: string }
-        out.error = e.code ?? e.name ?? 'error'
-      } else if (chunks !== undefined) out.text = Buffer.concat(chunks).toString('utf8')
-      resolve(out)
-    }
-    let url: URL
+    const handler = new SendHandler(ctx.clock, step.needsBody, resolve)
     try {
-      url = step.url(vars)
-      ctx.agent.dispatch(
-        {
-          origin: url.origin,
-          path: url.pathname + url.search,
-          method: step.method as 'GET',
-          headers: step.headers(vars),
-          body: step.body?.(vars),
-        },
-        {
-          onRequestStart() {
-            out.sentAt = clock.now()
+      const fixed = step.fixed
+      if (fixed !== undefined) {
+        ctx.agent.dispatch(
+          {
+            origin: fixed.origin,
+            path: fixed.path,
+            method: step.method as 'GET',
+            headers: fixed.headers,
+            body: fixed.body,
           },
-          onResponseStart(_controller, statusCode, headers) {
-            out.status = statusCode
-            if (step.needsBody) out.headers = headers
+          handler,
+        )
+      } else {
+        const url = step.url(vars)
+        ctx.agent.dispatch(
+          {
+            origin: url.origin,
+            path: url.pathname + url.search,
+            method: step.method as 'GET',
+            headers: step.headers(vars),
+            body: step.body?.(vars),
           },
-          onResponseData(_controller, chunk) {
-            out.bytes += chunk.length
-            chunks?.push(chunk)
-          },
-          onResponseEnd() {
-            finish()
-          },
-          onResponseError(_controller, err) {
-            finish(err)
-          },
-        },
-      )
+          handler,
+        )
+      }
     } catch (err) {
-      finish(err)
+      handler.finish(err)
     }
   })
 }
