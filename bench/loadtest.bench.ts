@@ -5,62 +5,13 @@
  * 5 s at 2,000 req/s (analytic p50 about the idle latency, p90 ~500 ms, p99 ~950 ms); pacing
  * (send delay p99 against the intended times). LOADTEST_BENCH_SECONDS sets the CO run's length.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import { type LoadTestReport, runLoadTest } from '../src/loadtest/index.js'
+import { spawnSync } from 'node:child_process'
+import { runLoadTest } from '../src/loadtest/index.js'
 import { gc, report } from './lib/harness.js'
+import { breakingPointRows, cpuRows } from './loadtest-extra.js'
+import { autocannon, ours, startTarget } from './loadtest-gen.js'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const coSeconds = Number(process.env.LOADTEST_BENCH_SECONDS ?? 30)
-
-function startTarget(mode: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${root}bench/loadtest-target.ts`, mode], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  return new Promise((resolve) => {
-    child.stdout?.once('data', (d: Buffer) =>
-      resolve({ child, url: `http://127.0.0.1:${String(d).trim()}/` }),
-    )
-  })
-}
-
-/** Runs a generator command to the end; stdout is its JSON. */
-function generator(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'], cwd: root })
-    let out = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d
-    })
-    child.once('exit', () => resolve(out))
-    child.once('error', reject)
-  })
-}
-
-function ours(args: string[]): Promise<LoadTestReport> {
-  // The built binary when dist/ exists (what users run), otherwise the sources through tsx.
-  const bin = existsSync(`${root}dist/cli/main.js`)
-    ? [`${root}dist/cli/main.js`]
-    : ['--import', 'tsx', `${root}src/cli/main.ts`]
-  return generator(process.execPath, [...bin, 'loadtest', ...args, '--json', '-q', '--scrape', 'off']).then(
-    (s) => JSON.parse(s),
-  )
-}
-
-/** The parts of autocannon's --json output read here. */
-interface AutocannonJson {
-  requests: { average: number; total: number }
-  latency: { p50: number; p90: number; p99: number }
-}
-
-function autocannon(args: string[]): Promise<AutocannonJson> {
-  return generator(process.execPath, [
-    `${root}node_modules/autocannon/autocannon.js`,
-    '--json',
-    ...args,
-  ]).then((s) => JSON.parse(s))
-}
 
 /** Peak RSS growth per virtual user: 10,000 users (100 connections, 1 s think) against 10. */
 async function memoryPerVu(url: string): Promise<void> {
@@ -123,6 +74,7 @@ export default {
         higherIsBetter: true,
         note: 'generator and target share the 2 cores',
       })
+      await cpuRows(trivial.url)
       await memoryPerVu(trivial.url)
       const wrk = spawnSync('sh', ['-c', 'command -v wrk'], { encoding: 'utf8' })
       if (wrk.status === 0) {
@@ -188,5 +140,6 @@ export default {
     } finally {
       freeze.child.kill()
     }
+    await breakingPointRows()
   },
 }

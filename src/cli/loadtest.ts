@@ -13,6 +13,7 @@ import {
   findBreakingPoint,
   formatMs,
   formatReport,
+  type LiveFigures,
   type LoadTestOptions,
   type LoadTestReport,
   loadScenarioFile,
@@ -25,9 +26,18 @@ import {
   runLoadTestInWorkers,
   type ScenarioSpec,
   type StepSpec,
+  type TimelinePoint,
 } from '../loadtest/index.js'
 import type { Duration } from '../time.js'
 import { numberFlag, parseFlags, UsageError } from './args.js'
+import {
+  checkSource,
+  DASHBOARD_TOKEN_ENV,
+  type DashboardFeed,
+  dashboardFeed,
+  feedSummary,
+  ingestUrl,
+} from './dashboard-feed.js'
 import type { CliIo } from './io.js'
 import { progressPrinter } from './progress.js'
 
@@ -65,6 +75,9 @@ Output:
       --tolerance <pct>    change allowed before a figure counts as worse (default 10%)
       --scrape <url|off>   Prometheus endpoint of the target, scraped each second (default: the target's
                            /metrics when it answers as Prometheus)
+      --dashboard <url>    post each second's figures to a hotpath dashboard (http://host:3000/dashboard),
+                           drawn there on the server's time axis; token: --dashboard-token or $HOTPATH_DASHBOARD_TOKEN
+      --dashboard-source <name>  the series name on the dashboard (default loadtest)
       --html <file>        write the self-contained HTML report (plots, no network)
   -o, --out <file>         write the JSON report (with the encoded histograms)
       --json               print the JSON report instead of the text summary
@@ -97,6 +110,9 @@ const FLAGS = {
   scrape: { type: 'string' },
   baseline: { type: 'string' },
   tolerance: { type: 'string' },
+  dashboard: { type: 'string' },
+  'dashboard-token': { type: 'string' },
+  'dashboard-source': { type: 'string' },
   html: { type: 'string' },
   out: { type: 'string', short: 'o' },
   json: { type: 'boolean' },
@@ -172,7 +188,12 @@ export async function loadtestCommand(argv: string[], io: CliIo): Promise<number
       'give the URL to load (hotpath loadtest http://127.0.0.1:3000/) or target: in the scenario',
     )
 
-  if (v['breaking-point'] === true) return breakingPoint(options, v, io)
+  const workers = numberFlag(v.workers, 'workers', 1, true) ?? 1
+  const feed = startFeed(v, io, workers)
+  if (v['breaking-point'] === true) {
+    if (feed !== undefined) options.onProgress = feed.push
+    return breakingPoint(options, v, io).finally(() => endFeed(feed, io))
+  }
   const baseline = v.baseline === undefined ? undefined : await readReport(v.baseline)
   const tolerance = numberFlag(v.tolerance?.replace(/%$/, ''), 'tolerance', 0)
   const stop = new AbortController()
@@ -186,18 +207,27 @@ export async function loadtestCommand(argv: string[], io: CliIo): Promise<number
       stop.abort()
     } else process.exit(EXIT_INTERRUPTED)
   })
-  const workers = numberFlag(v.workers, 'workers', 1, true) ?? 1
   // Worker threads report at the end only: no progress lines.
   const progress = v.quiet === true || workers > 1 ? undefined : progressPrinter(io)
+  const onProgress =
+    feed === undefined
+      ? progress?.onProgress
+      : progress === undefined
+        ? feed.push
+        : (point: TimelinePoint, live: LiveFigures) => {
+            progress.onProgress(point, live)
+            feed.push(point, live)
+          }
   let report: LoadTestReport
   try {
     report =
       workers > 1
         ? await runLoadTestInWorkers({ ...options, signal: stop.signal }, workers)
-        : await runLoadTest({ ...options, signal: stop.signal, onProgress: progress?.onProgress })
+        : await runLoadTest({ ...options, signal: stop.signal, onProgress })
   } finally {
     progress?.done()
     removeInterrupt()
+    await endFeed(feed, io)
   }
   if (baseline !== undefined)
     report.comparison = compareWithBaseline(report, baseline, (tolerance ?? 10) / 100)
@@ -205,6 +235,36 @@ export async function loadtestCommand(argv: string[], io: CliIo): Promise<number
   if (v.html !== undefined) await writeHtml(report, v.html, io, v.json === true)
   if (report.stopped?.reason === 'interrupted') return EXIT_INTERRUPTED
   return report.passed && report.comparison?.regression !== true ? 0 : 1
+}
+
+/** The `--dashboard` feed, when asked for (flags checked before any load). */
+function startFeed(
+  v: { dashboard?: string; 'dashboard-token'?: string; 'dashboard-source'?: string },
+  io: CliIo,
+  workers: number,
+): DashboardFeed | undefined {
+  if (v.dashboard === undefined) {
+    if (v['dashboard-token'] !== undefined || v['dashboard-source'] !== undefined)
+      throw new UsageError('--dashboard-token and --dashboard-source go with --dashboard <url>')
+    return undefined
+  }
+  if (workers > 1)
+    throw new UsageError(
+      '--dashboard streams each second from one generator; worker threads report at the end only (drop --workers)',
+    )
+  const token = v['dashboard-token'] ?? (io.env[DASHBOARD_TOKEN_ENV] || undefined)
+  return dashboardFeed({
+    url: ingestUrl(v.dashboard),
+    token,
+    source: checkSource(v['dashboard-source'] ?? 'loadtest'),
+    io,
+  })
+}
+
+async function endFeed(feed: DashboardFeed | undefined, io: CliIo): Promise<void> {
+  if (feed === undefined) return
+  const line = feedSummary(await feed.close(), feed.url)
+  if (line !== undefined) io.err(line)
 }
 
 async function breakingPoint(

@@ -3,7 +3,6 @@
  * merge, Ctrl-C (SIGINT) writing the report of what ran, and `serve` running the reference server.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
@@ -11,39 +10,12 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
+import { hotpath } from './spawn.js'
 
-const MAIN = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'hotpath-cli-it-'))
 let server: http.Server
 let url: string
 let seen = 0
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-function hotpath(args: string[], onStart?: (child: ReturnType<typeof spawn>) => void): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d
-  })
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d
-  })
-  onStart?.(child)
-  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000)
-  return once(child, 'exit').then(([code]) => {
-    clearTimeout(killer)
-    return { code: code as number | null, stdout, stderr }
-  })
-}
 
 before(async () => {
   server = http.createServer((req, res) => {
@@ -89,9 +61,11 @@ describe('hotpath loadtest', () => {
 
   test('Ctrl-C (SIGINT) stops the run, prints and writes the report of what ran, exits 130', async () => {
     const out = join(dir, 'int.json')
-    const r = await hotpath(['loadtest', url, '-R', '50', '-d', '60s', '-o', out], (child) => {
-      // Interrupt once the run is under way (its first progress line).
-      child.stderr?.once('data', () => child.kill('SIGINT'))
+    const r = await hotpath(['loadtest', url, '-R', '50', '-d', '60s', '-o', out], {
+      onStart: (child) => {
+        // Interrupt once the run is under way (its first progress line).
+        child.stderr?.once('data', () => child.kill('SIGINT'))
+      },
     })
     assert.equal(r.code, 130, r.stderr)
     assert.ok(existsSync(out))
@@ -111,17 +85,19 @@ describe('hotpath loadtest', () => {
 describe('hotpath serve', () => {
   test('runs the reference server; SIGTERM drains it and exits 0', async () => {
     let listening = ''
-    const r = await hotpath(['serve', '--port', '0', '--host', '127.0.0.1'], (child) => {
-      child.stdout?.on('data', (d: Buffer) => {
-        const m = /listening on (http:\/\/\S+)/.exec(String(d))
-        if (m === null || listening !== '') return
-        listening = m[1] as string
-        http.get(`${listening}/health/live`, (res) => {
-          res.resume()
-          res.on('end', () => child.kill('SIGTERM'))
-          if (res.statusCode !== 200) child.kill('SIGKILL')
+    const r = await hotpath(['serve', '--port', '0', '--host', '127.0.0.1'], {
+      onStart: (child) => {
+        child.stdout?.on('data', (d: Buffer) => {
+          const m = /listening on (http:\/\/\S+)/.exec(String(d))
+          if (m === null || listening !== '') return
+          listening = m[1] as string
+          http.get(`${listening}/health/live`, (res) => {
+            res.resume()
+            res.on('end', () => child.kill('SIGTERM'))
+            if (res.statusCode !== 200) child.kill('SIGKILL')
+          })
         })
-      })
+      },
     })
     assert.notEqual(listening, '')
     assert.equal(r.code, 0, r.stderr)

@@ -1,0 +1,131 @@
+/**
+ * The load-test bench's CPU and breaking-point rows. CPU per request is the generator's own CPU
+ * (bash `times`), startup removed by differencing a long and a short run at the same load. The
+ * breaking point is checked against a 10-step constant-rate sweep of the reference server.
+ */
+import { spawnSync } from 'node:child_process'
+import { type BreakingPointResult, knee, type StepResult } from '../src/loadtest/index.js'
+import { report } from './lib/harness.js'
+import { autocannon, autocannonRun, generator, oursRun, startReferenceServer } from './loadtest-gen.js'
+
+const SHORT_S = 2
+const LONG_S = 8
+
+/** CPU microseconds per request between a short and a long run (startup cancels out). */
+async function perRequest(
+  run: (seconds: number) => Promise<{ requests: number; cpu: number }>,
+): Promise<number> {
+  const short = await run(SHORT_S)
+  const long = await run(LONG_S)
+  return ((long.cpu - short.cpu) * 1e6) / Math.max(1, long.requests - short.requests)
+}
+
+/** CPU per request at a fixed 10,000 req/s (ours vs autocannon -R) and closed-loop (plus wrk). */
+export async function cpuRows(url: string): Promise<void> {
+  const rate = ['-R', '10000', '-c', '50']
+  const oursFixed = await perRequest(async (s) => {
+    const r = await oursRun([url, ...rate, '-d', `${s}s`])
+    return { requests: r.report.requests, cpu: r.cpu }
+  })
+  const acFixed = await perRequest(async (s) => {
+    const r = await autocannonRun([...rate, '-d', String(s), url])
+    return { requests: r.report.requests.total, cpu: r.cpu }
+  })
+  report({
+    suite: 'loadtest',
+    name: 'generator CPU per request at a fixed 10,000 req/s, 50 connections, trivial target',
+    ours: oursFixed,
+    peer: acFixed,
+    peerName: 'autocannon -R',
+    unit: 'us',
+    higherIsBetter: false,
+    target: "<= autocannon's",
+    note: `user + system of the generator process, ${LONG_S} s run minus ${SHORT_S} s run`,
+  })
+  const closed = ['-c', '50']
+  const oursClosed = await perRequest(async (s) => {
+    const r = await oursRun([url, ...closed, '-d', `${s}s`])
+    return { requests: r.report.requests, cpu: r.cpu }
+  })
+  const acClosed = await perRequest(async (s) => {
+    const r = await autocannonRun([...closed, '-d', String(s), url])
+    return { requests: r.report.requests.total, cpu: r.cpu }
+  })
+  report({
+    suite: 'loadtest',
+    name: 'generator CPU per request, closed loop, 50 connections, trivial target',
+    ours: oursClosed,
+    peer: acClosed,
+    peerName: 'autocannon',
+    unit: 'us',
+    higherIsBetter: false,
+    note: `${LONG_S} s run minus ${SHORT_S} s run`,
+  })
+  if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0) {
+    console.log('  wrk CPU per request: not installed (apt-get install wrk to add it to this comparison)')
+    return
+  }
+  const wrkPerRequest = await perRequest(async (s) => {
+    const r = await generator('wrk', ['-c', '50', '-t', '1', '-d', `${s}s`, url])
+    return { requests: Number(/(\d+) requests in/.exec(r.out)?.[1] ?? Number.NaN), cpu: r.cpu }
+  })
+  report({
+    suite: 'loadtest',
+    name: 'generator CPU per request, closed loop, 50 connections (wrk, 1 thread, C)',
+    ours: oursClosed,
+    peer: wrkPerRequest,
+    peerName: 'wrk',
+    unit: 'us',
+    higherIsBetter: false,
+  })
+}
+
+/**
+ * `--breaking-point` against the reference server's /health/live, then a 10-step constant-rate
+ * sweep (5 s a step, 12%..120% of autocannon's closed-loop capacity of the same route) and the
+ * knee of its p50 curve: the search's knee and sustainable rate against the sweep's.
+ */
+export async function breakingPointRows(): Promise<void> {
+  const server = await startReferenceServer()
+  try {
+    const target = new URL('/health/live', server.url).href
+    const started = Date.now()
+    const search = (await generatorJson<BreakingPointResult>([
+      '--breaking-point',
+      target,
+    ])) as BreakingPointResult
+    const searchMs = Date.now() - started
+    const capacity = (await autocannon(['-c', '50', '-d', '5', target])).requests.average
+    const sweep: StepResult[] = []
+    for (let i = 1; i <= 10; i++) {
+      const rate = Math.round((capacity * 1.2 * i) / 10)
+      const r = (await oursRun([target, '-R', String(rate), '-c', '50', '-d', '5s'])).report
+      const achieved = r.rps
+      const p50 = r.latency.corrected.percentiles.p50 ?? Number.NaN
+      const p99 = r.latency.corrected.percentiles.p99 ?? Number.NaN
+      const ok = achieved >= rate * 0.95 && p99 <= 1000 && r.errorRate <= 0.01
+      sweep.push({ phase: 'ramp', rate, achieved, p50, p99, errorRate: r.errorRate, ok, reason: undefined })
+    }
+    const sweepKnee = knee(sweep) ?? Number.NaN
+    const held = sweep.filter((s) => s.ok).map((s) => s.rate)
+    const steps = sweep.map((s) => `${s.rate}:${s.p50.toFixed(1)}${s.ok ? '' : '!'}`).join(' ')
+    report({
+      suite: 'loadtest',
+      name: 'breaking point: knee found by --breaking-point vs a 10-step constant-rate sweep (reference server /health/live)',
+      ours: search.knee ?? Number.NaN,
+      peer: sweepKnee,
+      peerName: '10-step sweep knee',
+      unit: 'req/s',
+      higherIsBetter: true,
+      target: 'within 10% (ratio 0.9-1.1), search <= 3 min',
+      note: `search took ${(searchMs / 1000).toFixed(0)} s, ${search.steps.length} steps, max sustainable ${search.maxSustainable}/s (sweep: highest held ${Math.max(0, ...held)}/s); sweep rate:p50 ms (! broke) ${steps}`,
+    })
+  } finally {
+    server.child.kill('SIGTERM')
+  }
+}
+
+/** `hotpath loadtest <args> --json` parsed (the breaking point's result is not a report). */
+async function generatorJson<T>(args: string[]): Promise<T> {
+  return (await oursRun(args)).report as unknown as T
+}
