@@ -6,7 +6,7 @@
  *     time: about 1,000 req/s offered): p95 < 100 ms and errors < 1%
  *   - the cached catalogue (br): > 15,000 req/s (100 connections)
  *   - soak: RSS < 512 MiB and flat (SERVER_SOAK_SECONDS, default 60; the seeds say 10 minutes)
- * SERVER_BENCH_SECONDS sets each endpoint's run (default 8).
+ * SERVER_BENCH_SECONDS sets each endpoint's run (default 8); SERVER_BENCH_ONLY picks parts.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -208,10 +208,13 @@ export default {
   async run(): Promise<void> {
     const { child, base } = await startServer()
     try {
-      // reads first: the writes leave work behind (invalidations, queued restocks)
-      await cached(base)
-      await soak(base, child.pid as number)
-      await everyEndpoint(base)
+      // SERVER_BENCH_ONLY=cached,soak,endpoints runs a subset; reads first: the writes leave work
+      // behind (invalidations, queued restocks)
+      const only = process.env.SERVER_BENCH_ONLY?.split(',')
+      const want = (part: string) => only === undefined || only.includes(part)
+      if (want('cached')) await cached(base)
+      if (want('soak')) await soak(base, child.pid as number)
+      if (want('endpoints')) await everyEndpoint(base)
     } finally {
       child.kill('SIGTERM')
     }
