@@ -31,3 +31,18 @@ for _, m in ipairs(due) do
   end
 end
 return #due`
+
+/**
+ * KEYS: stream. ARGV: group, consumer, minIdle, cursor, count. XAUTOCLAIM, plus each claimed
+ * entry's delivery count (XPENDING's times-delivered, which XAUTOCLAIM raised): a message that
+ * kills every consumer taking it is counted, so the bus can dead-letter it ('max-deliveries').
+ * Returns { cursor, entries, counts }.
+ */
+export const CLAIM = `
+local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', tonumber(ARGV[5]))
+local counts = {}
+for i, e in ipairs(r[2]) do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
+  if p[1] then counts[i] = p[1][4] else counts[i] = 1 end
+end
+return { r[1], r[2], counts }`

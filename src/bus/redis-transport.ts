@@ -13,7 +13,7 @@ import type { Cluster, Redis } from 'ioredis'
 import { assertKnownKeys } from '../options.js'
 import { type Clock, type Duration, systemClock, toTimerMs } from '../time.js'
 import { positiveInt } from './batch-options.js'
-import { BURY, PROMOTE, RETRY } from './redis-scripts.js'
+import { BURY, CLAIM, PROMOTE, RETRY } from './redis-scripts.js'
 import type {
   Backpressure,
   DeadLetter,
@@ -144,6 +144,7 @@ export class RedisTransport implements Transport {
       this.cmd.defineCommand('hpBusRetry', { numberOfKeys: 2, lua: RETRY })
       this.cmd.defineCommand('hpBusBury', { numberOfKeys: 2, lua: BURY })
       this.cmd.defineCommand('hpBusPromote', { numberOfKeys: 5, lua: PROMOTE })
+      this.cmd.defineCommand('hpBusClaim', { numberOfKeys: 1, lua: CLAIM })
       this.sub = this.cmd.duplicate()
       this.sub.on('messageBuffer', () => {})
       this.sub.on('message', (channel: string, text: string) => {
@@ -225,7 +226,7 @@ export class RedisTransport implements Transport {
         }
         const res = (await pipe.exec()) ?? []
         let got = 0
-        for (let p = 0; p < 4; p++) got += this.take(s, res[p]?.[1], false)
+        for (let p = 0; p < 4; p++) got += this.take(s, res[p]?.[1])
         if (got > 0 || s.stopped) continue
         const blocked = (await s.reader.call(
           'XREADGROUP',
@@ -243,7 +244,7 @@ export class RedisTransport implements Transport {
           '>',
           '>',
         )) as Array<[string, Array<[string, string[]]>]> | null
-        if (blocked !== null) for (const [key, entries] of blocked) this.take(s, [[key, entries]], false)
+        if (blocked !== null) for (const [key, entries] of blocked) this.take(s, [[key, entries]])
       } catch (err) {
         if (s.stopped || this.closed) return
         // the connection is down or the group vanished: wait and try again (ioredis reconnects)
@@ -257,17 +258,22 @@ export class RedisTransport implements Transport {
     for (const k of s.keys) await this.cmd.xgroup('CREATE', k, GROUP, '0', 'MKSTREAM').catch(() => {})
   }
 
-  private take(s: Subscription, reply: unknown, redelivered: boolean): number {
+  /**
+   * Hands read entries to the sink. `deliveries` (take-overs only) holds each entry's delivery
+   * count: every delivery beyond the first was a consumer that died holding the message, and
+   * counts as an attempt, so the bus dead-letters a message that kills every consumer.
+   */
+  private take(s: Subscription, reply: unknown, deliveries?: readonly number[]): number {
     if (!Array.isArray(reply)) return 0
     const envs: Envelope[] = []
     const now = this.clock.now()
     for (const [stream, entries] of reply as Array<[string, Array<[string, string[] | null]>]>) {
-      for (const [id, fields] of entries) {
+      for (let i = 0; i < entries.length; i++) {
+        const [id, fields] = entries[i] as [string, string[] | null]
         if (fields === null) continue // deleted while pending
         const env = JSON.parse(fields[1] as string) as Envelope
         env.queuedAt = Math.min(env.queuedAt, now)
-        // a taken-over entry is a redelivery: it counts as an attempt
-        if (redelivered) env.attempt++
+        if (deliveries !== undefined) env.attempt += Math.max(1, deliveries[i] ?? 2) - 1
         const h = { stream, id, since: now, sub: s }
         env.handle = h
         this.inflight.set(`${stream}\u0000${id}`, h)
@@ -322,23 +328,19 @@ export class RedisTransport implements Transport {
         let cursor = '0-0'
         do {
           if (room <= 0) break
-          const r = (await this.cmd.call(
-            'XAUTOCLAIM',
+          // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds methods ioredis does not type
+          const r = (await (this.cmd as any).hpBusClaim(
             key,
             GROUP,
             s.inbox,
             this.claimIdle,
             cursor,
-            'COUNT',
             Math.min(room, 200),
-          )) as [string, Array<[string, string[] | null]>, string[]?]
+          )) as [string, Array<[string, string[] | null]>, number[]]
           cursor = r[0]
-          const entries = r[1].filter((e) => e[1] !== null)
-          if (entries.length > 0) {
-            this.reclaimed += entries.length
-            const before = entries.length
-            this.take(s, [[key, entries]], true)
-            room -= before
+          if (r[1].length > 0) {
+            this.reclaimed += r[1].length
+            room -= this.take(s, [[key, r[1]]], r[2])
           }
         } while (cursor !== '0-0')
       }
