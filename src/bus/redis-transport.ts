@@ -9,7 +9,7 @@
  * JUSTID to itself), like JetStream's `working()`. Replies travel over pub/sub (one channel per
  * bus instance, no polling). Keys share the hash tag `{address}`, so it runs on Redis Cluster.
  */
-import type { Cluster, Redis } from 'ioredis'
+import type { ChainableCommander, Cluster, Redis } from 'ioredis'
 import { assertKnownKeys } from '../options.js'
 import { type Clock, type Duration, systemClock, toTimerMs } from '../time.js'
 import { positiveInt } from './batch-options.js'
@@ -520,6 +520,25 @@ export class RedisTransport implements Transport {
   async isProcessed(key: string): Promise<boolean> {
     await this.ready()
     return (await this.cmd.exists(`${this.prefix}done:${key}`)) === 1
+  }
+
+  /** The processed-set key of `message` (its `dedupKey`, else its id), for a handler's own Lua. */
+  processedKey(message: { id: string; dedupKey?: string }): string {
+    return `${this.prefix}done:${message.dedupKey ?? message.id}`
+  }
+
+  /**
+   * Adds the processed-set mark of `message` to the handler's own `multi()`: a side effect written
+   * to this Redis in the same transaction is then exactly once, a crash or kill -9 at any point
+   * included (the transaction applies both or neither; a redelivery finds the mark and is acked
+   * without running). `windowMs` should be the bus's `processedWindow`.
+   */
+  markProcessedIn(
+    tx: ChainableCommander,
+    message: { id: string; dedupKey?: string },
+    windowMs = 3_600_000,
+  ): ChainableCommander {
+    return tx.set(this.processedKey(message), '1', 'PX', Math.max(1, windowMs))
   }
 
   async markProcessed(key: string, windowMs: number): Promise<void> {
