@@ -404,7 +404,7 @@ export class Bus implements TransportSink {
   }
 
   private later(env: Envelope, delay: number): void {
-    env.handle = undefined
+    // the transport needs the handle: a durable one acks the delivered entry as it parks the retry
     this.transport.retry(env, delay)
   }
 
