@@ -13,7 +13,10 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis'
 import { assertKnownKeys } from '../options.js'
 import { type Clock, type Duration, systemClock, toTimerMs } from '../time.js'
 import { positiveInt } from './batch-options.js'
-import { BURY, CLAIM, PROMOTE, RETRY } from './redis-scripts.js'
+import { GROUP, heartbeat, reclaim } from './redis-claim.js'
+import { findDeadLetters, takeFound } from './redis-dead-letters.js'
+import { CLAIM, FINISH, PROMOTE, SPLIT } from './redis-scripts.js'
+import { decode, type Entry, encode, encodePack } from './redis-wire.js'
 import type {
   Backpressure,
   DeadLetter,
@@ -40,6 +43,12 @@ export interface RedisTransportOptions {
   promoteEvery?: Duration
   /** Dead letters kept per address (approximate trimming). @default 100000 */
   maxDeadLetters?: number
+  /**
+   * Most messages written as one stream entry: the sends to one address and class in one
+   * event-loop turn share an entry (one XADD, one read slot, one ack); 1 writes one entry each.
+   * @default 100
+   */
+  pack?: number
   /** Class weights used to split `readCount` (urgent..low). @default [8, 4, 2, 1] */
   readWeights?: readonly number[]
   /** @default systemClock */
@@ -47,10 +56,12 @@ export interface RedisTransportOptions {
 }
 
 type Client = Redis | Cluster
-interface Handle {
+
+interface Pub {
   stream: string
-  id: string
-  since: number
+  env: Envelope
+  resolve: () => void
+  reject: (e: unknown) => void
 }
 
 interface Subscription {
@@ -61,9 +72,10 @@ interface Subscription {
   keys: string[]
   stopped: boolean
   loop: Promise<void>
+  /** Messages per entry lately read (sizes the reads' COUNT, which counts entries). */
+  perEntry: number
 }
 
-const GROUP = 'hp'
 const KNOWN = [
   'redis',
   'prefix',
@@ -72,14 +84,13 @@ const KNOWN = [
   'readCount',
   'promoteEvery',
   'maxDeadLetters',
+  'pack',
   'readWeights',
   'clock',
 ] as const
 
-const encode = (env: Envelope): string => {
-  const { handle: _h, ...rest } = env
-  return JSON.stringify(rest)
-}
+// biome-ignore lint/suspicious/noExplicitAny: defineCommand adds methods ioredis does not type
+const scripted = (c: Client): any => c
 
 /** The Redis Streams transport. */
 export class RedisTransport implements Transport {
@@ -95,16 +106,12 @@ export class RedisTransport implements Transport {
   private readonly readCount: number
   private readonly promoteEvery: number
   private readonly maxDead: number
+  private readonly pack: number
   private readonly budgets: number[]
   private readonly subs: Subscription[] = []
   private readonly inboxes = new Map<string, TransportSink>()
-  private readonly inflight = new Map<string, Handle & { sub: Subscription }>()
-  private pubQueue: Array<{
-    stream: string
-    data: string
-    resolve: () => void
-    reject: (e: unknown) => void
-  }> = []
+  private readonly inflight = new Map<string, Entry>()
+  private pubQueue: Pub[] = []
   private pubScheduled = false
   private ackQueue = new Map<string, string[]>()
   private ackScheduled = false
@@ -129,6 +136,7 @@ export class RedisTransport implements Transport {
     this.readCount = positiveInt(options.readCount ?? 256, 'readCount')
     this.promoteEvery = toTimerMs(options.promoteEvery ?? '50ms', 'promoteEvery')
     this.maxDead = positiveInt(options.maxDeadLetters ?? 100_000, 'maxDeadLetters')
+    this.pack = positiveInt(options.pack ?? 100, 'pack')
     const w = options.readWeights ?? [8, 4, 2, 1]
     const total = w.reduce((a, b) => a + b, 0)
     this.budgets = w.map((x) => Math.max(1, Math.round((this.readCount * x) / total)))
@@ -141,10 +149,10 @@ export class RedisTransport implements Transport {
         this.cmd = new Redis(this.url as string, { maxRetriesPerRequest: null })
         this.owned = true
       }
-      this.cmd.defineCommand('hpBusRetry', { numberOfKeys: 2, lua: RETRY })
-      this.cmd.defineCommand('hpBusBury', { numberOfKeys: 2, lua: BURY })
+      this.cmd.defineCommand('hpBusFinish', { numberOfKeys: 3, lua: FINISH })
       this.cmd.defineCommand('hpBusPromote', { numberOfKeys: 5, lua: PROMOTE })
       this.cmd.defineCommand('hpBusClaim', { numberOfKeys: 1, lua: CLAIM })
+      this.cmd.defineCommand('hpBusSplit', { numberOfKeys: 1, lua: SPLIT })
       this.sub = this.cmd.duplicate()
       this.sub.on('messageBuffer', () => {})
       this.sub.on('message', (channel: string, text: string) => {
@@ -189,6 +197,7 @@ export class RedisTransport implements Transport {
       keys,
       stopped: false,
       loop: Promise.resolve(),
+      perEntry: this.pack,
     }
     this.subs.push(s)
     s.loop = this.readLoop(s)
@@ -219,14 +228,15 @@ export class RedisTransport implements Transport {
           continue
         }
         // weighted budgets: each class may fill its share of the room in one pipelined turn
+        const entries = Math.max(1, Math.floor(room / s.perEntry))
         const pipe = s.reader.pipeline()
         for (let p = 0; p < 4; p++) {
-          const n = Math.max(1, Math.min(room, this.budgets[p] as number))
+          const n = Math.min(entries, this.budgets[p] as number)
           pipe.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', n, 'STREAMS', s.keys[p] as string, '>')
         }
         const res = (await pipe.exec()) ?? []
         let got = 0
-        for (let p = 0; p < 4; p++) got += this.take(s, res[p]?.[1])
+        for (let p = 0; p < 4; p++) got += this.deliverRead(s, res[p]?.[1])
         if (got > 0 || s.stopped) continue
         const blocked = (await s.reader.call(
           'XREADGROUP',
@@ -234,7 +244,7 @@ export class RedisTransport implements Transport {
           GROUP,
           consumer,
           'COUNT',
-          Math.min(room, this.budgets[0] as number),
+          Math.min(entries, this.budgets[0] as number),
           'BLOCK',
           this.blockMs,
           'STREAMS',
@@ -244,7 +254,7 @@ export class RedisTransport implements Transport {
           '>',
           '>',
         )) as Array<[string, Array<[string, string[]]>]> | null
-        if (blocked !== null) for (const [key, entries] of blocked) this.take(s, [[key, entries]])
+        if (blocked !== null) this.deliverRead(s, blocked)
       } catch (err) {
         if (s.stopped || this.closed) return
         // the connection is down or the group vanished: wait and try again (ioredis reconnects)
@@ -258,33 +268,61 @@ export class RedisTransport implements Transport {
     for (const k of s.keys) await this.cmd.xgroup('CREATE', k, GROUP, '0', 'MKSTREAM').catch(() => {})
   }
 
+  private deliverRead(s: Subscription, reply: unknown): number {
+    if (!Array.isArray(reply)) return 0
+    let n = 0
+    for (const [stream, entries] of reply as Array<[string, Array<[string, string[] | null]>]>) {
+      n += this.take(s, stream, entries)
+    }
+    return n
+  }
+
   /**
    * Hands read entries to the sink. `deliveries` (take-overs only) holds each entry's delivery
    * count: every delivery beyond the first was a consumer that died holding the message, and
    * counts as an attempt, so the bus dead-letters a message that kills every consumer.
    */
-  private take(s: Subscription, reply: unknown, deliveries?: readonly number[]): number {
-    if (!Array.isArray(reply)) return 0
-    const envs: Envelope[] = []
+  private take(
+    s: Subscription,
+    stream: string,
+    entries: Array<[string, string[] | null]>,
+    deliveries?: readonly number[],
+  ): number {
+    const out: Envelope[] = []
     const now = this.clock.now()
-    for (const [stream, entries] of reply as Array<[string, Array<[string, string[] | null]>]>) {
-      for (let i = 0; i < entries.length; i++) {
-        const [id, fields] = entries[i] as [string, string[] | null]
-        if (fields === null) continue // deleted while pending
-        const env = JSON.parse(fields[1] as string) as Envelope
+    for (let i = 0; i < entries.length; i++) {
+      const [id, fields] = entries[i] as [string, string[] | null]
+      if (fields === null) continue // deleted while pending
+      const envs = decode(fields)
+      const extra = deliveries === undefined ? 0 : Math.max(1, deliveries[i] ?? 2) - 1
+      const e: Entry = {
+        stream,
+        id,
+        address: s.address,
+        consumer: s.inbox,
+        since: now,
+        left: envs.length,
+        retries: [],
+        dead: [],
+      }
+      if (envs.length === 0) {
+        this.ackEntry(e) // a field this version does not know: nothing to run
+        continue
+      }
+      this.inflight.set(`${stream}\u0000${id}`, e)
+      for (const env of envs) {
         env.queuedAt = Math.min(env.queuedAt, now)
-        if (deliveries !== undefined) env.attempt += Math.max(1, deliveries[i] ?? 2) - 1
-        const h = { stream, id, since: now, sub: s }
-        env.handle = h
-        this.inflight.set(`${stream}\u0000${id}`, h)
-        envs.push(env)
+        env.attempt += extra
+        env.handle = e
+        out.push(env)
       }
     }
-    if (envs.length > 0) s.sink.deliver(envs)
-    return envs.length
+    if (entries.length > 0) s.perEntry = Math.max(1, (s.perEntry + out.length / entries.length) / 2)
+    if (out.length > 0) s.sink.deliver(out)
+    return out.length
   }
 
-  // --- background: promoter, reclaim, heartbeat -----------------------------------------------
+  // --- background: promoter, take-over, heartbeat ---------------------------------------------
 
   private startTimers(): void {
     const every = (ms: number, fn: () => Promise<void>) => {
@@ -306,61 +344,35 @@ export class RedisTransport implements Transport {
     }
     every(this.promoteEvery, () => this.promote())
     // checked often: a dead consumer's entries come back within claimIdle + claimIdle/5
-    every(Math.max(100, Math.floor(this.claimIdle / 5)), () => this.reclaim())
-    every(Math.max(100, Math.floor(this.claimIdle / 3)), () => this.heartbeat())
+    every(Math.max(100, Math.floor(this.claimIdle / 5)), () => this.reclaimAll())
+    const beat = Math.max(100, Math.floor(this.claimIdle / 3))
+    every(beat, () => heartbeat(this.cmd, this.inflight.values(), this.clock.now() - beat))
   }
 
   private async promote(): Promise<void> {
     const now = this.clock.now()
     for (const address of new Set(this.subs.map((s) => s.address))) {
       const keys = [this.delayedKey(address), ...[0, 1, 2, 3].map((p) => this.stream(address, p))]
-      // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds methods ioredis does not type
-      await (this.cmd as any).hpBusPromote(...keys, now, 500)
+      await scripted(this.cmd).hpBusPromote(...keys, now, 500)
     }
   }
 
-  private async reclaim(): Promise<void> {
+  private async reclaimAll(): Promise<void> {
     for (const s of this.subs) {
       if (s.stopped) continue
-      // urgent first: reclaimed messages keep their class order
-      for (const key of s.keys) {
-        let room = s.sink.room()
-        let cursor = '0-0'
-        do {
-          if (room <= 0) break
-          // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds methods ioredis does not type
-          const r = (await (this.cmd as any).hpBusClaim(
-            key,
-            GROUP,
-            s.inbox,
-            this.claimIdle,
-            cursor,
-            Math.min(room, 200),
-          )) as [string, Array<[string, string[] | null]>, number[]]
-          cursor = r[0]
-          if (r[1].length > 0) {
-            this.reclaimed += r[1].length
-            room -= this.take(s, [[key, r[1]]], r[2])
-          }
-        } while (cursor !== '0-0')
-      }
-    }
-  }
-
-  private async heartbeat(): Promise<void> {
-    const old = this.clock.now() - Math.floor(this.claimIdle / 3)
-    const byStream = new Map<string, { sub: Subscription; ids: string[] }>()
-    for (const h of this.inflight.values()) {
-      if (h.since > old) continue
-      let g = byStream.get(h.stream)
-      if (g === undefined) {
-        g = { sub: h.sub, ids: [] }
-        byStream.set(h.stream, g)
-      }
-      g.ids.push(h.id)
-    }
-    for (const [stream, g] of byStream) {
-      await this.cmd.call('XCLAIM', stream, GROUP, g.sub.inbox, 0, ...g.ids, 'JUSTID')
+      this.reclaimed += await reclaim(
+        this.cmd,
+        {
+          inbox: s.inbox,
+          keys: s.keys,
+          get stopped() {
+            return s.stopped
+          },
+          room: () => s.sink.room(),
+          take: (stream, entries, deliveries) => this.take(s, stream, entries, deliveries),
+        },
+        this.claimIdle,
+      )
     }
   }
 
@@ -368,10 +380,10 @@ export class RedisTransport implements Transport {
 
   publish(env: Envelope, _bp: Backpressure): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.pubQueue.push({ stream: this.stream(env.to, env.p), data: encode(env), resolve, reject })
+      this.pubQueue.push({ stream: this.stream(env.to, env.p), env, resolve, reject })
       if (!this.pubScheduled) {
         this.pubScheduled = true
-        // publishes of one turn share one pipeline
+        // publishes of one turn share one pipeline, and those to one stream share entries
         setImmediate(() => void this.flushPublishes())
       }
     })
@@ -381,15 +393,31 @@ export class RedisTransport implements Transport {
     this.pubScheduled = false
     const batch = this.pubQueue
     this.pubQueue = []
+    const groups = new Map<string, Pub[]>()
+    for (const m of batch) {
+      const g = groups.get(m.stream)
+      if (g === undefined) groups.set(m.stream, [m])
+      else g.push(m)
+    }
+    const writes: Pub[][] = []
+    for (const g of groups.values()) {
+      for (let i = 0; i < g.length; i += this.pack) writes.push(g.slice(i, i + this.pack))
+    }
     try {
       await this.ready()
       const pipe = this.cmd.pipeline()
-      for (const m of batch) pipe.xadd(m.stream, '*', 'm', m.data)
+      for (const w of writes) {
+        const first = w[0] as Pub
+        if (w.length === 1) pipe.xadd(first.stream, '*', 'm', encode(first.env))
+        else pipe.xadd(first.stream, '*', 'b', encodePack(w.map((m) => m.env)))
+      }
       const res = (await pipe.exec()) ?? []
-      for (let i = 0; i < batch.length; i++) {
+      for (let i = 0; i < writes.length; i++) {
         const err = res[i]?.[0]
-        if (err) (batch[i] as (typeof batch)[number]).reject(err)
-        else (batch[i] as (typeof batch)[number]).resolve()
+        for (const m of writes[i] as Pub[]) {
+          if (err) m.reject(err)
+          else m.resolve()
+        }
       }
     } catch (err) {
       for (const m of batch) m.reject(err)
@@ -409,27 +437,45 @@ export class RedisTransport implements Transport {
     await this.cmd.publish(`${this.prefix}r:${to}`, JSON.stringify(reply))
   }
 
-  private handleOf(env: Envelope): Handle | undefined {
-    const h = env.handle as Handle | undefined
-    if (h === undefined) return undefined
-    this.inflight.delete(`${h.stream}\u0000${h.id}`)
+  /** Takes the message's entry (once): undefined when it was not delivered from a stream. */
+  private entryOf(env: Envelope): Entry | undefined {
+    const e = env.handle as Entry | undefined
     env.handle = undefined
-    return h
+    return e
   }
 
-  ack(env: Envelope): void {
-    const h = this.handleOf(env)
-    if (h === undefined) return
-    let ids = this.ackQueue.get(h.stream)
+  /** One message of `e` has its outcome: when it was the last, the entry is settled. */
+  private settled(e: Entry): void {
+    if (--e.left > 0) return
+    this.inflight.delete(`${e.stream}\u0000${e.id}`)
+    if (e.retries.length === 0 && e.dead.length === 0) {
+      this.ackEntry(e)
+      return
+    }
+    // retries and dead letters of the entry land with its ack, atomically
+    const keys = [e.stream, this.delayedKey(e.address), this.dlqKey(e.address)]
+    const args = [GROUP, e.id, this.maxDead, e.retries.length / 2, ...e.retries, ...e.dead]
+    this.ready()
+      .then(() => scripted(this.cmd).hpBusFinish(...keys, ...args))
+      .catch(() => {}) // the entry stays pending: redelivered after claimIdle (at-least-once)
+  }
+
+  private ackEntry(e: Entry): void {
+    let ids = this.ackQueue.get(e.stream)
     if (ids === undefined) {
       ids = []
-      this.ackQueue.set(h.stream, ids)
+      this.ackQueue.set(e.stream, ids)
     }
-    ids.push(h.id)
+    ids.push(e.id)
     if (!this.ackScheduled) {
       this.ackScheduled = true
       setImmediate(() => void this.flushAcks())
     }
+  }
+
+  ack(env: Envelope): void {
+    const e = this.entryOf(env)
+    if (e !== undefined) this.settled(e)
   }
 
   private async flushAcks(): Promise<void> {
@@ -447,69 +493,49 @@ export class RedisTransport implements Transport {
   }
 
   retry(env: Envelope, delayMs: number): void {
-    const h = this.handleOf(env)
-    env.queuedAt = this.clock.now() + delayMs
-    const member = `${env.p}${encode(env)}`
-    const delayed = this.delayedKey(env.to)
+    const e = this.entryOf(env)
     const score = this.clock.now() + delayMs
-    const run = async () => {
-      await this.ready()
-      if (h === undefined) await this.cmd.zadd(delayed, score, member)
-      // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds methods ioredis does not type
-      else await (this.cmd as any).hpBusRetry(h.stream, delayed, GROUP, h.id, score, member)
+    env.queuedAt = score
+    const member = `${env.p}${encode(env)}`
+    if (e !== undefined) {
+      e.retries.push(score, member)
+      this.settled(e)
+      return
     }
-    run().catch(() => {})
+    this.ready()
+      .then(() => this.cmd.zadd(this.delayedKey(env.to), score, member))
+      .catch(() => {})
   }
 
   deadLetter(letter: DeadLetter): void {
-    const h = this.handleOf(letter.envelope)
+    const e = this.entryOf(letter.envelope)
     const data = JSON.stringify({ ...letter, envelope: JSON.parse(encode(letter.envelope)) })
-    const dlq = this.dlqKey(letter.envelope.to)
-    const run = async () => {
-      await this.ready()
-      if (h === undefined) await this.cmd.xadd(dlq, 'MAXLEN', '~', this.maxDead, '*', 'd', data)
-      // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds methods ioredis does not type
-      else await (this.cmd as any).hpBusBury(h.stream, dlq, GROUP, h.id, data, this.maxDead)
+    if (e !== undefined) {
+      e.dead.push(data)
+      this.settled(e)
+      return
     }
-    run().catch(() => {})
+    const dlq = this.dlqKey(letter.envelope.to)
+    this.ready()
+      .then(() => this.cmd.xadd(dlq, 'MAXLEN', '~', this.maxDead, '*', 'd', data))
+      .catch(() => {})
   }
 
-  private async readDead(
-    filter: DeadLetterFilter,
-  ): Promise<Array<{ key: string; sid: string; d: DeadLetter }>> {
-    await this.ready()
-    const addresses = filter.to !== undefined ? [filter.to] : [...new Set(this.subs.map((s) => s.address))]
-    const limit = filter.limit ?? 1000
-    const ids = filter.ids === undefined ? undefined : new Set(filter.ids)
-    const out: Array<{ key: string; sid: string; d: DeadLetter }> = []
-    for (const address of addresses) {
-      const key = this.dlqKey(address)
-      const entries = (await this.cmd.xrange(key, '-', '+')) as Array<[string, string[]]>
-      for (const [sid, fields] of entries) {
-        if (out.length >= limit) return out
-        const d = JSON.parse(fields[1] as string) as DeadLetter
-        if (filter.type !== undefined && d.envelope.type !== filter.type) continue
-        if (filter.reason !== undefined && d.reason !== filter.reason) continue
-        if (ids !== undefined && !ids.has(d.id)) continue
-        out.push({ key, sid, d })
-      }
-    }
-    return out
+  private addressesOf(filter: DeadLetterFilter): string[] {
+    return filter.to !== undefined ? [filter.to] : [...new Set(this.subs.map((s) => s.address))]
   }
 
   async listDeadLetters(filter: DeadLetterFilter): Promise<DeadLetter[]> {
+    await this.ready()
     await this.flushAcks()
-    return (await this.readDead(filter)).map((x) => x.d)
+    const found = await findDeadLetters(this.cmd, (a) => this.dlqKey(a), this.addressesOf(filter), filter)
+    return found.map((x) => x.d)
   }
 
   async takeDeadLetters(filter: DeadLetterFilter): Promise<DeadLetter[]> {
-    const found = await this.readDead(filter)
-    const taken: DeadLetter[] = []
-    for (const x of found) {
-      // XDEL answers 1 only to the caller that removed it: two replays never both take a letter
-      if ((await this.cmd.xdel(x.key, x.sid)) === 1) taken.push(x.d)
-    }
-    return taken
+    await this.ready()
+    const found = await findDeadLetters(this.cmd, (a) => this.dlqKey(a), this.addressesOf(filter), filter)
+    return takeFound(this.cmd, found)
   }
 
   async claimDedup(key: string, windowMs: number): Promise<boolean> {
