@@ -1,22 +1,25 @@
 /**
  * The Redis Streams transport (durable, at-least-once). Per address: one stream per priority
  * class read by a consumer group with weighted budgets (pipelined non-blocking reads sized by
- * the weights, a blocking read only when all four are empty), a delayed-retry sorted set moved
- * into the streams atomically by a Lua promoter, and a dead-letter stream. Acks are batched
- * (one pipeline of XACK+XDEL per stream per turn) and publishes are batched the same way.
- * A consumer that dies leaves its entries pending: others take them with XAUTOCLAIM after
- * `claimIdle`; a live consumer keeps long handlers' entries claimed with a heartbeat (XCLAIM
- * JUSTID to itself), like JetStream's `working()`. Replies travel over pub/sub (one channel per
- * bus instance, no polling). Keys share the hash tag `{address}`, so it runs on Redis Cluster.
+ * the weights, a blocking read when all four are empty), a delayed-retry sorted set moved into
+ * the streams by a Lua promoter, and a dead-letter stream. Messages sent in one turn to one
+ * stream share an entry (redis-wire.ts, redis-publisher.ts); entries are settled as a whole
+ * (redis-settle.ts); a dead consumer's entries are taken over with their delivery counts and a
+ * live one's kept claimed (redis-claim.ts). Replies travel over pub/sub (one channel per bus
+ * instance, no polling). Keys share the hash tag `{address}`, so it runs on Redis Cluster.
  */
 import type { ChainableCommander, Cluster, Redis } from 'ioredis'
-import { assertKnownKeys } from '../options.js'
-import { type Clock, type Duration, systemClock, toTimerMs } from '../time.js'
-import { positiveInt } from './batch-options.js'
+import type { Clock } from '../time.js'
 import { GROUP, heartbeat, reclaim } from './redis-claim.js'
 import { findDeadLetters, takeFound } from './redis-dead-letters.js'
+import { type RedisTransportOptions, resolveRedisTransportOptions } from './redis-options.js'
+import { Publisher } from './redis-publisher.js'
 import { CLAIM, FINISH, PROMOTE, SPLIT } from './redis-scripts.js'
-import { decode, type Entry, encode, encodePack } from './redis-wire.js'
+import { Settlement } from './redis-settle.js'
+import { decode, type Entry, encode } from './redis-wire.js'
+
+export type { RedisTransportOptions } from './redis-options.js'
+
 import type {
   Backpressure,
   DeadLetter,
@@ -27,42 +30,7 @@ import type {
   TransportSink,
 } from './types.js'
 
-/** Options of `redisTransport()`. */
-export interface RedisTransportOptions {
-  /** A connected ioredis client (or Cluster), or a URL (ioredis is then loaded and owned). */
-  redis: Redis | Cluster | string
-  /** Key prefix. @default 'hp:bus:' */
-  prefix?: string
-  /** Pending entries idle this long are taken over from a dead consumer. @default '5s' */
-  claimIdle?: Duration
-  /** Longest blocking read (also how fast close() returns). @default '1s' */
-  block?: Duration
-  /** Most entries read per turn (split across classes by weight). @default 256 */
-  readCount?: number
-  /** How often due retries are moved into the streams. @default '50ms' */
-  promoteEvery?: Duration
-  /** Dead letters kept per address (approximate trimming). @default 100000 */
-  maxDeadLetters?: number
-  /**
-   * Most messages written as one stream entry: the sends to one address and class in one
-   * event-loop turn share an entry (one XADD, one read slot, one ack); 1 writes one entry each.
-   * @default 100
-   */
-  pack?: number
-  /** Class weights used to split `readCount` (urgent..low). @default [8, 4, 2, 1] */
-  readWeights?: readonly number[]
-  /** @default systemClock */
-  clock?: Clock
-}
-
 type Client = Redis | Cluster
-
-interface Pub {
-  stream: string
-  env: Envelope
-  resolve: () => void
-  reject: (e: unknown) => void
-}
 
 interface Subscription {
   address: string
@@ -75,19 +43,6 @@ interface Subscription {
   /** Messages per entry lately read (sizes the reads' COUNT, which counts entries). */
   perEntry: number
 }
-
-const KNOWN = [
-  'redis',
-  'prefix',
-  'claimIdle',
-  'block',
-  'readCount',
-  'promoteEvery',
-  'maxDeadLetters',
-  'pack',
-  'readWeights',
-  'clock',
-] as const
 
 // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds methods ioredis does not type
 const scripted = (c: Client): any => c
@@ -103,18 +58,13 @@ export class RedisTransport implements Transport {
   private readonly clock: Clock
   private readonly claimIdle: number
   private readonly blockMs: number
-  private readonly readCount: number
   private readonly promoteEvery: number
   private readonly maxDead: number
-  private readonly pack: number
-  private readonly budgets: number[]
+  private readonly budgets: readonly number[]
+  private readonly pub: Publisher
   private readonly subs: Subscription[] = []
   private readonly inboxes = new Map<string, TransportSink>()
-  private readonly inflight = new Map<string, Entry>()
-  private pubQueue: Pub[] = []
-  private pubScheduled = false
-  private ackQueue = new Map<string, string[]>()
-  private ackScheduled = false
+  private readonly acks: Settlement
   private timers: unknown[] = []
   private closed = false
   private connecting: Promise<void> | undefined
@@ -122,24 +72,24 @@ export class RedisTransport implements Transport {
   reclaimed = 0
 
   constructor(options: RedisTransportOptions) {
-    assertKnownKeys(options, KNOWN, 'redisTransport options')
-    if (typeof options.redis === 'string') this.url = options.redis
-    else if (options.redis !== null && typeof options.redis === 'object') {
-      this.cmd = options.redis
-    } else throw new TypeError('redis must be an ioredis client, a Cluster or a URL string')
-    this.prefix = options.prefix ?? 'hp:bus:'
-    if (/[{}]/.test(this.prefix))
-      throw new TypeError(`prefix must not contain braces; received ${this.prefix}`)
-    this.clock = options.clock ?? systemClock
-    this.claimIdle = toTimerMs(options.claimIdle ?? '5s', 'claimIdle')
-    this.blockMs = toTimerMs(options.block ?? '1s', 'block')
-    this.readCount = positiveInt(options.readCount ?? 256, 'readCount')
-    this.promoteEvery = toTimerMs(options.promoteEvery ?? '50ms', 'promoteEvery')
-    this.maxDead = positiveInt(options.maxDeadLetters ?? 100_000, 'maxDeadLetters')
-    this.pack = positiveInt(options.pack ?? 100, 'pack')
-    const w = options.readWeights ?? [8, 4, 2, 1]
-    const total = w.reduce((a, b) => a + b, 0)
-    this.budgets = w.map((x) => Math.max(1, Math.round((this.readCount * x) / total)))
+    const o = resolveRedisTransportOptions(options)
+    this.url = o.url
+    if (o.client !== undefined) this.cmd = o.client
+    this.prefix = o.prefix
+    this.clock = o.clock
+    this.claimIdle = o.claimIdle
+    this.blockMs = o.blockMs
+    this.promoteEvery = o.promoteEvery
+    this.maxDead = o.maxDead
+    this.budgets = o.budgets
+    const client = () => this.ready().then(() => this.cmd)
+    this.pub = new Publisher(client, o.pack)
+    this.acks = new Settlement(
+      client,
+      (a) => this.delayedKey(a),
+      (a) => this.dlqKey(a),
+      o.maxDead,
+    )
   }
 
   private ready(): Promise<void> {
@@ -197,7 +147,7 @@ export class RedisTransport implements Transport {
       keys,
       stopped: false,
       loop: Promise.resolve(),
-      perEntry: this.pack,
+      perEntry: this.pub.pack,
     }
     this.subs.push(s)
     s.loop = this.readLoop(s)
@@ -210,7 +160,7 @@ export class RedisTransport implements Transport {
     if (s === undefined) return
     s.stopped = true
     this.subs.splice(this.subs.indexOf(s), 1)
-    await this.flushAcks()
+    await this.acks.flush()
     await s.loop
     s.reader.disconnect()
     await this.sub.unsubscribe(`${this.prefix}r:${inbox}`).catch(() => {})
@@ -314,10 +264,10 @@ export class RedisTransport implements Transport {
         dead: [],
       }
       if (envs.length === 0) {
-        this.ackEntry(e) // a field this version does not know: nothing to run
+        this.acks.ack(e) // a field this version does not know: nothing to run
         continue
       }
-      this.inflight.set(`${stream}\u0000${id}`, e)
+      this.acks.hold(e)
       for (const env of envs) {
         env.queuedAt = Math.min(env.queuedAt, now)
         env.attempt += extra
@@ -354,7 +304,7 @@ export class RedisTransport implements Transport {
     // checked often: a dead consumer's entries come back within claimIdle + claimIdle/5
     every(Math.max(100, Math.floor(this.claimIdle / 5)), () => this.reclaimAll())
     const beat = Math.max(100, Math.floor(this.claimIdle / 3))
-    every(beat, () => heartbeat(this.cmd, this.inflight.values(), this.clock.now() - beat))
+    every(beat, () => heartbeat(this.cmd, this.acks.inflight.values(), this.clock.now() - beat))
   }
 
   private async promote(): Promise<void> {
@@ -387,49 +337,7 @@ export class RedisTransport implements Transport {
   // --- writing -------------------------------------------------------------------------------
 
   publish(env: Envelope, _bp: Backpressure): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.pubQueue.push({ stream: this.stream(env.to, env.p), env, resolve, reject })
-      if (!this.pubScheduled) {
-        this.pubScheduled = true
-        // publishes of one turn share one pipeline, and those to one stream share entries
-        setImmediate(() => void this.flushPublishes())
-      }
-    })
-  }
-
-  private async flushPublishes(): Promise<void> {
-    this.pubScheduled = false
-    const batch = this.pubQueue
-    this.pubQueue = []
-    const groups = new Map<string, Pub[]>()
-    for (const m of batch) {
-      const g = groups.get(m.stream)
-      if (g === undefined) groups.set(m.stream, [m])
-      else g.push(m)
-    }
-    const writes: Pub[][] = []
-    for (const g of groups.values()) {
-      for (let i = 0; i < g.length; i += this.pack) writes.push(g.slice(i, i + this.pack))
-    }
-    try {
-      await this.ready()
-      const pipe = this.cmd.pipeline()
-      for (const w of writes) {
-        const first = w[0] as Pub
-        if (w.length === 1) pipe.xadd(first.stream, '*', 'm', encode(first.env))
-        else pipe.xadd(first.stream, '*', 'b', encodePack(w.map((m) => m.env)))
-      }
-      const res = (await pipe.exec()) ?? []
-      for (let i = 0; i < writes.length; i++) {
-        const err = res[i]?.[0]
-        for (const m of writes[i] as Pub[]) {
-          if (err) m.reject(err)
-          else m.resolve()
-        }
-      }
-    } catch (err) {
-      for (const m of batch) m.reject(err)
-    }
+    return this.pub.publish(this.stream(env.to, env.p), env)
   }
 
   async broadcast(env: Envelope): Promise<void> {
@@ -452,52 +360,9 @@ export class RedisTransport implements Transport {
     return e
   }
 
-  /** One message of `e` has its outcome: when it was the last, the entry is settled. */
-  private settled(e: Entry): void {
-    if (--e.left > 0) return
-    this.inflight.delete(`${e.stream}\u0000${e.id}`)
-    if (e.retries.length === 0 && e.dead.length === 0) {
-      this.ackEntry(e)
-      return
-    }
-    // retries and dead letters of the entry land with its ack, atomically
-    const keys = [e.stream, this.delayedKey(e.address), this.dlqKey(e.address)]
-    const args = [GROUP, e.id, this.maxDead, e.retries.length / 2, ...e.retries, ...e.dead]
-    this.ready()
-      .then(() => scripted(this.cmd).hpBusFinish(...keys, ...args))
-      .catch(() => {}) // the entry stays pending: redelivered after claimIdle (at-least-once)
-  }
-
-  private ackEntry(e: Entry): void {
-    let ids = this.ackQueue.get(e.stream)
-    if (ids === undefined) {
-      ids = []
-      this.ackQueue.set(e.stream, ids)
-    }
-    ids.push(e.id)
-    if (!this.ackScheduled) {
-      this.ackScheduled = true
-      setImmediate(() => void this.flushAcks())
-    }
-  }
-
   ack(env: Envelope): void {
     const e = this.entryOf(env)
-    if (e !== undefined) this.settled(e)
-  }
-
-  private async flushAcks(): Promise<void> {
-    this.ackScheduled = false
-    if (this.ackQueue.size === 0) return
-    const q = this.ackQueue
-    this.ackQueue = new Map()
-    const pipe = this.cmd.pipeline()
-    for (const [stream, ids] of q) {
-      pipe.xack(stream, GROUP, ...ids)
-      pipe.xdel(stream, ...ids)
-    }
-    // a failed ack only means a redelivery later (at-least-once)
-    await pipe.exec().catch(() => {})
+    if (e !== undefined) this.acks.settled(e)
   }
 
   retry(env: Envelope, delayMs: number): void {
@@ -507,7 +372,7 @@ export class RedisTransport implements Transport {
     const member = `${env.p}${encode(env)}`
     if (e !== undefined) {
       e.retries.push(score, member)
-      this.settled(e)
+      this.acks.settled(e)
       return
     }
     this.ready()
@@ -520,7 +385,7 @@ export class RedisTransport implements Transport {
     const data = JSON.stringify({ ...letter, envelope: JSON.parse(encode(letter.envelope)) })
     if (e !== undefined) {
       e.dead.push(data)
-      this.settled(e)
+      this.acks.settled(e)
       return
     }
     const dlq = this.dlqKey(letter.envelope.to)
@@ -535,7 +400,7 @@ export class RedisTransport implements Transport {
 
   async listDeadLetters(filter: DeadLetterFilter): Promise<DeadLetter[]> {
     await this.ready()
-    await this.flushAcks()
+    await this.acks.flush()
     const found = await findDeadLetters(this.cmd, (a) => this.dlqKey(a), this.addressesOf(filter), filter)
     return found.map((x) => x.d)
   }
@@ -612,8 +477,8 @@ export class RedisTransport implements Transport {
     this.closed = true
     for (const t of this.timers) this.clock.clearTimeout(t)
     this.timers = []
-    await this.flushAcks()
-    if (this.pubQueue.length > 0) await this.flushPublishes()
+    await this.acks.flush()
+    await this.pub.flush()
     this.sub?.disconnect()
     if (this.owned) await this.cmd.quit().catch(() => {})
   }
