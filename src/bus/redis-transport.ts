@@ -8,7 +8,7 @@
  * live one's kept claimed (redis-claim.ts). Replies travel over pub/sub (one channel per bus
  * instance, no polling). Keys share the hash tag `{address}`, so it runs on Redis Cluster.
  */
-import type { ChainableCommander, Cluster, Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import type { Clock } from '../time.js'
 import { GROUP, heartbeat, reclaim } from './redis-claim.js'
 import { findDeadLetters, takeFound } from './redis-dead-letters.js'
@@ -432,12 +432,13 @@ export class RedisTransport implements Transport {
    * included (the transaction applies both or neither; a redelivery finds the mark and is acked
    * without running). `windowMs` should be the bus's `processedWindow`.
    */
-  markProcessedIn(
-    tx: ChainableCommander,
+  markProcessedIn<T extends { set(key: string, value: string, px: 'PX', ms: number): unknown }>(
+    tx: T,
     message: { id: string; dedupKey?: string },
     windowMs = 3_600_000,
-  ): ChainableCommander {
-    return tx.set(this.processedKey(message), '1', 'PX', Math.max(1, windowMs))
+  ): T {
+    tx.set(this.processedKey(message), '1', 'PX', Math.max(1, windowMs))
+    return tx
   }
 
   async markProcessed(key: string, windowMs: number): Promise<void> {
