@@ -363,9 +363,9 @@ async function recovery(url: string): Promise<void> {
   survivor.onBatch(
     'job',
     async (messages: Message[]) => {
-      const pipe = admin.pipeline()
-      for (const m of messages) pipe.hincrby(effects, String(m.payload), 1)
-      await pipe.exec()
+      const tx = admin.multi()
+      for (const m of messages) t.markProcessedIn(tx.hincrby(effects, String(m.payload), 1), m)
+      await tx.exec()
     },
     { maxSize: 50, maxWait: 20, idempotent: true },
   )

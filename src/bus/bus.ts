@@ -375,7 +375,7 @@ export class Bus implements TransportSink {
 
   private readonly startWorkers = (): void => {
     this.startScheduled = false
-    while (this.running < this.o.concurrency && this.sched.size > this.running && this.handlers.size > 0) {
+    while (this.running < this.o.concurrency && this.sched.size > 0 && this.handlers.size > 0) {
       this.running++
       void this.work()
     }
@@ -404,7 +404,7 @@ export class Bus implements TransportSink {
   }
 
   private later(env: Envelope, delay: number): void {
-    env.handle = undefined
+    // the transport needs the handle: a durable one acks the delivered entry as it parks the retry
     this.transport.retry(env, delay)
   }
 

@@ -22,6 +22,8 @@ export interface HandlerEntry {
 }
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err))
+const deliveriesError = (env: Envelope): string =>
+  `"${env.type}" was delivered ${env.attempt} times and ${env.attempt - 1} consumers holding it stopped before an outcome (crash, kill, exit); it may crash its handler: inspect it, then replay it`
 
 /** Runs messages for one bus. */
 export class Execution {
@@ -46,6 +48,14 @@ export class Execution {
       return undefined
     }
     const o = h.o
+    if (env.attempt > o.retry.attempts) {
+      // only a take-over raises attempts past the limit (a failure is buried at the limit): the
+      // consumers before died holding this message, so it is likely what killed them
+      const err = new Error(deliveriesError(env))
+      env.attempt-- // the last delivery is not an attempt: the handler does not run
+      this.bury(env, 'max-deliveries', err)
+      return undefined
+    }
     if (
       h.fn === undefined ||
       o.schema !== undefined ||

@@ -4,18 +4,22 @@
  * Delayed members are `<class digit><json>` so the promoter can route them without decoding.
  */
 
-/** KEYS: stream, delayed. ARGV: group, id, score, member. Ack+delete the entry and park it for a retry. */
-export const RETRY = `
+/**
+ * KEYS: stream, delayed, dlq. ARGV: group, id, maxlen, n, then n (score, member) retries, then
+ * dead letters. Settles one stream entry (one message, or a pack of them) in one step: ack and
+ * delete it, park its retries in the delayed set and append its dead letters. A crash before it
+ * leaves the whole entry pending (redelivered); after it, nothing of the entry is left to do.
+ */
+export const FINISH = `
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-return 1`
-
-/** KEYS: stream, dlq. ARGV: group, id, letter, maxlen. Ack+delete the entry and append the dead letter. */
-export const BURY = `
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'd', ARGV[3])
+local n = tonumber(ARGV[4])
+for i = 0, n - 1 do
+  redis.call('ZADD', KEYS[2], ARGV[5 + 2 * i], ARGV[6 + 2 * i])
+end
+for i = 5 + 2 * n, #ARGV do
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'd', ARGV[i])
+end
 return 1`
 
 /**
@@ -31,3 +35,31 @@ for _, m in ipairs(due) do
   end
 end
 return #due`
+
+/**
+ * KEYS: stream. ARGV: group, consumer, minIdle, cursor, count. XAUTOCLAIM, plus each claimed
+ * entry's delivery count (XPENDING's times-delivered, which XAUTOCLAIM raised): a message that
+ * kills every consumer taking it is counted, so the bus can dead-letter it ('max-deliveries').
+ * Returns { cursor, entries, counts }.
+ */
+export const CLAIM = `
+local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', tonumber(ARGV[5]))
+local counts = {}
+for i, e in ipairs(r[2]) do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
+  if p[1] then counts[i] = p[1][4] else counts[i] = 1 end
+end
+return { r[1], r[2], counts }`
+
+/**
+ * KEYS: stream. ARGV: group, id, messages... Replaces a taken-over pack by one entry per message
+ * (their attempts already raised), so a poison message is retried and dead-lettered alone
+ * instead of taking its pack with it.
+ */
+export const SPLIT = `
+for i = 3, #ARGV do
+  redis.call('XADD', KEYS[1], '*', 'm', ARGV[i])
+end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return #ARGV - 2`

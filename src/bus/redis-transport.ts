@@ -1,19 +1,25 @@
 /**
  * The Redis Streams transport (durable, at-least-once). Per address: one stream per priority
  * class read by a consumer group with weighted budgets (pipelined non-blocking reads sized by
- * the weights, a blocking read only when all four are empty), a delayed-retry sorted set moved
- * into the streams atomically by a Lua promoter, and a dead-letter stream. Acks are batched
- * (one pipeline of XACK+XDEL per stream per turn) and publishes are batched the same way.
- * A consumer that dies leaves its entries pending: others take them with XAUTOCLAIM after
- * `claimIdle`; a live consumer keeps long handlers' entries claimed with a heartbeat (XCLAIM
- * JUSTID to itself), like JetStream's `working()`. Replies travel over pub/sub (one channel per
- * bus instance, no polling). Keys share the hash tag `{address}`, so it runs on Redis Cluster.
+ * the weights, a blocking read when all four are empty), a delayed-retry sorted set moved into
+ * the streams by a Lua promoter, and a dead-letter stream. Messages sent in one turn to one
+ * stream share an entry (redis-wire.ts, redis-publisher.ts); entries are settled as a whole
+ * (redis-settle.ts); a dead consumer's entries are taken over with their delivery counts and a
+ * live one's kept claimed (redis-claim.ts). Replies travel over pub/sub (one channel per bus
+ * instance, no polling). Keys share the hash tag `{address}`, so it runs on Redis Cluster.
  */
 import type { Cluster, Redis } from 'ioredis'
-import { assertKnownKeys } from '../options.js'
-import { type Clock, type Duration, systemClock, toTimerMs } from '../time.js'
-import { positiveInt } from './batch-options.js'
-import { BURY, PROMOTE, RETRY } from './redis-scripts.js'
+import type { Clock } from '../time.js'
+import { GROUP, heartbeat, reclaim } from './redis-claim.js'
+import { findDeadLetters, takeFound } from './redis-dead-letters.js'
+import { type RedisTransportOptions, resolveRedisTransportOptions } from './redis-options.js'
+import { Publisher } from './redis-publisher.js'
+import { CLAIM, FINISH, PROMOTE, SPLIT } from './redis-scripts.js'
+import { Settlement } from './redis-settle.js'
+import { decode, type Entry, encode } from './redis-wire.js'
+
+export type { RedisTransportOptions } from './redis-options.js'
+
 import type {
   Backpressure,
   DeadLetter,
@@ -24,34 +30,7 @@ import type {
   TransportSink,
 } from './types.js'
 
-/** Options of `redisTransport()`. */
-export interface RedisTransportOptions {
-  /** A connected ioredis client (or Cluster), or a URL (ioredis is then loaded and owned). */
-  redis: Redis | Cluster | string
-  /** Key prefix. @default 'hp:bus:' */
-  prefix?: string
-  /** Pending entries idle this long are taken over from a dead consumer. @default '5s' */
-  claimIdle?: Duration
-  /** Longest blocking read (also how fast close() returns). @default '1s' */
-  block?: Duration
-  /** Most entries read per turn (split across classes by weight). @default 256 */
-  readCount?: number
-  /** How often due retries are moved into the streams. @default '50ms' */
-  promoteEvery?: Duration
-  /** Dead letters kept per address (approximate trimming). @default 100000 */
-  maxDeadLetters?: number
-  /** Class weights used to split `readCount` (urgent..low). @default [8, 4, 2, 1] */
-  readWeights?: readonly number[]
-  /** @default systemClock */
-  clock?: Clock
-}
-
 type Client = Redis | Cluster
-interface Handle {
-  stream: string
-  id: string
-  since: number
-}
 
 interface Subscription {
   address: string
@@ -61,25 +40,12 @@ interface Subscription {
   keys: string[]
   stopped: boolean
   loop: Promise<void>
+  /** Messages per entry lately read (sizes the reads' COUNT, which counts entries). */
+  perEntry: number
 }
 
-const GROUP = 'hp'
-const KNOWN = [
-  'redis',
-  'prefix',
-  'claimIdle',
-  'block',
-  'readCount',
-  'promoteEvery',
-  'maxDeadLetters',
-  'readWeights',
-  'clock',
-] as const
-
-const encode = (env: Envelope): string => {
-  const { handle: _h, ...rest } = env
-  return JSON.stringify(rest)
-}
+// biome-ignore lint/suspicious/noExplicitAny: defineCommand adds methods ioredis does not type
+const scripted = (c: Client): any => c
 
 /** The Redis Streams transport. */
 export class RedisTransport implements Transport {
@@ -92,22 +58,13 @@ export class RedisTransport implements Transport {
   private readonly clock: Clock
   private readonly claimIdle: number
   private readonly blockMs: number
-  private readonly readCount: number
   private readonly promoteEvery: number
   private readonly maxDead: number
-  private readonly budgets: number[]
+  private readonly budgets: readonly number[]
+  private readonly pub: Publisher
   private readonly subs: Subscription[] = []
   private readonly inboxes = new Map<string, TransportSink>()
-  private readonly inflight = new Map<string, Handle & { sub: Subscription }>()
-  private pubQueue: Array<{
-    stream: string
-    data: string
-    resolve: () => void
-    reject: (e: unknown) => void
-  }> = []
-  private pubScheduled = false
-  private ackQueue = new Map<string, string[]>()
-  private ackScheduled = false
+  private readonly acks: Settlement
   private timers: unknown[] = []
   private closed = false
   private connecting: Promise<void> | undefined
@@ -115,23 +72,24 @@ export class RedisTransport implements Transport {
   reclaimed = 0
 
   constructor(options: RedisTransportOptions) {
-    assertKnownKeys(options, KNOWN, 'redisTransport options')
-    if (typeof options.redis === 'string') this.url = options.redis
-    else if (options.redis !== null && typeof options.redis === 'object') {
-      this.cmd = options.redis
-    } else throw new TypeError('redis must be an ioredis client, a Cluster or a URL string')
-    this.prefix = options.prefix ?? 'hp:bus:'
-    if (/[{}]/.test(this.prefix))
-      throw new TypeError(`prefix must not contain braces; received ${this.prefix}`)
-    this.clock = options.clock ?? systemClock
-    this.claimIdle = toTimerMs(options.claimIdle ?? '5s', 'claimIdle')
-    this.blockMs = toTimerMs(options.block ?? '1s', 'block')
-    this.readCount = positiveInt(options.readCount ?? 256, 'readCount')
-    this.promoteEvery = toTimerMs(options.promoteEvery ?? '50ms', 'promoteEvery')
-    this.maxDead = positiveInt(options.maxDeadLetters ?? 100_000, 'maxDeadLetters')
-    const w = options.readWeights ?? [8, 4, 2, 1]
-    const total = w.reduce((a, b) => a + b, 0)
-    this.budgets = w.map((x) => Math.max(1, Math.round((this.readCount * x) / total)))
+    const o = resolveRedisTransportOptions(options)
+    this.url = o.url
+    if (o.client !== undefined) this.cmd = o.client
+    this.prefix = o.prefix
+    this.clock = o.clock
+    this.claimIdle = o.claimIdle
+    this.blockMs = o.blockMs
+    this.promoteEvery = o.promoteEvery
+    this.maxDead = o.maxDead
+    this.budgets = o.budgets
+    const client = () => this.ready().then(() => this.cmd)
+    this.pub = new Publisher(client, o.pack)
+    this.acks = new Settlement(
+      client,
+      (a) => this.delayedKey(a),
+      (a) => this.dlqKey(a),
+      o.maxDead,
+    )
   }
 
   private ready(): Promise<void> {
@@ -141,9 +99,10 @@ export class RedisTransport implements Transport {
         this.cmd = new Redis(this.url as string, { maxRetriesPerRequest: null })
         this.owned = true
       }
-      this.cmd.defineCommand('hpBusRetry', { numberOfKeys: 2, lua: RETRY })
-      this.cmd.defineCommand('hpBusBury', { numberOfKeys: 2, lua: BURY })
+      this.cmd.defineCommand('hpBusFinish', { numberOfKeys: 3, lua: FINISH })
       this.cmd.defineCommand('hpBusPromote', { numberOfKeys: 5, lua: PROMOTE })
+      this.cmd.defineCommand('hpBusClaim', { numberOfKeys: 1, lua: CLAIM })
+      this.cmd.defineCommand('hpBusSplit', { numberOfKeys: 1, lua: SPLIT })
       this.sub = this.cmd.duplicate()
       this.sub.on('messageBuffer', () => {})
       this.sub.on('message', (channel: string, text: string) => {
@@ -188,6 +147,7 @@ export class RedisTransport implements Transport {
       keys,
       stopped: false,
       loop: Promise.resolve(),
+      perEntry: this.pub.pack,
     }
     this.subs.push(s)
     s.loop = this.readLoop(s)
@@ -200,7 +160,7 @@ export class RedisTransport implements Transport {
     if (s === undefined) return
     s.stopped = true
     this.subs.splice(this.subs.indexOf(s), 1)
-    await this.flushAcks()
+    await this.acks.flush()
     await s.loop
     s.reader.disconnect()
     await this.sub.unsubscribe(`${this.prefix}r:${inbox}`).catch(() => {})
@@ -210,6 +170,9 @@ export class RedisTransport implements Transport {
 
   private async readLoop(s: Subscription): Promise<void> {
     const consumer = s.inbox
+    // the last blocking read found every class empty after what it returned: block again at
+    // once (one round trip per wake-up, which is what a request's latency waits on)
+    let drained = false
     while (!s.stopped && !this.closed) {
       try {
         const room = s.sink.room()
@@ -218,22 +181,26 @@ export class RedisTransport implements Transport {
           continue
         }
         // weighted budgets: each class may fill its share of the room in one pipelined turn
-        const pipe = s.reader.pipeline()
-        for (let p = 0; p < 4; p++) {
-          const n = Math.max(1, Math.min(room, this.budgets[p] as number))
-          pipe.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', n, 'STREAMS', s.keys[p] as string, '>')
+        const entries = Math.max(1, Math.floor(room / s.perEntry))
+        if (!drained) {
+          const pipe = s.reader.pipeline()
+          for (let p = 0; p < 4; p++) {
+            const n = Math.min(entries, this.budgets[p] as number)
+            pipe.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', n, 'STREAMS', s.keys[p] as string, '>')
+          }
+          const res = (await pipe.exec()) ?? []
+          let got = 0
+          for (let p = 0; p < 4; p++) got += this.deliverRead(s, res[p]?.[1])
+          if (got > 0 || s.stopped) continue
         }
-        const res = (await pipe.exec()) ?? []
-        let got = 0
-        for (let p = 0; p < 4; p++) got += this.take(s, res[p]?.[1], false)
-        if (got > 0 || s.stopped) continue
+        const count = Math.min(entries, this.budgets[0] as number)
         const blocked = (await s.reader.call(
           'XREADGROUP',
           'GROUP',
           GROUP,
           consumer,
           'COUNT',
-          Math.min(room, this.budgets[0] as number),
+          count,
           'BLOCK',
           this.blockMs,
           'STREAMS',
@@ -243,8 +210,10 @@ export class RedisTransport implements Transport {
           '>',
           '>',
         )) as Array<[string, Array<[string, string[]]>]> | null
-        if (blocked !== null) for (const [key, entries] of blocked) this.take(s, [[key, entries]], false)
+        if (blocked !== null) this.deliverRead(s, blocked)
+        drained = blocked === null || blocked.every(([, es]) => es.length < count)
       } catch (err) {
+        drained = false
         if (s.stopped || this.closed) return
         // the connection is down or the group vanished: wait and try again (ioredis reconnects)
         if (String((err as Error).message).includes('NOGROUP')) await this.subscribeGroups(s)
@@ -257,28 +226,61 @@ export class RedisTransport implements Transport {
     for (const k of s.keys) await this.cmd.xgroup('CREATE', k, GROUP, '0', 'MKSTREAM').catch(() => {})
   }
 
-  private take(s: Subscription, reply: unknown, redelivered: boolean): number {
+  private deliverRead(s: Subscription, reply: unknown): number {
     if (!Array.isArray(reply)) return 0
-    const envs: Envelope[] = []
-    const now = this.clock.now()
+    let n = 0
     for (const [stream, entries] of reply as Array<[string, Array<[string, string[] | null]>]>) {
-      for (const [id, fields] of entries) {
-        if (fields === null) continue // deleted while pending
-        const env = JSON.parse(fields[1] as string) as Envelope
-        env.queuedAt = Math.min(env.queuedAt, now)
-        // a taken-over entry is a redelivery: it counts as an attempt
-        if (redelivered) env.attempt++
-        const h = { stream, id, since: now, sub: s }
-        env.handle = h
-        this.inflight.set(`${stream}\u0000${id}`, h)
-        envs.push(env)
-      }
+      n += this.take(s, stream, entries)
     }
-    if (envs.length > 0) s.sink.deliver(envs)
-    return envs.length
+    return n
   }
 
-  // --- background: promoter, reclaim, heartbeat -----------------------------------------------
+  /**
+   * Hands read entries to the sink. `deliveries` (take-overs only) holds each entry's delivery
+   * count: every delivery beyond the first was a consumer that died holding the message, and
+   * counts as an attempt, so the bus dead-letters a message that kills every consumer.
+   */
+  private take(
+    s: Subscription,
+    stream: string,
+    entries: Array<[string, string[] | null]>,
+    deliveries?: readonly number[],
+  ): number {
+    const out: Envelope[] = []
+    const now = this.clock.now()
+    for (let i = 0; i < entries.length; i++) {
+      const [id, fields] = entries[i] as [string, string[] | null]
+      if (fields === null) continue // deleted while pending
+      const envs = decode(fields)
+      const extra = deliveries === undefined ? 0 : Math.max(1, deliveries[i] ?? 2) - 1
+      const e: Entry = {
+        stream,
+        id,
+        address: s.address,
+        consumer: s.inbox,
+        since: now,
+        left: envs.length,
+        retries: [],
+        dead: [],
+      }
+      if (envs.length === 0) {
+        this.acks.ack(e) // a field this version does not know: nothing to run
+        continue
+      }
+      this.acks.hold(e)
+      for (const env of envs) {
+        env.queuedAt = Math.min(env.queuedAt, now)
+        env.attempt += extra
+        env.handle = e
+        out.push(env)
+      }
+    }
+    if (entries.length > 0) s.perEntry = Math.max(1, (s.perEntry + out.length / entries.length) / 2)
+    if (out.length > 0) s.sink.deliver(out)
+    return out.length
+  }
+
+  // --- background: promoter, take-over, heartbeat ---------------------------------------------
 
   private startTimers(): void {
     const every = (ms: number, fn: () => Promise<void>) => {
@@ -300,98 +302,42 @@ export class RedisTransport implements Transport {
     }
     every(this.promoteEvery, () => this.promote())
     // checked often: a dead consumer's entries come back within claimIdle + claimIdle/5
-    every(Math.max(100, Math.floor(this.claimIdle / 5)), () => this.reclaim())
-    every(Math.max(100, Math.floor(this.claimIdle / 3)), () => this.heartbeat())
+    every(Math.max(100, Math.floor(this.claimIdle / 5)), () => this.reclaimAll())
+    const beat = Math.max(100, Math.floor(this.claimIdle / 3))
+    every(beat, () => heartbeat(this.cmd, this.acks.inflight.values(), this.clock.now() - beat))
   }
 
   private async promote(): Promise<void> {
     const now = this.clock.now()
     for (const address of new Set(this.subs.map((s) => s.address))) {
       const keys = [this.delayedKey(address), ...[0, 1, 2, 3].map((p) => this.stream(address, p))]
-      // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds methods ioredis does not type
-      await (this.cmd as any).hpBusPromote(...keys, now, 500)
+      await scripted(this.cmd).hpBusPromote(...keys, now, 500)
     }
   }
 
-  private async reclaim(): Promise<void> {
+  private async reclaimAll(): Promise<void> {
     for (const s of this.subs) {
       if (s.stopped) continue
-      // urgent first: reclaimed messages keep their class order
-      for (const key of s.keys) {
-        let room = s.sink.room()
-        let cursor = '0-0'
-        do {
-          if (room <= 0) break
-          const r = (await this.cmd.call(
-            'XAUTOCLAIM',
-            key,
-            GROUP,
-            s.inbox,
-            this.claimIdle,
-            cursor,
-            'COUNT',
-            Math.min(room, 200),
-          )) as [string, Array<[string, string[] | null]>, string[]?]
-          cursor = r[0]
-          const entries = r[1].filter((e) => e[1] !== null)
-          if (entries.length > 0) {
-            this.reclaimed += entries.length
-            const before = entries.length
-            this.take(s, [[key, entries]], true)
-            room -= before
-          }
-        } while (cursor !== '0-0')
-      }
-    }
-  }
-
-  private async heartbeat(): Promise<void> {
-    const old = this.clock.now() - Math.floor(this.claimIdle / 3)
-    const byStream = new Map<string, { sub: Subscription; ids: string[] }>()
-    for (const h of this.inflight.values()) {
-      if (h.since > old) continue
-      let g = byStream.get(h.stream)
-      if (g === undefined) {
-        g = { sub: h.sub, ids: [] }
-        byStream.set(h.stream, g)
-      }
-      g.ids.push(h.id)
-    }
-    for (const [stream, g] of byStream) {
-      await this.cmd.call('XCLAIM', stream, GROUP, g.sub.inbox, 0, ...g.ids, 'JUSTID')
+      this.reclaimed += await reclaim(
+        this.cmd,
+        {
+          inbox: s.inbox,
+          keys: s.keys,
+          get stopped() {
+            return s.stopped
+          },
+          room: () => s.sink.room(),
+          take: (stream, entries, deliveries) => this.take(s, stream, entries, deliveries),
+        },
+        this.claimIdle,
+      )
     }
   }
 
   // --- writing -------------------------------------------------------------------------------
 
   publish(env: Envelope, _bp: Backpressure): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.pubQueue.push({ stream: this.stream(env.to, env.p), data: encode(env), resolve, reject })
-      if (!this.pubScheduled) {
-        this.pubScheduled = true
-        // publishes of one turn share one pipeline
-        setImmediate(() => void this.flushPublishes())
-      }
-    })
-  }
-
-  private async flushPublishes(): Promise<void> {
-    this.pubScheduled = false
-    const batch = this.pubQueue
-    this.pubQueue = []
-    try {
-      await this.ready()
-      const pipe = this.cmd.pipeline()
-      for (const m of batch) pipe.xadd(m.stream, '*', 'm', m.data)
-      const res = (await pipe.exec()) ?? []
-      for (let i = 0; i < batch.length; i++) {
-        const err = res[i]?.[0]
-        if (err) (batch[i] as (typeof batch)[number]).reject(err)
-        else (batch[i] as (typeof batch)[number]).resolve()
-      }
-    } catch (err) {
-      for (const m of batch) m.reject(err)
-    }
+    return this.pub.publish(this.stream(env.to, env.p), env)
   }
 
   async broadcast(env: Envelope): Promise<void> {
@@ -407,107 +353,62 @@ export class RedisTransport implements Transport {
     await this.cmd.publish(`${this.prefix}r:${to}`, JSON.stringify(reply))
   }
 
-  private handleOf(env: Envelope): Handle | undefined {
-    const h = env.handle as Handle | undefined
-    if (h === undefined) return undefined
-    this.inflight.delete(`${h.stream}\u0000${h.id}`)
+  /** Takes the message's entry (once): undefined when it was not delivered from a stream. */
+  private entryOf(env: Envelope): Entry | undefined {
+    const e = env.handle as Entry | undefined
     env.handle = undefined
-    return h
+    return e
   }
 
   ack(env: Envelope): void {
-    const h = this.handleOf(env)
-    if (h === undefined) return
-    let ids = this.ackQueue.get(h.stream)
-    if (ids === undefined) {
-      ids = []
-      this.ackQueue.set(h.stream, ids)
-    }
-    ids.push(h.id)
-    if (!this.ackScheduled) {
-      this.ackScheduled = true
-      setImmediate(() => void this.flushAcks())
-    }
-  }
-
-  private async flushAcks(): Promise<void> {
-    this.ackScheduled = false
-    if (this.ackQueue.size === 0) return
-    const q = this.ackQueue
-    this.ackQueue = new Map()
-    const pipe = this.cmd.pipeline()
-    for (const [stream, ids] of q) {
-      pipe.xack(stream, GROUP, ...ids)
-      pipe.xdel(stream, ...ids)
-    }
-    // a failed ack only means a redelivery later (at-least-once)
-    await pipe.exec().catch(() => {})
+    const e = this.entryOf(env)
+    if (e !== undefined) this.acks.settled(e)
   }
 
   retry(env: Envelope, delayMs: number): void {
-    const h = this.handleOf(env)
-    env.queuedAt = this.clock.now() + delayMs
-    const member = `${env.p}${encode(env)}`
-    const delayed = this.delayedKey(env.to)
+    const e = this.entryOf(env)
     const score = this.clock.now() + delayMs
-    const run = async () => {
-      await this.ready()
-      if (h === undefined) await this.cmd.zadd(delayed, score, member)
-      // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds methods ioredis does not type
-      else await (this.cmd as any).hpBusRetry(h.stream, delayed, GROUP, h.id, score, member)
+    env.queuedAt = score
+    const member = `${env.p}${encode(env)}`
+    if (e !== undefined) {
+      e.retries.push(score, member)
+      this.acks.settled(e)
+      return
     }
-    run().catch(() => {})
+    this.ready()
+      .then(() => this.cmd.zadd(this.delayedKey(env.to), score, member))
+      .catch(() => {})
   }
 
   deadLetter(letter: DeadLetter): void {
-    const h = this.handleOf(letter.envelope)
+    const e = this.entryOf(letter.envelope)
     const data = JSON.stringify({ ...letter, envelope: JSON.parse(encode(letter.envelope)) })
-    const dlq = this.dlqKey(letter.envelope.to)
-    const run = async () => {
-      await this.ready()
-      if (h === undefined) await this.cmd.xadd(dlq, 'MAXLEN', '~', this.maxDead, '*', 'd', data)
-      // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds methods ioredis does not type
-      else await (this.cmd as any).hpBusBury(h.stream, dlq, GROUP, h.id, data, this.maxDead)
+    if (e !== undefined) {
+      e.dead.push(data)
+      this.acks.settled(e)
+      return
     }
-    run().catch(() => {})
+    const dlq = this.dlqKey(letter.envelope.to)
+    this.ready()
+      .then(() => this.cmd.xadd(dlq, 'MAXLEN', '~', this.maxDead, '*', 'd', data))
+      .catch(() => {})
   }
 
-  private async readDead(
-    filter: DeadLetterFilter,
-  ): Promise<Array<{ key: string; sid: string; d: DeadLetter }>> {
-    await this.ready()
-    const addresses = filter.to !== undefined ? [filter.to] : [...new Set(this.subs.map((s) => s.address))]
-    const limit = filter.limit ?? 1000
-    const ids = filter.ids === undefined ? undefined : new Set(filter.ids)
-    const out: Array<{ key: string; sid: string; d: DeadLetter }> = []
-    for (const address of addresses) {
-      const key = this.dlqKey(address)
-      const entries = (await this.cmd.xrange(key, '-', '+')) as Array<[string, string[]]>
-      for (const [sid, fields] of entries) {
-        if (out.length >= limit) return out
-        const d = JSON.parse(fields[1] as string) as DeadLetter
-        if (filter.type !== undefined && d.envelope.type !== filter.type) continue
-        if (filter.reason !== undefined && d.reason !== filter.reason) continue
-        if (ids !== undefined && !ids.has(d.id)) continue
-        out.push({ key, sid, d })
-      }
-    }
-    return out
+  private addressesOf(filter: DeadLetterFilter): string[] {
+    return filter.to !== undefined ? [filter.to] : [...new Set(this.subs.map((s) => s.address))]
   }
 
   async listDeadLetters(filter: DeadLetterFilter): Promise<DeadLetter[]> {
-    await this.flushAcks()
-    return (await this.readDead(filter)).map((x) => x.d)
+    await this.ready()
+    await this.acks.flush()
+    const found = await findDeadLetters(this.cmd, (a) => this.dlqKey(a), this.addressesOf(filter), filter)
+    return found.map((x) => x.d)
   }
 
   async takeDeadLetters(filter: DeadLetterFilter): Promise<DeadLetter[]> {
-    const found = await this.readDead(filter)
-    const taken: DeadLetter[] = []
-    for (const x of found) {
-      // XDEL answers 1 only to the caller that removed it: two replays never both take a letter
-      if ((await this.cmd.xdel(x.key, x.sid)) === 1) taken.push(x.d)
-    }
-    return taken
+    await this.ready()
+    const found = await findDeadLetters(this.cmd, (a) => this.dlqKey(a), this.addressesOf(filter), filter)
+    return takeFound(this.cmd, found)
   }
 
   async claimDedup(key: string, windowMs: number): Promise<boolean> {
@@ -518,6 +419,26 @@ export class RedisTransport implements Transport {
   async isProcessed(key: string): Promise<boolean> {
     await this.ready()
     return (await this.cmd.exists(`${this.prefix}done:${key}`)) === 1
+  }
+
+  /** The processed-set key of `message` (its `dedupKey`, else its id), for a handler's own Lua. */
+  processedKey(message: { id: string; dedupKey?: string }): string {
+    return `${this.prefix}done:${message.dedupKey ?? message.id}`
+  }
+
+  /**
+   * Adds the processed-set mark of `message` to the handler's own `multi()`: a side effect written
+   * to this Redis in the same transaction is then exactly once, a crash or kill -9 at any point
+   * included (the transaction applies both or neither; a redelivery finds the mark and is acked
+   * without running). `windowMs` should be the bus's `processedWindow`.
+   */
+  markProcessedIn<T extends { set(key: string, value: string, px: 'PX', ms: number): unknown }>(
+    tx: T,
+    message: { id: string; dedupKey?: string },
+    windowMs = 3_600_000,
+  ): T {
+    tx.set(this.processedKey(message), '1', 'PX', Math.max(1, windowMs))
+    return tx
   }
 
   async markProcessed(key: string, windowMs: number): Promise<void> {
@@ -557,8 +478,8 @@ export class RedisTransport implements Transport {
     this.closed = true
     for (const t of this.timers) this.clock.clearTimeout(t)
     this.timers = []
-    await this.flushAcks()
-    if (this.pubQueue.length > 0) await this.flushPublishes()
+    await this.acks.flush()
+    await this.pub.flush()
     this.sub?.disconnect()
     if (this.owned) await this.cmd.quit().catch(() => {})
   }

@@ -64,7 +64,15 @@ export interface Reply {
 }
 
 /** Why a message went to the dead letters. */
-export type DeadLetterReason = 'failed' | 'non-retryable' | 'invalid' | 'no-handler' | 'timeout' | 'shed'
+export type DeadLetterReason =
+  | 'failed'
+  | 'non-retryable'
+  | 'invalid'
+  | 'no-handler'
+  | 'timeout'
+  | 'shed'
+  /** Delivered more than `retry.attempts` times with no outcome: each consumer died holding it. */
+  | 'max-deliveries'
 
 /** A message that will not be delivered again unless replayed. */
 export interface DeadLetter {

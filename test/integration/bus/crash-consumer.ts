@@ -1,6 +1,6 @@
 /**
  * The consumer process of the kill -9 test (and of the bench's recovery figure): handles `job`
- * messages in batches of 50 with an idempotent side effect (HINCRBY per message id), slowly, so
+ * messages in batches of 50 with an exactly-once side effect (HINCRBY per message id in the MULTI that marks it processed), slowly, so
  * thousands of messages are in flight when the parent kills it. Argv: redis URL, prefix, address,
  * batch delay ms.
  */
@@ -15,9 +15,11 @@ const bus = createBus({ name: address, transport, maxQueued: 20_000 })
 bus.onBatch(
   'job',
   async (messages: Message[]) => {
-    const pipe = redis.pipeline()
-    for (const m of messages) pipe.hincrby(`${prefix}effects`, String(m.payload), 1)
-    await pipe.exec()
+    // the side effect and the processed mark in one transaction: exactly once across a kill -9
+    const tx = redis.multi()
+    for (const m of messages)
+      transport.markProcessedIn(tx.hincrby(`${prefix}effects`, String(m.payload), 1), m)
+    await tx.exec()
     await new Promise((r) => setTimeout(r, Number(delay)))
   },
   { maxSize: 50, maxWait: 20, idempotent: true },

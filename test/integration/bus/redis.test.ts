@@ -1,6 +1,9 @@
-import { type RedisTransport, redisTransport } from '../../../src/bus/index.js'
+import assert from 'node:assert/strict'
+import { after, it } from 'node:test'
+import { Redis } from 'ioredis'
+import { createBus, NonRetryableError, type RedisTransport, redisTransport } from '../../../src/bus/index.js'
 import { cleanupPrefix, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
-import { busConformance } from './conformance.js'
+import { busConformance, until } from './conformance.js'
 
 const prefix = uniquePrefix('bus')
 
@@ -16,4 +19,89 @@ busConformance('redis streams', {
   durable: true,
   crash: (t) => (t as RedisTransport).abandon(),
   cleanup: () => cleanupPrefix(prefix),
+})
+
+const own = uniquePrefix('bus-retry-ack')
+const redis = new Redis(REDIS_URL)
+after(async () => {
+  await cleanupPrefix(own)
+  redis.disconnect()
+})
+
+it('a retried message acks its stream entry (it stayed pending forever, redelivered after a take-over)', async () => {
+  const t = redisTransport({ redis: REDIS_URL, prefix: own, block: 100, promoteEvery: 10, claimIdle: 300 })
+  const bus = createBus({ name: 'r', transport: t, retry: { attempts: 3, backoff: { next: () => 10 } } })
+  let runs = 0
+  bus.on('job', () => {
+    if (++runs === 1) throw new Error('first attempt fails')
+  })
+  await bus.send('r', 'job', 1)
+  await until(() => runs === 2, 5000, 'the retry')
+  await until(
+    async () => ((await redis.xpending(`${own}{r}:s2`, 'hp')) as [number])[0] === 0,
+    5000,
+    'no pending entries',
+  )
+  await new Promise((r) => setTimeout(r, 700)) // past claimIdle: nothing comes back
+  assert.equal(runs, 2)
+  await bus.close()
+  await t.close()
+})
+
+it('reads the first wire format (one message per entry, field m) beside packs', async () => {
+  const t = redisTransport({ redis: REDIS_URL, prefix: own, block: 100 })
+  const bus = createBus({ name: 'wire', transport: t })
+  const got: number[] = []
+  bus.on('job', (n: number) => {
+    got.push(n)
+  })
+  await bus.whenReady()
+  const old = (n: number) =>
+    JSON.stringify({
+      id: `old-${n}`,
+      to: 'wire',
+      type: 'job',
+      payload: n,
+      p: 2,
+      attempt: 1,
+      sentAt: 0,
+      queuedAt: 0,
+    })
+  await redis.xadd(`${own}{wire}:s2`, '*', 'm', old(1))
+  await Promise.all([bus.send('wire', 'job', 2), bus.send('wire', 'job', 3)]) // one pack
+  await until(() => got.length === 3, 5000, 'three messages')
+  assert.deepEqual(got.sort(), [1, 2, 3])
+  await bus.close()
+  await t.close()
+})
+
+it('a pack taken over from a dead consumer is split: each message runs alone, its attempt raised', async () => {
+  const dying = redisTransport({ redis: REDIS_URL, prefix: own, block: 100, claimIdle: 300 })
+  const a = createBus({ name: 'split', transport: dying })
+  let held = 0
+  a.on('job', () => {
+    held++
+    return new Promise(() => {}) // never settles: the consumer dies holding the pack
+  })
+  await a.whenReady()
+  await Promise.all([1, 2, 3, 4, 5].map((n) => a.send('split', 'job', n)))
+  await until(() => held === 5, 5000, 'the pack held')
+  dying.abandon()
+  const t = redisTransport({ redis: REDIS_URL, prefix: own, block: 100, claimIdle: 300 })
+  const b = createBus({ name: 'split', transport: t })
+  const seen: Array<[number, number]> = []
+  b.on('job', (n: number, m) => {
+    seen.push([n, m.attempt])
+    if (n === 3) throw new NonRetryableError('three fails alone')
+  })
+  await until(() => seen.length === 5, 10_000, 'the five messages again')
+  assert.deepEqual(
+    seen.sort((x, y) => x[0] - y[0]),
+    [1, 2, 3, 4, 5].map((n) => [n, 2]),
+  )
+  await until(async () => (await b.deadLetters({ to: 'split' })).length === 1, 5000, 'one dead letter')
+  assert.equal((await b.deadLetters({ to: 'split' }))[0]?.envelope.payload, 3)
+  assert.equal(((await redis.xpending(`${own}{split}:s2`, 'hp')) as [number])[0], 0)
+  await b.close()
+  await t.close()
 })

@@ -430,4 +430,19 @@ describe('bus (memory transport)', () => {
     await assert.rejects(bus.send('x', '', 1), /type must be/)
     void bus.close()
   })
+
+  it('async handlers use every concurrency slot (workers started only while queued > running: about half)', async () => {
+    const { a, b } = pair({ concurrency: 10 })
+    let started = 0
+    const release: Array<() => void> = []
+    b.on('slow', () => {
+      started++
+      return new Promise<void>((r) => release.push(r))
+    })
+    for (let i = 0; i < 8; i++) void a.send('b', 'slow', i)
+    await new Promise((r) => setImmediate(r))
+    assert.equal(started, 8)
+    for (const r of release) r()
+    await closeAll(a, b)
+  })
 })
