@@ -12,6 +12,7 @@ import { WebSocket } from 'ws'
 interface Msg {
   t?: number
   u?: number
+  p?: number
   k?: string
   v?: number
 }
@@ -22,8 +23,8 @@ const tcp = (c: WebSocket): Socket => (c as unknown as { _socket: Socket })._soc
 let clients: WebSocket[] = []
 let frames = 0
 let messages = 0
-/** Latency samples (ms): normal messages, urgent ones (`u: 1`) and the peer's urgent ones (`u: 2`). */
-const KINDS = ['normal', 'urgent', 'urgentHandled', 'peerUrgent', 'peerUrgentHandled'] as const
+/** Latency samples (ms): ours and, in a paired run, the peer's (`p: 1`, urgent `u: 2`). */
+const KINDS = ['normal', 'peerNormal', 'urgent', 'urgentHandled', 'peerUrgent', 'peerUrgentHandled'] as const
 let samples = fresh()
 let last = new Map<string, number>()
 let maxPerFrame = 0
@@ -49,14 +50,14 @@ function onMessage(data: Buffer): void {
       } else if (m.u === 2) {
         samples.peerUrgent.push(arrivedAt - m.t)
         samples.peerUrgentHandled.push(handledAt - m.t)
-      } else samples.normal.push(arrivedAt - m.t)
+      } else (m.p === 1 ? samples.peerNormal : samples.normal).push(arrivedAt - m.t)
     }
     if (m.k !== undefined && m.v !== undefined) last.set(m.k, m.v)
   }
 }
 
 function fresh(): Record<(typeof KINDS)[number], number[]> {
-  return { normal: [], urgent: [], urgentHandled: [], peerUrgent: [], peerUrgentHandled: [] }
+  return { normal: [], peerNormal: [], urgent: [], urgentHandled: [], peerUrgent: [], peerUrgentHandled: [] }
 }
 
 function pct(xs: number[], p: number): number {

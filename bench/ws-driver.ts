@@ -32,6 +32,8 @@ export interface Collected {
   messages: number
   maxPerFrame: number
   normal: Latency
+  /** The peer's normal messages in a paired run (`p: 1`). */
+  peerNormal: Latency
   /** Urgent messages (`u: 1`). */
   urgent: Latency
   urgentHandled: Latency
@@ -148,7 +150,7 @@ export interface OpenLoop {
   urgentEveryMs?: number
   /** Send all connections' urgent messages in the same tick (the old, bursty schedule). */
   urgentBurst?: boolean
-  /** Which connections mark their urgent messages `u: 2` (the peer's, in a paired run). */
+  /** Which connections are the peer's in a paired run: their messages say `p: 1`, urgent ones `u: 2`. */
   isPeer?: (connection: number) => boolean
   /** Receives the duration (ms) of each urgent send() call, with its connection's index. */
   onUrgentCall?: (connection: number, ms: number) => void
@@ -166,7 +168,14 @@ export async function openLoop(senders: Sender[], o: OpenLoop): Promise<number> 
     if (elapsed >= o.seconds * 1000) break
     const due = Math.floor((elapsed * o.rate) / 1000)
     while (sent < due) {
-      for (const send of senders) send({ t: now(), v: sent, d: PAD, ...o.body?.(sent) }, false)
+      for (let c = 0; c < senders.length; c++) {
+        const body = o.body?.(sent)
+        const m =
+          o.isPeer?.(c) === true
+            ? { t: now(), v: sent, d: PAD, p: 1, ...body }
+            : { t: now(), v: sent, d: PAD, ...body }
+        ;(senders[c] as Sender)(m, false)
+      }
       sent++
     }
     const every = o.urgentEveryMs
@@ -194,37 +203,36 @@ export function plain(sockets: WebSocket[]): Sender[] {
   return sockets.map((s) => (m: object) => s.send(JSON.stringify(m)))
 }
 
-/** Ours: `batched(socket, options)`; urgent messages go with `priority: 10`. */
+/**
+ * One sender per socket and batcher name, made once: a batcher stays on its socket until the
+ * socket closes (its 'close' listener and its place in the name's open set), so making a new one
+ * every round would pile them up on the same sockets.
+ */
+const made = new WeakMap<WebSocket, Map<string, Sender>>()
+
+/** Ours: `batched(socket, options)` (one per socket and `options.name`); urgent messages go with `priority: 10`. */
 export function ours(sockets: WebSocket[], options: BatchedOptions = {}): Sender[] {
   return sockets.map((s) => {
-    const b = batched(s, options)
-    return (m: object, urgent: boolean) => {
-      b.send(m, urgent ? URGENT : undefined)
+    let byName = made.get(s)
+    if (byName === undefined) {
+      byName = new Map()
+      made.set(s, byName)
     }
+    const name = options.name ?? 'ws'
+    let sender = byName.get(name)
+    if (sender === undefined) {
+      const b = batched(s, options)
+      sender = (m: object, urgent: boolean) => {
+        b.send(m, urgent ? URGENT : undefined)
+      }
+      byName.set(name, sender)
+    }
+    return sender
   })
 }
 
 /** Rounds to 0.01. */
 export const ms = (n: number): number => Math.round(n * 100) / 100
-
-/** Runs `direct` and `batched` alternately `rounds` times; returns both series of results. */
-export async function alternate<R>(
-  rounds: number,
-  direct: () => Promise<R>,
-  batchedRun: () => Promise<R>,
-): Promise<{ direct: R[]; ours: R[] }> {
-  const out = { direct: [] as R[], ours: [] as R[] }
-  for (let r = 0; r < rounds; r++) {
-    if (r % 2 === 0) {
-      out.direct.push(await direct())
-      out.ours.push(await batchedRun())
-    } else {
-      out.ours.push(await batchedRun())
-      out.direct.push(await direct())
-    }
-  }
-  return out
-}
 
 /** p-th percentile of samples. */
 export function percentile(xs: number[], p: number): number {

@@ -3,13 +3,13 @@
  * msgs/s per connection, the 100 ms window, and urgent messages while normal traffic batches.
  * Latency is measured from the `send()` call (the timestamp the message carries, taken just
  * before the call) to the TCP chunk holding it reaching the client process (bench/ws-clients.ts),
- * on one machine clock. Ours and the peer alternate in rounds in the same run.
+ * on one machine clock. Ours and the peer share each run, on alternate connections (`paired`).
  */
 import os from 'node:os'
 import type { WebSocket } from 'ws'
+import { type BatchedOptions, wsCounters } from '../src/ws/index.js'
 import { report } from './lib/harness.js'
 import {
-  alternate,
   type Collected,
   type Latency,
   median,
@@ -23,126 +23,162 @@ import {
 } from './ws-driver.js'
 
 const SUITE = 'ws'
-const p99s = (runs: Collected[], kind: 'normal' | 'urgent') => runs.map((r) => r[kind].p99)
 const range = (xs: number[]) => `${ms(Math.min(...xs))}-${ms(Math.max(...xs))}`
 const load = () => os.loadavg()[0]?.toFixed(1)
+const list = (xs: number[]) => xs.map(ms).join('/')
 
-/** W2: sends saved and added latency at 5,000 msgs/s per connection; the 100 ms window. */
-export async function latency(rig: Rig, sockets: WebSocket[]): Promise<void> {
-  const run = async (senders: Sender[], rate: number, seconds: number): Promise<Collected> => {
-    await rig.reset()
-    const total = await openLoop(senders, { rate, seconds })
-    return rig.collect(total, 30_000)
-  }
-  const fast = await alternate(
-    3,
-    () => run(plain(sockets), 5000, 2),
-    () => run(ours(sockets, { name: 'bench-latency' }), 5000, 2),
-  )
-  const frames = (runs: Collected[]) => runs.reduce((n, r) => n + r.frames, 0)
-  const messages = (runs: Collected[]) => runs.reduce((n, r) => n + r.messages, 0)
-  report({
-    suite: SUITE,
-    name: 'socket writes at 5,000 msgs/s per connection (10 connections, 3 x 2 s)',
-    ours: frames(fast.ours),
-    peer: frames(fast.direct),
-    peerName: 'ws.send',
-    unit: 'writes',
-    higherIsBetter: false,
-    target: '>= 70% fewer (ratio >= 3.33x)',
-    note: `${((1 - frames(fast.ours) / messages(fast.ours)) * 100).toFixed(1)}% of sends saved; ${messages(fast.ours)}/${messages(fast.direct)} delivered`,
-  })
-  const oursP99 = median(p99s(fast.ours, 'normal'))
-  const directP99 = median(p99s(fast.direct, 'normal'))
-  report({
-    suite: SUITE,
-    name: 'p99 latency at 5,000 msgs/s per connection (median of 3)',
-    ours: ms(oursP99),
-    peer: ms(directP99),
-    peerName: 'ws.send',
-    unit: 'ms',
-    higherIsBetter: false,
-    target: 'added <= 2 ms',
-    note: `added ${ms(oursP99 - directP99)} ms; p99 ours ${range(p99s(fast.ours, 'normal'))}, ws ${range(p99s(fast.direct, 'normal'))} ms; load average ${load()}`,
-  })
-  const slow = await alternate(
-    1,
-    () => run(plain(sockets), 100, 3),
-    () => run(ours(sockets, { name: 'bench-window', window: '100ms', maxBatch: 50 }), 100, 3),
-  )
-  const windowed = slow.ours[0] as Collected
-  const slowDirect = slow.direct[0] as Collected
-  report({
-    suite: SUITE,
-    name: "p99 latency with window '100ms' (100 msgs/s per connection)",
-    ours: ms(windowed.normal.p99),
-    peer: ms(slowDirect.normal.p99),
-    peerName: 'ws.send',
-    unit: 'ms',
-    higherIsBetter: false,
-    target: 'added <= 105 ms',
-    note: `added ${ms(windowed.normal.p99 - slowDirect.normal.p99)} ms; ${((1 - windowed.frames / windowed.messages) * 100).toFixed(1)}% of sends saved`,
-  })
-}
-
-/** One paired urgent run: ours and the peer on alternate connections, at the same moments. */
-interface UrgentRun extends Collected {
+/** One paired run: ours and the peer on alternate connections, at the same moments. */
+interface PairedRun extends Collected {
+  /** Frames and messages ours wrote (the batcher name's counters over the run). */
+  ours: { frames: number; messages: number }
   /** p50/p99 of the urgent send() calls themselves (ms), ours and the peer's. */
   call: { ours: Latency; peer: Latency }
 }
 
+interface Paired {
+  options: BatchedOptions & { name: string }
+  rate: number
+  seconds: number
+  rounds: number
+  urgentEveryMs?: number
+}
+
 /**
- * W4: urgent messages (priority 10, 50/s per connection) while 1,000 msgs/s per connection batch
- * at '100ms'. Paired: in each run half the connections are ours (batching) and half are the
- * peer's (everything sent directly), alternating, swapped every round; so both sides live
- * through the same moments of this shared machine, where a scheduling stall of either process
- * delays every message in flight and a single 3 s run's p99 measures the machine. Each
- * connection's urgent messages are at their own phase of the 20 ms period: an independent event
- * each, alone in its timer tick (the old schedule sent all ten in one tick, so one hiccup delayed
- * ten samples at once and the p99 of 1,000 samples was the p90 of 100 events).
+ * Paired runs: in each, half the connections are ours and half the peer's (one
+ * `ws.send(JSON.stringify(m))` per message), alternating, swapped every round. Both sides live
+ * through the same moments of this shared 2-core machine, where a scheduling stall of either
+ * process delays every message in flight, so one run's p99 on one side alone measures the
+ * machine more than the library.
  */
-export async function urgent(rig: Rig, sockets: WebSocket[], rounds = 7): Promise<void> {
-  const windowed = { name: 'bench-urgent', window: '100ms', maxBatch: 50 } as const
-  const runs: UrgentRun[] = []
-  const loadBefore = load()
-  for (let round = 0; round < rounds; round++) {
+async function paired(rig: Rig, sockets: WebSocket[], o: Paired): Promise<PairedRun[]> {
+  const runs: PairedRun[] = []
+  const counters = wsCounters(undefined, o.options.name)
+  for (let round = 0; round < o.rounds; round++) {
     const isPeer = (c: number) => (c + round) % 2 === 1
-    const senders = sockets.map((s, c) => (isPeer(c) ? plain([s]) : ours([s], windowed))[0] as Sender)
+    const senders = sockets.map((s, c) => (isPeer(c) ? plain([s]) : ours([s], o.options))[0] as Sender)
     const calls = { ours: [] as number[], peer: [] as number[] }
     await rig.reset()
+    const before = counters.stats()
     const total = await openLoop(senders, {
-      rate: 1000,
-      seconds: 3,
-      urgentEveryMs: 20,
+      rate: o.rate,
+      seconds: o.seconds,
       isPeer,
-      onUrgentCall: (c, t) => (isPeer(c) ? calls.peer : calls.ours).push(t),
+      ...(o.urgentEveryMs === undefined
+        ? {}
+        : {
+            urgentEveryMs: o.urgentEveryMs,
+            onUrgentCall: (c: number, t: number) => (isPeer(c) ? calls.peer : calls.ours).push(t),
+          }),
     })
     const c = await rig.collect(total, 30_000)
-    runs.push({ ...c, call: { ours: summarize(calls.ours), peer: summarize(calls.peer) } })
+    const after = counters.stats()
+    runs.push({
+      ...c,
+      ours: { frames: after.frames - before.frames, messages: after.messages - before.messages },
+      call: { ours: summarize(calls.ours), peer: summarize(calls.peer) },
+    })
   }
-  const med = (read: (u: UrgentRun) => number) => ms(median(runs.map(read)))
-  const us = (read: (u: UrgentRun) => number) => Math.round(median(runs.map(read)) * 1000)
-  const oursP99 = runs.map((r) => r.urgent.p99)
-  const peerP99 = runs.map((r) => r.peerUrgent.p99)
+  return runs
+}
+
+function summarize(xs: number[]): Latency {
+  return { p50: percentile(xs, 50), p99: percentile(xs, 99), n: xs.length }
+}
+
+const med = (runs: PairedRun[], read: (u: PairedRun) => number) => ms(median(runs.map(read)))
+
+/**
+ * W2: sends saved and added latency at 5,000 msgs/s per connection (default settings); p99 with
+ * a fixed 100 ms window. Paired (see `paired`); the peer writes one frame per message.
+ */
+export async function latency(rig: Rig, sockets: WebSocket[]): Promise<void> {
+  const loadBefore = load()
+  const fast = await paired(rig, sockets, {
+    options: { name: 'bench-latency' },
+    rate: 5000,
+    seconds: 2,
+    rounds: 5,
+  })
+  const frames = fast.reduce((n, r) => n + r.ours.frames, 0)
+  const messages = fast.reduce((n, r) => n + r.ours.messages, 0)
+  const peerMessages = fast.reduce((n, r) => n + r.peerNormal.n, 0)
+  report({
+    suite: SUITE,
+    name: 'socket writes per message at 5,000 msgs/s per connection (paired, 5 x 2 s)',
+    ours: frames / messages,
+    peer: 1,
+    peerName: 'ws.send',
+    unit: 'writes/msg',
+    higherIsBetter: false,
+    target: '>= 70% fewer (ratio >= 3.33x)',
+    note: `${((1 - frames / messages) * 100).toFixed(1)}% of sends saved: ${frames} frames for ${messages} messages; ws: ${peerMessages} messages, as many frames`,
+  })
+  const added = fast.map((r) => r.normal.p99 - r.peerNormal.p99)
+  report({
+    suite: SUITE,
+    name: 'p99 latency at 5,000 msgs/s per connection (paired, median of 5 x 2 s)',
+    ours: med(fast, (r) => r.normal.p99),
+    peer: med(fast, (r) => r.peerNormal.p99),
+    peerName: 'ws.send',
+    unit: 'ms',
+    higherIsBetter: false,
+    target: 'added <= 2 ms',
+    note: `added (per round, median) ${ms(median(added))} ms, range ${range(added)}; p99 per round ours ${list(fast.map((r) => r.normal.p99))}, ws ${list(fast.map((r) => r.peerNormal.p99))} ms; load average ${loadBefore}-${load()}`,
+  })
+  const slow = await paired(rig, sockets, {
+    options: { name: 'bench-window', window: '100ms', maxBatch: 50 },
+    rate: 100,
+    seconds: 3,
+    rounds: 3,
+  })
+  const addedSlow = slow.map((r) => r.normal.p99 - r.peerNormal.p99)
+  const saved = slow.reduce((n, r) => n + r.ours.frames, 0) / slow.reduce((n, r) => n + r.ours.messages, 0)
+  report({
+    suite: SUITE,
+    name: "p99 latency with window '100ms', maxBatch 50 (100 msgs/s per connection; paired, median of 3 x 3 s)",
+    ours: med(slow, (r) => r.normal.p99),
+    peer: med(slow, (r) => r.peerNormal.p99),
+    peerName: 'ws.send',
+    unit: 'ms',
+    higherIsBetter: false,
+    target: 'added <= 105 ms',
+    note: `added (per round, median) ${ms(median(addedSlow))} ms, range ${range(addedSlow)}; ${((1 - saved) * 100).toFixed(1)}% of sends saved; load average ${load()}`,
+  })
+}
+
+/**
+ * W4: urgent messages (priority 10, 50/s per connection) while 1,000 msgs/s per connection batch
+ * at '100ms'; paired (see `paired`), the peer sending everything directly. Each connection's
+ * urgent messages are at their own phase of the 20 ms period: an independent event each, alone
+ * in its timer tick (the old schedule sent all ten in one tick, so one hiccup delayed ten
+ * samples at once and the p99 of 1,000 samples was the p90 of 100 events).
+ */
+export async function urgent(rig: Rig, sockets: WebSocket[], rounds = 7): Promise<void> {
+  const loadBefore = load()
+  const runs = await paired(rig, sockets, {
+    options: { name: 'bench-urgent', window: '100ms', maxBatch: 50 },
+    rate: 1000,
+    seconds: 3,
+    rounds,
+    urgentEveryMs: 20,
+  })
+  const us = (read: (u: PairedRun) => number) => Math.round(median(runs.map(read)) * 1000)
   const wins = runs.filter((r) => r.urgent.p99 <= r.peerUrgent.p99).length
   report({
     suite: SUITE,
     name: `urgent p99, send() to the client (priority 10, 50/s per connection) while 1,000 msgs/s per connection batch at '100ms' (paired, median of ${rounds} x 3 s)`,
-    ours: med((r) => r.urgent.p99),
-    peer: med((r) => r.peerUrgent.p99),
+    ours: med(runs, (r) => r.urgent.p99),
+    peer: med(runs, (r) => r.peerUrgent.p99),
     peerName: 'ws.send (everything direct, same moments)',
     unit: 'ms',
     higherIsBetter: false,
     target: '<= 1 ms',
     note:
-      `p99 per round ours ${oursP99.map(ms).join('/')}, ws ${peerP99.map(ms).join('/')} ms (ours <= ws in ${wins} of ${rounds}); ` +
-      `p50 ours ${med((r) => r.urgent.p50)}, ws ${med((r) => r.peerUrgent.p50)} ms; ` +
-      `to the handler (after decoding) p99 ours ${med((r) => r.urgentHandled.p99)}, ws ${med((r) => r.peerUrgentHandled.p99)} ms; ` +
+      `p99 per round ours ${list(runs.map((r) => r.urgent.p99))}, ws ${list(runs.map((r) => r.peerUrgent.p99))} ms (ours <= ws in ${wins} of ${rounds}); ` +
+      `p50 ours ${med(runs, (r) => r.urgent.p50)}, ws ${med(runs, (r) => r.peerUrgent.p50)} ms; ` +
+      `to the handler (after decoding) p99 ours ${med(runs, (r) => r.urgentHandled.p99)}, ws ${med(runs, (r) => r.peerUrgentHandled.p99)} ms; ` +
       `the send() call p50/p99 ours ${us((r) => r.call.ours.p50)}/${us((r) => r.call.ours.p99)} us, ` +
-      `ws ${us((r) => r.call.peer.p50)}/${us((r) => r.call.peer.p99)} us; load average ${loadBefore}-${load()}`,
+      `ws ${us((r) => r.call.peer.p50)}/${us((r) => r.call.peer.p99)} us; ` +
+      `normal p50 ours ${med(runs, (r) => r.normal.p50)} ms; load average ${loadBefore}-${load()}`,
   })
-}
-
-function summarize(xs: number[]): Latency {
-  return { p50: percentile(xs, 50), p99: percentile(xs, 99), n: xs.length }
 }

@@ -21,7 +21,7 @@ async function throughput(rig: Rig, sockets: WebSocket[]): Promise<number> {
     for (const mode of round % 2 === 0 ? ['ws', 'ours'] : ['ours', 'ws']) {
       await rig.reset()
       gc()
-      const senders = mode === 'ws' ? plain(sockets) : ours(sockets, { name: `bench-${round}` })
+      const senders = mode === 'ws' ? plain(sockets) : ours(sockets, { name: 'bench-throughput' })
       const done = rig.collect(total)
       const t0 = performance.timeOrigin + performance.now()
       const c0 = process.cpuUsage()
