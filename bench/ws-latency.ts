@@ -164,6 +164,7 @@ export async function urgent(rig: Rig, sockets: WebSocket[], rounds = 7): Promis
   })
   const us = (read: (u: PairedRun) => number) => Math.round(median(runs.map(read)) * 1000)
   const wins = runs.filter((r) => r.urgent.p99 <= r.peerUrgent.p99).length
+  const added = runs.map((r) => r.urgent.p99 - r.peerUrgent.p99)
   report({
     suite: SUITE,
     name: `urgent p99, send() to the client (priority 10, 50/s per connection) while 1,000 msgs/s per connection batch at '100ms' (paired, median of ${rounds} x 3 s)`,
@@ -174,7 +175,7 @@ export async function urgent(rig: Rig, sockets: WebSocket[], rounds = 7): Promis
     higherIsBetter: false,
     target: '<= 1 ms',
     note:
-      `p99 per round ours ${list(runs.map((r) => r.urgent.p99))}, ws ${list(runs.map((r) => r.peerUrgent.p99))} ms (ours <= ws in ${wins} of ${rounds}); ` +
+      `p99 per round ours ${list(runs.map((r) => r.urgent.p99))}, ws ${list(runs.map((r) => r.peerUrgent.p99))} ms (ours <= ws in ${wins} of ${rounds}; ours - ws per round, median ${ms(median(added))} ms); ` +
       `p50 ours ${med(runs, (r) => r.urgent.p50)}, ws ${med(runs, (r) => r.peerUrgent.p50)} ms; ` +
       `to the handler (after decoding) p99 ours ${med(runs, (r) => r.urgentHandled.p99)}, ws ${med(runs, (r) => r.peerUrgentHandled.p99)} ms; ` +
       `the send() call p50/p99 ours ${us((r) => r.call.ours.p50)}/${us((r) => r.call.ours.p99)} us, ` +
