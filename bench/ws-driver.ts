@@ -148,8 +148,6 @@ export interface OpenLoop {
    * i/connections of the period (so urgent messages are independent events, not bursts).
    */
   urgentEveryMs?: number
-  /** Send all connections' urgent messages in the same tick (the old, bursty schedule). */
-  urgentBurst?: boolean
   /** Which connections are the peer's in a paired run: their messages say `p: 1`, urgent ones `u: 2`. */
   isPeer?: (connection: number) => boolean
   /** Receives the duration (ms) of each urgent send() call, with its connection's index. */
@@ -181,7 +179,7 @@ export async function openLoop(senders: Sender[], o: OpenLoop): Promise<number> 
     const every = o.urgentEveryMs
     if (every !== undefined) {
       for (let c = 0; c < senders.length; c++) {
-        const phase = o.urgentBurst === true ? 0 : (c * every) / senders.length
+        const phase = (c * every) / senders.length
         const send = senders[c] as Sender
         while ((urgentSent[c] as number) < Math.floor((elapsed - phase) / every) + 1) {
           const t = now()
