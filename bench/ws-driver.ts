@@ -9,18 +9,37 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { type WebSocket, WebSocketServer } from 'ws'
+import { type BatchedOptions, batched } from '../src/ws/index.js'
 
 /** Milliseconds on the clock both processes share. */
 export const now = (): number => performance.timeOrigin + performance.now()
 
-/** What the clients report. */
+/** Latency percentiles (ms) of one kind of message. */
+export interface Latency {
+  p50: number
+  p99: number
+  n: number
+}
+
+/**
+ * What the clients report. Latency runs from the timestamp a message carries (taken just before
+ * its send() call) to the TCP chunk holding it reaching the client process; `...Handled` to the
+ * client's message handler, after decoding.
+ */
 export interface Collected {
   doneAt: number
   frames: number
   messages: number
   maxPerFrame: number
-  normal: { p50: number; p99: number; n: number }
-  urgent: { p50: number; p99: number; n: number }
+  normal: Latency
+  /** The peer's normal messages in a paired run (`p: 1`). */
+  peerNormal: Latency
+  /** Urgent messages (`u: 1`). */
+  urgent: Latency
+  urgentHandled: Latency
+  /** The peer's urgent messages in a paired run (`u: 2`). */
+  peerUrgent: Latency
+  peerUrgentHandled: Latency
   last: [string, number][]
 }
 
@@ -124,8 +143,15 @@ export interface OpenLoop {
   /** Messages per second per connection. */
   rate: number
   seconds: number
-  /** Also send one urgent message per connection this often (ms). */
+  /**
+   * Also send one urgent message per connection this often (ms), connection i at phase
+   * i/connections of the period (so urgent messages are independent events, not bursts).
+   */
   urgentEveryMs?: number
+  /** Which connections are the peer's in a paired run: their messages say `p: 1`, urgent ones `u: 2`. */
+  isPeer?: (connection: number) => boolean
+  /** Receives the duration (ms) of each urgent send() call, with its connection's index. */
+  onUrgentCall?: (connection: number, ms: number) => void
   /** Message body per connection and index (default: a ~70-byte status). */
   body?: (i: number) => object
 }
@@ -134,26 +160,77 @@ export interface OpenLoop {
 export async function openLoop(senders: Sender[], o: OpenLoop): Promise<number> {
   const start = now()
   let sent = 0
-  let urgentSent = 0
+  const urgentSent = new Array<number>(senders.length).fill(0)
   for (;;) {
     const elapsed = now() - start
     if (elapsed >= o.seconds * 1000) break
     const due = Math.floor((elapsed * o.rate) / 1000)
     while (sent < due) {
-      for (const send of senders) send({ t: now(), v: sent, d: PAD, ...o.body?.(sent) }, false)
+      for (let c = 0; c < senders.length; c++) {
+        const body = o.body?.(sent)
+        const m =
+          o.isPeer?.(c) === true
+            ? { t: now(), v: sent, d: PAD, p: 1, ...body }
+            : { t: now(), v: sent, d: PAD, ...body }
+        ;(senders[c] as Sender)(m, false)
+      }
       sent++
     }
-    if (o.urgentEveryMs !== undefined) {
-      const dueUrgent = Math.floor(elapsed / o.urgentEveryMs)
-      while (urgentSent < dueUrgent) {
-        for (const send of senders) send({ t: now(), u: 1 }, true)
-        urgentSent++
+    const every = o.urgentEveryMs
+    if (every !== undefined) {
+      for (let c = 0; c < senders.length; c++) {
+        const phase = (c * every) / senders.length
+        const send = senders[c] as Sender
+        while ((urgentSent[c] as number) < Math.floor((elapsed - phase) / every) + 1) {
+          const t = now()
+          send({ t, u: o.isPeer?.(c) === true ? 2 : 1 }, true)
+          o.onUrgentCall?.(c, now() - t)
+          urgentSent[c] = (urgentSent[c] as number) + 1
+        }
       }
     }
     await new Promise((r) => setTimeout(r, 1))
   }
-  return (sent + urgentSent) * senders.length
+  return sent * senders.length + urgentSent.reduce((a, b) => a + b, 0)
 }
+
+const URGENT = Object.freeze({ priority: 10 })
+
+/** The peer: one `ws.send(JSON.stringify(message))` per message. */
+export function plain(sockets: WebSocket[]): Sender[] {
+  return sockets.map((s) => (m: object) => s.send(JSON.stringify(m)))
+}
+
+/**
+ * One sender per socket and batcher name, made once: a batcher stays on its socket until the
+ * socket closes (its 'close' listener and its place in the name's open set), so making a new one
+ * every round would pile them up on the same sockets.
+ */
+const made = new WeakMap<WebSocket, Map<string, Sender>>()
+
+/** Ours: `batched(socket, options)` (one per socket and `options.name`); urgent messages go with `priority: 10`. */
+export function ours(sockets: WebSocket[], options: BatchedOptions = {}): Sender[] {
+  return sockets.map((s) => {
+    let byName = made.get(s)
+    if (byName === undefined) {
+      byName = new Map()
+      made.set(s, byName)
+    }
+    const name = options.name ?? 'ws'
+    let sender = byName.get(name)
+    if (sender === undefined) {
+      const b = batched(s, options)
+      sender = (m: object, urgent: boolean) => {
+        b.send(m, urgent ? URGENT : undefined)
+      }
+      byName.set(name, sender)
+    }
+    return sender
+  })
+}
+
+/** Rounds to 0.01. */
+export const ms = (n: number): number => Math.round(n * 100) / 100
 
 /** p-th percentile of samples. */
 export function percentile(xs: number[], p: number): number {

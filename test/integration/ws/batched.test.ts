@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { unpack } from 'msgpackr'
-import { batched, broadcaster, CLOSE_OVER_CAP } from '../../../src/ws/index.js'
+import { batched, broadcaster, CLOSE_OVER_CAP, CLOSE_STALLED, wsCounters } from '../../../src/ws/index.js'
 import { connect, serve, until } from './support.js'
 
 let server: Awaited<ReturnType<typeof serve>>
@@ -45,6 +45,27 @@ describe('hotpath/ws over real sockets on loopback', () => {
     }
     await until(() => c.received.length === expected.length, 10_000, 'all messages')
     assert.deepEqual(c.received, expected)
+    c.client.close()
+  })
+
+  it('an urgent message reaches the TCP socket inside send(), with what was queued, in one frame', async () => {
+    const c = await connect(server)
+    const b = batched(c.socket, { name: 'it-urgent-sync', window: '100ms', maxBatch: 50 })
+    const tcp = (c.socket as unknown as { _socket: { bytesWritten: number } })._socket
+    for (let i = 0; i < 20; i++) b.send({ n: i })
+    const before = tcp.bytesWritten
+    assert.equal(b.pending, 20, 'normal messages wait for the window')
+    b.send({ n: 20, urgent: true }, { priority: 10 })
+    // no timer, immediate or microtask in between: the frame was handed to the socket already
+    assert.equal(b.pending, 0)
+    assert.equal(b.stats().frames, 1)
+    assert.ok(tcp.bytesWritten > before + 20 * 8, `${tcp.bytesWritten - before} bytes written`)
+    await until(() => c.received.length === 21, 5000, 'the urgent frame')
+    assert.deepEqual(c.frames, [21])
+    assert.deepEqual(
+      c.received.map((m) => (m as { n: number }).n),
+      Array.from({ length: 21 }, (_, i) => i),
+    )
     c.client.close()
   })
 
@@ -128,6 +149,30 @@ describe('hotpath/ws over real sockets on loopback', () => {
     assert.ok(maxBuffered <= cap, `buffered ${maxBuffered} > ${cap}`)
     rawClient.resume()
     assert.equal(await c.closed, CLOSE_OVER_CAP)
+  })
+
+  it('a client that stays above the high watermark for maxStall is closed with 1013, under the cap', async () => {
+    const c = await connect(server)
+    const cap = 256 * 1024
+    const name = 'it-slow-stall'
+    const b = batched(c.socket, { name, highWatermark: 64 * 1024, maxBuffered: cap, maxStall: '200ms' })
+    const rawClient = (c.client as unknown as { _socket: { pause(): void; resume(): void } })._socket
+    rawClient.pause()
+    const pad = 'x'.repeat(200)
+    let maxBuffered = 0
+    // keyed traffic over 100 keys conflates while paused, so the cap is never reached: only the
+    // stall timer can close this connection
+    const closes = () => wsCounters(undefined, name).stats().closedForBackpressure
+    for (let t = 0; t < 2000 && closes() === 0; t++) {
+      for (let i = 0; i < 500; i++) b.send({ k: i % 100, v: t, pad }, { key: String(i % 100) })
+      maxBuffered = Math.max(maxBuffered, b.bufferedBytes)
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    assert.equal(closes(), 1, 'closed for backpressure')
+    assert.ok(maxBuffered <= cap, `buffered ${maxBuffered} > ${cap}`)
+    assert.equal(b.send({ late: true }), false, 'a closed batcher refuses sends')
+    rawClient.resume()
+    assert.equal(await c.closed, CLOSE_STALLED)
   })
 
   it('a broadcast encodes once for every member, and a slow member does not hold the others', async () => {

@@ -6,6 +6,13 @@ import { FakeSocket, fakeLoop, turn } from './support.js'
 
 const quiet = { eventLoop: fakeLoop() }
 
+/** A batcher with a fixed 100 ms window on a fake clock. */
+function windowed() {
+  const clock = new FakeClock()
+  const s = new FakeSocket()
+  return { clock, s, b: batched(s, { ...quiet, window: '100ms', maxBatch: 50, clock }) }
+}
+
 describe('batched: batching', () => {
   it('writes the messages of one turn as one frame at the end of the turn', async () => {
     const s = new FakeSocket()
@@ -43,15 +50,33 @@ describe('batched: batching', () => {
   })
 
   it('a fixed window waits that long', () => {
-    const clock = new FakeClock()
-    const s = new FakeSocket()
-    const b = batched(s, { ...quiet, window: '100ms', maxBatch: 50, clock })
+    const { clock, s, b } = windowed()
     b.send(1)
     clock.advance(99)
     assert.equal(s.frames.length, 0)
     b.send(2)
     clock.advance(1)
     assert.deepEqual(s.frames, ['[1,2]'])
+  })
+
+  it('a priority flush inside a window leaves the timer armed: what follows leaves at the first deadline', () => {
+    const { clock, s, b } = windowed()
+    b.send(1)
+    clock.advance(40)
+    b.send(2, { priority: 10 })
+    assert.deepEqual(s.frames, ['[1,2]'])
+    assert.equal(clock.pending, 1, 'the window timer was not cleared (nor a second one made)')
+    b.send(3)
+    assert.equal(clock.pending, 1)
+    clock.advance(59)
+    assert.equal(s.frames.length, 1)
+    clock.advance(1)
+    assert.deepEqual(s.frames, ['[1,2]', '[3]'], 'a window is a maximum wait: 3 left after 60 ms')
+    b.send(4)
+    clock.advance(99)
+    assert.equal(s.frames.length, 2)
+    clock.advance(1)
+    assert.deepEqual(s.frames, ['[1,2]', '[3]', '[4]'])
   })
 
   it('refuses a message the codec cannot encode without queuing anything', async () => {
