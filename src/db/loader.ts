@@ -71,18 +71,10 @@ export interface LoaderStats {
 
 interface Pending<K, V> {
   keys: K[]
-  /** Parallel to `keys` (two arrays, not an object per key: nothing allocated per load but the promise). */
+  /** Parallel to `keys` (two arrays rather than an object per key). */
   resolves: Array<(v: V) => void>
   rejects: Array<(e: unknown) => void>
   since: number
-}
-
-// the batch the next `new Promise(enqueue)` joins: one shared executor, no closure per load
-let joining: Pending<unknown, unknown> | undefined
-function enqueue(resolve: (v: never) => void, reject: (e: unknown) => void): void {
-  const p = joining as Pending<unknown, unknown>
-  p.resolves.push(resolve as (v: unknown) => void)
-  p.rejects.push(reject)
 }
 
 interface Slot<V> {
@@ -185,10 +177,12 @@ export class Loader<K, V, C = K> implements Instrumentable {
       this.pending = p
       schedule(() => this.dispatch(batch))
     }
-    p.keys.push(key)
-    joining = p as Pending<unknown, unknown>
-    const promise = new Promise<V>(enqueue as (resolve: (v: V) => void, reject: (e: unknown) => void) => void)
-    joining = undefined
+    const batch = p
+    batch.keys.push(key)
+    const promise = new Promise<V>((resolve, reject) => {
+      batch.resolves.push(resolve)
+      batch.rejects.push(reject)
+    })
     if (this.maxEntries > 0) {
       this.map.set(ck, { promise, expires: this.clock.now() + this.ttl })
       if (this.map.size > this.maxEntries) {
