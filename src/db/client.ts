@@ -16,12 +16,13 @@ import { CachedReads, type Counters, type Entry } from './cached-read.js'
 import { Catalog, type CatalogQuery } from './catalog.js'
 import type { Driver, PoolStats, RawResult, Runner } from './driver.js'
 import { DbQueryError, UncacheableError } from './errors.js'
-import { type ListeningClient, listen, triggerSql } from './external.js'
+import { checkWatched, type ListeningClient, listen, poolHealthCheck, triggerSql } from './external.js'
 import type { QueryCacheOptions, QueryOptions, ResolvedDbOptions } from './options.js'
 import { keyText } from './params.js'
 import { SlowLog, type SlowQuery } from './slow.js'
 import type { SqlStatement } from './sql.js'
 import { type StatementStats, StatementTable } from './statements.js'
+import { type TxDeps, txHandle } from './transaction.js'
 import type { DbEvents, DbStats, Queryable, QueryResult, Transaction } from './types.js'
 import type { VersionSource } from './versions.js'
 
@@ -47,6 +48,11 @@ export class Db implements Instrumentable, Queryable {
     bypassed: 0,
   }
   private readonly cached: CachedReads | undefined
+  private readonly txDeps: TxDeps = {
+    entry: (text) => this.entry(text),
+    resolve: (e, run) => this.resolve(e, run),
+    exec: (e, params, signal, runner) => this.exec(e, params, signal, runner),
+  }
   private readonly execDefault: (
     e: Entry,
     params: readonly unknown[],
@@ -261,7 +267,7 @@ export class Db implements Instrumentable, Queryable {
     const state = { other: false, reachedCommit: false }
     try {
       return await this.driver.transaction(async (conn) => {
-        const tx = this.txHandle(conn, writes, state)
+        const tx = txHandle(this.txDeps, conn, writes, state)
         const result = await fn(tx)
         state.reachedCommit = true
         return result
@@ -273,32 +279,6 @@ export class Db implements Instrumentable, Queryable {
         if (writes.size > 0) await this.bump([...writes].sort())
       }
     }
-  }
-
-  private txHandle(conn: Runner, writes: Set<string>, state: { other: boolean }): Transaction {
-    const run: CatalogQuery = (text, params) => conn.run(text, params, undefined)
-    const query = async (
-      a: string | SqlStatement,
-      b?: readonly unknown[] | QueryOptions,
-      c?: QueryOptions,
-    ) => {
-      const [text, params, opts] = normalize(a, b, c)
-      if (opts !== undefined) cacheOptions(opts)
-      const e = await this.entry(text)
-      const k = e.analysis.kind
-      if (k === 'tx' && !/^\s*(SAVEPOINT|RELEASE|ROLLBACK\s+TO)\b/i.test(text)) {
-        throw new TypeError(
-          'the transaction commits or rolls back when its callback returns or throws; do not send COMMIT or ROLLBACK',
-        )
-      }
-      if (k === 'write') {
-        await this.resolve(e, run)
-        for (const t of e.writes ?? []) writes.add(t)
-      } else if (k === 'other') state.other = true
-      const r = await this.exec(e, params, opts?.signal, conn)
-      return { rows: r.rows, rowCount: r.rowCount, cached: false }
-    }
-    return { query } as Transaction
   }
 
   /**
@@ -330,31 +310,19 @@ export class Db implements Instrumentable, Queryable {
    * a function and triggers. Resolves once listening.
    */
   async watchExternalWrites(tables: readonly string[]): Promise<void> {
-    if (this.driver.backend !== 'pg') {
-      throw new TypeError('watchExternalWrites() needs PostgreSQL: PGlite has no other writers')
-    }
-    if (!Array.isArray(tables) || tables.length === 0)
-      throw new TypeError('watchExternalWrites() takes table names')
-    const resolved: string[] = []
-    for (const t of tables) {
+    const names: string[] = []
+    for (const t of checkWatched(this.driver.backend, tables)) {
       const e = await this.entry(`SELECT 1 FROM ${t}`)
-      const names = await this.catalog.tables(e.analysis.reads, this.catalogRun)
-      if (names.length === 0) throw new TypeError(`watchExternalWrites(): no table "${t}"`)
-      resolved.push(...names)
+      const found = await this.catalog.tables(e.analysis.reads, this.catalogRun)
+      if (found.length === 0) throw new TypeError(`watchExternalWrites(): no table "${t}"`)
+      names.push(...found)
     }
-    for (const t of resolved) {
-      const i = t.indexOf('.')
-      const q = (s: string) => `"${s.replaceAll('"', '""')}"`
-      for (const ddl of triggerSql(`${q(t.slice(0, i))}.${q(t.slice(i + 1))}`))
-        await this.driver.run(ddl, [], undefined)
-    }
+    for (const t of names) for (const ddl of triggerSql(t)) await this.driver.run(ddl, [], undefined)
     if (this.stopListening === undefined) {
       const client = await (
         this.driver as unknown as { listenClient(): Promise<ListeningClient> }
       ).listenClient()
-      this.stopListening = await listen(client, (table) => {
-        void this.bump([table]).catch(() => {})
-      })
+      this.stopListening = await listen(client, (table) => void this.bump([table]).catch(() => {}))
     }
   }
 
@@ -421,15 +389,7 @@ export class Db implements Instrumentable, Queryable {
    * statement; degraded while callers queue for connections, unhealthy when the statement fails.
    */
   healthCheck(): HealthCheck {
-    return {
-      name: this.o.name,
-      check: async (signal) => {
-        await this.driver.run('SELECT 1', [], signal)
-        const p = this.driver.stats()
-        const details = { backend: p.backend, total: p.total, idle: p.idle, waiting: p.waiting, max: p.max }
-        return { status: p.waiting > p.max ? 'degraded' : 'healthy', details }
-      },
-    }
+    return poolHealthCheck(this.o.name, this.driver)
   }
 
   /** Told by the version source when the shared versions become unavailable or available. @internal */
