@@ -10,6 +10,7 @@ import { createCache } from '../src/cache/index.js'
 import { adviseIndexes, createDb, createLoader, type Db } from '../src/db/index.js'
 import { cleanupPrefix, DATABASE_URL, REDIS_URL, uniquePrefix } from '../test/helpers/services.js'
 import { drizzleTarget, SharedStore } from './db-drizzle.js'
+import { runIndexAdvisor } from './db-index-advisor.js'
 import { plantedSchema, plantedWorkload, scorePlanted } from './db-planted.js'
 import { fixtureSql, runStaleness, type StaleTarget } from './db-staleness.js'
 import { compareOps, concurrentOps, gc, report } from './lib/harness.js'
@@ -359,6 +360,22 @@ async function advisor(admin: pg.Pool): Promise<void> {
       target: '>= 10, 0 decoys',
       note: `decoys suggested: ${score.decoys.length === 0 ? 'none' : score.decoys.join(',')}; missed: ${score.missed.join(',') || 'none'}; load ${(load / 1000).toFixed(1)} s, advise ${(ms / 1000).toFixed(1)} s`,
     })
+    if (name === 'pg') {
+      // the peer on the same schema and workload: Supabase's index_advisor (needs HypoPG: pg only)
+      const peer = await runIndexAdvisor('bench_db_planted', plantedWorkload(rows))
+      const ps = scorePlanted(peer.report)
+      report({
+        suite: SUITE,
+        name: `index advisor, planted needs, ${rows.toLocaleString('en')} rows: ours vs Supabase index_advisor 0.2.0 (pg + HypoPG)`,
+        ours: score.found.length,
+        peer: ps.found.length,
+        peerName: 'index_advisor',
+        unit: 'of 12 needs found',
+        higherIsBetter: true,
+        note: `index_advisor: decoys suggested ${ps.decoys.length === 0 ? 'none' : ps.decoys.join(',')}; found ${ps.found.join(',') || 'none'}; suggested ${peer.statements.length} indexes in ${(peer.ms / 1000).toFixed(1)} s${peer.errors.length > 0 ? `; errors: ${peer.errors.join(' | ')}` : ''}`,
+      })
+      console.log(`    index_advisor suggested: ${peer.statements.join('; ') || 'nothing'}`)
+    }
     await db.close()
   }
   const same = JSON.stringify(results.pg?.signature) === JSON.stringify(results.pglite?.signature)

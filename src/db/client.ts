@@ -4,44 +4,30 @@
  * catalog.ts: views to base tables); reads may be cached, writes bump the versions of the tables
  * they touched after they commit (versions.ts explains why that makes stale refills impossible).
  */
-import type { Cache, CallOptions } from '../cache/index.js'
 import { ClosedError, isHotpathError } from '../errors.js'
 import { type Disposer, Events } from '../events.js'
 import type { HealthCheck } from '../metrics/index.js'
 import { assertKnownKeys } from '../options.js'
-import { batchExecute } from '../resilience/index.js'
-import { toMs } from '../time.js'
 import type { Instrumentable } from '../types.js'
 import { type Analysis, analyze } from './analyze.js'
 import { cacheOptions, normalize } from './args.js'
+import { type BatchItem, type BatchQueryOptions, batchQuery } from './batch-query.js'
+import { CachedReads, type Counters, type Entry } from './cached-read.js'
 import { Catalog, type CatalogQuery } from './catalog.js'
 import type { Driver, PoolStats, RawResult, Runner } from './driver.js'
 import { DbQueryError, UncacheableError } from './errors.js'
-import { type ListeningClient, listen, triggerSql } from './external.js'
+import { checkWatched, type ListeningClient, listen, poolHealthCheck, triggerSql } from './external.js'
 import type { QueryCacheOptions, QueryOptions, ResolvedDbOptions } from './options.js'
-import { keyParams, keyText } from './params.js'
+import { keyText } from './params.js'
 import { SlowLog, type SlowQuery } from './slow.js'
 import type { SqlStatement } from './sql.js'
 import { type StatementStats, StatementTable } from './statements.js'
+import { type TxDeps, txHandle } from './transaction.js'
 import type { DbEvents, DbStats, Queryable, QueryResult, Transaction } from './types.js'
 import type { VersionSource } from './versions.js'
 
-interface Entry {
-  readonly text: string
-  readonly analysis: Analysis
-  readonly keyText: string
-  /** '*' then the base tables read, resolved; undefined until resolved. */
-  reads: readonly string[] | undefined
-  writes: readonly string[] | undefined
-}
-
-interface Counters {
-  queries: number
-  errors: number
-  cachedReads: number
-  cacheMisses: number
-  uncacheable: number
-  invalidations: number
+function uncached<T>(r: RawResult): QueryResult<T> {
+  return { rows: r.rows as T[], rowCount: r.rowCount, cached: false }
 }
 
 /** A database client. Create it with `createDb()`. */
@@ -59,7 +45,19 @@ export class Db implements Instrumentable, Queryable {
     cacheMisses: 0,
     uncacheable: 0,
     invalidations: 0,
+    bypassed: 0,
   }
+  private readonly cached: CachedReads | undefined
+  private readonly txDeps: TxDeps = {
+    entry: (text) => this.entry(text),
+    resolve: (e, run) => this.resolve(e, run),
+    exec: (e, params, signal, runner) => this.exec(e, params, signal, runner),
+  }
+  private readonly execDefault: (
+    e: Entry,
+    params: readonly unknown[],
+    signal: AbortSignal | undefined,
+  ) => Promise<RawResult>
   private closed = false
   private stopListening: (() => Promise<void>) | undefined
   private detach: Disposer | undefined
@@ -74,6 +72,19 @@ export class Db implements Instrumentable, Queryable {
     this.slow =
       o.slowQuery === undefined ? undefined : new SlowLog(o.slowQuery, (q) => this.events.emit('slow', q))
     this.catalogRun = (text, params) => driver.run(text, params, undefined)
+    this.execDefault = (e, params, signal) => this.exec(e, params, signal, driver)
+    this.cached =
+      o.cache === undefined
+        ? undefined
+        : new CachedReads({
+            o,
+            cache: o.cache,
+            versions,
+            counters: this.c,
+            events: this.events,
+            table: this.table,
+            exec: this.execDefault,
+          })
     this.detach = o.monitor?.attach(this)
   }
 
@@ -130,14 +141,14 @@ export class Db implements Instrumentable, Queryable {
       return Promise.reject(err)
     }
     const e = this.entries.get(text)
-    // the hot path: a known, resolved, cacheable read with versions known locally
-    if (
-      co !== undefined &&
-      e !== undefined &&
-      e.reads !== undefined &&
-      e.analysis.uncacheable === undefined
-    ) {
-      return this.cachedRead<T>(e, params, co, opts?.signal)
+    // the hot paths: a known read, cached (resolved, cacheable) or not, with no async hop of ours
+    if (e !== undefined && e.analysis.kind === 'read') {
+      if (co === undefined || this.cached === undefined) {
+        return this.exec(e, params, opts?.signal, this.driver).then(uncached<T>)
+      }
+      if (e.reads !== undefined && e.analysis.uncacheable === undefined) {
+        return this.cached.read<T>(e, params, co, opts?.signal)
+      }
     }
     return this.querySlow<T>(text, params, opts, co)
   }
@@ -155,7 +166,7 @@ export class Db implements Instrumentable, Queryable {
         'BEGIN / COMMIT / ROLLBACK cannot run through query(): use db.transaction(async (tx) => ...)',
       )
     }
-    if (co !== undefined && this.o.cache !== undefined) {
+    if (co !== undefined && this.cached !== undefined) {
       if ((a.kind === 'read' && a.uncacheable !== undefined) || a.unparsed) {
         this.c.uncacheable++
         if (this.events.has('uncacheable'))
@@ -164,99 +175,18 @@ export class Db implements Instrumentable, Queryable {
         throw new UncacheableError(a.uncacheable ?? 'it writes')
       } else {
         await this.resolve(e, this.catalogRun)
-        return this.cachedRead<T>(e, params, co, opts?.signal)
+        return this.cached.read<T>(e, params, co, opts?.signal)
       }
     }
-    if (a.kind === 'read') {
-      const r = await this.exec(e, params, opts?.signal, this.driver)
-      return { rows: r.rows as T[], rowCount: r.rowCount, cached: false }
-    }
+    if (a.kind === 'read') return uncached<T>(await this.exec(e, params, opts?.signal, this.driver))
     if (a.kind === 'write') await this.resolve(e, this.catalogRun)
     try {
-      const r = await this.exec(e, params, opts?.signal, this.driver)
-      return { rows: r.rows as T[], rowCount: r.rowCount, cached: false }
+      return uncached<T>(await this.exec(e, params, opts?.signal, this.driver))
     } finally {
       // bumped even when the statement failed: a multi-statement text may have done part of its work
       if (a.kind === 'write') await this.bump(e.writes ?? [])
       else await this.bumpAll()
     }
-  }
-
-  private cachedRead<T>(
-    e: Entry,
-    params: readonly unknown[],
-    co: QueryCacheOptions,
-    signal: AbortSignal | undefined,
-  ): Promise<QueryResult<T>> {
-    const cache = this.o.cache
-    if (cache === undefined) {
-      return this.exec(e, params, signal, this.driver).then((r) => ({
-        rows: r.rows as T[],
-        rowCount: r.rowCount,
-        cached: false,
-      }))
-    }
-    this.c.cachedReads++
-    const vs = this.versions.read(e.reads as readonly string[])
-    if (!Array.isArray(vs)) {
-      return (vs as Promise<readonly number[]>).then((v) =>
-        this.cachedWith<T>(cache, e, v, params, co, signal),
-      )
-    }
-    return this.cachedWith<T>(cache, e, vs as readonly number[], params, co, signal)
-  }
-
-  private cachedWith<T>(
-    cache: Cache,
-    e: Entry,
-    vs: readonly number[],
-    params: readonly unknown[],
-    co: QueryCacheOptions,
-    signal: AbortSignal | undefined,
-  ): Promise<QueryResult<T>> {
-    const key = `${this.o.prefix}${vs.join('.')}|${e.keyText}|${params.length === 0 ? '' : keyParams(params)}`
-    const hit = cache.getSync<QueryResult<T>>(key)
-    if (hit !== undefined) {
-      this.table?.hit(e.analysis.fingerprint || e.text, e.text)
-      return Promise.resolve(hit)
-    }
-    const call: CallOptions = {}
-    if (co.type !== undefined) call.type = co.type
-    if (co.ttl !== undefined) call.ttl = toMs(co.ttl, 'query option cache.ttl')
-    else if (co.type === undefined) call.ttl = this.o.cacheTtlMs
-    if (co.tags !== undefined) call.tags = co.tags
-    if (signal !== undefined) call.signal = signal
-    let loaded = false
-    return cache
-      .getOrSet<QueryResult<T>>(
-        key,
-        async (ctx) => {
-          loaded = true
-          this.c.cacheMisses++
-          const r = await this.exec(e, params, ctx.signal, this.driver)
-          for (const row of r.rows) Object.freeze(row)
-          return Object.freeze({
-            rows: Object.freeze(r.rows) as readonly T[],
-            rowCount: r.rowCount,
-            cached: true,
-          })
-        },
-        call,
-      )
-      .then(
-        (v) => {
-          if (!loaded) {
-            this.table?.hit(e.analysis.fingerprint || e.text, e.text)
-            return v
-          }
-          return { rows: v.rows, rowCount: v.rowCount, cached: false }
-        },
-        (err: unknown) => {
-          // the cache wraps loader failures; callers want the SQL error itself
-          const cause = isHotpathError(err, 'E_LOADER') ? (err as Error).cause : err
-          throw cause
-        },
-      )
   }
 
   /** Runs one statement, timed, with its statistics and slow-query capture. */
@@ -337,7 +267,7 @@ export class Db implements Instrumentable, Queryable {
     const state = { other: false, reachedCommit: false }
     try {
       return await this.driver.transaction(async (conn) => {
-        const tx = this.txHandle(conn, writes, state)
+        const tx = txHandle(this.txDeps, conn, writes, state)
         const result = await fn(tx)
         state.reachedCommit = true
         return result
@@ -351,60 +281,15 @@ export class Db implements Instrumentable, Queryable {
     }
   }
 
-  private txHandle(conn: Runner, writes: Set<string>, state: { other: boolean }): Transaction {
-    const run: CatalogQuery = (text, params) => conn.run(text, params, undefined)
-    const query = async (
-      a: string | SqlStatement,
-      b?: readonly unknown[] | QueryOptions,
-      c?: QueryOptions,
-    ) => {
-      const [text, params, opts] = normalize(a, b, c)
-      if (opts !== undefined) cacheOptions(opts)
-      const e = await this.entry(text)
-      const k = e.analysis.kind
-      if (k === 'tx' && !/^\s*(SAVEPOINT|RELEASE|ROLLBACK\s+TO)\b/i.test(text)) {
-        throw new TypeError(
-          'the transaction commits or rolls back when its callback returns or throws; do not send COMMIT or ROLLBACK',
-        )
-      }
-      if (k === 'write') {
-        await this.resolve(e, run)
-        for (const t of e.writes ?? []) writes.add(t)
-      } else if (k === 'other') state.other = true
-      const r = await this.exec(e, params, opts?.signal, conn)
-      return { rows: r.rows, rowCount: r.rowCount, cached: false }
-    }
-    return { query } as Transaction
-  }
-
   /**
    * Runs many statements with at most `concurrency` at once (the rest wait), results in order.
    * Rejects with the first failure; statements not yet started then do not start.
    */
-  async batchQuery<T = Record<string, unknown>>(
-    items: ReadonlyArray<SqlStatement | readonly [string, readonly unknown[]]>,
-    options: { concurrency?: number; signal?: AbortSignal; cache?: QueryOptions['cache'] } = {},
+  batchQuery<T = Record<string, unknown>>(
+    items: readonly BatchItem[],
+    options: BatchQueryOptions = {},
   ): Promise<Array<QueryResult<T>>> {
-    if (!Array.isArray(items)) throw new TypeError('batchQuery() takes an array of statements')
-    assertKnownKeys(options, ['concurrency', 'signal', 'cache'], 'batchQuery options')
-    const opts: QueryOptions = {}
-    if (options.cache !== undefined) opts.cache = options.cache
-    const tasks = items.map((item) => (signal: AbortSignal) => {
-      const o = { ...opts, signal }
-      return Array.isArray(item)
-        ? this.query<T>(item[0] as string, item[1] as readonly unknown[], o)
-        : this.query<T>(item as SqlStatement, o)
-    })
-    const settled = await batchExecute(tasks, {
-      concurrency: options.concurrency ?? Math.max(1, this.driver.stats().max),
-      stopOnError: true,
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    })
-    const failed = settled.find((s) => s.status === 'rejected')
-    if (failed !== undefined) throw failed.reason
-    const skipped = settled.find((s) => s.status === 'skipped')
-    if (skipped !== undefined) throw skipped.reason
-    return settled.map((s) => (s as { value: QueryResult<T> }).value)
+    return batchQuery<T>(this, items, options, this.driver.stats().max)
   }
 
   /** Invalidates every cached read of `tables` ('schema.table'), e.g. after a write made outside the app. */
@@ -425,31 +310,19 @@ export class Db implements Instrumentable, Queryable {
    * a function and triggers. Resolves once listening.
    */
   async watchExternalWrites(tables: readonly string[]): Promise<void> {
-    if (this.driver.backend !== 'pg') {
-      throw new TypeError('watchExternalWrites() needs PostgreSQL: PGlite has no other writers')
-    }
-    if (!Array.isArray(tables) || tables.length === 0)
-      throw new TypeError('watchExternalWrites() takes table names')
-    const resolved: string[] = []
-    for (const t of tables) {
+    const names: string[] = []
+    for (const t of checkWatched(this.driver.backend, tables)) {
       const e = await this.entry(`SELECT 1 FROM ${t}`)
-      const names = await this.catalog.tables(e.analysis.reads, this.catalogRun)
-      if (names.length === 0) throw new TypeError(`watchExternalWrites(): no table "${t}"`)
-      resolved.push(...names)
+      const found = await this.catalog.tables(e.analysis.reads, this.catalogRun)
+      if (found.length === 0) throw new TypeError(`watchExternalWrites(): no table "${t}"`)
+      names.push(...found)
     }
-    for (const t of resolved) {
-      const i = t.indexOf('.')
-      const q = (s: string) => `"${s.replaceAll('"', '""')}"`
-      for (const ddl of triggerSql(`${q(t.slice(0, i))}.${q(t.slice(i + 1))}`))
-        await this.driver.run(ddl, [], undefined)
-    }
+    for (const t of names) for (const ddl of triggerSql(t)) await this.driver.run(ddl, [], undefined)
     if (this.stopListening === undefined) {
       const client = await (
         this.driver as unknown as { listenClient(): Promise<ListeningClient> }
       ).listenClient()
-      this.stopListening = await listen(client, (table) => {
-        void this.bump([table]).catch(() => {})
-      })
+      this.stopListening = await listen(client, (table) => void this.bump([table]).catch(() => {}))
     }
   }
 
@@ -505,6 +378,7 @@ export class Db implements Instrumentable, Queryable {
       cacheMisses: this.c.cacheMisses,
       uncacheable: this.c.uncacheable,
       invalidations: this.c.invalidations,
+      bypassed: this.c.bypassed,
       slowQueries: this.slow?.list().length ?? 0,
       pool: this.driver.stats(),
     }
@@ -515,15 +389,12 @@ export class Db implements Instrumentable, Queryable {
    * statement; degraded while callers queue for connections, unhealthy when the statement fails.
    */
   healthCheck(): HealthCheck {
-    return {
-      name: this.o.name,
-      check: async (signal) => {
-        await this.driver.run('SELECT 1', [], signal)
-        const p = this.driver.stats()
-        const details = { backend: p.backend, total: p.total, idle: p.idle, waiting: p.waiting, max: p.max }
-        return { status: p.waiting > p.max ? 'degraded' : 'healthy', details }
-      },
-    }
+    return poolHealthCheck(this.o.name, this.driver)
+  }
+
+  /** Told by the version source when the shared versions become unavailable or available. @internal */
+  _versionsChanged(available: boolean, reason: string): void {
+    if (this.events.has('versions')) this.events.emit('versions', { available, reason })
   }
 
   /** Subscribes to an event; returns a disposer. */

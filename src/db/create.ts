@@ -9,7 +9,8 @@ import type { Driver } from './driver.js'
 import { type DbOptions, resolveDbOptions } from './options.js'
 import { openPgPool, PgDriver, type PgPoolLike } from './pg-driver.js'
 import { openPGlite, PGliteDriver, type PGliteLike } from './pglite-driver.js'
-import { LocalVersions, RedisVersions, type VersionSource } from './versions.js'
+import { RedisVersions } from './redis-versions.js'
+import { LocalVersions, type VersionSource } from './versions.js'
 
 async function openDriver(o: ReturnType<typeof resolveDbOptions>): Promise<Driver> {
   const c = o.connection
@@ -36,7 +37,12 @@ async function openDriver(o: ReturnType<typeof resolveDbOptions>): Promise<Drive
   return new PGliteDriver(c as PGliteLike, false)
 }
 
-async function openVersions(o: ReturnType<typeof resolveDbOptions>): Promise<VersionSource> {
+type Availability = (available: boolean, reason: string) => void
+
+async function openVersions(
+  o: ReturnType<typeof resolveDbOptions>,
+  onAvailability: Availability,
+): Promise<VersionSource> {
   if (o.redis === undefined) return new LocalVersions()
   let client: Redis
   let owned = false
@@ -48,7 +54,14 @@ async function openVersions(o: ReturnType<typeof resolveDbOptions>): Promise<Ver
   } else {
     client = o.redis
   }
-  return new RedisVersions({ client, key: `${o.prefix}${o.name}:tv`, strict: o.strict, owned })
+  return new RedisVersions({
+    client,
+    key: `${o.prefix}${o.name}:tv`,
+    strict: o.strict,
+    owned,
+    timeoutMs: o.versionTimeoutMs,
+    onAvailability,
+  })
 }
 
 /** Opens a database client. See DbOptions; with no options, an in-memory PGlite. */
@@ -57,11 +70,15 @@ export async function createDb(options: DbOptions = {}): Promise<Db> {
   await loadParser()
   const driver = await openDriver(o)
   let versions: VersionSource
+  // the client exists only once its version source does: events before that are delivered late
+  let tell: Availability = () => {}
   try {
-    versions = await openVersions(o)
+    versions = await openVersions(o, (available, reason) => tell(available, reason))
   } catch (err) {
     await driver.close()
     throw err
   }
-  return new Db(o, driver, versions)
+  const db = new Db(o, driver, versions)
+  tell = (available, reason) => db._versionsChanged(available, reason)
+  return db
 }

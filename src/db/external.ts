@@ -5,6 +5,8 @@
  * cached reads of it are fresh again. (The technique of PGlite's live extension, on a server.)
  * LISTEN needs a session connection: not through PgBouncer in transaction mode.
  */
+import type { HealthCheck } from '../metrics/index.js'
+import type { Driver } from './driver.js'
 import type { PgClientLike } from './pg-driver.js'
 
 /** The notification channel. */
@@ -16,8 +18,20 @@ BEGIN
   RETURN NULL;
 END $$`
 
-/** The DDL that makes `qualified` (schema.table, quoted) notify on every write statement. */
-export function triggerSql(quoted: string): string[] {
+/** Refuses what watchExternalWrites() cannot watch; returns the table names. */
+export function checkWatched(backend: 'pg' | 'pglite', tables: readonly string[]): readonly string[] {
+  if (backend !== 'pg')
+    throw new TypeError('watchExternalWrites() needs PostgreSQL: PGlite has no other writers')
+  if (!Array.isArray(tables) || tables.length === 0)
+    throw new TypeError('watchExternalWrites() takes table names')
+  return tables
+}
+
+/** The DDL that makes `table` (schema.table, resolved) notify on every write statement. */
+export function triggerSql(table: string): string[] {
+  const i = table.indexOf('.')
+  const q = (s: string) => `"${s.replaceAll('"', '""')}"`
+  const quoted = `${q(table.slice(0, i))}.${q(table.slice(i + 1))}`
   return [
     FUNCTION,
     `DROP TRIGGER IF EXISTS hotpath_notify_write ON ${quoted}`,
@@ -44,5 +58,18 @@ export async function listen(
   return async () => {
     await client.query({ text: `UNLISTEN ${CHANNEL}`, values: [] }).catch(() => {})
     client.release()
+  }
+}
+
+/** One trivial statement; degraded while callers queue for connections, unhealthy when it fails. */
+export function poolHealthCheck(name: string, driver: Driver): HealthCheck {
+  return {
+    name,
+    check: async (signal) => {
+      await driver.run('SELECT 1', [], signal)
+      const p = driver.stats()
+      const details = { backend: p.backend, total: p.total, idle: p.idle, waiting: p.waiting, max: p.max }
+      return { status: p.waiting > p.max ? 'degraded' : 'healthy', details }
+    },
   }
 }

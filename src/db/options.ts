@@ -79,6 +79,13 @@ export interface DbOptions {
    */
   consistency?: 'eventual' | 'strict'
   /**
+   * Longest wait for Redis when reading or bumping table versions. Past it, the versions count
+   * as unavailable: cached reads go to the database without the cache (never stale, counted in
+   * `stats().bypassed`, reported by the `versions` event) until Redis answers again.
+   * @default '250ms'
+   */
+  versionTimeout?: Duration
+  /**
    * Prefix of cache keys and of the Redis version hash and channel.
    * @default 'db:'
    */
@@ -130,6 +137,7 @@ export interface ResolvedDbOptions {
   readonly cacheTtlMs: number
   readonly redis: string | Redis | undefined
   readonly strict: boolean
+  readonly versionTimeoutMs: number
   readonly prefix: string
   readonly slowQuery:
     | {
@@ -153,6 +161,7 @@ const KEYS = [
   'cacheTtl',
   'redis',
   'consistency',
+  'versionTimeout',
   'prefix',
   'slowQuery',
   'statements',
@@ -270,6 +279,10 @@ export function resolveDbOptions(options: DbOptions = {}): ResolvedDbOptions {
     cacheTtlMs: options.cacheTtl === undefined ? 60_000 : toMs(options.cacheTtl, 'db option cacheTtl'),
     redis,
     strict: consistency === 'strict',
+    versionTimeoutMs:
+      options.versionTimeout === undefined
+        ? 250
+        : toTimerMs(options.versionTimeout, 'db option versionTimeout'),
     prefix: nonEmpty(options.prefix, 'db option prefix', 'db:'),
     slowQuery: resolveSlow(options.slowQuery),
     statements: options.statements ?? true,

@@ -75,48 +75,60 @@ export class PgDriver implements Driver {
 
   private async acquire(signal: AbortSignal | undefined): Promise<PgClientLike> {
     if (signal?.aborted) throw new AbortedError(signal.reason)
-    const pool = this.o.pool
-    const max = pool.options.max ?? 10
-    if (pool.idleCount === 0 && pool.totalCount >= max) this.emptyAcquires++
-    const start = performance.now()
-    const pending = pool.connect()
+    const start = this.beforeAcquire()
+    const pending = this.o.pool.connect()
     let client: PgClientLike
     try {
-      client =
-        signal === undefined
-          ? await pending
-          : await new Promise<PgClientLike>((resolve, reject) => {
-              const onAbort = () => {
-                this.canceledAcquires++
-                // the connection still arrives later: hand it straight back
-                pending.then(
-                  (c) => c.release(),
-                  () => {},
-                )
-                reject(new AbortedError(signal.reason))
-              }
-              signal.addEventListener('abort', onAbort, { once: true })
-              pending.then(
-                (c) => {
-                  signal.removeEventListener('abort', onAbort)
-                  resolve(c)
-                },
-                (e: unknown) => {
-                  signal.removeEventListener('abort', onAbort)
-                  reject(e)
-                },
-              )
-            })
+      client = signal === undefined ? await pending : await this.abortable(pending, signal)
     } catch (err) {
-      if (err instanceof Error && /timeout exceeded when trying to connect/i.test(err.message)) {
-        this.acquireTimeouts++
-        throw Object.assign(new AcquireTimeoutError(this.o.name, this.o.acquireTimeoutMs), { cause: err })
-      }
-      throw err
+      throw this.acquireFailed(err)
     }
+    this.acquired(start)
+    return client
+  }
+
+  private beforeAcquire(): number {
+    const pool = this.o.pool
+    if (pool.idleCount === 0 && pool.totalCount >= (pool.options.max ?? 10)) this.emptyAcquires++
+    return performance.now()
+  }
+
+  private acquired(start: number): void {
     this.acquires++
     this.acquireWait.record(performance.now() - start)
-    return client
+  }
+
+  private acquireFailed(err: unknown): unknown {
+    if (err instanceof Error && /timeout exceeded when trying to connect/i.test(err.message)) {
+      this.acquireTimeouts++
+      return Object.assign(new AcquireTimeoutError(this.o.name, this.o.acquireTimeoutMs), { cause: err })
+    }
+    return err
+  }
+
+  private abortable(pending: Promise<PgClientLike>, signal: AbortSignal): Promise<PgClientLike> {
+    return new Promise<PgClientLike>((resolve, reject) => {
+      const onAbort = () => {
+        this.canceledAcquires++
+        // the connection still arrives later: hand it straight back
+        pending.then(
+          (c) => c.release(),
+          () => {},
+        )
+        reject(new AbortedError(signal.reason))
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      pending.then(
+        (c) => {
+          signal.removeEventListener('abort', onAbort)
+          resolve(c)
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort)
+          reject(e)
+        },
+      )
+    })
   }
 
   private async exec(
@@ -153,13 +165,39 @@ export class PgDriver implements Driver {
   }
 
   async run(text: string, params: readonly unknown[], signal: AbortSignal | undefined): Promise<RawResult> {
+    if (signal !== undefined) return this.runAbortable(text, params, signal)
+    // the common case in one frame: no signal, so no listener and no extra async layer
+    const start = this.beforeAcquire()
+    let client: PgClientLike
+    try {
+      client = await this.o.pool.connect()
+    } catch (err) {
+      throw this.acquireFailed(err)
+    }
+    this.acquired(start)
+    let broken: Error | undefined
+    try {
+      const r = await client.query({ text, values: params as unknown[] })
+      return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length, command: r.command ?? '' }
+    } catch (err) {
+      broken = brokenConnection(err)
+      throw err
+    } finally {
+      client.release(broken)
+    }
+  }
+
+  private async runAbortable(
+    text: string,
+    params: readonly unknown[],
+    signal: AbortSignal,
+  ): Promise<RawResult> {
     const client = await this.acquire(signal)
     let broken: Error | undefined
     try {
       return await this.exec(client, text, params, signal)
     } catch (err) {
-      // a connection-level failure (not an SQL error) must not go back into the pool
-      if ((err as { code?: unknown }).code === undefined && err instanceof Error) broken = err
+      broken = brokenConnection(err)
       throw err
     } finally {
       client.release(broken)
@@ -216,6 +254,11 @@ export class PgDriver implements Driver {
   async close(): Promise<void> {
     if (this.o.owned) await this.o.pool.end()
   }
+}
+
+/** A connection-level failure (not an SQL error, which has a code): the connection must not go back into the pool. */
+function brokenConnection(err: unknown): Error | undefined {
+  return (err as { code?: unknown }).code === undefined && err instanceof Error ? err : undefined
 }
 
 /** COMMIT of a transaction in which a statement failed (and the caller caught it) rolls back. */

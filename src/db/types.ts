@@ -26,6 +26,11 @@ export interface DbEvents {
   invalidate: { tables: readonly string[] }
   /** A read asked for the cache but ran uncached (the parser could not read it). */
   uncacheable: { text: string; reason: string }
+  /**
+   * The shared table versions (in Redis) became unavailable, or available again. While they are
+   * unavailable, cached reads are answered from the database without the cache (`stats().bypassed`).
+   */
+  versions: { available: boolean; reason: string }
 }
 
 /** A snapshot of a db client's counters. */
@@ -39,6 +44,8 @@ export interface DbStats {
   cacheMisses: number
   uncacheable: number
   invalidations: number
+  /** Cached reads answered from the database because the table versions were unavailable (Redis down). */
+  bypassed: number
   slowQueries: number
   pool: PoolStats
 }

@@ -1,0 +1,154 @@
+/**
+ * The cached-read path: the key (versions of the tables read, statement, parameters), an L1 hit
+ * answered synchronously, a miss loaded once through the cache's single-flight. When the table
+ * versions cannot be known (their Redis is down or frozen), the read goes to the database and
+ * neither serves from nor fills the cache: an answer is always better than an error, and a
+ * result cached under versions nobody can check could be stale.
+ */
+import type { Cache, CallOptions } from '../cache/index.js'
+import { isHotpathError } from '../errors.js'
+import type { Events } from '../events.js'
+import { toMs } from '../time.js'
+import type { Analysis } from './analyze.js'
+import type { RawResult } from './driver.js'
+import type { QueryCacheOptions, ResolvedDbOptions } from './options.js'
+import { keyParams } from './params.js'
+import type { StatementTable } from './statements.js'
+import type { DbEvents, QueryResult } from './types.js'
+import type { VersionSource } from './versions.js'
+
+/** A statement's analysis, remembered per text. */
+export interface Entry {
+  readonly text: string
+  readonly analysis: Analysis
+  readonly keyText: string
+  /** '*' then the base tables read, resolved; undefined until resolved. */
+  reads: readonly string[] | undefined
+  writes: readonly string[] | undefined
+}
+
+/** The client's counters. */
+export interface Counters {
+  queries: number
+  errors: number
+  cachedReads: number
+  cacheMisses: number
+  uncacheable: number
+  invalidations: number
+  /** Cached reads answered from the database because the table versions were unavailable. */
+  bypassed: number
+}
+
+/** Runs one statement through the pool with statistics (the client's exec). */
+export type Exec = (
+  e: Entry,
+  params: readonly unknown[],
+  signal: AbortSignal | undefined,
+) => Promise<RawResult>
+
+/** What the cached-read path needs from the client. */
+export interface CachedReadDeps {
+  readonly o: ResolvedDbOptions
+  readonly cache: Cache
+  readonly versions: VersionSource
+  readonly counters: Counters
+  readonly events: Events<DbEvents>
+  readonly table: StatementTable | undefined
+  readonly exec: Exec
+}
+
+function uncached<T>(r: RawResult): QueryResult<T> {
+  return { rows: r.rows as T[], rowCount: r.rowCount, cached: false }
+}
+
+function unwrapLoaderError(err: unknown): never {
+  // the cache wraps loader failures; callers want the SQL error itself
+  throw isHotpathError(err, 'E_LOADER') ? (err as Error).cause : err
+}
+
+/** The cached reads of one client. */
+export class CachedReads {
+  /** Call options resolved once per `cache` settings object (callers usually pass a constant). */
+  private readonly calls = new WeakMap<QueryCacheOptions, CallOptions>()
+
+  constructor(private readonly d: CachedReadDeps) {}
+
+  read<T>(
+    e: Entry,
+    params: readonly unknown[],
+    co: QueryCacheOptions,
+    signal: AbortSignal | undefined,
+  ): Promise<QueryResult<T>> {
+    this.d.counters.cachedReads++
+    const vs = this.d.versions.read(e.reads as readonly string[])
+    if (vs === undefined) return this.bypass<T>(e, params, signal)
+    if (!Array.isArray(vs)) {
+      return (vs as Promise<readonly number[] | undefined>).then((v) =>
+        v === undefined ? this.bypass<T>(e, params, signal) : this.withVersions<T>(e, v, params, co, signal),
+      )
+    }
+    return this.withVersions<T>(e, vs as readonly number[], params, co, signal)
+  }
+
+  private bypass<T>(
+    e: Entry,
+    params: readonly unknown[],
+    signal: AbortSignal | undefined,
+  ): Promise<QueryResult<T>> {
+    this.d.counters.bypassed++
+    return this.d.exec(e, params, signal).then(uncached<T>)
+  }
+
+  private callOptions(co: QueryCacheOptions, signal: AbortSignal | undefined): CallOptions {
+    let call = this.calls.get(co)
+    if (call === undefined) {
+      const c: CallOptions = {}
+      if (co.type !== undefined) c.type = co.type
+      if (co.ttl !== undefined) c.ttl = toMs(co.ttl, 'query option cache.ttl')
+      else if (co.type === undefined) c.ttl = this.d.o.cacheTtlMs
+      if (co.tags !== undefined) c.tags = co.tags
+      call = Object.freeze(c)
+      this.calls.set(co, call)
+    }
+    return signal === undefined ? call : { ...call, signal }
+  }
+
+  private withVersions<T>(
+    e: Entry,
+    vs: readonly number[],
+    params: readonly unknown[],
+    co: QueryCacheOptions,
+    signal: AbortSignal | undefined,
+  ): Promise<QueryResult<T>> {
+    let v = ''
+    for (let i = 0; i < vs.length; i++) v += i === 0 ? `${vs[i]}` : `.${vs[i]}`
+    const key = `${this.d.o.prefix}${v}|${e.keyText}|${params.length === 0 ? '' : keyParams(params)}`
+    const cache = this.d.cache
+    const hit = cache.getSync<QueryResult<T>>(key)
+    if (hit !== undefined) {
+      this.d.table?.hit(e.analysis.fingerprint || e.text, e.text)
+      return Promise.resolve(hit)
+    }
+    // `fresh` is the result this call loaded itself (undefined: another caller's load, or L2)
+    let fresh: QueryResult<T> | undefined
+    return cache
+      .getOrSet<QueryResult<T>>(
+        key,
+        async (ctx) => {
+          this.d.counters.cacheMisses++
+          const r = await this.d.exec(e, params, ctx.signal)
+          const rows = r.rows
+          for (let i = 0; i < rows.length; i++) Object.freeze(rows[i])
+          Object.freeze(rows)
+          fresh = { rows: rows as readonly T[], rowCount: r.rowCount, cached: false }
+          return Object.freeze({ rows: rows as readonly T[], rowCount: r.rowCount, cached: true })
+        },
+        this.callOptions(co, signal),
+      )
+      .then((value) => {
+        if (fresh !== undefined) return fresh
+        this.d.table?.hit(e.analysis.fingerprint || e.text, e.text)
+        return value
+      }, unwrapLoaderError)
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The handle a transaction callback receives: statements run on the transaction's connection,
+ * never cached (they see the transaction's own writes); the tables written are collected so the
+ * client can invalidate them once COMMIT is sent, and not at all on rollback.
+ */
+import { cacheOptions, normalize } from './args.js'
+import type { Entry } from './cached-read.js'
+import type { CatalogQuery } from './catalog.js'
+import type { RawResult, Runner } from './driver.js'
+import type { QueryOptions } from './options.js'
+import type { SqlStatement } from './sql.js'
+import type { Transaction } from './types.js'
+
+/** What a transaction handle needs from the client. */
+export interface TxDeps {
+  entry(text: string): Entry | Promise<Entry>
+  resolve(e: Entry, run: CatalogQuery): Promise<void>
+  exec(
+    e: Entry,
+    params: readonly unknown[],
+    signal: AbortSignal | undefined,
+    runner: Runner,
+  ): Promise<RawResult>
+}
+
+/** A handle over `conn`; `writes` collects the tables written, `state.other` DDL and the like. */
+export function txHandle(
+  d: TxDeps,
+  conn: Runner,
+  writes: Set<string>,
+  state: { other: boolean },
+): Transaction {
+  const run: CatalogQuery = (text, params) => conn.run(text, params, undefined)
+  const query = async (a: string | SqlStatement, b?: readonly unknown[] | QueryOptions, c?: QueryOptions) => {
+    const [text, params, opts] = normalize(a, b, c)
+    if (opts !== undefined) cacheOptions(opts)
+    const e = await d.entry(text)
+    const k = e.analysis.kind
+    if (k === 'tx' && !/^\s*(SAVEPOINT|RELEASE|ROLLBACK\s+TO)\b/i.test(text)) {
+      throw new TypeError(
+        'the transaction commits or rolls back when its callback returns or throws; do not send COMMIT or ROLLBACK',
+      )
+    }
+    if (k === 'write') {
+      await d.resolve(e, run)
+      for (const t of e.writes ?? []) writes.add(t)
+    } else if (k === 'other') state.other = true
+    const r = await d.exec(e, params, opts?.signal, conn)
+    return { rows: r.rows, rowCount: r.rowCount, cached: false }
+  }
+  return { query } as Transaction
+}
