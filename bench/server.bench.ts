@@ -199,7 +199,7 @@ async function soak(base: string, pid: number): Promise<void> {
     unit: 'MiB',
     higherIsBetter: false,
     target: '< 512 MiB and flat',
-    note: `first quarter ${avg(rss.slice(0, q)).toFixed(0)} MiB, last quarter ${avg(rss.slice(-q)).toFixed(0)} MiB; ${r.requests} requests, errors ${(r.errorRate * 100).toFixed(2)}%`,
+    note: `first quarter ${avg(rss.slice(0, q)).toFixed(0)} MiB, last quarter ${avg(rss.slice(-q)).toFixed(0)} MiB; ${r.requests} requests (${r.rps.toFixed(0)} req/s), errors ${(r.errorRate * 100).toFixed(2)}% (statuses ${JSON.stringify(r.statuses)}, error kinds ${JSON.stringify(r.errorKinds)})`,
   })
 }
 
