@@ -56,10 +56,12 @@ export interface NatsTransportOptions {
    * process consuming the address: the flow control of the durable queue. @default 1000
    */
   maxAckPending?: number
-  /** Messages each pull asks for, split across the classes by `readWeights`. @default 256 */
+  /**
+   * Messages each class's pull asks for at once (the client asks again when a quarter is left).
+   * Every class has its own lane, so there are no weights to split it by: the bus's scheduler
+   * weighs the classes. @default 512
+   */
   readCount?: number
-  /** Class weights used to split `readCount` (urgent..low). @default [8, 4, 2, 1] */
-  readWeights?: readonly number[]
   /** Dead letters kept per address (older ones are dropped). @default 100000 */
   maxDeadLetters?: number
   /**
@@ -81,7 +83,6 @@ const KNOWN = [
   'maxDeliver',
   'maxAckPending',
   'readCount',
-  'readWeights',
   'maxDeadLetters',
   'keyTtl',
   'clock',
@@ -117,13 +118,6 @@ export function resolveNatsOptions(o: NatsTransportOptions) {
   if (storage !== 'file' && storage !== 'memory') {
     throw new TypeError(`storage must be 'file' or 'memory'; received ${String(storage)}`)
   }
-  const readCount = positiveInt(o.readCount ?? 256, 'readCount')
-  const w = o.readWeights ?? [8, 4, 2, 1]
-  if (!Array.isArray(w) || w.length !== 4) {
-    throw new TypeError(`readWeights must be four weights (urgent..low); received ${String(w)}`)
-  }
-  const weights = w.map((x, i) => positiveInt(x, `readWeights[${i}]`))
-  const total = weights.reduce((a, b) => a + b, 0)
   return Object.freeze({
     servers,
     connection: o.connection,
@@ -132,7 +126,7 @@ export function resolveNatsOptions(o: NatsTransportOptions) {
     ackWait: toTimerMs(o.ackWait ?? '5s', 'ackWait'),
     maxDeliver: positiveInt(o.maxDeliver ?? 20, 'maxDeliver'),
     maxAckPending: positiveInt(o.maxAckPending ?? 1000, 'maxAckPending'),
-    pulls: Object.freeze(weights.map((x) => Math.max(1, Math.round((readCount * x) / total)))),
+    readCount: positiveInt(o.readCount ?? 512, 'readCount'),
     maxDeadLetters: positiveInt(o.maxDeadLetters ?? 100_000, 'maxDeadLetters'),
     keyTtl: toTimerMs(o.keyTtl ?? '1h', 'keyTtl'),
     clock: o.clock ?? systemClock,

@@ -3,8 +3,7 @@
  * package v2 (an optional peer dependency, loaded on first use). One work-queue stream holds
  * every address's messages on `<stream>.m.<address>.<class>`; each address has one durable pull
  * consumer per priority class, so a full urgent lane never stops the low one from being read
- * (the bus's scheduler then serves the classes by weight), and each pull asks for a share of
- * `readCount` by class weight. Outcomes map onto JetStream's acks: ack; a retry is
+ * (the bus's scheduler then serves the classes by weight). Outcomes map onto JetStream's acks: ack; a retry is
  * `nak(delay)` (the delivery count is the attempt); a delay that costs no attempt (breaker open,
  * rate limited) keeps the message held here with in-progress acks; dead letters go to their own
  * stream and the message is `term`ed. A consumer that dies leaves its messages unacked: the
@@ -194,7 +193,7 @@ export class NatsTransport implements Transport {
     })
     const consumer = await c.js.consumers.get(this.names.stream, durable)
     const messages = await consumer.consume({
-      max_messages: this.o.pulls[p] as number,
+      max_messages: this.o.readCount,
       callback: (m) => this.take(lane, m),
     })
     lane.consumers[p] = messages

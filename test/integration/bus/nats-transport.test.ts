@@ -164,7 +164,7 @@ describe('nats transport', () => {
     )
     assert.throws(() => natsTransport({}), /servers/)
     assert.throws(() => natsTransport({ servers: NATS_URL, stream: 'a.b' }), /stream must be/)
-    assert.throws(() => natsTransport({ servers: NATS_URL, readWeights: [1, 2] }), /four weights/)
+    assert.throws(() => natsTransport({ servers: NATS_URL, readCount: 0 }), /readCount/)
   })
 
   it('addresses with dots, spaces and # round-trip through subject tokens and consumer names', () => {
