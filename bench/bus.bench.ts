@@ -1,7 +1,8 @@
 /**
  * Bus benchmarks (`npm run bench -- bus`): ours and the peers measured in the same run. Redis
  * figures run on a private redis-server on a free port (so INFO commandstats counts only this
- * bench); NATS core request uses the NATS at NATS_URL (127.0.0.1:4222 by default).
+ * bench); NATS core request and the NATS JetStream transport (bus-nats.ts) use the NATS at
+ * NATS_URL (127.0.0.1:4222 by default). BUS_ONLY=nats runs only the NATS rows.
  * BUS_STARVE_MS sets the starvation run's length (default 5000; the issue's figure is 30000).
  */
 import { spawn } from 'node:child_process'
@@ -9,6 +10,7 @@ import { performance } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
 import { type Bus, createBus, type Message, memoryTransport, redisTransport } from '../src/bus/index.js'
 import { PrivateRedis } from '../test/helpers/services.js'
+import { natsRows } from './bus-nats.js'
 import {
   bullAddBulk,
   bullRequestReply,
@@ -391,12 +393,15 @@ async function recovery(url: string): Promise<void> {
 }
 
 export default {
-  name: 'bus: memory, Redis Streams (private redis-server) vs BullMQ, p-queue, NATS core request',
+  name: 'bus: memory, Redis Streams (private redis-server), NATS JetStream vs BullMQ, p-queue, raw JetStream, NATS core request',
   async run(): Promise<void> {
-    await memory()
-    await batchByKey()
+    const onlyNats = process.env.BUS_ONLY === 'nats'
+    if (!onlyNats) await memory()
+    if (!onlyNats) await batchByKey()
     const priv = await PrivateRedis.start()
     try {
+      await natsRows(NATS_URL, priv.url)
+      if (onlyNats) return
       await redisThroughput(priv.url)
       await requestReply(priv.url)
       await starvation(priv.url)

@@ -38,6 +38,7 @@ export type ErrorCode =
   | 'E_DB_QUERY'
   | 'E_DB_UNCACHEABLE'
   | 'E_DB_INDEXES_MISSING'
+  | 'E_BUS_TRANSPORT'
 
 /** Extra fields an error may carry. */
 export interface HotpathErrorOptions {

@@ -64,6 +64,19 @@ export class BusHandlerError extends HotpathError {
   }
 }
 
+/**
+ * A durable transport could not do what was asked of its server (NATS unreachable, the optional
+ * `nats` package missing, a stream configured differently under the same name).
+ */
+export class BusTransportError extends HotpathError {
+  constructor(what: string, todo: string, cause?: unknown) {
+    super('E_BUS_TRANSPORT', `${what}${cause === undefined ? '' : `: ${describe(cause)}`}; ${todo}`, {
+      cause,
+      statusCode: 503,
+    })
+  }
+}
+
 /** The batch processor holds `maxPending` items and its policy is 'reject'. */
 export class BatchFullError extends HotpathError {
   constructor(limit: number) {

@@ -27,10 +27,13 @@ export {
   BusHandlerError,
   BusInvalidPayloadError,
   BusNoRouteError,
+  BusTransportError,
   isNonRetryable,
   NonRetryableError,
 } from './errors.js'
 export { MemoryTransport, type MemoryTransportOptions, memoryTransport } from './memory-transport.js'
+export type { NatsConnectionLike } from './nats-options.js'
+export { NatsTransport, type NatsTransportOptions, natsTransport } from './nats-transport.js'
 export type {
   BatchHandlerOptions,
   BusOptions,

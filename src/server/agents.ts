@@ -1,6 +1,7 @@
 /**
  * The reference server's agents, talking over hotpath/bus (the memory transport by default, Redis
- * Streams with REDIS_URL, so agents on several instances share the work):
+ * Streams with REDIS_URL, NATS JetStream with NATS_URL, which wins over REDIS_URL for the bus; on
+ * either, agents on several instances share the work):
  * - `pricing` answers `quote` requests (request-reply) from the catalogue;
  * - `inventory` takes `restock` tasks with a priority and writes the stock through the catalogue
  *   (the write invalidates the cached reads); each restock is announced as `product.updated`;
@@ -13,6 +14,7 @@ import {
   createBus,
   memoryTransport,
   NonRetryableError,
+  natsTransport,
   type Priority,
   redisTransport,
   type Transport,
@@ -42,17 +44,26 @@ export class Agents {
     private readonly transport: Transport,
   ) {}
 
-  /** Starts the agents on the transport `redis` selects (memory without it). */
+  /** The transport: JetStream with `nats`, else Redis Streams with `redis`, else memory. */
+  private static transport(o: {
+    redis: Redis | undefined
+    nats?: { url: string; stream: string }
+  }): Transport {
+    if (o.nats !== undefined) return natsTransport({ servers: o.nats.url, stream: o.nats.stream })
+    if (o.redis !== undefined) return redisTransport({ redis: o.redis, prefix: 'hotpath-gateway:' })
+    return memoryTransport()
+  }
+
+  /** Starts the agents on the transport `nats` or `redis` selects (memory without either). */
   static async start(o: {
     catalog: Catalog
     monitor: Monitor
     redis: Redis | undefined
+    /** NATS URL(s) and stream: the bus on JetStream (wins over `redis`). */
+    nats?: { url: string; stream: string } | undefined
     onUpdate: (p: Product) => void
   }): Promise<Agents> {
-    const transport =
-      o.redis === undefined
-        ? memoryTransport()
-        : redisTransport({ redis: o.redis, prefix: 'hotpath-gateway:' })
+    const transport = Agents.transport(o)
     const pricing = createBus({ name: 'pricing', transport, monitor: o.monitor })
     pricing.on('quote', async (p: { id: number }) => {
       const product = await o.catalog.get(p.id)
@@ -70,8 +81,9 @@ export class Agents {
       if (updated !== undefined) await inventory.broadcast('product.updated', updated)
     })
     gateway.on('product.updated', (p: Product) => o.onUpdate(p))
-    // ready when the transport is (with Redis down at start, the agents wait for it; the server does not)
-    if (o.redis === undefined)
+    // ready when the transport is (with Redis or NATS down at start, the agents wait for it; the
+    // server does not)
+    if (transport.kind === 'memory')
       await Promise.all([pricing.whenReady(), inventory.whenReady(), gateway.whenReady()])
     return new Agents(gateway, [pricing, inventory], transport)
   }
@@ -96,6 +108,11 @@ export class Agents {
     const out: Record<string, BusStats> = { gateway: this.gateway.stats() }
     for (const b of this.agents) out[b.name] = b.stats()
     return out
+  }
+
+  /** Resolves when every agent consumes (on NATS or Redis, once the server answered). */
+  async whenReady(): Promise<void> {
+    await Promise.all([this.gateway, ...this.agents].map((b) => b.whenReady()))
   }
 
   /** Drains and closes the buses, then the transport. */

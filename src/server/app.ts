@@ -2,6 +2,7 @@
  * The reference server ("agent gateway"): every hotpath part at work on one Fastify app.
  * Embedded defaults (memory tiers, an in-memory PGlite catalogue, the memory bus); REDIS_URL adds
  * the Redis tier, the invalidation bus, shared rate limits and Redis Streams for the agents;
+ * NATS_URL puts the agents on NATS JetStream instead;
  * DATABASE_URL puts the catalogue on PostgreSQL. The dashboard is at /dashboard, live product
  * updates at the /live WebSocket.
  */
@@ -92,6 +93,7 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     catalog,
     monitor,
     redis,
+    nats: config.natsUrl === undefined ? undefined : { url: config.natsUrl, stream: config.natsStream },
     onUpdate: (p) => {
       live.send(p, { key: `product:${p.id}` })
       // an agent's write reaches the HTTP responses as narrowly as the catalogue's own writes do

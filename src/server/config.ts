@@ -8,6 +8,10 @@
  * - PORT (3000), HOST (127.0.0.1): where the server listens; HOST is an IP address or a hostname.
  * - REDIS_URL: adds the Redis tier, the invalidation bus, shared rate limits and Redis Streams for
  *   the agents' bus.
+ * - NATS_URL: the agents' bus on NATS JetStream (nats:// or tls:// URLs, comma-separated). It wins
+ *   over REDIS_URL for the bus (NATS_URL has no other use, so setting it is the choice); Redis
+ *   keeps the cache tier, invalidation and rate limits. NATS_STREAM (hotpath_gateway) names the
+ *   JetStream stream, so two gateways can share one NATS.
  * - DATABASE_URL: the catalogue on PostgreSQL (a `hotpath_demo` schema, created and seeded once);
  *   unset, an in-memory PGlite seeded at start.
  * - CACHE_DEFAULT_TTL (5m): response-cache TTL, seconds or a duration; greater than 0.
@@ -37,6 +41,10 @@ export interface ServerConfig {
   port: number
   host: string
   redisUrl: string | undefined
+  /** NATS server URL(s) for the agents' bus (NATS_URL); wins over Redis for the bus. */
+  natsUrl: string | undefined
+  /** JetStream stream of the agents' bus (NATS_STREAM). */
+  natsStream: string
   /** PostgreSQL for the catalogue (DATABASE_URL); undefined: an in-memory PGlite. */
   databaseUrl: string | undefined
   cacheDefaultTtl: Duration
@@ -69,6 +77,8 @@ export const KNOWN_VARIABLES = [
   'PORT',
   'HOST',
   'REDIS_URL',
+  'NATS_URL',
+  'NATS_STREAM',
   'CACHE_DEFAULT_TTL',
   'CACHE_MAX_SIZE',
   'ENABLE_COMPRESSION',
@@ -162,6 +172,18 @@ export function loadConfig(env: Env = process.env): ServerConfig {
       `REDIS_URL must start with redis:// or rediss://; received ${JSON.stringify(redisUrl)}`,
     )
   }
+  const natsUrl = raw(env, 'NATS_URL')
+  if (natsUrl !== undefined && !natsUrl.split(',').every((u) => /^(nats|tls):\/\/\S+$/.test(u.trim()))) {
+    throw new TypeError(
+      `NATS_URL must be nats:// or tls:// URLs, comma-separated; received ${JSON.stringify(natsUrl)}`,
+    )
+  }
+  const natsStream = raw(env, 'NATS_STREAM') ?? 'hotpath_gateway'
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(natsStream)) {
+    throw new TypeError(
+      `NATS_STREAM must be 1-64 letters, digits, '_' or '-'; received ${JSON.stringify(natsStream)}`,
+    )
+  }
   const databaseUrl = raw(env, 'DATABASE_URL')
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new TypeError(
@@ -174,6 +196,8 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     port: int(env, 'PORT', 3000, 0, 65535),
     host: host(env),
     redisUrl,
+    natsUrl,
+    natsStream,
     databaseUrl,
     cacheDefaultTtl: duration(env, 'CACHE_DEFAULT_TTL', '5m', false),
     cacheMaxSize: int(env, 'CACHE_MAX_SIZE', 10_000, 1, 10_000_000),

@@ -202,3 +202,26 @@ export class PrivateCluster {
     rmSync(this.dir, { recursive: true, force: true })
   }
 }
+
+/** The shared NATS (JetStream enabled). */
+export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222'
+
+/** A JetStream stream name no other test uses (letters, digits, '_'). */
+export function uniqueStream(name: string): string {
+  return `test_${name.replace(/[^A-Za-z0-9_]/g, '_')}_${randomBytes(4).toString('hex')}`
+}
+
+/** Deletes the streams (and KV buckets) named `stream` or starting with `stream_` on the NATS at `url`. */
+export async function cleanupNats(stream: string, url = NATS_URL): Promise<void> {
+  const { connect } = await import('nats')
+  const nc = await connect({ servers: url })
+  try {
+    const jsm = await nc.jetstreamManager()
+    for await (const name of jsm.streams.names()) {
+      const base = name.startsWith('KV_') ? name.slice(3) : name
+      if (base === stream || base.startsWith(`${stream}_`)) await jsm.streams.delete(name)
+    }
+  } finally {
+    await nc.close()
+  }
+}
