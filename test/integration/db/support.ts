@@ -73,8 +73,11 @@ export function pgBackend(): Backend {
 }
 
 // one in-memory PGlite per test process: creating one costs seconds on a loaded machine, and
-// each test still gets a schema of its own (dropped in close())
+// each test still gets a schema of its own (dropped in close()). It is closed when the last
+// backend using it closes: a PGlite started from a data-directory dump keeps the process alive
+// until closed (regression: test files passed and then hung until the runner's timeout)
 let shared: Promise<PGlite> | undefined
+let users = 0
 
 /**
  * A fresh in-memory PGlite. Most of PGlite.create() is initdb; the first test process dumps the
@@ -111,8 +114,11 @@ export function pgliteBackend(): Backend {
   return {
     name: 'pglite',
     async open(extra = {}) {
-      shared ??= freshPGlite()
-      lite ??= await shared
+      if (lite === undefined) {
+        users++
+        shared ??= freshPGlite()
+        lite = await shared
+      }
       const s = schemaName()
       schemas.push(s)
       await lite.exec(`CREATE SCHEMA ${s}; SET search_path TO ${s}`)
@@ -131,6 +137,14 @@ export function pgliteBackend(): Backend {
     async close() {
       for (const db of dbs) await db.close()
       for (const s of schemas) await lite?.exec(`DROP SCHEMA IF EXISTS ${s} CASCADE`)
+      if (lite !== undefined) {
+        lite = undefined
+        if (--users === 0 && shared !== undefined) {
+          const last = shared
+          shared = undefined
+          await (await last).close()
+        }
+      }
     },
   }
 }
