@@ -2,8 +2,9 @@
  * The batch processor behind `bus.onBatch()`: one per handler, batches per batch key, the
  * handler's view of a batch (messages, `fail(message, err)`, payloads), and the batch counters.
  */
+
+import type { Message, MessageBatchHandler } from './api.js'
 import { BatchProcessor } from './batch-processor.js'
-import type { Message, MessageBatchHandler } from './bus.js'
 import type { BatchHandlerOptions, ResolvedBusOptions } from './options.js'
 import type { BusCounters } from './stats.js'
 import type { Envelope } from './types.js'

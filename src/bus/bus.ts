@@ -7,10 +7,11 @@
  */
 import { AbortedError, ClosedError } from '../errors.js'
 import { Events } from '../events.js'
-import { type Duration, toTimerMs } from '../time.js'
+import { toTimerMs } from '../time.js'
+import { Admission } from './admission.js'
+import type { CloseOptions, MessageBatchHandler, MessageHandler, RequestOptions, SendOptions } from './api.js'
 import { batchProcessorFor } from './batch-handler.js'
-import { Deque } from './deque.js'
-import { BusFullError, BusInvalidPayloadError } from './errors.js'
+import { BusInvalidPayloadError } from './errors.js'
 import { Execution, type HandlerEntry } from './execution.js'
 import { MemoryTransport } from './memory-transport.js'
 import { registerBusAdapter } from './metrics.js'
@@ -39,50 +40,6 @@ import {
   type TransportSink,
 } from './types.js'
 
-/** A received message, as a handler sees it. */
-export type Message = Readonly<Omit<Envelope, 'handle'>>
-
-/** Handles one message; the value it returns is the reply to a request. */
-export type MessageHandler<T = unknown> = (payload: T, message: Message, signal?: AbortSignal) => unknown
-
-/** Handles a batch of messages of one type and batch key. */
-export type MessageBatchHandler<T = unknown> = (
-  messages: Message[],
-  batch: { key: string; fail(message: Message, error: unknown): void; payloads(): T[] },
-) => void | Promise<void>
-
-/** Options of `send`. */
-export interface SendOptions {
-  /** @default 'normal' */
-  priority?: Priority
-  /** Producer dedup: a second send with this key within `dedupWindow` is not sent. */
-  dedupKey?: string
-  /** Batch handlers group by it. @default the message type */
-  batchKey?: string
-  /** Fairness key inside the class (tenants are served round robin). @default '' */
-  tenant?: string
-  /** Handler timeout for this message. @default the handler's */
-  timeout?: Duration
-  /** Overrides the bus's backpressure for this send. */
-  backpressure?: Backpressure
-}
-
-/** Options of `request`. */
-export interface RequestOptions extends Omit<SendOptions, 'dedupKey' | 'batchKey'> {
-  /** How long to wait for the reply. @default the bus's requestTimeout ('5s') */
-  timeout?: Duration
-  /** Aborts the wait (the request may still be handled). */
-  signal?: AbortSignal
-}
-
-/** Options of `close`. */
-export interface CloseOptions {
-  /** Let queued and running messages finish first. @default true */
-  drain?: boolean
-  /** Longest drain. @default '10s' */
-  timeout?: Duration
-}
-
 let sharedTransport: MemoryTransport | undefined
 
 /** The memory transport shared by buses created without one, so agents of a process talk. */
@@ -105,8 +62,7 @@ export class Bus implements TransportSink {
   private readonly exec: Execution
   private readonly handlers = new Map<string, HandlerEntry>()
   private readonly requests: Requests
-  /** Sends waiting for room (backpressure 'block'), in arrival order. */
-  private readonly blocked = new Deque<{ env: Envelope; resolve: () => void }>()
+  private readonly admission: Admission
   private readonly idleWaiters: Array<() => void> = []
   private readonly detachMonitor: (() => void) | undefined
   private running = 0
@@ -124,6 +80,14 @@ export class Bus implements TransportSink {
     this.requests = new Requests(this.o.clock, this.name)
     this.exec = new Execution(this.transport, this.o, this.c, this.events, (env, delay) =>
       this.later(env, delay),
+    )
+    this.admission = new Admission(
+      this.name,
+      this.o.maxQueued,
+      this.sched,
+      this.c,
+      (env, reason, err) => this.exec.bury(env, reason, err),
+      () => this.dispatch(),
     )
     this.ready = this.transport.subscribe(this.name, this.inbox, this)
     this.ready.catch(() => {})
@@ -200,13 +164,7 @@ export class Bus implements TransportSink {
   }
 
   private async sendChecked(env: Envelope, options: SendOptions | undefined): Promise<string | undefined> {
-    const schema = this.o.schemas[env.type]
-    if (schema !== undefined) {
-      let r = schema['~standard'].validate(env.payload)
-      if (r instanceof Promise) r = await r
-      if (r.issues !== undefined) throw new BusInvalidPayloadError(env.type, r.issues)
-      env.payload = r.value
-    }
+    await this.validate(env)
     if (env.dedupKey !== undefined && !(await this.transport.claimDedup(env.dedupKey, this.o.dedupWindow))) {
       this.c.dedupHits++
       return undefined
@@ -214,6 +172,16 @@ export class Bus implements TransportSink {
     this.c.sent++
     await this.transport.publish(env, options?.backpressure ?? this.o.backpressure)
     return env.id
+  }
+
+  /** Replaces the payload with its schema's output; rejects an invalid one (nothing is sent). */
+  private async validate(env: Envelope): Promise<void> {
+    const schema = this.o.schemas[env.type]
+    if (schema === undefined) return
+    let r = schema['~standard'].validate(env.payload)
+    if (r instanceof Promise) r = await r
+    if (r.issues !== undefined) throw new BusInvalidPayloadError(env.type, r.issues)
+    env.payload = r.value
   }
 
   /** Sends one copy to every bus address on the transport (each address handles it once). */
@@ -249,13 +217,7 @@ export class Bus implements TransportSink {
   }
 
   private async sendEnvelope(env: Envelope, bp: Backpressure | undefined): Promise<void> {
-    const schema = this.o.schemas[env.type]
-    if (schema !== undefined) {
-      let r = schema['~standard'].validate(env.payload)
-      if (r instanceof Promise) r = await r
-      if (r.issues !== undefined) throw new BusInvalidPayloadError(env.type, r.issues)
-      env.payload = r.value
-    }
+    await this.validate(env)
     this.c.sent++
     await this.transport.publish(env, bp ?? this.o.backpressure)
   }
@@ -317,35 +279,7 @@ export class Bus implements TransportSink {
 
   /** @internal the memory transport queues one message here under the backpressure policy. */
   admit(env: Envelope, bp: Backpressure): Promise<void> | undefined {
-    if (this.sched.size < this.o.maxQueued) {
-      this.sched.push(env)
-      this.c.received++
-      this.dispatch()
-      return undefined
-    }
-    if (bp === 'reject') throw new BusFullError(this.name, this.o.maxQueued)
-    if (bp === 'shed') {
-      const dropped = this.sched.shedBelow(env.p)
-      if (dropped === undefined) throw new BusFullError(this.name, this.o.maxQueued)
-      this.c.shed++
-      this.exec.bury(dropped, 'shed', new BusFullError(this.name, this.o.maxQueued))
-      this.sched.push(env)
-      this.c.received++
-      return undefined
-    }
-    return this.blockFor(env)
-  }
-
-  private blockFor(env: Envelope): Promise<void> {
-    this.c.blocked++
-    return new Promise<void>((resolve) => this.blocked.push({ env, resolve }))
-  }
-
-  private unblock(): void {
-    const b = this.blocked.shift() as { env: Envelope; resolve: () => void }
-    this.sched.push(b.env)
-    this.c.received++
-    b.resolve()
+    return this.admission.admit(env, bp)
   }
 
   /** @internal */
@@ -388,7 +322,7 @@ export class Bus implements TransportSink {
       if (this.handlers.size === 0) break
       const env = this.sched.next(clock.now())
       if (env === undefined) break
-      if (this.blocked.size > 0) this.unblock()
+      this.admission.release()
       const r = this.exec.run(env)
       if (r !== undefined) {
         sync = 0
@@ -492,10 +426,7 @@ export class Bus implements TransportSink {
     // messages still queued here go back to the transport (redelivered to another consumer)
     for (const env of this.sched.clear()) this.transport.retry(env, 0)
     // blocked sends of a closed bus go back to the transport like queued messages
-    for (let b = this.blocked.shift(); b !== undefined; b = this.blocked.shift()) {
-      this.transport.retry(b.env, 0)
-      b.resolve()
-    }
+    this.admission.returnAll((env) => this.transport.retry(env, 0))
     this.detachMonitor?.()
   }
 }

@@ -6,8 +6,8 @@
  */
 import { isHotpathError, TimeoutError } from '../errors.js'
 import type { Events } from '../events.js'
+import type { Message, MessageHandler } from './api.js'
 import type { BatchProcessor } from './batch-processor.js'
-import type { Message, MessageHandler } from './bus.js'
 import { BusInvalidPayloadError, isNonRetryable } from './errors.js'
 import type { ResolvedBusOptions, ResolvedHandlerOptions } from './options.js'
 import type { BusCounters, BusEvents } from './stats.js'

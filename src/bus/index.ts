@@ -2,6 +2,15 @@
  * hotpath/bus: an agent message bus (priorities with a waiting bound, retries, dead letters,
  * batch handlers, request-reply, idempotency) and the generic batch processor it is built on.
  */
+
+export type {
+  CloseOptions,
+  Message,
+  MessageBatchHandler,
+  MessageHandler,
+  RequestOptions,
+  SendOptions,
+} from './api.js'
 export {
   type Batch,
   type BatchHandler,
@@ -11,16 +20,7 @@ export {
   type BatchRetryOptions,
   createBatchProcessor,
 } from './batch-processor.js'
-export {
-  Bus,
-  type CloseOptions,
-  createBus,
-  type Message,
-  type MessageBatchHandler,
-  type MessageHandler,
-  type RequestOptions,
-  type SendOptions,
-} from './bus.js'
+export { Bus, createBus } from './bus.js'
 export {
   BatchFullError,
   BusFullError,
