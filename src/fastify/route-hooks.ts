@@ -150,7 +150,12 @@ export class RouteHooks {
         route.onRequestAbort = [...asArray(route.onRequestAbort), this.onAbort()]
       }
     }
-    route.onSend = [...asArray(route.onSend), this.onSend(r)]
+    // onSend stores cached responses, invalidates after unsafe methods, wraps the envelope and
+    // compresses: a route with none of those (request metrics, limits, shedding only) runs
+    // without one (Fastify's onSend runner is a cost on every reply)
+    if (r.cache !== undefined || r.unsafe || r.envelope || this.d.compressor !== undefined) {
+      route.onSend = [...asArray(route.onSend), this.onSend(r)]
+    }
   }
 
   private onRequest(r: Resolved): onRequestHookHandler {
