@@ -21,7 +21,7 @@ export type Outcome =
 
 /** The state of one request. */
 export class HotpathRequestState {
-  /** performance.now() at onRequest (metrics and the envelope's durationMs). */
+  /** performance.now() at onRequest (the envelope's durationMs; request metrics use Fastify's reply.elapsedTime). */
   start = 0
   /** The adaptive-limit slot held by the request. */
   slot: AdaptiveLimitToken | undefined = undefined

@@ -196,7 +196,7 @@ export class RouteHooks {
     return (request, reply, done) => {
       const state = new HotpathRequestState()
       request.hotpath = state
-      if (metrics !== undefined || r.envelope) state.start = performance.now()
+      if (r.envelope) state.start = performance.now()
       if (metrics !== undefined) metrics.inflight.add(1)
       if (r.shed && shedder !== undefined) {
         const wait = shedder.retryAfter()
@@ -301,7 +301,8 @@ export class RouteHooks {
         state.cache?.leader?.(false)
         if (metrics !== undefined && durations !== undefined) {
           metrics.inflight.add(-1)
-          durations.observe(request.method, reply.statusCode, (performance.now() - state.start) / 1000)
+          // Fastify times every reply from the moment the route was found to the response's end
+          durations.observe(request.method, reply.statusCode, reply.elapsedTime / 1000)
         }
       }
       done()
