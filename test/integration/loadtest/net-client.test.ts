@@ -10,7 +10,12 @@ import { once } from 'node:events'
 import http from 'node:http'
 import net, { type AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import { type LoadTestOptions, type LoadTestReport, runLoadTest } from '../../../src/loadtest/index.js'
+import {
+  type LoadTestOptions,
+  type LoadTestReport,
+  runLoadTest,
+  type StepSpec,
+} from '../../../src/loadtest/index.js'
 
 let server: http.Server
 let base: string
@@ -135,23 +140,11 @@ describe('net client vs undici on loopback', () => {
   })
 
   test('a templated POST, a JSON capture and a check that reads the body', async () => {
-    const runs = await both({
-      target: `${base}/`,
-      rate: 100,
-      steps: [
-        {
-          path: '/login',
-          method: 'POST',
-          body: { user: 'u{{iteration}}' },
-          capture: { token: 'json:session.token' },
-        },
-        {
-          path: '/items/{{iteration}}',
-          headers: { authorization: 'Bearer {{token}}' },
-          check: { status: 200, contains: 'Bearer t-u' },
-        },
-      ],
-    })
+    const login: StepSpec = { path: '/login', method: 'POST', body: { user: 'u{{iteration}}' } }
+    login.capture = { token: 'json:session.token' }
+    const item: StepSpec = { path: '/items/{{iteration}}', check: { status: 200, contains: 'Bearer t-u' } }
+    item.headers = { authorization: 'Bearer {{token}}' }
+    const runs = await both({ target: `${base}/`, rate: 100, steps: [login, item] })
     assertSameCounts(runs)
     const r = runs[0]?.report as LoadTestReport
     assert.equal(r.requests, 200)
