@@ -66,6 +66,11 @@ export class NetPool {
   readonly pipelining: number
   readonly timeoutMs: number
   readonly clock: Clock
+  /**
+   * Every connection reads into this one buffer (`onread`: no allocation and no stream events
+   * per read); the parser copies what it keeps before the next read can land.
+   */
+  readonly readBuffer = Buffer.allocUnsafe(64 * 1024)
   private readonly max: number
   /** Connections with room, most recently freed on top (entries may be stale: checked on use). */
   private readonly free: Connection[] = []
@@ -212,10 +217,17 @@ class Connection implements ResponseSink {
   constructor(private readonly pool: NetPool) {
     this.openedAt = pool.clock.now()
     this.activity = this.openedAt
-    const socket = net.connect({ host: pool.host, port: pool.port, noDelay: true })
+    const socket = net.connect({
+      host: pool.host,
+      port: pool.port,
+      noDelay: true,
+      onread: {
+        buffer: pool.readBuffer,
+        callback: (n: number, buf: Uint8Array) => this.onData(buf as Buffer, n),
+      },
+    })
     this.socket = socket
     socket.on('connect', () => this.onConnect())
-    socket.on('data', (buf: Buffer) => this.onData(buf))
     socket.on('end', () => this.onPeerEnd())
     socket.on('error', (err: Error & { code?: string }) => this.terminate(err.code ?? err.name))
     socket.on('close', () => this.terminate('UND_ERR_SOCKET'))
@@ -293,7 +305,8 @@ class Connection implements ResponseSink {
   onBody(buf: Buffer, start: number, end: number): void {
     const req = this.inflight[0] as NetRequest
     req.out.bytes += end - start
-    req.chunks?.push(buf.subarray(start, end))
+    // a copy: the read buffer is shared and reused
+    req.chunks?.push(Buffer.from(buf.subarray(start, end)))
   }
 
   onEnd(keepAlive: boolean): void {
@@ -318,10 +331,11 @@ class Connection implements ResponseSink {
     for (const req of this.inflight) this.write(req)
   }
 
-  private onData(buf: Buffer): void {
+  private onData(buf: Buffer, n: number): boolean {
     this.activity = this.pool.clock.now()
-    const error = this.parser.execute(buf)
+    const error = this.parser.execute(buf, n)
     if (error !== undefined) this.terminate(error)
+    return true
   }
 
   /** The server closed its side: a body read until close ends; anything else in flight failed. */

@@ -15,7 +15,7 @@ export interface ResponseSink {
    * true when no body can follow (the request was HEAD).
    */
   onHead(status: number, headers: Record<string, string | string[]> | undefined): boolean
-  /** Body bytes `buf[start, end)` (chunked framing removed). */
+  /** Body bytes `buf[start, end)` (chunked framing removed; `buf` is reused after the call: copy to keep). */
   onBody(buf: Buffer, start: number, end: number): void
   /** The response is complete; `keepAlive` false when the connection must not carry another. */
   onEnd(keepAlive: boolean): void
@@ -66,10 +66,12 @@ export class ResponseParser {
     return this.started
   }
 
-  /** Feeds bytes; returns an error code when the response is malformed (stop using the parser). */
-  execute(buf: Buffer): string | undefined {
+  /**
+   * Feeds `buf[0, len)`; returns an error code when the response is malformed (stop using the
+   * parser). Nothing of `buf` is kept after the call (the caller may reuse it).
+   */
+  execute(buf: Buffer, len = buf.length): string | undefined {
     let pos = 0
-    const len = buf.length
     while (pos < len && !this.stopped) {
       const state = this.state
       if (state === State.Length || state === State.ChunkData) {
@@ -91,7 +93,7 @@ export class ResponseParser {
       this.started = true
       const nl = buf.indexOf(LF, pos)
       if (nl === -1) {
-        const rest = buf.subarray(pos)
+        const rest = buf.subarray(pos, len)
         this.carry = this.carry === undefined ? Buffer.from(rest) : Buffer.concat([this.carry, rest])
         return this.carry.length > MAX_HEAD_BYTES ? 'UND_ERR_HEADERS_OVERFLOW' : undefined
       }
@@ -154,7 +156,7 @@ export class ResponseParser {
     // "HTTP/1.x NNN reason"
     if (
       end - start < 12 ||
-      buf.toString('latin1', start, start + 7) !== 'HTTP/1.' ||
+      !bytesAre(buf, start, 'HTTP/1.') ||
       !isDigit(buf[start + 7]) ||
       buf[start + 8] !== 32
     )
@@ -186,26 +188,18 @@ export class ResponseParser {
     if (prevByte === 32 || prevByte === 9) return 'HPE_INVALID_HEADER_TOKEN'
     const nameLen = colon - start
     if (nameLen === 14 && nameIs(buf, start, 'content-length')) {
-      const value = trimmed(buf, colon + 1, end)
-      if (!/^\d{1,15}$/.test(value)) return 'HPE_INVALID_CONTENT_LENGTH'
+      const length = digits(buf, colon + 1, end)
+      if (length < 0) return 'HPE_INVALID_CONTENT_LENGTH'
       // a second Content-Length is refused (llhttp), as undici reports it
       if (this.contentLength !== -1) return 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH'
-      this.contentLength = Number(value)
+      this.contentLength = length
     } else if (nameLen === 17 && nameIs(buf, start, 'transfer-encoding')) {
       const codings = trimmed(buf, colon + 1, end)
         .toLowerCase()
         .split(',')
       this.transferEncoding = true
       this.chunked = (codings[codings.length - 1] as string).trim() === 'chunked'
-    } else if (nameLen === 10 && nameIs(buf, start, 'connection')) {
-      for (const token of trimmed(buf, colon + 1, end)
-        .toLowerCase()
-        .split(',')) {
-        const t = token.trim()
-        if (t === 'close') this.close = true
-        else if (t === 'keep-alive') this.keepAliveHeader = true
-      }
-    }
+    } else if (nameLen === 10 && nameIs(buf, start, 'connection')) this.connectionTokens(buf, colon + 1, end)
     if (this.headers !== undefined) {
       const name = buf.toString('latin1', start, colon).toLowerCase()
       const value = trimmed(buf, colon + 1, end)
@@ -214,6 +208,22 @@ export class ResponseParser {
       this.lastHeader = name
     }
     return undefined
+  }
+
+  /** `Connection: close` and `keep-alive`, compared in place (no strings per response). */
+  private connectionTokens(buf: Buffer, start: number, end: number): void {
+    let i = start
+    while (i < end) {
+      let comma = buf.indexOf(44, i)
+      if (comma === -1 || comma > end) comma = end
+      let a = i
+      let b = comma
+      while (a < b && (buf[a] === 32 || buf[a] === 9)) a++
+      while (b > a && (buf[b - 1] === 32 || buf[b - 1] === 9)) b--
+      if (b - a === 5 && nameIs(buf, a, 'close')) this.close = true
+      else if (b - a === 10 && nameIs(buf, a, 'keep-alive')) this.keepAliveHeader = true
+      i = comma + 1
+    }
   }
 
   private headEnd(): string | undefined {
@@ -298,6 +308,28 @@ function hexValue(b: number): number {
   const l = b | 0x20
   if (l >= 97 && l <= 102) return l - 87
   return -1
+}
+
+/** Compares bytes with an ASCII string exactly. */
+function bytesAre(buf: Buffer, start: number, text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (buf[start + i] !== text.charCodeAt(i)) return false
+  }
+  return true
+}
+
+/** A Content-Length value (OWS around 1-15 digits), or -1 when it is not one. */
+function digits(buf: Buffer, start: number, end: number): number {
+  while (start < end && (buf[start] === 32 || buf[start] === 9)) start++
+  while (end > start && (buf[end - 1] === 32 || buf[end - 1] === 9)) end--
+  if (end === start || end - start > 15) return -1
+  let n = 0
+  for (let i = start; i < end; i++) {
+    const d = (buf[i] as number) - 48
+    if (d < 0 || d > 9) return -1
+    n = n * 10 + d
+  }
+  return n
 }
 
 /** Compares a header name with a lower-case one, ignoring case. */

@@ -12,11 +12,14 @@ export interface Sent {
   error: string | undefined
 }
 
+/** The headers of an outcome nobody reads (no check or capture needs them): shared, frozen. */
+const NO_HEADERS: Record<string, unknown> = Object.freeze({})
+
 /** An empty outcome (one shape for every request). */
 export function newSent(): Sent {
   return {
     status: undefined,
-    headers: {},
+    headers: NO_HEADERS,
     text: undefined,
     bytes: 0,
     sentAt: undefined,
