@@ -19,6 +19,14 @@ import { newSent, type Sent } from './sent.js'
 /** Error kind of requests cancelled by `destroy()` (undici's for a destroyed agent). */
 const DESTROYED = 'UND_ERR_DESTROYED'
 
+/**
+ * How a connection fails when the server closed it as a request went out: the request was
+ * written (timer phase) before the poll phase read the close, and Node drops the unread answer
+ * of the request before it when the write fails. Such a request, with no byte of its answer
+ * read, is sent once more on a new connection, as HTTP clients do for idempotent requests.
+ */
+const STALE_CONNECTION = new Set(['EPIPE', 'ECONNRESET', 'UND_ERR_SOCKET'])
+
 /** Where and how the pool connects. */
 export interface NetPoolOptions {
   /** The target's origin (`http://host:port`); requests elsewhere go through undici. */
@@ -33,15 +41,20 @@ export interface NetPoolOptions {
 class NetRequest {
   readonly out: Sent = newSent()
   readonly chunks: Buffer[] | undefined
+  readonly head: boolean
+  /** May be sent again after a stale connection failed it (not POST or PATCH, not resent yet). */
+  retryable: boolean
 
   constructor(
     readonly bytes: Buffer | string,
-    readonly head: boolean,
+    method: string,
     needsBody: boolean,
     private readonly clock: Clock,
     private readonly resolve: (out: Sent) => void,
   ) {
     this.chunks = needsBody ? [] : undefined
+    this.head = method === 'HEAD'
+    this.retryable = method !== 'POST' && method !== 'PATCH'
   }
 
   done(): void {
@@ -93,9 +106,9 @@ export class NetPool {
   }
 
   /** Sends `bytes` and resolves with the outcome (never rejects). */
-  request(bytes: Buffer | string, head: boolean, needsBody: boolean): Promise<Sent> {
+  request(bytes: Buffer | string, method: string, needsBody: boolean): Promise<Sent> {
     return new Promise<Sent>((resolve) => {
-      this.dispatch(new NetRequest(bytes, head, needsBody, this.clock, resolve))
+      this.dispatch(new NetRequest(bytes, method, needsBody, this.clock, resolve))
     })
   }
 
@@ -250,7 +263,8 @@ class Connection implements ResponseSink {
   /**
    * Ends the connection. With `code`: the request being answered fails with it (all of them
    * when the connection never opened, or with `failAll`), the others are sent again elsewhere;
-   * without: every request still in flight is sent again.
+   * without: every request still in flight is sent again. A connection found closed before any
+   * byte of the answer sends its request again once (`STALE_CONNECTION`).
    */
   terminate(code: string | undefined, failAll = !this.connected): void {
     if (this.dead) return
@@ -264,8 +278,13 @@ class Connection implements ResponseSink {
         for (const r of reqs) r.fail(code)
         resend = []
       } else {
-        ;(reqs[0] as NetRequest).fail(code)
-        resend = reqs.slice(1)
+        const head = reqs[0] as NetRequest
+        if (!this.parser.busy && head.retryable && STALE_CONNECTION.has(code)) {
+          head.retryable = false
+        } else {
+          head.fail(code)
+          resend = reqs.slice(1)
+        }
       }
     }
     // requests not yet answered go out again: their send time is the new write's

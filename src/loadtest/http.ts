@@ -69,6 +69,10 @@ export function createIteration(
   const single = steps.length === 1 ? steps[0] : undefined
   const usesVars = steps.some((s) => s.usesVars || s.ws !== undefined)
   const none: Vars = Object.freeze({}) as Vars
+  // One fixed step with no think time: the step's own promise is the iteration's (no async frame).
+  const bare = single !== undefined && !usesVars && single.thinkMs === 0 ? single : undefined
+  if (bare !== undefined)
+    return (intended) => runStep(ctx, bare, none, intended) as Promise<unknown> as Promise<void>
   return async (intended, iteration, vu = 0) => {
     const vars: Vars = usesVars ? { iteration: String(iteration), vu: String(vu) } : none
     if (single !== undefined || weighted) {
@@ -185,7 +189,7 @@ function send(ctx: IterationContext, step: CompiledStep, vars: Vars): Promise<Se
   const pool = ctx.pool
   if (pool !== undefined && step.net !== undefined) {
     const bytes = step.net.bytes ?? netBytes(pool, step, vars)
-    if (bytes !== undefined) return pool.request(bytes, step.method === 'HEAD', step.needsBody)
+    if (bytes !== undefined) return pool.request(bytes, step.method, step.needsBody)
   }
   return new Promise<Sent>((resolve) => {
     const handler = new SendHandler(ctx.clock, step.needsBody, resolve)

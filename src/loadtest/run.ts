@@ -161,10 +161,10 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
         thinkMs: plan.thinkMs,
         clock,
         signal: stop.signal,
-        iteration: async (vu, i) => {
+        iteration: (vu, i) => {
           stats.sends.scheduled++
           stats.sends.sent++
-          await iterate(clock.now(), i, vu)
+          return iterate(clock.now(), i, vu)
         },
       })
     }

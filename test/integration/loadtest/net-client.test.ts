@@ -81,7 +81,12 @@ before(async () => {
         else if (path === '/hang-up') socket.destroy()
         else if (path === '/truncated') socket.end('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc')
         else if (path === '/until-close') socket.end('HTTP/1.1 200 OK\r\n\r\nthe whole body')
-        else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok')
+        else if (path === '/one-per-connection') {
+          // one answer, then a hard close: requests pipelined behind it are reset
+          socket.write('HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok')
+          socket.destroy()
+          return
+        } else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok')
       }
     })
   })
@@ -207,6 +212,20 @@ describe('net client vs undici on loopback', () => {
     assertSameCounts(untilClose)
     assert.equal(untilClose[0]?.report.statuses['200'], 20)
     assert.equal(untilClose[0]?.report.bytes, 20 * 'the whole body'.length)
+  })
+
+  test('a request written to a connection the server has just closed is sent again, not failed with EPIPE', async () => {
+    const r = await runLoadTest({
+      target: `${rawBase}/one-per-connection`,
+      rate: 1000,
+      duration: '1s',
+      connections: 2,
+      pipelining: 4,
+      scrape: false,
+      client: 'net',
+    })
+    assert.deepEqual(r.errorKinds, {})
+    assert.deepEqual(r.statuses, { 200: 1000 })
   })
 
   test('client "auto" picks net for http:// targets; "net" is refused for https://', async () => {
