@@ -28,7 +28,8 @@ let rawBase: string
 before(async () => {
   server = http.createServer((req, res) => {
     if (req.method === 'HEAD') {
-      res.end()
+      // node:http keeps the Content-Length of what a GET would get and sends no body
+      res.end(req.url === '/head-length' ? 'hello' : undefined)
       return
     }
     const path = req.url ?? '/'
@@ -155,6 +156,19 @@ describe('net client vs undici on loopback', () => {
     assert.equal(r.requests, 200)
     assert.equal(r.errors, 0)
     assert.equal(runs[0]?.seen.get('/items/7'), 1)
+  })
+
+  test('HEAD answered with a Content-Length and no body, then a GET on the same connection', async () => {
+    const runs = await both({
+      target: `${base}/`,
+      rate: 100,
+      connections: 1,
+      pipelining: 2,
+      steps: [{ method: 'HEAD', path: '/head-length' }, { path: '/' }],
+    })
+    assertSameCounts(runs)
+    assert.deepEqual(runs[0]?.report.statuses, { 200: 200 })
+    assert.equal(runs[0]?.report.bytes, 100 * 'hello'.length)
   })
 
   test('a server that closes the connection after every other answer', async () => {
