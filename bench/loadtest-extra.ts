@@ -42,6 +42,19 @@ export async function cpuRows(url: string): Promise<void> {
     target: "<= autocannon's",
     note: `user + system of the generator process, ${LONG_S} s run minus ${SHORT_S} s run`,
   })
+  const undiciFixed = await perRequest(async (s) => {
+    const r = await oursRun([url, ...rate, '-d', `${s}s`, '--client', 'undici'])
+    return { requests: r.report.requests, cpu: r.cpu }
+  })
+  report({
+    suite: 'loadtest',
+    name: 'generator CPU per request at a fixed 10,000 req/s, --client undici (the undici path)',
+    ours: undiciFixed,
+    peer: acFixed,
+    peerName: 'autocannon -R',
+    unit: 'us',
+    higherIsBetter: false,
+  })
   const closed = ['-c', '50']
   const oursClosed = await perRequest(async (s) => {
     const r = await oursRun([url, ...closed, '-d', `${s}s`])

@@ -47,10 +47,12 @@ export default {
     try {
       // Closed loop, 50 connections, 5 s, interleaved twice.
       const oursRps: number[] = []
+      const undiciRps: number[] = []
       const peerRps: number[] = []
       for (let round = 0; round < 2; round++) {
         oursRps.push((await ours([trivial.url, '-c', '50', '-d', '5s'])).rps)
         peerRps.push((await autocannon(['-c', '50', '-d', '5', trivial.url])).requests.average)
+        undiciRps.push((await ours([trivial.url, '-c', '50', '-d', '5s', '--client', 'undici'])).rps)
       }
       report({
         suite: 'loadtest',
@@ -62,6 +64,16 @@ export default {
         higherIsBetter: true,
         target: '>= 0.95x',
         note: 'best of 2 interleaved 5 s runs each',
+      })
+      report({
+        suite: 'loadtest',
+        name: 'closed-loop capacity, 50 connections, --client undici (the undici path)',
+        ours: Math.max(...undiciRps),
+        peer: Math.max(...peerRps),
+        peerName: 'autocannon',
+        unit: 'req/s',
+        higherIsBetter: true,
+        note: 'best of 2 interleaved 5 s runs each; the default for http:// targets is the net client',
       })
       const twoThreads = (await ours([trivial.url, '-c', '50', '-d', '5s', '-w', '2'])).rps
       report({

@@ -60,6 +60,8 @@ Requests:
   -p, --pipelining <n>     HTTP/1.1 pipelining depth (default 1)
       --timeout <d>        per-request timeout (default 10s)
       --http2              offer HTTP/2 (TLS targets, by ALPN)
+      --client <c>         auto | net | undici: net is plain HTTP/1.1 on raw sockets (the fast path),
+                           auto picks it for http:// targets and undici for https:// (default auto)
   -w, --workers <n>        generate from n worker threads (rates, users and connections split; reports merged exactly)
       --max-in-flight <n>  open model: outstanding requests above which a send is dropped
 Breaking point:
@@ -98,6 +100,7 @@ const FLAGS = {
   pipelining: { type: 'string', short: 'p' },
   timeout: { type: 'string' },
   http2: { type: 'boolean' },
+  client: { type: 'string' },
   'max-in-flight': { type: 'string' },
   workers: { type: 'string', short: 'w' },
   threshold: { type: 'string', short: 't', multiple: true },
@@ -172,6 +175,11 @@ export async function loadtestCommand(argv: string[], io: CliIo): Promise<number
   const maxInFlight = numberFlag(v['max-in-flight'], 'max-in-flight', 1, true)
   if (maxInFlight !== undefined) options.maxInFlight = maxInFlight
   if (v.http2 === true) options.http2 = true
+  if (v.client !== undefined) {
+    if (!['auto', 'net', 'undici'].includes(v.client))
+      throw new UsageError(`--client must be auto, net or undici; received ${JSON.stringify(v.client)}`)
+    options.client = v.client as LoadTestOptions['client']
+  }
   if (v.scrape !== undefined) options.scrape = v.scrape === 'off' ? false : v.scrape
   if (v['abort-on-fail'] === true) options.abortOnFail = true
   if (v['abort-after'] !== undefined) options.abortAfter = v['abort-after'] as LoadTestOptions['abortAfter']

@@ -45,7 +45,10 @@ export async function runClosedModel(run: ClosedModelRun): Promise<void> {
     if (offset > 0) await sleep(clock, offset, stopTimer.signal)
     while (!stopTimer.signal.aborted && clock.now() < deadline) {
       // An iteration records its own failures; a throw here is a bug, not a reason to stop the user.
-      await iteration(vu, iterations++).catch(() => {})
+      // (try/await rather than .catch(): one promise fewer per iteration on the hot path)
+      try {
+        await iteration(vu, iterations++)
+      } catch {}
       if (thinkMs > 0) await sleep(clock, thinkMs, stopTimer.signal)
     }
   }

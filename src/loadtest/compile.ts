@@ -3,6 +3,7 @@
  * captures, and a request built once when nothing in it depends on the vars.
  */
 import { toMs } from '../time.js'
+import { encodeRequest, netHeadersOk } from './h1-request.js'
 import type { StepSpec, Vars } from './scenario.js'
 
 /** A step ready to run. */
@@ -33,10 +34,18 @@ export interface CompiledStep {
     | undefined
   /** Templates, functions or captures read or write the vars. */
   usesVars: boolean
+  /**
+   * The `net` client may send this step (plain HTTP/1.1 to the target, no framing headers):
+   * `bytes` is the whole request when it is fixed, otherwise it is encoded per request.
+   */
+  net: { bytes: Buffer | undefined } | undefined
 }
 
-/** Compiles scenario steps against the base URL (a single GET of `base` when there are none). */
-export function compileSteps(steps: readonly StepSpec[] | undefined, base: URL): CompiledStep[] {
+/**
+ * Compiles scenario steps against the base URL (a single GET of `base` when there are none);
+ * with `net`, steps the `net` client can send are marked for it.
+ */
+export function compileSteps(steps: readonly StepSpec[] | undefined, base: URL, net = false): CompiledStep[] {
   const list = steps === undefined || steps.length === 0 ? [{}] : steps
   return list.map((step): CompiledStep => {
     const path = step.path
@@ -89,8 +98,18 @@ export function compileSteps(steps: readonly StepSpec[] | undefined, base: URL):
         body: bodyOf?.({}),
       }
     }
+    const method = (step.method ?? 'GET').toUpperCase()
+    let netForm: CompiledStep['net']
+    if (net && step.ws === undefined && netHeadersOk(headerTemplates.map(([k]) => k))) {
+      if (fixed === undefined) netForm = { bytes: undefined }
+      else if (fixed.origin === base.origin) {
+        const text = encodeRequest(method, fixed.path, base.host, fixed.headers, fixed.body)
+        if (text !== undefined) netForm = { bytes: Buffer.from(text) }
+      }
+    }
     return {
-      method: (step.method ?? 'GET').toUpperCase(),
+      method,
+      net: netForm,
       url,
       headers,
       fixed,

@@ -7,8 +7,10 @@ import { Agent } from 'undici'
 import type { Clock } from '../time.js'
 import { sleep } from './clock.js'
 import type { CompiledStep } from './compile.js'
+import type { NetPool } from './h1-client.js'
+import { encodeRequest } from './h1-request.js'
 import type { Vars } from './scenario.js'
-import { newSent, type Sent } from './sent.js'
+import { errorKind, newSent, type Sent } from './sent.js'
 import type { Stats } from './stats.js'
 import { sendWs } from './ws-step.js'
 
@@ -35,6 +37,8 @@ export function createAgent(s: HttpSettings): Agent {
 /** What an iteration needs. */
 export interface IterationContext {
   agent: Agent
+  /** The `net` client for plain HTTP/1.1 to the target (steps marked `net` go through it). */
+  pool: NetPool | undefined
   steps: CompiledStep[]
   stats: Stats
   clock: Clock
@@ -65,6 +69,10 @@ export function createIteration(
   const single = steps.length === 1 ? steps[0] : undefined
   const usesVars = steps.some((s) => s.usesVars || s.ws !== undefined)
   const none: Vars = Object.freeze({}) as Vars
+  // One fixed step with no think time: the step's own promise is the iteration's (no async frame).
+  const bare = single !== undefined && !usesVars && single.thinkMs === 0 ? single : undefined
+  if (bare !== undefined)
+    return (intended) => runStep(ctx, bare, none, intended) as Promise<unknown> as Promise<void>
   return async (intended, iteration, vu = 0) => {
     const vars: Vars = usesVars ? { iteration: String(iteration), vu: String(vu) } : none
     if (single !== undefined || weighted) {
@@ -145,10 +153,8 @@ class SendHandler {
   finish(error?: unknown): void {
     const out = this.out
     out.end = this.clock.now()
-    if (error !== undefined) {
-      const e = error as { code?: string; name?: string }
-      out.error = e.code ?? e.name ?? 'error'
-    } else if (this.chunks !== undefined) out.text = Buffer.concat(this.chunks).toString('utf8')
+    if (error !== undefined) out.error = errorKind(error)
+    else if (this.chunks !== undefined) out.text = Buffer.concat(this.chunks).toString('utf8')
     this.resolve(out)
   }
 
@@ -175,8 +181,16 @@ class SendHandler {
   }
 }
 
-/** One request through `agent.dispatch` (a fixed request is not rebuilt). */
+/**
+ * One request: through the `net` client when the step allows it and the request goes to the
+ * target, otherwise through `agent.dispatch` (a fixed request is not rebuilt on either path).
+ */
 function send(ctx: IterationContext, step: CompiledStep, vars: Vars): Promise<Sent> {
+  const pool = ctx.pool
+  if (pool !== undefined && step.net !== undefined) {
+    const bytes = step.net.bytes ?? netBytes(pool, step, vars)
+    if (bytes !== undefined) return pool.request(bytes, step.method, step.needsBody)
+  }
   return new Promise<Sent>((resolve) => {
     const handler = new SendHandler(ctx.clock, step.needsBody, resolve)
     try {
@@ -209,4 +223,15 @@ function send(ctx: IterationContext, step: CompiledStep, vars: Vars): Promise<Se
       handler.finish(err)
     }
   })
+}
+
+/**
+ * A templated request for the `net` client; undefined when it goes elsewhere than the target or
+ * holds characters undici refuses (undici then sends it, or reports `UND_ERR_INVALID_ARG`).
+ */
+function netBytes(pool: NetPool, step: CompiledStep, vars: Vars): string | undefined {
+  const url = step.url(vars)
+  if (url.origin !== pool.origin) return undefined
+  const headers = step.headers(vars)
+  return encodeRequest(step.method, url.pathname + url.search, url.host, headers, step.body?.(vars))
 }

@@ -50,6 +50,8 @@ export interface ResolvedLoadTest {
   pipelining: number
   timeoutMs: number
   http2: boolean
+  /** `net` (plain HTTP/1.1 on raw sockets) or `undici`, `auto` resolved by the target's scheme. */
+  client: 'net' | 'undici'
   maxInFlight: number
   lateAfterMs: number
   abortAfterMs: number
@@ -112,6 +114,12 @@ export function resolveLoadTestOptions(options: LoadTestOptions): ResolvedLoadTe
   if (durationMs <= 0) throw new ScenarioError({ field: 'duration' }, 'must be longer than 0')
   const connections = s.connections ?? (open ? 50 : (s.vus ?? 10))
   const peak = peakRate(stages)
+  const plain = target.protocol === 'http:'
+  if (s.client === 'net' && !plain)
+    throw new ScenarioError(
+      { field: 'client' },
+      `'net' speaks plain HTTP/1.1 only; ${target.origin} is https: use 'auto' or 'undici'`,
+    )
   return Object.freeze({
     name: s.name,
     target,
@@ -124,6 +132,7 @@ export function resolveLoadTestOptions(options: LoadTestOptions): ResolvedLoadTe
     pipelining: s.pipelining ?? 1,
     timeoutMs,
     http2: s.http2 ?? false,
+    client: s.client === 'undici' || !plain ? 'undici' : 'net',
     // Every request that can be outstanding within one timeout: beyond that a send is dropped.
     maxInFlight: s.maxInFlight ?? Math.max(100, Math.ceil((peak * timeoutMs) / 1000)),
     lateAfterMs: toMs(lateAfter ?? '1ms', 'lateAfter'),

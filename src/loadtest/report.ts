@@ -41,6 +41,8 @@ export interface LoadTestReport {
     thinkMs: number
     connections: number
     pipelining: number
+    /** The HTTP client that ran (`net`: raw sockets; absent in reports before it existed). */
+    client?: 'net' | 'undici'
     timeoutMs: number
     maxInFlight: number
     lateAfterMs: number

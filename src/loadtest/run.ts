@@ -10,6 +10,7 @@ import type { TimerHandle } from '../time.js'
 import { runClosedModel } from './closed-model.js'
 import { compileSteps } from './compile.js'
 import { ScenarioError } from './errors.js'
+import { NetPool } from './h1-client.js'
 import { createAgent, createIteration } from './http.js'
 import { runOpenModel } from './open-model.js'
 import { type LoadTestOptions, resolveLoadTestOptions } from './options.js'
@@ -43,6 +44,16 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
   const { clock } = plan
   const stats = new Stats()
   const agent = createAgent(plan)
+  const pool =
+    plan.client === 'net'
+      ? new NetPool({
+          origin: plan.target.origin,
+          connections: plan.connections,
+          pipelining: plan.pipelining,
+          timeoutMs: plan.timeoutMs,
+          clock,
+        })
+      : undefined
   const cancel = new AbortController()
   // Think times of every in-flight iteration listen on it: thousands of listeners are expected.
   setMaxListeners(0, cancel.signal)
@@ -57,13 +68,17 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
   plan.signal?.addEventListener('abort', onSignal, { once: true })
   const iterate = createIteration({
     agent,
-    steps: compileSteps(plan.steps, plan.target),
+    pool,
+    steps: compileSteps(plan.steps, plan.target, pool !== undefined),
     stats,
     clock,
     signal: cancel.signal,
     timeoutMs: plan.timeoutMs,
   })
-  await preflight(agent, plan.target, plan.timeoutMs)
+  await preflight(agent, plan.target, plan.timeoutMs).catch((err) => {
+    pool?.destroy()
+    throw err
+  })
   const scrapeUrl = plan.scrape === false ? undefined : (plan.scrape ?? new URL('/metrics', plan.target).href)
   // Auto mode: only when the target answers its /metrics as Prometheus text.
   let previous = scrapeUrl === undefined ? undefined : await scrape(scrapeUrl, 1000)
@@ -92,6 +107,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
       cancel.abort()
       // One signal per request would cost an abort listener each; destroying the agent fails them all.
       agent.destroy().catch(() => {})
+      pool?.destroy()
     }, grace)
   }
   stop.signal.addEventListener('abort', startGrace, { once: true })
@@ -145,10 +161,10 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
         thinkMs: plan.thinkMs,
         clock,
         signal: stop.signal,
-        iteration: async (vu, i) => {
+        iteration: (vu, i) => {
           stats.sends.scheduled++
           stats.sends.sent++
-          await iterate(clock.now(), i, vu)
+          return iterate(clock.now(), i, vu)
         },
       })
     }
@@ -158,6 +174,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
     clock.clearTimeout(endTimer)
     if (graceTimer !== undefined) clock.clearTimeout(graceTimer)
     plan.signal?.removeEventListener('abort', onSignal)
+    pool?.destroy()
     await agent.destroy().catch(() => {})
   }
   // The last partial second, so the timeline adds up to the totals.
@@ -179,6 +196,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
       thinkMs: plan.thinkMs,
       connections: plan.connections,
       pipelining: plan.pipelining,
+      client: plan.client,
       timeoutMs: plan.timeoutMs,
       maxInFlight: plan.maxInFlight,
       lateAfterMs: plan.lateAfterMs,

@@ -60,6 +60,11 @@ export interface ScenarioSpec {
   timeout?: Duration
   /** Offer HTTP/2 (over TLS, by ALPN). */
   http2?: boolean
+  /**
+   * The HTTP client: `'net'` (plain HTTP/1.1 on raw sockets, prebuilt request bytes: the fast
+   * path), `'undici'`, or `'auto'`: `net` for http:// targets, undici for https://.
+   */
+  client?: 'auto' | 'net' | 'undici'
   /** Thresholds such as `'p99 < 200ms'`, `'errors < 1%'`, `'rps > 1000'`. */
   thresholds?: string[]
   /** Stop the run as soon as a latency or error threshold fails. */
@@ -84,6 +89,7 @@ export const SCENARIO_KEYS = [
   'pipelining',
   'timeout',
   'http2',
+  'client',
   'thresholds',
   'abortOnFail',
   'maxInFlight',
@@ -102,6 +108,7 @@ const STEP_KEYS = [
   'weight',
   'ws',
 ] as const
+const CLIENTS = ['auto', 'net', 'undici']
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
 /** Finds the line of a field path in the source file (undefined when unknown). */
@@ -129,6 +136,13 @@ export function validateScenario(
     positiveInt(s, key, [], fail)
   for (const key of ['think', 'duration', 'timeout'] as const) duration(s[key], [key], fail)
   optional(s, 'http2', [], 'boolean', fail)
+  if (s.client !== undefined && !CLIENTS.includes(s.client as string)) {
+    const near = typeof s.client === 'string' ? closestName(s.client, CLIENTS) : undefined
+    fail(
+      ['client'],
+      `must be one of ${CLIENTS.join(', ')}; received ${JSON.stringify(s.client)}${near ? ` (did you mean ${near}?)` : ''}`,
+    )
+  }
   optional(s, 'abortOnFail', [], 'boolean', fail)
   if (s.thresholds !== undefined) {
     if (!Array.isArray(s.thresholds)) fail(['thresholds'], `must be a list of strings such as "p99 < 200ms"`)
