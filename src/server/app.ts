@@ -76,11 +76,14 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     name: 'gateway',
     ttl: config.cacheDefaultTtl,
     grace: '10m',
-    memory: { maxEntries: config.cacheMaxSize, maxBytes: 256 * 1024 * 1024 },
+    memory: { maxEntries: config.cacheMaxSize, maxBytes: config.cacheMaxBytes },
     ...(redis ? { redis } : {}),
     monitor,
   })
+  // start-up warnings go to the app's logger once it exists
+  const startWarnings: string[] = []
   const catalog = await Catalog.open({
+    warn: (m) => startWarnings.push(m),
     databaseUrl: config.databaseUrl,
     cache,
     redis,
@@ -122,6 +125,7 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
   monitor.addHealthCheck({ name: 'event-loop', kind: 'liveness', check: () => true })
 
   const app = Fastify({ logger: options.logger ?? false, ...connectionLimits(config) })
+  for (const w of startWarnings) app.log.warn(w)
   app.server.maxConnections = config.maxConnections
   await app.register(hotpath, {
     cache,

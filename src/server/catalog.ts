@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis'
 import { type Cache, createCache } from '../cache/index.js'
 import { createDb, createLoader, type Db, type Loader } from '../db/index.js'
 import type { Monitor } from '../metrics/index.js'
+import { type EmbeddedPGlite, openEmbeddedPGlite } from './embedded-db.js'
 
 /** A product of the demo catalogue. */
 export interface Product {
@@ -42,6 +43,8 @@ export interface CatalogOptions {
   monitor: Monitor
   /** Simulated latency added to each database call. */
   latencyMs: number
+  /** Hears why the embedded database started without its snapshot. */
+  warn?: (message: string) => void
 }
 
 /** The catalogue. `calls` counts the database calls made (reads served by a cache are not). */
@@ -54,6 +57,7 @@ export class Catalog {
     private readonly table: string,
     private readonly latencyMs: number,
     private readonly ownCache: Cache | undefined,
+    private readonly lite: EmbeddedPGlite | undefined,
   ) {
     this.loader = createLoader<number, Product | undefined>(
       async (ids) => {
@@ -81,11 +85,13 @@ export class Catalog {
   static async open(o: CatalogOptions): Promise<Catalog> {
     const shared = o.databaseUrl !== undefined
     const own = shared ? undefined : createCache({ name: 'catalog-queries', ttl: '5m', monitor: o.monitor })
+    // the embedded PGlite is opened here (from a snapshot: see embedded-db.ts) and closed by close()
+    const lite = shared ? undefined : await openEmbeddedPGlite((m) => o.warn?.(m))
     const db = await createDb({
       name: 'catalog',
       cache: own ?? o.cache,
       monitor: o.monitor,
-      ...(o.databaseUrl === undefined ? {} : { connection: o.databaseUrl }),
+      connection: o.databaseUrl ?? (lite as EmbeddedPGlite),
       ...(shared && o.redis !== undefined ? { redis: o.redis } : {}),
     })
     const table = o.databaseUrl === undefined ? 'products' : 'hotpath_demo.products'
@@ -109,10 +115,11 @@ export class Catalog {
       }
     } catch (err) {
       await db.close()
+      await lite?.close()
       await own?.close()
       throw err
     }
-    return new Catalog(db, table, o.latencyMs, own)
+    return new Catalog(db, table, o.latencyMs, own, lite)
   }
 
   private async run<T>(call: () => Promise<T>): Promise<T> {
@@ -168,6 +175,7 @@ export class Catalog {
   /** Closes the database (and its own query cache). */
   async close(): Promise<void> {
     await this.db.close()
+    await this.lite?.close()
     await this.ownCache?.close()
   }
 }

@@ -15,7 +15,7 @@
  * - DATABASE_URL: the catalogue on PostgreSQL (a `hotpath_demo` schema, created and seeded once);
  *   unset, an in-memory PGlite seeded at start.
  * - CACHE_DEFAULT_TTL (5m): response-cache TTL, seconds or a duration; greater than 0.
- * - CACHE_MAX_SIZE (10000), ENABLE_COMPRESSION (true), MIN_COMPRESSION_SIZE (1024 bytes).
+ * - CACHE_MAX_SIZE (10000), CACHE_MAX_MB (64), ENABLE_COMPRESSION (true), MIN_COMPRESSION_SIZE (1024 bytes).
  * - INVALIDATE_TOKEN: enables POST /api/cache/invalidate (16+ characters).
  * - METRICS_TOKEN: when set (16+ characters), /metrics and the /api/metrics, /api/health/* and
  *   /api/cache/stats read endpoints require `Authorization: Bearer <token>`; the health probes
@@ -49,6 +49,8 @@ export interface ServerConfig {
   databaseUrl: string | undefined
   cacheDefaultTtl: Duration
   cacheMaxSize: number
+  /** L1 bytes (CACHE_MAX_MB, in MiB). */
+  cacheMaxBytes: number
   enableCompression: boolean
   minCompressionSize: number
   invalidateToken: string | undefined
@@ -81,6 +83,7 @@ export const KNOWN_VARIABLES = [
   'NATS_STREAM',
   'CACHE_DEFAULT_TTL',
   'CACHE_MAX_SIZE',
+  'CACHE_MAX_MB',
   'ENABLE_COMPRESSION',
   'MIN_COMPRESSION_SIZE',
   'INVALIDATE_TOKEN',
@@ -201,6 +204,7 @@ export function loadConfig(env: Env = process.env): ServerConfig {
     databaseUrl,
     cacheDefaultTtl: duration(env, 'CACHE_DEFAULT_TTL', '5m', false),
     cacheMaxSize: int(env, 'CACHE_MAX_SIZE', 10_000, 1, 10_000_000),
+    cacheMaxBytes: int(env, 'CACHE_MAX_MB', 64, 1, 1_000_000) * 1024 * 1024,
     enableCompression: bool(env, 'ENABLE_COMPRESSION', true),
     minCompressionSize: int(env, 'MIN_COMPRESSION_SIZE', 1024, 0, 100 * 1024 * 1024),
     invalidateToken: token,
