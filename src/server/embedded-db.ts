@@ -13,6 +13,7 @@ import { createRequire } from 'node:module'
 import { homedir, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import type { PGliteLike } from '../db/index.js'
 
 /** PGlite's own start parameters plus smaller shared buffers (a demo catalogue of 200 rows). */
 const START_PARAMS = [
@@ -41,13 +42,7 @@ const START_PARAMS = [
 ]
 
 /** What the server uses of a PGlite instance (hotpath/db takes it as `connection`). */
-export interface EmbeddedPGlite {
-  query<T>(
-    text: string,
-    params?: unknown[],
-  ): Promise<{ rows: T[]; affectedRows?: number; fields: Array<{ name: string }> }>
-  close(): Promise<void>
-}
+export type EmbeddedPGlite = PGliteLike
 
 interface PGliteModule {
   PGlite: { create(options: { loadDataDir?: Blob; startParams?: string[] }): Promise<EmbeddedPGlite> }
