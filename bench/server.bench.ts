@@ -80,9 +80,22 @@ function loadtest(args: string[]): Promise<LoadTestReport> {
   })
 }
 
+/** RSS of `pid` and its descendants (`hotpath serve` runs the server in a child process). */
 function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return m === null ? 0 : Number(m[1]) / 1024
+  let kb = 0
+  const stack = [pid]
+  while (stack.length > 0) {
+    const p = stack.pop() as number
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))
+      kb += m === null ? 0 : Number(m[1])
+      const children = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim()
+      if (children !== '') stack.push(...children.split(/\s+/).map(Number))
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return kb / 1024
 }
 
 interface Endpoint {
