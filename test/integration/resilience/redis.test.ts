@@ -8,7 +8,13 @@ import { cleanupPrefix, PrivateRedis, REDIS_URL, uniquePrefix } from '../../help
 const prefixes: string[] = []
 const clients: Redis[] = []
 function client(url = REDIS_URL): Redis {
-  const c = new Redis(url, { enableAutoPipelining: true, maxRetriesPerRequest: 1 })
+  // no silent re-send after a reconnect: a limiter script re-sent would take a second token for
+  // one answer (the exactness test counts failed calls instead)
+  const c = new Redis(url, {
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 1,
+    autoResendUnfulfilledCommands: false,
+  })
   c.on('error', () => {})
   clients.push(c)
   return c
@@ -23,7 +29,7 @@ after(async () => {
   for (const p of prefixes) await cleanupPrefix(p)
 })
 
-function childAllowed(args: string[]): Promise<number> {
+function childAllowed(args: string[]): Promise<{ allowed: number; errors: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [
       '--import',
@@ -40,7 +46,9 @@ function childAllowed(args: string[]): Promise<number> {
       err += d
     })
     child.on('exit', (code) =>
-      code === 0 ? resolve(Number(out)) : reject(new Error(`child failed: ${err}`)),
+      code === 0
+        ? resolve({ allowed: Number(out.split(' ')[0]), errors: Number(out.split(' ')[1]) })
+        : reject(new Error(`child failed: ${err}`)),
     )
   })
 }
@@ -75,7 +83,16 @@ describe('Redis rate limiter', () => {
         childAllowed([REDIS_URL, p, 'shared', String(limit), '600', algorithm, String(startAt)]),
         ourRun(),
       ])
-      assert.equal(theirs + ours, limit, `ours ${ours} + theirs ${theirs}`)
+      const total = theirs.allowed + ours
+      const errors = theirs.errors + rl.stats().redisErrors
+      const why = `ours ${ours} + theirs ${theirs.allowed}; answered by fail-closed after a Redis error or timeout: ${errors}`
+      // never more than the limit, whatever happened
+      assert.ok(total <= limit, why)
+      // exactly the limit unless a call failed closed: a call that timed out or lost its reply
+      // may still have taken its token in Redis (a fail-closed limiter then admits fewer, never
+      // more; CI once read 499 here and could not say why, hence the count)
+      if (errors === 0) assert.equal(total, limit, why)
+      else assert.ok(total >= limit - errors, why)
     })
   }
 
