@@ -10,17 +10,10 @@ import { AckPolicy, connect } from 'nats'
 import { createBus, natsTransport } from '../src/bus/index.js'
 import { bullAddBulk, bullWorker, natsRequestReply, openLoop, percentile } from './bus-peers.js'
 import { report } from './lib/harness.js'
+import { until } from './lib/proc.js'
 
 const SUITE = 'bus'
 const N = 20_000
-
-async function until(check: () => boolean, ms = 120_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error('bench: timed out')
-    await new Promise((r) => setTimeout(r, 2))
-  }
-}
 
 async function dropStreams(servers: string, prefix: string): Promise<void> {
   const nc = await connect({ servers })

@@ -22,18 +22,11 @@ import {
   pQueueRate,
 } from './bus-peers.js'
 import { report } from './lib/harness.js'
+import { until } from './lib/proc.js'
 
 const SUITE = 'bus'
 const NATS_URL = process.env.NATS_URL ?? '127.0.0.1:4222'
 const PRIOS = ['urgent', 'high', 'normal', 'low'] as const
-
-async function until(check: () => boolean | Promise<boolean>, ms = 120_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('bench: timed out')
-    await new Promise((r) => setTimeout(r, 2))
-  }
-}
 
 /** Memory transport, send -> handler: msgs/s with one class or four. */
 async function memoryRate(n: number, classes: 1 | 4): Promise<number> {

@@ -4,9 +4,9 @@
  * SOAK_SECONDS (default 60) sets the length of the reference-server soak.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
 import { report } from './lib/harness.js'
+import { rssBytes } from './lib/proc.js'
 
 const SUITE = 'fastify'
 
@@ -27,11 +27,6 @@ function start(mode: string, size = 'small'): Promise<Started> {
     child.stdout?.once('data', (d) => resolve({ port: Number(String(d).trim()), child }))
     child.once('error', reject)
   })
-}
-
-function rssOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024
 }
 
 type Result = autocannon.Result
@@ -217,7 +212,7 @@ async function gateway(): Promise<void> {
     // soak: random query strings on cached routes; RSS sampled throughout
     const soakSeconds = Number(process.env.SOAK_SECONDS ?? 60)
     const rss: number[] = []
-    const sampler = setInterval(() => rss.push(rssOf(gw.child.pid as number)), 1000)
+    const sampler = setInterval(() => rss.push(rssBytes(gw.child.pid as number)), 1000)
     let j = 0
     const soak = await run({
       url: `http://127.0.0.1:${gw.port}`,

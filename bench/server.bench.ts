@@ -9,13 +9,14 @@
  * SERVER_BENCH_SECONDS sets each endpoint's run (default 8); SERVER_BENCH_ONLY picks parts.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { LoadTestReport } from '../src/loadtest/index.js'
+import { freePort } from '../test/helpers/services.js'
 import { report } from './lib/harness.js'
+import { rssBytes } from './lib/proc.js'
 
 const SUITE = 'server'
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -27,16 +28,6 @@ const USER = 'Bearer token-alice'
 const bin = existsSync(`${root}dist/cli/main.js`)
   ? [`${root}dist/cli/main.js`]
   : ['--import', 'tsx', `${root}src/cli/main.ts`]
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-    s.once('error', reject)
-  })
-}
 
 async function startServer(): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort()
@@ -78,24 +69,6 @@ function loadtest(args: string[]): Promise<LoadTestReport> {
       }
     })
   })
-}
-
-/** RSS of `pid` and its descendants (`hotpath serve` runs the server in a child process). */
-function rssMiB(pid: number): number {
-  let kb = 0
-  const stack = [pid]
-  while (stack.length > 0) {
-    const p = stack.pop() as number
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))
-      kb += m === null ? 0 : Number(m[1])
-      const children = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim()
-      if (children !== '') stack.push(...children.split(/\s+/).map(Number))
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return kb / 1024
 }
 
 interface Endpoint {
@@ -184,7 +157,7 @@ async function cached(base: string): Promise<void> {
 
 async function soak(base: string, pid: number): Promise<void> {
   const rss: number[] = []
-  const sampler = setInterval(() => rss.push(rssMiB(pid)), 1000)
+  const sampler = setInterval(() => rss.push(rssBytes(pid, true) / 2 ** 20), 1000)
   // a random query string on the cached catalogue: every request a new cache entry (the cache's
   // bound is what keeps RSS flat)
   const dir = mkdtempSync(join(tmpdir(), 'hotpath-soak-'))
