@@ -26,6 +26,8 @@ test('bad values name the option and the value', () => {
   assert.throws(() => resolveDbOptions({ max: 0 }), /max must be a positive integer; received 0/)
   assert.throws(() => resolveDbOptions({ connection: 'mysql://x' }), /postgres:\/\/ URL/)
   assert.throws(() => resolveDbOptions({ consistency: 'weak' as never }), /'eventual' or 'strict'/)
+  assert.throws(() => resolveDbOptions({ versionTimeout: -1 }), /versionTimeout/)
+  assert.equal(resolveDbOptions({ versionTimeout: '1s' }).versionTimeoutMs, 1000)
   assert.throws(() => resolveDbOptions({ slowQuery: { analyzeSampleRate: 2 } }), /from 0 to 1/)
   assert.throws(() => resolveDbOptions({ cacheTtl: '5 years' as never }), /cacheTtl/)
 })

@@ -24,6 +24,8 @@ describe('server configuration', () => {
       [8080, 'redis://127.0.0.1:6379', 30_000, 500, false, 2048],
     )
     assert.equal(loadConfig({ CACHE_DEFAULT_TTL: '5m' }).cacheDefaultTtl, '5m')
+    assert.equal(loadConfig({}).cacheMaxBytes, 64 * 1024 * 1024)
+    assert.equal(loadConfig({ CACHE_MAX_MB: '16' }).cacheMaxBytes, 16 * 1024 * 1024)
   })
   it('rejects bad values naming the variable and the value', () => {
     assert.throws(() => loadConfig({ PORT: 'eighty' }), /PORT.*"eighty"/)
@@ -31,6 +33,8 @@ describe('server configuration', () => {
     assert.throws(() => loadConfig({ REDIS_URL: 'localhost:6379' }), /REDIS_URL.*redis:\/\//)
     assert.throws(() => loadConfig({ CACHE_DEFAULT_TTL: 'soon' }), /CACHE_DEFAULT_TTL/)
     assert.throws(() => loadConfig({ CACHE_MAX_SIZE: '0' }), /CACHE_MAX_SIZE/)
+    assert.throws(() => loadConfig({ CACHE_MAX_MB: '0' }), /CACHE_MAX_MB/)
+    assert.throws(() => loadConfig({ CACHE_MAX_MB: 'lots' }), /CACHE_MAX_MB.*"lots"/)
     assert.throws(() => loadConfig({ ENABLE_COMPRESSION: 'maybe' }), /ENABLE_COMPRESSION.*"maybe"/)
     assert.throws(() => loadConfig({ INVALIDATE_TOKEN: 'short' }), /INVALIDATE_TOKEN/)
     assert.throws(() => loadConfig({ DATABASE_URL: 'mysql://x' }), /DATABASE_URL must start with postgres/)
