@@ -309,6 +309,8 @@ export class Cache implements Instrumentable {
         trace,
       )
     }
+    // the common miss (no schema, no trace) goes straight to the loads, without an async step here
+    if (policy.schema === undefined) return this.engine.resolve(newLoad(full, key, loader, policy, signal))
     return this.getOrSetSlow(full, key, loader, policy, signal, undefined)
   }
 

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks'
 import { AbortedError, ClosedError, isHotpathError, LoaderError, LoaderTimeoutError } from '../errors.js'
 import type { CacheEngine } from './engine.js'
 import { NOTHING, type Nothing, type StaleBox } from './l2-tier.js'
+import { LazyAbort, LoadContext } from './load-context.js'
 import { runLocked } from './lock.js'
 import type { ResolvedPolicy } from './option-types.js'
 import { type CacheAnswer, type CacheLoadTrace, tracingChannels } from './tracing.js'
@@ -60,14 +61,16 @@ export function newLoad<T>(
 }
 
 interface Flight {
-  p: Promise<unknown>
-  box: StaleBox
+  readonly full: string
+  readonly p: Promise<unknown>
+  readonly box: StaleBox
 }
 
 /** The loader runs of one engine. */
 export class Loads {
   private readonly flights = new Map<string, Flight>()
-  private readonly controllers = new Set<AbortController>()
+  /** The abort handles of running loaders (close aborts them). */
+  private readonly controllers = new Set<LazyAbort>()
   private readonly runBound = (load: Load<unknown>) => this.run(load)
 
   constructor(private readonly engine: CacheEngine) {}
@@ -80,34 +83,52 @@ export class Loads {
   /**
    * The miss path of getOrSet: L1 stale, L2, single-flight, loader with grace and timeouts.
    */
-  async resolve<T>(load: Load<T>): Promise<T> {
+  resolve<T>(load: Load<T>): Promise<T> {
+    try {
+      return this.resolveNow(load)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  private resolveNow<T>(load: Load<T>): Promise<T> {
     const engine = this.engine
     const { full, policy, signal, box } = load
-    if (engine.isClosed) throw new ClosedError(`cache "${engine.options.name}"`)
-    if (signal?.aborted) throw new AbortedError(signal.reason)
-    const clock = engine.options.clock
-    let now = clock.now()
+    if (engine.isClosed) return Promise.reject(new ClosedError(`cache "${engine.options.name}"`))
+    if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason))
+    const now = engine.options.clock.now()
     engine.staleFromL1(full, policy, now, box)
-    let flight = this.flights.get(full)
-    let readDone = false
-    const l2 = engine.l2
+    const flight = this.flights.get(full)
     if (
       flight === undefined &&
       box.s === undefined &&
       (policy.swr > 0 || policy.softTimeout > 0) &&
-      l2 !== undefined &&
+      engine.l2 !== undefined &&
       !policy.skipL2
     ) {
-      // stale-while-revalidate and the soft timeout need to know about a stale L2 copy before
-      // the loader starts, so read L2 first (the flight then skips its own read)
-      const fromL2 = await l2.read(full, policy, box)
-      if (fromL2 !== NOTHING) {
-        load.answer = 'l2'
-        return fromL2 as T
-      }
-      readDone = true
-      flight = this.flights.get(full)
+      return this.l2First(load)
     }
+    // the common miss (no stale value to weigh) adds no async step of its own
+    return this.follow(load, flight, now, false)
+  }
+
+  /**
+   * Stale-while-revalidate and the soft timeout need to know about a stale L2 copy before the
+   * loader starts, so L2 is read first (the flight then skips its own read).
+   */
+  private async l2First<T>(load: Load<T>): Promise<T> {
+    const engine = this.engine
+    const fromL2 = await (engine.l2 as NonNullable<CacheEngine['l2']>).read(load.full, load.policy, load.box)
+    if (fromL2 !== NOTHING) {
+      load.answer = 'l2'
+      return fromL2 as T
+    }
+    return this.follow(load, this.flights.get(load.full), engine.options.clock.now(), true)
+  }
+
+  /** Starts or joins the flight of `load`, then waits for it (or serves a stale value). */
+  private follow<T>(load: Load<T>, flight: Flight | undefined, now: number, readDone: boolean): Promise<T> {
+    const box = load.box
     let p: Promise<T | Nothing>
     if (flight === undefined) {
       load.l2Read = readDone
@@ -118,24 +139,30 @@ export class Loads {
       if (box.s === undefined) box.s = flight.box.s
     }
     const stale = box.s
-    if (readDone) now = clock.now()
-    if (
-      stale !== undefined &&
-      policy.swr > 0 &&
-      now < stale.expiresAt + policy.swr &&
-      now < stale.staleUntil
-    ) {
+    if (stale === undefined) return this.race(p, 0, load.signal) as Promise<T>
+    return this.withStale(load, p, stale, now)
+  }
+
+  private async withStale<T>(
+    load: Load<T>,
+    p: Promise<T | Nothing>,
+    stale: NonNullable<StaleBox['s']>,
+    now: number,
+  ): Promise<T> {
+    const { full, policy, signal } = load
+    const engine = this.engine
+    if (policy.swr > 0 && now < stale.expiresAt + policy.swr && now < stale.staleUntil) {
       p.catch(() => {})
       engine.serveStale(full, 'swr')
       load.answer = 'stale'
       return stale.value as T
     }
     let result: T | Nothing
-    if (stale !== undefined && policy.softTimeout > 0 && now < stale.staleUntil) {
+    if (policy.softTimeout > 0 && now < stale.staleUntil) {
       result = await this.race(p, policy.softTimeout, signal)
       // the stale value is checked against the clock when it is served, not when it was found
       // (regression: a caller joining a long load was served a value 700 ms past ttl + grace)
-      if (result === NOTHING && clock.now() < stale.staleUntil) {
+      if (result === NOTHING && engine.options.clock.now() < stale.staleUntil) {
         p.catch(() => {})
         engine.serveStale(full, 'soft-timeout')
         load.answer = 'stale'
@@ -149,14 +176,18 @@ export class Loads {
   }
 
   private start<T>(load: Load<T>, p: Promise<T>): Promise<T> {
-    const full = load.full
-    const flight: Flight = { p, box: load.box }
-    this.flights.set(full, flight)
-    const clear = () => {
-      if (this.flights.get(full) === flight) this.flights.delete(full)
-    }
-    p.then(clear, clear)
+    const flight: Flight = { full: load.full, p, box: load.box }
+    this.flights.set(flight.full, flight)
+    p.then(
+      () => this.land(flight),
+      () => this.land(flight),
+    )
     return p
+  }
+
+  /** A flight ended: later callers start a new one. */
+  private land(flight: Flight): void {
+    if (this.flights.get(flight.full) === flight) this.flights.delete(flight.full)
   }
 
   /** Waits for `p`, or NOTHING after `ms` (0: no limit); rejects when `signal` aborts. */
@@ -185,15 +216,28 @@ export class Loads {
   }
 
   /** One flight: L2, then (under the lock if configured) the loader. */
-  private async fly<T>(load: Load<T>): Promise<T> {
+  private fly<T>(load: Load<T>): Promise<T> {
     const l2 = this.engine.l2
-    if (!load.l2Read && l2 !== undefined) {
-      const fromL2 = await l2.read(load.full, load.policy, load.box)
-      if (fromL2 !== NOTHING) {
-        load.answer = 'l2'
-        return fromL2 as T
-      }
+    // without L2 (or with it read already) no extra async step before the loader
+    if (!load.l2Read && l2 !== undefined) return this.flyAfterL2(load)
+    return this.runMaybeLocked(load)
+  }
+
+  private async flyAfterL2<T>(load: Load<T>): Promise<T> {
+    const fromL2 = await (this.engine.l2 as NonNullable<CacheEngine['l2']>).read(
+      load.full,
+      load.policy,
+      load.box,
+    )
+    if (fromL2 !== NOTHING) {
+      load.answer = 'l2'
+      return fromL2 as T
     }
+    return this.runMaybeLocked(load)
+  }
+
+  private runMaybeLocked<T>(load: Load<T>): Promise<T> {
+    const l2 = this.engine.l2
     const lock = this.engine.options.lock
     if (lock !== undefined && l2 !== undefined && !load.policy.skipL2) {
       return runLocked(this.engine, l2, lock, load, this.runBound as (l: Load<T>) => Promise<T>)
@@ -219,16 +263,14 @@ export class Loads {
     const engine = this.engine
     const { full, key, policy } = load
     const stale = load.box.s
-    const ac = new AbortController()
+    const ac = new LoadContext<T>(key, stale?.value as T | undefined)
     this.controllers.add(ac)
     const clock = engine.options.clock
     if (!load.batched) engine.count('loads')
     const t0 = performance.now()
     let timer: unknown
     try {
-      let p = Promise.resolve().then(() =>
-        load.loader({ key, signal: ac.signal, stale: stale?.value as T | undefined }),
-      )
+      let p = Promise.resolve().then(() => load.loader(ac))
       if (policy.hardTimeout > 0) {
         p = Promise.race([
           p,
@@ -286,7 +328,7 @@ export class Loads {
     signal: AbortSignal | undefined,
   ): Array<Promise<T | undefined>> {
     const engine = this.engine
-    const ac = new AbortController()
+    const ac = new LazyAbort()
     this.controllers.add(ac)
     const onAbort = () => ac.abort(signal?.reason)
     signal?.addEventListener('abort', onAbort, { once: true })
@@ -300,7 +342,7 @@ export class Loads {
         : undefined
     engine.count('loads')
     const keys = misses.map((m) => m.key)
-    const result = Promise.resolve().then(() => batch(keys, { signal: ac.signal }))
+    const result = Promise.resolve().then(() => batch(keys, ac))
     const done = () => {
       if (timer !== undefined) clock.clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)

@@ -136,7 +136,9 @@ export class CachedReads {
         key,
         async (ctx) => {
           this.d.counters.cacheMisses++
-          const r = await this.d.exec(e, params, ctx.signal)
+          // the load's signal (aborted by the cache's hard timeout or close) reaches the statement
+          // only when the caller passed a signal: making one costs more than the rest of a miss
+          const r = await this.d.exec(e, params, signal === undefined ? undefined : ctx.signal)
           const rows = r.rows
           for (let i = 0; i < rows.length; i++) Object.freeze(rows[i])
           Object.freeze(rows)

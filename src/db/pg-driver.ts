@@ -11,19 +11,26 @@ import { DbQueryError } from './errors.js'
 import type { ListeningClient } from './external.js'
 import { Histogram } from './histogram.js'
 
+/** A statement's result as node-postgres reports it. */
+export interface PgResultLike {
+  rows: Array<Record<string, unknown>>
+  rowCount: number | null
+  command: string
+}
+
 /** The parts of a node-postgres client that hotpath uses. */
 export interface PgClientLike {
-  query(config: { text: string; values: unknown[] }): Promise<{
-    rows: Array<Record<string, unknown>>
-    rowCount: number | null
-    command: string
-  }>
+  query(config: { text: string; values: unknown[] }): Promise<PgResultLike>
+  /** The callback form (what `pool.query` uses): no promise of node-postgres' own per statement. */
+  query(text: string, values: unknown[], callback: (err: Error | null, result: PgResultLike) => void): void
   release(err?: Error | boolean): void
 }
 
 /** The parts of a node-postgres `Pool` that hotpath uses; any `pg.Pool` is one. */
 export interface PgPoolLike {
   connect(): Promise<PgClientLike>
+  /** The callback form (what `pool.query` uses). */
+  connect(callback: (err: Error | undefined, client: PgClientLike | undefined) => void): void
   end(): Promise<void>
   readonly totalCount: number
   readonly idleCount: number
@@ -164,44 +171,74 @@ export class PgDriver implements Driver {
     }
   }
 
-  async run(text: string, params: readonly unknown[], signal: AbortSignal | undefined): Promise<RawResult> {
+  /**
+   * One statement the way `pool.query` runs it (callback forms of connect and query, one promise
+   * of ours), plus the acquire timing; with a signal, one abort listener covers the wait for a
+   * connection and the statement.
+   */
+  run(text: string, params: readonly unknown[], signal: AbortSignal | undefined): Promise<RawResult> {
     if (signal !== undefined) return this.runAbortable(text, params, signal)
-    // the common case in one frame: no signal, so no listener and no extra async layer
-    const start = this.beforeAcquire()
-    let client: PgClientLike
-    try {
-      client = await this.o.pool.connect()
-    } catch (err) {
-      throw this.acquireFailed(err)
-    }
-    this.acquired(start)
-    let broken: Error | undefined
-    try {
-      const r = await client.query({ text, values: params as unknown[] })
-      return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length, command: r.command ?? '' }
-    } catch (err) {
-      broken = brokenConnection(err)
-      throw err
-    } finally {
-      client.release(broken)
-    }
+    return new Promise<RawResult>((resolve, reject) => {
+      const start = this.beforeAcquire()
+      this.o.pool.connect((err, client) => {
+        if (client === undefined || (err !== undefined && err !== null)) {
+          reject(this.acquireFailed(err))
+          return
+        }
+        this.acquired(start)
+        send(client, text, params, resolve, reject)
+      })
+    })
   }
 
-  private async runAbortable(
-    text: string,
-    params: readonly unknown[],
-    signal: AbortSignal,
-  ): Promise<RawResult> {
-    const client = await this.acquire(signal)
-    let broken: Error | undefined
-    try {
-      return await this.exec(client, text, params, signal)
-    } catch (err) {
-      broken = brokenConnection(err)
-      throw err
-    } finally {
-      client.release(broken)
-    }
+  private runAbortable(text: string, params: readonly unknown[], signal: AbortSignal): Promise<RawResult> {
+    if (signal.aborted) return Promise.reject(new AbortedError(signal.reason))
+    return new Promise<RawResult>((resolve, reject) => {
+      // undefined while waiting for a connection; null once the wait was abandoned
+      let held: PgClientLike | null | undefined
+      const onAbort = () => {
+        if (held !== undefined && held !== null) {
+          void this.cancel(held)
+          return
+        }
+        held = null
+        this.canceledAcquires++
+        reject(new AbortedError(signal.reason))
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      const start = this.beforeAcquire()
+      this.o.pool.connect((err, client) => {
+        if (held === null) {
+          // the caller gave up waiting: the connection goes straight back
+          client?.release()
+          return
+        }
+        if (client === undefined || (err !== undefined && err !== null)) {
+          signal.removeEventListener('abort', onAbort)
+          reject(this.acquireFailed(err))
+          return
+        }
+        this.acquired(start)
+        held = client
+        send(
+          client,
+          text,
+          params,
+          (r) => {
+            signal.removeEventListener('abort', onAbort)
+            resolve(r)
+          },
+          (e) => {
+            signal.removeEventListener('abort', onAbort)
+            reject(
+              signal.aborted && (e as { code?: string }).code === '57014'
+                ? new AbortedError(signal.reason)
+                : e,
+            )
+          },
+        )
+      })
+    })
   }
 
   async session<T>(fn: (conn: Runner) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -253,6 +290,30 @@ export class PgDriver implements Driver {
 
   async close(): Promise<void> {
     if (this.o.owned) await this.o.pool.end()
+  }
+}
+
+/** Sends one statement on a borrowed client and hands the client back when it is answered. */
+function send(
+  client: PgClientLike,
+  text: string,
+  params: readonly unknown[],
+  resolve: (r: RawResult) => void,
+  reject: (e: unknown) => void,
+): void {
+  try {
+    client.query(text, params as unknown[], (err, r) => {
+      if (err !== null && err !== undefined) {
+        client.release(brokenConnection(err))
+        reject(err)
+        return
+      }
+      client.release()
+      resolve({ rows: r.rows, rowCount: r.rowCount ?? r.rows.length, command: r.command ?? '' })
+    })
+  } catch (err) {
+    client.release(brokenConnection(err))
+    reject(err)
   }
 }
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createCache } from '../../../src/cache/index.js'
+import { type Cache, createCache } from '../../../src/cache/index.js'
 import { createDb, type Db, DbQueryError, sql } from '../../../src/db/index.js'
+import { isHotpathError } from '../../../src/errors.js'
 import { FakeClock } from '../../../src/time.js'
 import { BACKENDS, type Backend, memoryCache, until } from './support.js'
 
@@ -191,6 +192,70 @@ describe('the stale refill race (drizzle#5828) on pg', () => {
       await b.close()
     }
   })
+})
+
+describe("a cached miss and the cache's hard timeout on pg", () => {
+  const running = async (b: Backend, marker: string) =>
+    (
+      await b.raw(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1 AND query NOT LIKE '%pg_stat_activity%'",
+        [`%${marker}%`],
+      )
+    )[0]?.n as number
+  const timedCache = () =>
+    createCache({
+      memory: { maxEntries: 100, maxBytes: 1_000_000 },
+      earlyRefreshBeta: 0,
+      timeouts: { hard: '200ms' },
+    })
+
+  /** Runs `fn` with a pg client over `cache`, then closes both. */
+  async function withDb(cache: Cache, fn: (db: Db, b: Backend) => Promise<void>): Promise<void> {
+    const b = BACKENDS[0]?.() as Backend
+    try {
+      await fn(await b.open({ cache }), b)
+    } finally {
+      await cache.close()
+      await b.close()
+    }
+  }
+
+  test('with a signal, the hard timeout cancels the statement on the server', () =>
+    withDb(timedCache(), async (db, b) => {
+      const p = db.query("SELECT pg_sleep(5), 'hard-with-signal' AS m", [], {
+        cache: true,
+        signal: new AbortController().signal,
+      })
+      await assert.rejects(p, (e: unknown) => isHotpathError(e, 'E_LOADER_TIMEOUT'))
+      await until(
+        async () => (await running(b, 'hard-with-signal')) === 0,
+        'the statement to be cancelled',
+        2000,
+      )
+    }))
+
+  test('without a signal, the caller gets the timeout and the statement runs to its end (no signal is made)', () =>
+    withDb(timedCache(), async (db, b) => {
+      const p = db.query("SELECT pg_sleep(0.8), 'hard-no-signal' AS m", [], { cache: true })
+      await assert.rejects(p, (e: unknown) => isHotpathError(e, 'E_LOADER_TIMEOUT'))
+      assert.equal(await running(b, 'hard-no-signal'), 1, 'still running after the timeout')
+      await until(async () => (await running(b, 'hard-no-signal')) === 0, 'the statement to end', 3000)
+      const again = await db.query<{ m: string }>("SELECT 'after' AS m", [], { cache: true })
+      assert.equal(again.rows[0]?.m, 'after')
+    }))
+
+  test('a signal aborts the wait of a cached miss; the load goes on for the callers that joined it', () =>
+    withDb(memoryCache(), async (db) => {
+      const text = "SELECT pg_sleep(0.3), 'joined' AS m"
+      const ac = new AbortController()
+      const first = db.query<{ m: string }>(text, [], { cache: true, signal: ac.signal })
+      const second = db.query<{ m: string }>(text, [], { cache: true })
+      setTimeout(() => ac.abort(), 50)
+      await assert.rejects(first, (e: unknown) => isHotpathError(e, 'E_ABORTED'))
+      assert.equal((await second).rows[0]?.m, 'joined')
+      assert.equal(db.stats().cacheMisses, 1, 'one load for both callers')
+      assert.equal((await db.query(text, [], { cache: true })).cached, true)
+    }))
 })
 
 describe('writes made outside the app (pg, opt-in triggers + LISTEN/NOTIFY)', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { DbQueryError, sql } from '../../../src/db/index.js'
+import { type Db, type DbOptions, DbQueryError, sql } from '../../../src/db/index.js'
 import { isHotpathError } from '../../../src/errors.js'
 import { BACKENDS, type Backend } from './support.js'
 
@@ -149,18 +149,55 @@ for (const make of BACKENDS) {
 }
 
 describe('db client on pg only', () => {
-  test('an AbortSignal cancels a running statement on the server', async () => {
+  /** Runs `fn` with a pg client (options `extra`), then drops its schema. */
+  async function withPg(extra: DbOptions, fn: (db: Db) => Promise<void>): Promise<void> {
     const b = BACKENDS[0]?.() as Backend
     try {
-      const db = await b.open()
+      await fn(await b.open(extra))
+    } finally {
+      await b.close()
+    }
+  }
+
+  test('an AbortSignal cancels a running statement on the server', () =>
+    withPg({}, async (db) => {
       const ac = new AbortController()
       const p = db.query('SELECT pg_sleep(30)', [], { signal: ac.signal })
       setTimeout(() => ac.abort(), 100)
       await assert.rejects(p, (e: unknown) => isHotpathError(e, 'E_ABORTED'))
       const r = await db.query<{ n: number }>('SELECT 1 AS n')
       assert.equal(r.rows[0]?.n, 1)
-    } finally {
-      await b.close()
-    }
-  })
+    }))
+
+  test('an AbortSignal abandons the wait for a connection, and that connection goes back to the pool', () =>
+    withPg({ max: 1 }, async (db) => {
+      const busy = db.query('SELECT pg_sleep(0.3)')
+      const ac = new AbortController()
+      const waiting = db.query('SELECT 1', [], { signal: ac.signal })
+      setTimeout(() => ac.abort(), 50)
+      await assert.rejects(waiting, (e: unknown) => isHotpathError(e, 'E_ABORTED'))
+      assert.equal(db.poolStats().canceledAcquires, 1)
+      await busy
+      // the one connection was handed to the abandoned wait and must have come straight back
+      const r = await db.query<{ n: number }>('SELECT 2 AS n', [], { signal: new AbortController().signal })
+      assert.equal(r.rows[0]?.n, 2)
+      const p = db.poolStats()
+      assert.deepEqual([p.total, p.idle, p.waiting], [1, 1, 0])
+    }))
+
+  test('a statement with a signal that fails with an SQL error rejects with it and keeps the connection', () =>
+    withPg({ max: 1 }, async (db) => {
+      const signal = new AbortController().signal
+      await assert.rejects(
+        () => db.query('SELECT 1 / 0', [], { signal }),
+        (e: unknown) => e instanceof DbQueryError && e.sqlState === '22012',
+      )
+      await assert.rejects(
+        () => db.query('SELECT 1 / 0'),
+        (e: unknown) => e instanceof DbQueryError,
+      )
+      const r = await db.query<{ n: number }>('SELECT 3 AS n', [], { signal })
+      assert.equal(r.rows[0]?.n, 3)
+      assert.equal(db.poolStats().total, 1)
+    }))
 })

@@ -169,6 +169,43 @@ describe('cache (memory tier, fake clock)', () => {
     assert.equal(cache.stats().loader.timeouts, 1)
   })
 
+  it('the loader signal is made on first read: read after the hard timeout or close, it is already aborted', async () => {
+    const clock = new FakeClock()
+    const cache = createCache({ clock, timeouts: { hard: 100 } })
+    let ctxOf: { readonly signal: AbortSignal; readonly key: string } | undefined
+    const p = cache.getOrSet('k', (ctx) => {
+      ctxOf = ctx
+      return new Promise<string>(() => {})
+    })
+    await flush()
+    clock.advance(100)
+    await assert.rejects(p, (e) => isHotpathError(e, 'E_LOADER_TIMEOUT'))
+    assert.equal(ctxOf?.key, 'k')
+    assert.equal(ctxOf?.signal.aborted, true, 'read late, after the timeout')
+    assert.ok(isHotpathError(ctxOf?.signal.reason, 'E_LOADER_TIMEOUT'), 'with the timeout as its reason')
+    assert.equal(ctxOf?.signal, ctxOf?.signal, 'one signal per load')
+
+    const other = createCache({})
+    let late: { readonly signal: AbortSignal } | undefined
+    let early: AbortSignal | undefined
+    const q = other.getOrSet('a', (ctx) => {
+      late = ctx
+      return new Promise<string>(() => {})
+    })
+    const r = other.getOrSet('b', (ctx) => {
+      early = ctx.signal
+      return new Promise<string>(() => {})
+    })
+    q.catch(() => {})
+    r.catch(() => {})
+    await flush()
+    assert.equal(early?.aborted, false)
+    await other.close()
+    assert.equal(early?.aborted, true, 'a signal read before close() is aborted by it')
+    assert.equal(late?.signal.aborted, true, 'a signal first read after close() is aborted too')
+    assert.ok(isHotpathError(late?.signal.reason, 'E_CLOSED'))
+  })
+
   it('stale-while-revalidate: answers stale at once and refreshes once', async () => {
     const clock = new FakeClock()
     const cache = createCache({ clock, ttl: 100, grace: 1000, staleWhileRevalidate: 500 })
