@@ -109,7 +109,6 @@ export class Loader<K, V, C = K> implements Instrumentable {
   private keysLoaded = 0
   private errors = 0
   private detach: Disposer | undefined
-
   constructor(
     private readonly batchFn: BatchFn<K, V>,
     options: LoaderOptions<K, C> = {},
@@ -152,49 +151,61 @@ export class Loader<K, V, C = K> implements Instrumentable {
 
   /** Loads one key: batched with the other loads of this tick, or from the cache. */
   load(key: K): Promise<V> {
+    // kept small so that V8 inlines it into the caller: without a cache a load is a push
+    if (this.maxEntries === 0 && key !== null && key !== undefined) {
+      this.loads++
+      return this.enqueue(key)
+    }
+    return this.loadCached(key)
+  }
+
+  private loadCached(key: K): Promise<V> {
     if (key === null || key === undefined) {
       return Promise.reject(new TypeError(`load() needs a key; received ${String(key)}`))
     }
     this.loads++
     const ck = this.cacheKey(key)
-    if (this.maxEntries > 0) {
-      const slot = this.map.get(ck)
-      if (slot !== undefined) {
-        if (slot.expires > this.clock.now()) {
-          // move to the most-recent end: Map order is the LRU order
-          this.map.delete(ck)
-          this.map.set(ck, slot)
-          this.hits++
-          return slot.promise
-        }
+    const slot = this.map.get(ck)
+    if (slot !== undefined) {
+      if (slot.expires > this.clock.now()) {
+        // move to the most-recent end: Map order is the LRU order
         this.map.delete(ck)
+        this.map.set(ck, slot)
+        this.hits++
+        return slot.promise
       }
+      this.map.delete(ck)
     }
+    const promise = this.enqueue(key)
+    this.map.set(ck, { promise, expires: this.clock.now() + this.ttl })
+    if (this.map.size > this.maxEntries) {
+      const oldest = this.map.keys().next().value
+      this.map.delete(oldest)
+    }
+    promise.catch(() => {
+      const s = this.map.get(ck)
+      if (s?.promise === promise) this.map.delete(ck)
+    })
+    return promise
+  }
+
+  /** Adds `key` to the batch being gathered (a new one when there is none, or it is full). */
+  private enqueue(key: K): Promise<V> {
     let p = this.pending
-    if (p === undefined || p.keys.length >= this.maxBatch) {
-      p = { keys: [], resolves: [], rejects: [], since: performance.now() }
-      const batch = p
-      this.pending = p
-      schedule(() => this.dispatch(batch))
-    }
+    if (p === undefined || p.keys.length >= this.maxBatch) p = this.open()
+    p.keys.push(key)
     const batch = p
-    batch.keys.push(key)
-    const promise = new Promise<V>((resolve, reject) => {
+    return new Promise<V>((resolve, reject) => {
       batch.resolves.push(resolve)
       batch.rejects.push(reject)
     })
-    if (this.maxEntries > 0) {
-      this.map.set(ck, { promise, expires: this.clock.now() + this.ttl })
-      if (this.map.size > this.maxEntries) {
-        const oldest = this.map.keys().next().value
-        this.map.delete(oldest)
-      }
-      promise.catch(() => {
-        const s = this.map.get(ck)
-        if (s?.promise === promise) this.map.delete(ck)
-      })
-    }
-    return promise
+  }
+
+  private open(): Pending<K, V> {
+    const batch: Pending<K, V> = { keys: [], resolves: [], rejects: [], since: performance.now() }
+    this.pending = batch
+    schedule(() => this.dispatch(batch))
+    return batch
   }
 
   /** Loads several keys; each entry is the value or the Error for that key (like DataLoader). */
@@ -205,25 +216,35 @@ export class Loader<K, V, C = K> implements Instrumentable {
     )
   }
 
-  private async dispatch(p: Pending<K, V>): Promise<void> {
+  private dispatch(p: Pending<K, V>): void {
     if (this.pending === p) this.pending = undefined
     const start = performance.now()
     this.waits.record(start - p.since)
     this.sizes.record(p.keys.length)
     this.batches++
     this.keysLoaded += p.keys.length
-    let values: ReadonlyArray<V | Error>
+    let answer: Promise<ReadonlyArray<V | Error>>
     try {
-      values = await this.batchFn(p.keys)
-      if (!Array.isArray(values) || values.length !== p.keys.length) {
-        throw new TypeError(
-          `the batch function must return an array of ${p.keys.length} values (one per key, in order); it returned ${Array.isArray(values) ? `${values.length}` : typeof values}`,
-        )
-      }
+      answer = Promise.resolve(this.batchFn(p.keys))
     } catch (err) {
-      this.errors++
-      this.finish(p, start, false)
-      for (const reject of p.rejects) reject(err)
+      this.fail(p, start, err)
+      return
+    }
+    answer.then(
+      (values) => this.deliver(p, start, values),
+      (err: unknown) => this.fail(p, start, err),
+    )
+  }
+
+  private deliver(p: Pending<K, V>, start: number, values: ReadonlyArray<V | Error>): void {
+    if (!Array.isArray(values) || values.length !== p.keys.length) {
+      this.fail(
+        p,
+        start,
+        new TypeError(
+          `the batch function must return an array of ${p.keys.length} values (one per key, in order); it returned ${Array.isArray(values) ? `${values.length}` : typeof values}`,
+        ),
+      )
       return
     }
     this.finish(p, start, true)
@@ -233,6 +254,12 @@ export class Loader<K, V, C = K> implements Instrumentable {
       if (v instanceof Error) (rejects[i] as (e: unknown) => void)(v)
       else (resolves[i] as (v: V) => void)(v)
     }
+  }
+
+  private fail(p: Pending<K, V>, start: number, err: unknown): void {
+    this.errors++
+    this.finish(p, start, false)
+    for (const reject of p.rejects) reject(err)
   }
 
   private finish(p: Pending<K, V>, start: number, ok: boolean): void {

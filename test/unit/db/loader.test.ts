@@ -148,3 +148,54 @@ test('loadMany returns values and Errors in key order', async () => {
   assert.ok(out[1] instanceof Error)
   assert.equal(out[2], 2)
 })
+
+test('a batch function that throws synchronously or rejects fails every load of that batch only', async () => {
+  let mode: 'throw' | 'reject' | 'ok' = 'throw'
+  const loader = createLoader(
+    ((keys: readonly number[]) => {
+      if (mode === 'throw') throw new Error('sync boom')
+      if (mode === 'reject') return Promise.reject(new Error('async boom'))
+      return Promise.resolve(keys.map((k) => k + 1))
+    }) as (keys: readonly number[]) => Promise<number[]>,
+    { cache: false },
+  )
+  for (const [m, message] of [
+    ['throw', /sync boom/],
+    ['reject', /async boom/],
+  ] as const) {
+    mode = m
+    const res = await Promise.allSettled([loader.load(1), loader.load(2)])
+    assert.deepEqual(
+      res.map((r) => r.status),
+      ['rejected', 'rejected'],
+    )
+    for (const r of res) assert.match(String((r as PromiseRejectedResult).reason), message)
+  }
+  mode = 'ok'
+  assert.deepEqual(await Promise.all([loader.load(1), loader.load(2)]), [2, 3])
+  const s = loader.stats()
+  assert.deepEqual([s.loads, s.batches, s.errors, s.keysLoaded], [6, 3, 2, 6])
+  assert.equal(s.batchDuration.count, 3)
+})
+
+test('without a cache a null key is still refused, and cacheKeyFn is not needed', async () => {
+  let keyed = 0
+  const loader = createLoader(async (keys: readonly number[]) => keys.map((k) => k * 3), {
+    cache: false,
+    cacheKeyFn: (k: number) => {
+      keyed++
+      return k
+    },
+  })
+  await assert.rejects(loader.load(null as unknown as number), /needs a key/)
+  assert.equal(await loader.load(4), 12)
+  assert.equal(keyed, 0, 'no cache, so no cache key is computed')
+  assert.equal(loader.stats().loads, 1)
+})
+
+test('a batch function may return a plain array (not a promise)', async () => {
+  const loader = createLoader(((keys: readonly number[]) => keys.map((k) => -k)) as never as (
+    keys: readonly number[],
+  ) => Promise<number[]>)
+  assert.deepEqual(await Promise.all([loader.load(1), loader.load(2)]), [-1, -2])
+})
