@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createHook } from 'node:async_hooks'
 import { describe, it } from 'node:test'
 import { z } from 'zod'
 import { createCache } from '../../../src/cache/index.js'
@@ -488,6 +489,39 @@ describe('getOrSetMany goes through the same loader machinery as getOrSet (regre
     assert.deepEqual(await many, ['A', 'B'])
     assert.equal(await one, 'A')
     assert.equal(ran, false)
+  })
+})
+
+describe('the system clock, read once per turn of the event loop', () => {
+  it('reads arm no timer (regression: a 1 ms timer per reading woke an idle loop every millisecond)', async () => {
+    const cache = createCache({ memory: { maxEntries: 10, maxBytes: 100_000 } })
+    await cache.set('k', 'v')
+    await new Promise<void>((r) => setImmediate(r))
+    let timers = 0
+    const hook = createHook({
+      init(_id, type) {
+        if (type === 'Timeout') timers++
+      },
+    }).enable()
+    try {
+      assert.equal(cache.getSync('k'), 'v')
+      assert.equal(cache.getSync('missing'), undefined)
+      assert.equal(await cache.get('k'), 'v')
+      assert.equal(await cache.getOrSet('other', () => 'loaded'), 'loaded')
+    } finally {
+      hook.disable()
+    }
+    assert.equal(timers, 0)
+    await cache.close()
+  })
+
+  it('an entry past its TTL is not served once the loop has turned', async () => {
+    const cache = createCache({ memory: { maxEntries: 10, maxBytes: 100_000 }, ttl: 30 })
+    await cache.set('k', 'v')
+    assert.equal(cache.getSync('k'), 'v')
+    await new Promise<void>((r) => setTimeout(r, 60))
+    assert.equal(cache.getSync('k'), undefined)
+    await cache.close()
   })
 })
 
