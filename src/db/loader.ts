@@ -71,9 +71,8 @@ export interface LoaderStats {
 
 interface Pending<K, V> {
   keys: K[]
-  /** Parallel to `keys` (two arrays rather than an object per key). */
-  resolves: Array<(v: V) => void>
-  rejects: Array<(e: unknown) => void>
+  /** Parallel to `keys`. */
+  settle: Array<{ resolve: (v: V) => void; reject: (e: unknown) => void }>
   since: number
 }
 
@@ -196,13 +195,12 @@ export class Loader<K, V, C = K> implements Instrumentable {
     p.keys.push(key)
     const batch = p
     return new Promise<V>((resolve, reject) => {
-      batch.resolves.push(resolve)
-      batch.rejects.push(reject)
+      batch.settle.push({ resolve, reject })
     })
   }
 
   private open(): Pending<K, V> {
-    const batch: Pending<K, V> = { keys: [], resolves: [], rejects: [], since: performance.now() }
+    const batch: Pending<K, V> = { keys: [], settle: [], since: performance.now() }
     this.pending = batch
     schedule(() => this.dispatch(batch))
     return batch
@@ -248,18 +246,19 @@ export class Loader<K, V, C = K> implements Instrumentable {
       return
     }
     this.finish(p, start, true)
-    const { resolves, rejects } = p
+    const settle = p.settle
     for (let i = 0; i < values.length; i++) {
       const v = values[i] as V | Error
-      if (v instanceof Error) (rejects[i] as (e: unknown) => void)(v)
-      else (resolves[i] as (v: V) => void)(v)
+      const s = settle[i] as { resolve: (v: V) => void; reject: (e: unknown) => void }
+      if (v instanceof Error) s.reject(v)
+      else s.resolve(v)
     }
   }
 
   private fail(p: Pending<K, V>, start: number, err: unknown): void {
     this.errors++
     this.finish(p, start, false)
-    for (const reject of p.rejects) reject(err)
+    for (const s of p.settle) s.reject(err)
   }
 
   private finish(p: Pending<K, V>, start: number, ok: boolean): void {
