@@ -326,11 +326,7 @@ export function busConformance(name: string, target: ConformanceTarget): void {
           assert.deepEqual(lost(), [])
           assert.ok(done.has(sent[sent.length - 1] as number), 'a job sent after the restart was handled')
         } finally {
-          await consumer.close({ drain: false }).catch(() => {})
-          await sender.close({ drain: false }).catch(() => {})
-          await consumerT.close().catch(() => {})
-          await senderT.close().catch(() => {})
-          await server.close()
+          await server.close([consumer, sender], [consumerT, senderT])
         }
       })
     }

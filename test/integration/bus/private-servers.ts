@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Bus, Transport } from '../../../src/bus/index.js'
 import { freePort } from '../../helpers/services.js'
 
 /** A server process on a free loopback port whose data directory outlives its restarts. */
@@ -89,8 +90,10 @@ export class PrivateServer {
     await exited
   }
 
-  /** Stops the server and removes its data. */
-  async close(): Promise<void> {
+  /** Closes `buses` and then `transports` (those on this server), stops the server and removes its data. */
+  async close(buses: Bus[] = [], transports: Transport[] = []): Promise<void> {
+    for (const b of buses) await b.close({ drain: false }).catch(() => {})
+    for (const t of transports) await t.close().catch(() => {})
     await this.stop()
     rmSync(this.dir, { recursive: true, force: true })
   }
