@@ -20,7 +20,9 @@ import type {
   NatsConnection,
   Subscription,
 } from 'nats'
+import { ClosedError } from '../errors.js'
 import { BusTransportError } from './errors.js'
+import { dial, NatsHealth } from './nats-connection.js'
 import {
   NatsNames,
   type NatsTransportOptions,
@@ -35,6 +37,7 @@ import type {
   Envelope,
   Reply,
   Transport,
+  TransportHealth,
   TransportSink,
 } from './types.js'
 
@@ -81,10 +84,22 @@ export class NatsTransport implements Transport {
   private readonly inflight = new Map<Envelope, Handle>()
   private heartbeatTimer: unknown
   private closed = false
+  private readonly healthWatch: NatsHealth
+  /** Ends the wait between two connection attempts. */
+  private wake = () => {}
 
   constructor(options: NatsTransportOptions) {
     this.o = resolveNatsOptions(options)
     this.names = new NatsNames(this.o.stream)
+    this.healthWatch = new NatsHealth(this.o.clock)
+  }
+
+  /**
+   * The connection as last observed, without I/O: status events say when it drops or comes
+   * back, a background PING every 2 s (500 ms deadline) catches a server that answers nothing.
+   */
+  health(): TransportHealth {
+    return this.healthWatch.check()
   }
 
   /** Connects (loading `nats`) and makes sure the streams exist. */
@@ -107,14 +122,24 @@ export class NatsTransport implements Transport {
         )
       }
       try {
-        nc = await nats.connect({
-          servers: this.o.servers as string[],
-          name: `hotpath-bus:${this.o.stream}`,
-          // like ioredis: a server that is not up yet (or restarts) is waited for, not fatal
-          waitOnFirstConnect: true,
-          maxReconnectAttempts: -1,
-        })
+        // like ioredis: a server that is not up yet (or restarts) is waited for, not fatal;
+        // close() ends the wait
+        nc = await dial(
+          nats,
+          {
+            servers: this.o.servers as string[],
+            name: `hotpath-bus:${this.o.stream}`,
+            maxReconnectAttempts: -1,
+          },
+          () => this.closed,
+          (ms) =>
+            new Promise<void>((resolve) => {
+              this.wake = resolve
+              this.o.clock.setBackgroundTimeout(resolve, ms)
+            }),
+        )
       } catch (err) {
+        if (this.closed) throw new ClosedError(`NATS transport "${this.o.stream}"`)
         throw new BusTransportError(
           `connecting to NATS at ${String(this.o.servers)} failed`,
           'check the URL and that nats-server runs with JetStream (-js)',
@@ -125,6 +150,7 @@ export class NatsTransport implements Transport {
     try {
       const jsm = await nc.jetstreamManager()
       await ensureStreams(jsm, this.names, this.o)
+      this.healthWatch.watch(nc)
       const js = nc.jetstream()
       const c: Conn = { nc, js, jsm, store: new NatsStore(nc, js, jsm, this.names, this.o) }
       this.c = c
@@ -426,6 +452,7 @@ export class NatsTransport implements Transport {
       for (const timer of lane.deferred.values()) this.o.clock.clearTimeout(timer)
     }
     this.o.clock.clearTimeout(this.heartbeatTimer)
+    this.healthWatch.stop()
     void this.c?.nc.close().catch(() => {})
   }
 
@@ -433,7 +460,9 @@ export class NatsTransport implements Transport {
     if (this.closed) return
     for (const l of [...this.lanes]) await this.unsubscribe(l.address, l.inbox, l.sink)
     this.closed = true
+    this.wake()
     this.o.clock.clearTimeout(this.heartbeatTimer)
+    this.healthWatch.stop()
     if (this.conn === undefined) return
     const c = await this.conn.catch(() => undefined)
     if (c === undefined) return

@@ -22,6 +22,7 @@ import { circuitBreaker, consecutive, constantBackoff } from '../../../src/resil
 import {
   cleanupNats,
   cleanupPrefix,
+  freePort,
   NATS_URL,
   REDIS_URL,
   uniquePrefix,
@@ -275,4 +276,17 @@ it('a server that comes back without its streams and KV buckets: they are made a
   } finally {
     await server.close([consumer, sender], [consumerT, senderT])
   }
+})
+
+it('close() returns while NATS never came up (it waited for the first connection forever); the pending setup fails with E_CLOSED', async () => {
+  const port = await freePort()
+  const t = natsTransport({ servers: `nats://127.0.0.1:${port}`, stream: uniqueStream('never') })
+  const bus = createBus({ name: 'never', transport: t })
+  bus.on('job', () => {})
+  await new Promise((r) => setTimeout(r, 300)) // a first attempt was refused: it waits for the next
+  assert.equal(t.health().connection, 'connecting')
+  assert.equal(t.health().ok, false)
+  await bus.close({ drain: false })
+  await t.close()
+  await assert.rejects(bus.whenReady(), (e) => isHotpathError(e, 'E_CLOSED'))
 })

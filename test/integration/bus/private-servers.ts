@@ -80,6 +80,15 @@ export class PrivateServer {
     }
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open and nothing is answered. */
+  pause(): void {
+    this.child?.kill('SIGSTOP')
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT')
+  }
+
   /** kill -9: connections drop and are refused until `start()`. */
   async stop(): Promise<void> {
     const child = this.child
@@ -87,6 +96,7 @@ export class PrivateServer {
     if (!child || child.exitCode !== null) return
     const exited = new Promise((r) => child.once('exit', r))
     child.kill('SIGKILL')
+    child.kill('SIGCONT')
     await exited
   }
 
