@@ -6,7 +6,10 @@
  * open and answers nothing. `check()` only reads what both recorded, so it answers at once.
  */
 import type { ConnectionOptions, NatsConnection } from 'nats'
+import { ClosedError } from '../errors.js'
 import type { Clock } from '../time.js'
+import { BusTransportError } from './errors.js'
+import type { ResolvedNatsOptions } from './nats-options.js'
 import type { TransportHealth } from './types.js'
 
 /** Time between two PINGs, and how long one may go unanswered. */
@@ -42,6 +45,42 @@ export async function dial(
       if (stopped()) throw err
     }
     await sleep(waitMs)
+  }
+}
+
+/**
+ * The transport's own connection to `o.servers` (loading `nats`), waited for while no server
+ * answers; rejects with E_CLOSED once `stopped()`, E_BUS_TRANSPORT when `nats` is missing.
+ */
+export async function openConnection(
+  o: ResolvedNatsOptions,
+  stopped: () => boolean,
+  sleep: (ms: number) => Promise<void>,
+): Promise<NatsConnection> {
+  let nats: typeof import('nats')
+  try {
+    nats = await import('nats')
+  } catch (err) {
+    throw new BusTransportError(
+      'the NATS transport needs the optional peer dependency "nats" (v2)',
+      'npm install nats@2',
+      err,
+    )
+  }
+  try {
+    const options = {
+      servers: o.servers as string[],
+      name: `hotpath-bus:${o.stream}`,
+      maxReconnectAttempts: -1,
+    }
+    return await dial(nats, options, stopped, sleep)
+  } catch (err) {
+    if (stopped()) throw new ClosedError(`NATS transport "${o.stream}"`)
+    throw new BusTransportError(
+      `connecting to NATS at ${String(o.servers)} failed`,
+      'check the URL and that nats-server runs with JetStream (-js)',
+      err,
+    )
   }
 }
 

@@ -20,9 +20,8 @@ import type {
   NatsConnection,
   Subscription,
 } from 'nats'
-import { ClosedError } from '../errors.js'
 import { BusTransportError } from './errors.js'
-import { dial, NatsHealth } from './nats-connection.js'
+import { NatsHealth, openConnection } from './nats-connection.js'
 import {
   NatsNames,
   type NatsTransportOptions,
@@ -109,44 +108,18 @@ export class NatsTransport implements Transport {
   }
 
   private async connect(): Promise<Conn> {
-    let nc = this.o.connection as NatsConnection | undefined
-    if (nc === undefined) {
-      let nats: typeof import('nats')
-      try {
-        nats = await import('nats')
-      } catch (err) {
-        throw new BusTransportError(
-          'the NATS transport needs the optional peer dependency "nats" (v2)',
-          'npm install nats@2',
-          err,
-        )
-      }
-      try {
-        // like ioredis: a server that is not up yet (or restarts) is waited for, not fatal;
-        // close() ends the wait
-        nc = await dial(
-          nats,
-          {
-            servers: this.o.servers as string[],
-            name: `hotpath-bus:${this.o.stream}`,
-            maxReconnectAttempts: -1,
-          },
-          () => this.closed,
-          (ms) =>
-            new Promise<void>((resolve) => {
-              this.wake = resolve
-              this.o.clock.setBackgroundTimeout(resolve, ms)
-            }),
-        )
-      } catch (err) {
-        if (this.closed) throw new ClosedError(`NATS transport "${this.o.stream}"`)
-        throw new BusTransportError(
-          `connecting to NATS at ${String(this.o.servers)} failed`,
-          'check the URL and that nats-server runs with JetStream (-js)',
-          err,
-        )
-      }
-    }
+    // like ioredis: a server that is not up yet (or restarts) is waited for; close() ends the wait
+    const nc =
+      (this.o.connection as NatsConnection | undefined) ??
+      (await openConnection(
+        this.o,
+        () => this.closed,
+        (ms) =>
+          new Promise<void>((resolve) => {
+            this.wake = resolve
+            this.o.clock.setBackgroundTimeout(resolve, ms)
+          }),
+      ))
     try {
       const jsm = await nc.jetstreamManager()
       await ensureStreams(jsm, this.names, this.o)
