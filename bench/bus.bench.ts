@@ -2,7 +2,8 @@
  * Bus benchmarks (`npm run bench -- bus`): ours and the peers measured in the same run. Redis
  * figures run on a private redis-server on a free port (so INFO commandstats counts only this
  * bench); NATS core request and the NATS JetStream transport (bus-nats.ts) use the NATS at
- * NATS_URL (127.0.0.1:4222 by default). BUS_ONLY=nats runs only the NATS rows.
+ * NATS_URL (127.0.0.1:4222 by default). BUS_ONLY=nats runs only the NATS rows, BUS_ONLY=memory
+ * the memory rows, BUS_ONLY=request the request-reply rows.
  * BUS_STARVE_MS sets the starvation run's length (default 5000; the issue's figure is 30000).
  */
 import { spawn } from 'node:child_process'
@@ -388,13 +389,16 @@ async function recovery(url: string): Promise<void> {
 export default {
   name: 'bus: memory, Redis Streams (private redis-server), NATS JetStream vs BullMQ, p-queue, raw JetStream, NATS core request',
   async run(): Promise<void> {
-    const onlyNats = process.env.BUS_ONLY === 'nats'
-    if (!onlyNats) await memory()
-    if (!onlyNats) await batchByKey()
+    // BUS_ONLY=nats | memory | request: only those rows
+    const only = process.env.BUS_ONLY
+    if (only === undefined || only === 'memory') await memory()
+    if (only === 'memory') return
+    if (only === undefined) await batchByKey()
     const priv = await PrivateRedis.start()
     try {
+      if (only === 'request') return await requestReply(priv.url)
       await natsRows(NATS_URL, priv.url)
-      if (onlyNats) return
+      if (only === 'nats') return
       await redisThroughput(priv.url)
       await requestReply(priv.url)
       await starvation(priv.url)

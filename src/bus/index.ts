@@ -53,5 +53,6 @@ export {
   type Priority,
   type Reply,
   type Transport,
+  type TransportHealth,
   type TransportSink,
 } from './types.js'

@@ -29,6 +29,10 @@ const kvKey = (key: string) => Buffer.from(key).toString('base64url')
 /** The 'not found' and 'wrong last sequence' answers, across server versions. */
 const isNotFound = (err: unknown) => /not found|no message/i.test(String((err as Error)?.message))
 
+/** No stream answers the subject (503 no responders) or the stream is gone: the server lost it. */
+export const isStreamGone = (err: unknown) =>
+  (err as { code?: string })?.code === '503' || /stream not found/i.test(String((err as Error)?.message))
+
 /** The dead letters, keys and advisories of one transport. */
 export class NatsStore {
   private dedup: Promise<KV> | undefined
@@ -140,14 +144,30 @@ export class NatsStore {
 
   // --- keys ----------------------------------------------------------------------------------
 
-  private bucket(name: string): Promise<KV> {
-    const p = this.js.views.kv(name, {
-      history: 1,
-      ttl: this.o.keyTtl,
-      storage: this.o.storage as never,
-    })
-    p.catch(() => {})
-    return p
+  /**
+   * Runs `fn` on the bucket `name` (opened, made if missing, once). A bucket that failed to open
+   * is opened again next time, and one the server lost (a restart of a memory-storage server)
+   * is made again and `fn` run once more.
+   */
+  private async onBucket<T>(which: 'dedup' | 'done', fn: (kv: KV) => Promise<T>): Promise<T> {
+    const open = () => {
+      const p = this.js.views.kv(which === 'dedup' ? this.names.dedupBucket : this.names.doneBucket, {
+        history: 1,
+        ttl: this.o.keyTtl,
+        storage: this.o.storage as never,
+      })
+      this[which] = p
+      p.catch(() => {
+        if (this[which] === p) this[which] = undefined
+      })
+      return p
+    }
+    try {
+      return await fn(await (this[which] ?? open()))
+    } catch (err) {
+      if (!isStreamGone(err)) throw err
+      return fn(await open())
+    }
   }
 
   /** True the first time `key` is claimed within `windowMs`. */
@@ -157,9 +177,10 @@ export class NatsStore {
         `dedup window ${windowMs}ms is above the NATS transport's keyTtl (${this.o.keyTtl}ms); raise keyTtl or lower the bus's dedupWindow`,
       )
     }
-    this.dedup ??= this.bucket(this.names.dedupBucket)
-    const kv = await this.dedup
-    const k = kvKey(key)
+    return this.onBucket('dedup', (kv) => this.claim(kv, kvKey(key), windowMs))
+  }
+
+  private async claim(kv: KV, k: string, windowMs: number): Promise<boolean> {
     const now = this.o.clock.now()
     const until = text.encode(String(now + windowMs))
     try {
@@ -182,16 +203,14 @@ export class NatsStore {
 
   /** Was `key`'s side effect recorded (and not yet expired)? */
   async isProcessed(key: string): Promise<boolean> {
-    this.done ??= this.bucket(this.names.doneBucket)
-    const e = await (await this.done).get(kvKey(key))
+    const e = await this.onBucket('done', (kv) => kv.get(kvKey(key)))
     return e !== null && e.operation === 'PUT' && Number(untext.decode(e.value)) > this.o.clock.now()
   }
 
   /** Records `key`'s side effect for `windowMs` (at most keyTtl). */
   async markProcessed(key: string, windowMs: number): Promise<void> {
-    this.done ??= this.bucket(this.names.doneBucket)
     const until = this.o.clock.now() + Math.min(windowMs, this.o.keyTtl)
-    await (await this.done).put(kvKey(key), text.encode(String(until)))
+    await this.onBucket('done', (kv) => kv.put(kvKey(key), text.encode(String(until))))
   }
 
   close(): void {
@@ -224,4 +243,26 @@ export async function ensureStream(
     // another process created it first
     if (!/already in use/i.test(String((err as Error).message))) throw err
   }
+}
+
+/** Makes the transport's message and dead-letter streams, or checks the ones there. */
+export async function ensureStreams(
+  jsm: JetStreamManager,
+  names: NatsNames,
+  o: ResolvedNatsOptions,
+): Promise<void> {
+  await ensureStream(jsm, {
+    name: names.stream,
+    subjects: [names.messages],
+    retention: 'workqueue',
+    storage: o.storage,
+  })
+  await ensureStream(jsm, {
+    name: names.dlqStream,
+    subjects: [names.dlqs],
+    retention: 'limits',
+    storage: o.storage,
+    max_msgs_per_subject: o.maxDeadLetters,
+    discard: 'old',
+  })
 }

@@ -21,13 +21,14 @@ import type {
   Subscription,
 } from 'nats'
 import { BusTransportError } from './errors.js'
+import { NatsHealth, openConnection } from './nats-connection.js'
 import {
   NatsNames,
   type NatsTransportOptions,
   type ResolvedNatsOptions,
   resolveNatsOptions,
 } from './nats-options.js'
-import { decode, encodeEnvelope, ensureStream, NatsStore } from './nats-store.js'
+import { decode, encodeEnvelope, ensureStreams, isStreamGone, NatsStore } from './nats-store.js'
 import type {
   Backpressure,
   DeadLetter,
@@ -35,6 +36,7 @@ import type {
   Envelope,
   Reply,
   Transport,
+  TransportHealth,
   TransportSink,
 } from './types.js'
 
@@ -81,10 +83,22 @@ export class NatsTransport implements Transport {
   private readonly inflight = new Map<Envelope, Handle>()
   private heartbeatTimer: unknown
   private closed = false
+  private readonly healthWatch: NatsHealth
+  /** Ends the wait between two connection attempts. */
+  private wake = () => {}
 
   constructor(options: NatsTransportOptions) {
     this.o = resolveNatsOptions(options)
     this.names = new NatsNames(this.o.stream)
+    this.healthWatch = new NatsHealth(this.o.clock)
+  }
+
+  /**
+   * The connection as last observed, without I/O: status events say when it drops or comes
+   * back, a background PING every 2 s (500 ms deadline) catches a server that answers nothing.
+   */
+  health(): TransportHealth {
+    return this.healthWatch.check()
   }
 
   /** Connects (loading `nats`) and makes sure the streams exist. */
@@ -94,51 +108,22 @@ export class NatsTransport implements Transport {
   }
 
   private async connect(): Promise<Conn> {
-    let nc = this.o.connection as NatsConnection | undefined
-    if (nc === undefined) {
-      let nats: typeof import('nats')
-      try {
-        nats = await import('nats')
-      } catch (err) {
-        throw new BusTransportError(
-          'the NATS transport needs the optional peer dependency "nats" (v2)',
-          'npm install nats@2',
-          err,
-        )
-      }
-      try {
-        nc = await nats.connect({
-          servers: this.o.servers as string[],
-          name: `hotpath-bus:${this.o.stream}`,
-          // like ioredis: a server that is not up yet (or restarts) is waited for, not fatal
-          waitOnFirstConnect: true,
-          maxReconnectAttempts: -1,
-        })
-      } catch (err) {
-        throw new BusTransportError(
-          `connecting to NATS at ${String(this.o.servers)} failed`,
-          'check the URL and that nats-server runs with JetStream (-js)',
-          err,
-        )
-      }
-    }
+    // like ioredis: a server that is not up yet (or restarts) is waited for; close() ends the wait
+    const nc =
+      (this.o.connection as NatsConnection | undefined) ??
+      (await openConnection(
+        this.o,
+        () => this.closed,
+        (ms) =>
+          new Promise<void>((resolve) => {
+            this.wake = resolve
+            this.o.clock.setBackgroundTimeout(resolve, ms)
+          }),
+      ))
     try {
       const jsm = await nc.jetstreamManager()
-      const storage = this.o.storage
-      await ensureStream(jsm, {
-        name: this.names.stream,
-        subjects: [this.names.messages],
-        retention: 'workqueue',
-        storage,
-      })
-      await ensureStream(jsm, {
-        name: this.names.dlqStream,
-        subjects: [this.names.dlqs],
-        retention: 'limits',
-        storage,
-        max_msgs_per_subject: this.o.maxDeadLetters,
-        discard: 'old',
-      })
+      await ensureStreams(jsm, this.names, this.o)
+      this.healthWatch.watch(nc)
       const js = nc.jetstream()
       const c: Conn = { nc, js, jsm, store: new NatsStore(nc, js, jsm, this.names, this.o) }
       this.c = c
@@ -152,6 +137,15 @@ export class NatsTransport implements Transport {
         err,
       )
     }
+  }
+
+  /** The streams again after the server lost them (a restarted memory-storage server): one at a time. */
+  private restoring: Promise<void> | undefined
+  private restoreStreams(c: Conn): Promise<void> {
+    this.restoring ??= ensureStreams(c.jsm, this.names, this.o).finally(() => {
+      this.restoring = undefined
+    })
+    return this.restoring
   }
 
   // --- consuming -----------------------------------------------------------------------------
@@ -179,31 +173,50 @@ export class NatsTransport implements Transport {
     if (this.heartbeatTimer === undefined) this.startHeartbeat()
   }
 
-  private async consume(c: Conn, lane: Lane, p: number): Promise<void> {
-    const durable = this.names.consumer(lane.address, p)
-    // create or update: a second process (or a restart with new options) lands on the same one
-    await c.jsm.consumers.add(this.names.stream, {
-      durable_name: durable,
+  private consumerConfig(lane: Lane, p: number) {
+    return {
+      durable_name: this.names.consumer(lane.address, p),
       filter_subject: this.names.message(lane.address, p),
       ack_policy: 'explicit' as never,
       deliver_policy: 'all' as never,
       ack_wait: ns(this.o.ackWait),
       max_deliver: this.o.maxDeliver,
       max_ack_pending: this.o.maxAckPending,
-    })
-    const consumer = await c.js.consumers.get(this.names.stream, durable)
+    }
+  }
+
+  private async consume(c: Conn, lane: Lane, p: number): Promise<void> {
+    const config = this.consumerConfig(lane, p)
+    // create or update: a second process (or a restart with new options) lands on the same one
+    await c.jsm.consumers.add(this.names.stream, config)
+    const consumer = await c.js.consumers.get(this.names.stream, config.durable_name)
     const messages = await consumer.consume({
       max_messages: this.o.readCount,
       callback: (m) => this.take(lane, m),
     })
     lane.consumers[p] = messages
+    // the server lost the stream or consumer (a restarted memory-storage server): the client
+    // would only ask again after its backoff (30 s); end this consume and start one that makes
+    // them again
+    void (async () => {
+      for await (const s of await messages.status()) {
+        if (s.type === 'stream_not_found' || s.type === 'consumer_not_found') return messages.stop()
+      }
+    })().catch(() => {})
     // a consume that ends by itself (consumer deleted, fatal error) is started again
-    void messages.closed().then(() => {
+    void messages.closed().then(() => this.consumeAgain(c, lane, p))
+  }
+
+  /** Starts a lane's consume again after 500 ms, and again while that fails. */
+  private consumeAgain(c: Conn, lane: Lane, p: number): void {
+    if (lane.stopped || this.closed) return
+    setTimeout(() => {
       if (lane.stopped || this.closed) return
-      setTimeout(() => {
-        if (!lane.stopped && !this.closed) this.consume(c, lane, p).catch(() => {})
-      }, 500).unref()
-    })
+      this.consume(c, lane, p).catch(async () => {
+        await this.restoreStreams(c).catch(() => {})
+        this.consumeAgain(c, lane, p)
+      })
+    }, 500).unref()
   }
 
   private take(lane: Lane, m: JsMsg): void {
@@ -262,8 +275,17 @@ export class NatsTransport implements Transport {
 
   async publish(env: Envelope, _bp: Backpressure): Promise<void> {
     const c = await this.ready()
+    const subject = this.names.message(env.to, env.p)
+    const data = encodeEnvelope(env)
     try {
-      await c.js.publish(this.names.message(env.to, env.p), encodeEnvelope(env))
+      try {
+        await c.js.publish(subject, data)
+      } catch (err) {
+        // no stream takes the subject: the server lost it (a restarted memory-storage server)
+        if (!isStreamGone(err)) throw err
+        await this.restoreStreams(c)
+        await c.js.publish(subject, data)
+      }
     } catch (err) {
       throw new BusTransportError(
         `publishing to "${env.to}" on JetStream stream "${this.names.stream}" failed`,
@@ -403,6 +425,7 @@ export class NatsTransport implements Transport {
       for (const timer of lane.deferred.values()) this.o.clock.clearTimeout(timer)
     }
     this.o.clock.clearTimeout(this.heartbeatTimer)
+    this.healthWatch.stop()
     void this.c?.nc.close().catch(() => {})
   }
 
@@ -410,7 +433,9 @@ export class NatsTransport implements Transport {
     if (this.closed) return
     for (const l of [...this.lanes]) await this.unsubscribe(l.address, l.inbox, l.sink)
     this.closed = true
+    this.wake()
     this.o.clock.clearTimeout(this.heartbeatTimer)
+    this.healthWatch.stop()
     if (this.conn === undefined) return
     const c = await this.conn.catch(() => undefined)
     if (c === undefined) return

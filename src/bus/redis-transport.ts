@@ -97,6 +97,8 @@ export class RedisTransport implements Transport {
       if (this.cmd === undefined) {
         const { Redis } = await import('ioredis')
         this.cmd = new Redis(this.url as string, { maxRetriesPerRequest: null })
+        // an outage surfaces as failed commands (retried by the loops), not as unhandled events
+        this.cmd.on('error', () => {})
         this.owned = true
       }
       this.cmd.defineCommand('hpBusFinish', { numberOfKeys: 3, lua: FINISH })
@@ -104,6 +106,7 @@ export class RedisTransport implements Transport {
       this.cmd.defineCommand('hpBusClaim', { numberOfKeys: 1, lua: CLAIM })
       this.cmd.defineCommand('hpBusSplit', { numberOfKeys: 1, lua: SPLIT })
       this.sub = this.cmd.duplicate()
+      this.sub.on('error', () => {})
       this.sub.on('messageBuffer', () => {})
       this.sub.on('message', (channel: string, text: string) => {
         const sink = this.inboxes.get(channel.slice(this.prefix.length + 2))
@@ -143,7 +146,7 @@ export class RedisTransport implements Transport {
       address,
       inbox,
       sink,
-      reader: this.cmd.duplicate(),
+      reader: this.cmd.duplicate().on('error', () => {}),
       keys,
       stopped: false,
       loop: Promise.resolve(),

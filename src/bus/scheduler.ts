@@ -89,6 +89,13 @@ export class Scheduler {
   private current = 0
   private credit: number
   private total = 0
+  /**
+   * The `now` of the last ageing scan that found no aged head (NaN: scan on the next call). Until
+   * `now` moves on, no head can have aged unless a head changed to an aged message, which the
+   * take or push that changed it checks: the scan of three heads runs once per clock tick, not
+   * once per message, and the dispatch order is the same as scanning every time.
+   */
+  private clearAt = Number.NaN
   /** Dispatches made by ageing (for stats). */
   aged = 0
 
@@ -117,7 +124,10 @@ export class Scheduler {
   }
 
   push(env: Envelope): void {
-    ;(this.classes[env.p] as ClassQueue).push(env)
+    const c = this.classes[env.p] as ClassQueue
+    // a message that becomes its class's head may have aged already (a delivery of an old one)
+    if (c.count === 0 && env.queuedAt <= this.clearAt - this.ageAfter) this.clearAt = Number.NaN
+    c.push(env)
     this.total++
   }
 
@@ -125,7 +135,7 @@ export class Scheduler {
   next(now: number): Envelope | undefined {
     if (this.total === 0) return undefined
     this.total--
-    if (this.ageAfter !== Number.POSITIVE_INFINITY) {
+    if (this.ageAfter !== Number.POSITIVE_INFINITY && now !== this.clearAt) {
       let best = -1
       let bestAt = now - this.ageAfter
       // urgent never needs ageing: it has the largest weight
@@ -138,14 +148,22 @@ export class Scheduler {
       }
       if (best >= 0) {
         this.aged++
+        this.clearAt = Number.NaN
         return (this.classes[best] as ClassQueue).take()
       }
+      this.clearAt = now
     }
     for (;;) {
       const c = this.classes[this.current] as ClassQueue
       if (this.credit > 0 && c.count > 0) {
         this.credit--
-        return c.take()
+        const env = c.take() as Envelope
+        if (this.current !== 0) {
+          // the class's new head (another tenant's, or an old delivery) may have aged
+          const h = c.peek()
+          if (h !== undefined && h.queuedAt <= now - this.ageAfter) this.clearAt = Number.NaN
+        }
+        return env
       }
       this.current = (this.current + 1) & 3
       this.credit = this.weights[this.current] as number
@@ -172,6 +190,7 @@ export class Scheduler {
     const out: Envelope[] = []
     for (const c of this.classes) for (let e = c.take(); e !== undefined; e = c.take()) out.push(e)
     this.total = 0
+    this.clearAt = Number.NaN
     return out
   }
 }

@@ -158,6 +158,21 @@ export interface Transport {
   markProcessed(key: string, windowMs: number): Promise<void>
   /** Depth of `address`'s durable queue per class (memory: what is queued in its consumers). */
   depth(address: string): Promise<number[]>
+  /** The connection's health as last observed, without I/O (durable transports that track it). */
+  health?(): TransportHealth
   /** Releases connections and timers. */
   close(): Promise<void>
+}
+
+/** A transport's connection health, read from recorded state (for readiness checks). */
+export interface TransportHealth {
+  /** Connected, and the last PING (recent enough) was answered. */
+  ok: boolean
+  connection: 'connecting' | 'connected' | 'reconnecting' | 'closed'
+  /** Round trip of the last PING, ms. */
+  rttMs?: number
+  /** Age of the last PING's outcome, ms. */
+  checkedAgoMs?: number
+  /** Why it is not ok, when a PING said so. */
+  error?: string
 }

@@ -18,6 +18,7 @@ import {
   type Priority,
   redisTransport,
   type Transport,
+  type TransportHealth,
 } from '../bus/index.js'
 import type { Monitor } from '../metrics/index.js'
 import type { Catalog, Product } from './catalog.js'
@@ -108,6 +109,11 @@ export class Agents {
     const out: Record<string, BusStats> = { gateway: this.gateway.stats() }
     for (const b of this.agents) out[b.name] = b.stats()
     return out
+  }
+
+  /** The transport's connection health from recorded state (undefined: memory, or Redis, probed with the shared client). */
+  transportHealth(): TransportHealth | undefined {
+    return this.transport.health?.()
   }
 
   /** Resolves when every agent consumes (on NATS or Redis, once the server answered). */

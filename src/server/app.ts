@@ -122,6 +122,21 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
       check: () => probe.check(),
     })
   }
+  if (config.natsUrl !== undefined) {
+    // the NATS transport's status events and background PINGs: no round trip here either
+    monitor.addHealthCheck({
+      name: 'nats',
+      kind: 'readiness',
+      critical: false,
+      timeout: '200ms',
+      check: () => {
+        const h = agents.transportHealth()
+        if (h === undefined) return { status: 'unhealthy', details: { connection: 'none' } }
+        const { ok, ...details } = h
+        return { status: ok ? 'healthy' : 'unhealthy', details }
+      },
+    })
+  }
   monitor.addHealthCheck({ name: 'event-loop', kind: 'liveness', check: () => true })
 
   const app = Fastify({ logger: options.logger ?? false, ...connectionLimits(config) })

@@ -15,6 +15,7 @@ import {
 } from '../../../src/bus/index.js'
 import { isHotpathError } from '../../../src/errors.js'
 import { constantBackoff } from '../../../src/resilience/index.js'
+import type { PrivateServer } from './private-servers.js'
 
 /** What a transport under test provides. */
 export interface ConformanceTarget {
@@ -26,6 +27,11 @@ export interface ConformanceTarget {
   crash?(t: Transport): void
   /** Removes what the run left behind. */
   cleanup(): Promise<void>
+  /** A private server that can be killed and started again, and transports on it: the reconnect test applies. */
+  restart?: {
+    server(): Promise<PrivateServer>
+    make(url: string): Transport
+  }
 }
 
 let n = 0
@@ -255,6 +261,73 @@ export function busConformance(name: string, target: ConformanceTarget): void {
         })
         await until(() => done.size === 20, 15_000, 'all 20 jobs after the crash')
         assert.equal(done.size, 20)
+      })
+    }
+
+    const restart = target.restart
+    if (restart) {
+      it('reconnect: a server killed and restarted under load loses no sent message, and consuming resumes', {
+        timeout: 60_000,
+      }, async () => {
+        const server = await restart.server()
+        const to = unique('reconnect')
+        const consumerT = restart.make(server.url)
+        const senderT = restart.make(server.url)
+        const consumer = createBus({ transport: consumerT, name: to, concurrency: 10 })
+        const sender = createBus({ transport: senderT, name: unique('sender') })
+        try {
+          const done = new Set<number>()
+          let gate: Promise<void> | undefined
+          let open = () => {}
+          let running = 0
+          consumer.on('job', async (i: number) => {
+            running++
+            await gate
+            running--
+            done.add(i)
+          })
+          await consumer.whenReady()
+          // every send that resolved must be handled; a send the outage made fail was not sent
+          const sent: number[] = []
+          let next = 0
+          let sending = true
+          const loop = (async () => {
+            while (sending) {
+              const batch = Array.from({ length: 5 }, () => next++)
+              await Promise.all(
+                batch.map((i) =>
+                  sender.send(to, 'job', i).then(
+                    () => sent.push(i),
+                    () => {},
+                  ),
+                ),
+              )
+              await new Promise((r) => setTimeout(r, 5))
+            }
+          })()
+          await until(() => done.size >= 50, 10_000, '50 jobs before the outage')
+          // the consumer holds 10 running (unacked) messages and more wait in the stream
+          gate = new Promise((r) => {
+            open = r
+          })
+          await until(() => running === 10, 10_000, '10 jobs held by the consumer')
+          const held = sent.length
+          await until(() => sent.length >= held + 20, 10_000, 'a backlog')
+          await server.stop()
+          await new Promise((r) => setTimeout(r, 300))
+          await server.start()
+          open()
+          const before = sent.length
+          await until(() => sent.length >= before + 50, 30_000, '50 sends after the restart')
+          sending = false
+          await loop
+          const lost = () => sent.filter((i) => !done.has(i))
+          await until(() => lost().length === 0, 30_000, 'every sent job handled')
+          assert.deepEqual(lost(), [])
+          assert.ok(done.has(sent[sent.length - 1] as number), 'a job sent after the restart was handled')
+        } finally {
+          await server.close([consumer, sender], [consumerT, senderT])
+        }
       })
     }
   })

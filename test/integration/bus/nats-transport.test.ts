@@ -22,6 +22,7 @@ import { circuitBreaker, consecutive, constantBackoff } from '../../../src/resil
 import {
   cleanupNats,
   cleanupPrefix,
+  freePort,
   NATS_URL,
   REDIS_URL,
   uniquePrefix,
@@ -29,6 +30,7 @@ import {
 } from '../../helpers/services.js'
 import { until } from './conformance.js'
 import { countEffects, effectCounts } from './effects.js'
+import { PrivateServer } from './private-servers.js'
 
 const root = new URL('../../..', import.meta.url).pathname
 
@@ -235,4 +237,56 @@ it('kill -9 of a consumer with 10,000 messages in flight: 0 lost, repeats bounde
     await cleanupPrefix(prefix)
     redis.disconnect()
   }
+})
+
+it('a server that comes back without its streams and KV buckets: they are made again, sends and consuming resume', {
+  timeout: 60_000,
+}, async () => {
+  const server = await PrivateServer.nats()
+  const stream = uniqueStream('natsmem')
+  const consumerT = natsTransport({ servers: server.url, stream, storage: 'memory', ackWait: 1000 })
+  const senderT = natsTransport({ servers: server.url, stream, storage: 'memory' })
+  const consumer = createBus({ name: 'mem', transport: consumerT })
+  const sender = createBus({ name: 'mem-sender', transport: senderT })
+  try {
+    const done = new Set<number>()
+    consumer.on('job', (i: number) => {
+      done.add(i)
+    })
+    await consumer.whenReady()
+    // a dedup key opens the dedup bucket, which the server loses as well
+    await sender.send('mem', 'job', 0, { dedupKey: 'k0' })
+    await until(() => done.has(0), 10_000, 'a job before the restart')
+    await server.stop()
+    await server.close() // its store goes too: a server that comes back empty
+    await server.start()
+    let i = 1
+    await until(
+      async () => {
+        await sender.send('mem', 'job', i, { dedupKey: `k${i}` }).then(
+          () => i++,
+          () => {},
+        )
+        return done.has(1)
+      },
+      30_000,
+      'a job sent and handled after the restart',
+    )
+    assert.ok(done.has(1))
+  } finally {
+    await server.close([consumer, sender], [consumerT, senderT])
+  }
+})
+
+it('close() returns while NATS never came up (it waited for the first connection forever); the pending setup fails with E_CLOSED', async () => {
+  const port = await freePort()
+  const t = natsTransport({ servers: `nats://127.0.0.1:${port}`, stream: uniqueStream('never') })
+  const bus = createBus({ name: 'never', transport: t })
+  bus.on('job', () => {})
+  await new Promise((r) => setTimeout(r, 300)) // a first attempt was refused: it waits for the next
+  assert.equal(t.health().connection, 'connecting')
+  assert.equal(t.health().ok, false)
+  await bus.close({ drain: false })
+  await t.close()
+  await assert.rejects(bus.whenReady(), (e) => isHotpathError(e, 'E_CLOSED'))
 })

@@ -1,6 +1,7 @@
 import { type NatsTransport, natsTransport } from '../../../src/bus/index.js'
 import { cleanupNats, NATS_URL, uniqueStream } from '../../helpers/services.js'
 import { busConformance } from './conformance.js'
+import { PrivateServer } from './private-servers.js'
 
 const stream = uniqueStream('bus')
 
@@ -9,4 +10,8 @@ busConformance('nats jetstream', {
   durable: true,
   crash: (t) => (t as NatsTransport).abandon(),
   cleanup: () => cleanupNats(stream),
+  restart: {
+    server: () => PrivateServer.nats(),
+    make: (url) => natsTransport({ servers: url, stream, ackWait: 1000 }),
+  },
 })

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis'
 import { createBus, NonRetryableError, type RedisTransport, redisTransport } from '../../../src/bus/index.js'
 import { cleanupPrefix, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
 import { busConformance, until } from './conformance.js'
+import { PrivateServer } from './private-servers.js'
 
 const prefix = uniquePrefix('bus')
 
@@ -19,6 +20,10 @@ busConformance('redis streams', {
   durable: true,
   crash: (t) => (t as RedisTransport).abandon(),
   cleanup: () => cleanupPrefix(prefix),
+  restart: {
+    server: () => PrivateServer.redis(),
+    make: (url) => redisTransport({ redis: url, prefix, block: 200, promoteEvery: 10, claimIdle: 1000 }),
+  },
 })
 
 const own = uniquePrefix('bus-retry-ack')
@@ -104,4 +109,31 @@ it('a pack taken over from a dead consumer is split: each message runs alone, it
   assert.equal(((await redis.xpending(`${own}{split}:s2`, 'hp')) as [number])[0], 0)
   await b.close()
   await t.close()
+})
+
+it('an outage logs no "[ioredis] Unhandled error event" from the clients a URL-made transport owns', async () => {
+  const server = await PrivateServer.redis()
+  const t = redisTransport({ redis: server.url, prefix: own, block: 100 })
+  const bus = createBus({ name: 'quiet', transport: t })
+  const logged: string[] = []
+  const original = console.error
+  console.error = (...args: unknown[]) => {
+    logged.push(args.map(String).join(' '))
+  }
+  try {
+    bus.on('job', () => {})
+    await bus.whenReady()
+    await server.stop()
+    await new Promise((r) => setTimeout(r, 500)) // the reader, subscriber and command clients retry
+    await server.start()
+  } finally {
+    console.error = original
+    await bus.close({ drain: false }).catch(() => {})
+    await t.close().catch(() => {})
+    await server.close()
+  }
+  assert.deepEqual(
+    logged.filter((l) => l.includes('Unhandled error event')),
+    [],
+  )
 })

@@ -3,7 +3,8 @@ import net from 'node:net'
 import { describe, it } from 'node:test'
 import { buildServer } from '../../../src/server/app.js'
 import { loadConfig } from '../../../src/server/config.js'
-import { freePort, REDIS_URL } from '../../helpers/services.js'
+import { freePort, REDIS_URL, uniqueStream } from '../../helpers/services.js'
+import { PrivateServer } from '../bus/private-servers.js'
 import { tick } from './sockets.js'
 
 interface Component {
@@ -89,6 +90,83 @@ describe('reference server: readiness', () => {
       assert.equal(redis?.details?.connection, 'ready')
     } finally {
       await server.close()
+    }
+  })
+})
+
+describe('reference server: readiness with NATS_URL', () => {
+  const natsOf = async (server: Awaited<ReturnType<typeof buildServer>>) => {
+    const report = (await server.app.inject('/health/ready')).json() as { components: Component[] }
+    return report.components.find((c) => c.name === 'nats')
+  }
+  const untilNats = async (server: Awaited<ReturnType<typeof buildServer>>, status: string) => {
+    let nats: Component | undefined
+    for (let i = 0; i < 400; i++) {
+      nats = await natsOf(server)
+      if (nats?.status === status) return nats
+      await tick(25)
+    }
+    assert.fail(`nats never turned ${status}: ${JSON.stringify(nats)}`)
+  }
+
+  it('reports nats not ready at once when NATS_URL points at a closed port', async () => {
+    const port = await freePort()
+    const server = await buildServer(
+      loadConfig({
+        BACKEND_LATENCY_MS: '1',
+        NATS_URL: `nats://127.0.0.1:${port}`,
+        NATS_STREAM: uniqueStream('rdy'),
+      }),
+    )
+    try {
+      await server.app.ready()
+      const nats = await natsOf(server)
+      assert.equal(nats?.status, 'unhealthy')
+      assert.equal(nats?.details?.connection, 'connecting')
+      assert.ok(
+        (nats?.durationMs ?? Number.POSITIVE_INFINITY) < CHECK_TIMEOUT_MS,
+        `answered from recorded state, not by timing out (${nats?.durationMs} ms)`,
+      )
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('reports nats ready, then not ready from recorded state when the server is killed or freezes, then ready again', {
+    timeout: 60_000,
+  }, async () => {
+    const nats = await PrivateServer.nats()
+    const server = await buildServer(
+      loadConfig({ BACKEND_LATENCY_MS: '1', NATS_URL: nats.url, NATS_STREAM: uniqueStream('rdy') }),
+    )
+    try {
+      await server.app.ready()
+      const up = await untilNats(server, 'healthy')
+      assert.equal(up.details?.connection, 'connected')
+      assert.equal(typeof up.details?.rttMs, 'number')
+
+      await nats.stop() // the socket closes: the client's status event says so
+      const down = await untilNats(server, 'unhealthy')
+      assert.notEqual(down.details?.connection, 'connected')
+      assert.ok(down.durationMs < CHECK_TIMEOUT_MS, `answered from recorded state (${down.durationMs} ms)`)
+
+      await nats.start()
+      await untilNats(server, 'healthy')
+
+      nats.pause() // the socket stays open and nothing answers: the PING deadline says so
+      const frozen = await untilNats(server, 'unhealthy')
+      assert.equal(frozen.details?.connection, 'connected')
+      assert.match(String(frozen.details?.error), /PONG/)
+      assert.ok(
+        frozen.durationMs < CHECK_TIMEOUT_MS,
+        `answered from recorded state (${frozen.durationMs} ms)`,
+      )
+      nats.resume()
+      await untilNats(server, 'healthy')
+    } finally {
+      nats.resume()
+      await server.close()
+      await nats.close()
     }
   })
 })
