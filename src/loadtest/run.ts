@@ -151,6 +151,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
         stats,
         maxInFlight: plan.maxInFlight,
         lateAfterMs: plan.lateAfterMs,
+        pacing: plan.pacing,
         signal: stop.signal,
         iteration: (intended, i) => iterate(intended, i),
       })
@@ -197,6 +198,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
       connections: plan.connections,
       pipelining: plan.pipelining,
       client: plan.client,
+      pacing: plan.model === 'open' ? plan.pacing : undefined,
       timeoutMs: plan.timeoutMs,
       maxInFlight: plan.maxInFlight,
       lateAfterMs: plan.lateAfterMs,

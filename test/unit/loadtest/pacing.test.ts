@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { type Pacing, runOpenModel, SPIN_WINDOW_MS } from '../../../src/loadtest/open-model.js'
+import type { RateStage } from '../../../src/loadtest/schedule.js'
+import { Stats } from '../../../src/loadtest/stats.js'
+import { FakeClock } from '../../../src/time.js'
+
+/** A fake clock with Node's timer granularity: a delay is rounded up to whole milliseconds, >= 1. */
+class CoarseClock extends FakeClock {
+  override setTimeout(fn: () => void, ms: number): unknown {
+    return super.setTimeout(fn, Math.max(1, Math.ceil(ms)))
+  }
+}
+
+/**
+ * An open-model run on a fake clock whose event loop turns every `turnMs`: each turn moves the
+ * clock on (firing due timers) and runs the callbacks queued for the next turn (`setImmediate`).
+ * `stallAt` (ms from the start) makes one turn `stallMs` long: the generator held up.
+ */
+async function paced(
+  pacing: Pacing,
+  stages: RateStage[],
+  turnMs: number,
+  stall?: { at: number; ms: number },
+): Promise<{ sends: Array<{ intended: number; at: number; tick: number }>; turns: number; stats: Stats }> {
+  const clock = new CoarseClock()
+  const origin = clock.now()
+  const stats = new Stats()
+  const sends: Array<{ intended: number; at: number; tick: number }> = []
+  let queue: Array<() => void> = []
+  let ticks = 0
+  let turns = 0
+  const done = runOpenModel({
+    stages,
+    clock,
+    stats,
+    maxInFlight: 100_000,
+    lateAfterMs: 1,
+    pacing,
+    immediate: (fn) => {
+      turns++
+      queue.push(() => {
+        ticks++
+        fn()
+      })
+    },
+    iteration: async (intended) => {
+      sends.push({ intended: intended - origin, at: clock.now() - origin, tick: ticks })
+    },
+  })
+  const end = origin + stages.reduce((sum, s) => sum + s.durationMs, 0) + 10
+  let stalled = false
+  while (clock.now() < end) {
+    const stallNow = stall !== undefined && !stalled && clock.now() - origin >= stall.at
+    if (stallNow) stalled = true
+    clock.advance(stallNow ? (stall?.ms ?? 0) : turnMs)
+    const run = queue
+    queue = []
+    for (const fn of run) fn()
+  }
+  await clock.tick(1)
+  await done
+  return { sends, turns, stats }
+}
+
+describe('open-model pacing on a fake clock', () => {
+  test('spin: every send at 2,000/s leaves within one loop turn of its intended time, never before', async () => {
+    const turn = 0.02
+    const { sends, stats } = await paced('spin', [{ durationMs: 1000, from: 2000, to: 2000 }], turn)
+    assert.equal(sends.length, 2000)
+    for (const s of sends) {
+      assert.ok(s.at >= s.intended, `sent at ${s.at} before its time ${s.intended}`)
+      assert.ok(s.at - s.intended <= turn + 1e-9, `sent ${s.at - s.intended} ms late`)
+    }
+    assert.equal(stats.sends.late, 0)
+    assert.ok(stats.sendDelay.at(100) <= turn + 0.001, `recorded worst delay ${stats.sendDelay.at(100)}`)
+  })
+
+  test('spin: sends far apart wait on a timer and turn the loop only in the last SPIN_WINDOW_MS', async () => {
+    const turn = 0.05
+    // 100/s: 10 ms between sends, of which only the last 2 ms are spun.
+    const { sends, turns } = await paced('spin', [{ durationMs: 1000, from: 100, to: 100 }], turn)
+    assert.equal(sends.length, 100)
+    for (const s of sends) assert.ok(s.at - s.intended <= turn + 1e-9)
+    const perSend = turns / sends.length
+    assert.ok(perSend <= SPIN_WINDOW_MS / turn + 2, `${perSend} turns per send`)
+    assert.ok(perSend >= SPIN_WINDOW_MS / turn / 2, `${perSend} turns per send: the window is not spun`)
+  })
+
+  test('timer: no loop turns are spent waiting; sends leave in batches up to the timer granularity late', async () => {
+    const { sends, turns } = await paced('timer', [{ durationMs: 1000, from: 2000, to: 2000 }], 0.05)
+    assert.equal(turns, 0)
+    assert.equal(sends.length, 2000)
+    for (const s of sends) assert.ok(s.at >= s.intended && s.at - s.intended <= 1.05 + 1e-9)
+    // what spin pacing is for: a whole-millisecond timer cannot hit half-millisecond sends
+    assert.ok(sends.filter((s) => s.at - s.intended > 0.4).length > 500)
+  })
+
+  test('a held-up generator sends every overdue request on its next turn, each with its own intended time', async () => {
+    // 5 ms with no turn from 100 ms on: the ten sends meant for that span leave together.
+    const { sends, stats } = await paced('spin', [{ durationMs: 200, from: 2000, to: 2000 }], 0.02, {
+      at: 100,
+      ms: 5,
+    })
+    assert.equal(sends.length, 400)
+    const late = sends.filter((s) => s.at - s.intended > 0.02 + 1e-9)
+    assert.ok(late.length >= 9 && late.length <= 11, `${late.length} late sends`)
+    assert.equal(new Set(late.map((s) => s.tick)).size, 1, 'the overdue sends left on one turn')
+    const intended = late.map((s) => s.intended)
+    for (let i = 1; i < intended.length; i++)
+      assert.ok(Math.abs((intended[i] as number) - (intended[i - 1] as number) - 0.5) < 1e-6)
+    // Their latency still counts from the intended time: the delays run from ~5 ms down.
+    const worst = Math.max(...late.map((s) => s.at - s.intended))
+    assert.ok(worst >= 4.5 && worst <= 5.05, `worst ${worst}`)
+    assert.equal(stats.sends.late, late.filter((s) => s.at - s.intended > 1).length)
+    assert.equal(stats.sends.sent, 400)
+  })
+})
