@@ -42,6 +42,8 @@ export interface OpenModelRun {
   lateAfterMs: number
   /** Stops the schedule (in-flight iterations are left to the caller's own signal). */
   signal?: AbortSignal
+  /** The same work as `iteration` without a promise: calls `done` once when finished. */
+  direct?: (intended: number, iteration: number, done: () => void) => void
   /** How to wait for the next send. @default 'timer' */
   pacing?: Pacing
   /** Runs `fn` on the next event-loop turn (`spin` pacing; tests pass a fake). @default setImmediate */
@@ -54,6 +56,7 @@ export interface OpenModelRun {
  */
 export async function runOpenModel(run: OpenModelRun): Promise<number> {
   const { clock, stats, iteration, maxInFlight, lateAfterMs, signal } = run
+  const { direct } = run
   const spin = run.pacing === 'spin'
   const immediate = run.immediate ?? setImmediate
   const schedule = new ArrivalSchedule(run.stages)
@@ -95,7 +98,8 @@ export async function runOpenModel(run: OpenModelRun): Promise<number> {
       } else {
         stats.recordSend(now - intended, lateAfterMs)
         inFlight++
-        iteration(intended, index).then(settle, settle)
+        if (direct !== undefined) direct(intended, index, settle)
+        else iteration(intended, index).then(settle, settle)
         now = clock.now()
       }
       next = schedule.next()
