@@ -11,7 +11,10 @@
  * pairs up to about a millisecond late, at next to no CPU. `spin` sleeps on a timer until
  * `SPIN_WINDOW_MS` before the send, then turns the event loop (`setImmediate`: I/O is still
  * served on every turn) until the send is due: sub-millisecond, but it keeps a core busy
- * whenever sends are closer together than the window.
+ * whenever sends are closer together than the window. A turn that comes more than
+ * `SPIN_HELD_MS` after the one before means the process was held up (the machine is short of
+ * cores, or the loop had other work): a spinning process is the one the OS scheduler makes wait
+ * longest, so pacing falls back to the timer for `SPIN_BACKOFF_MS` before spinning again.
  */
 import type { Clock, TimerHandle } from '../time.js'
 import { ArrivalSchedule, type RateStage } from './schedule.js'
@@ -22,6 +25,12 @@ export type Pacing = 'timer' | 'spin'
 
 /** With `spin` pacing: how long before a send the timer hands over to event-loop turns (ms). */
 export const SPIN_WINDOW_MS = 2
+
+/** With `spin` pacing: a gap between two turns longer than this (ms) means the spinner was held up. */
+export const SPIN_HELD_MS = 1
+
+/** With `spin` pacing: how long the timer paces alone after the spinner was held up (ms). */
+export const SPIN_BACKOFF_MS = 1000
 
 /** Runs one iteration whose first request was meant to go out at `intended` (clock ms). */
 export type Iteration = (intended: number, iteration: number) => Promise<void>
@@ -85,10 +94,14 @@ export async function runOpenModel(run: OpenModelRun): Promise<number> {
 
   // Fires every send that is due (each timed on its own: a wake-up's later sends leave later),
   // then waits for the next one's absolute time.
+  let spunAt = -1
+  let timerUntil = 0
   const tick = (): void => {
     timer = undefined
     if (stopped) return
     let now = clock.now()
+    if (spunAt >= 0 && now - spunAt > SPIN_HELD_MS) timerUntil = now + SPIN_BACKOFF_MS
+    spunAt = -1
     while (next !== undefined && start + next <= now) {
       const intended = start + next
       const index = schedule.issued - 1
@@ -109,9 +122,12 @@ export async function runOpenModel(run: OpenModelRun): Promise<number> {
       return
     }
     const ahead = start + next - now
-    if (!spin) timer = clock.setTimeout(tick, Math.max(0, ahead))
+    if (!spin || now < timerUntil) timer = clock.setTimeout(tick, Math.max(0, ahead))
     else if (ahead > SPIN_WINDOW_MS) timer = clock.setTimeout(tick, ahead - SPIN_WINDOW_MS)
-    else immediate(tick)
+    else {
+      spunAt = now
+      immediate(tick)
+    }
   }
 
   signal?.addEventListener('abort', stop, { once: true })

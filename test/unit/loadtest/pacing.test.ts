@@ -1,9 +1,17 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { type Pacing, runOpenModel, SPIN_WINDOW_MS } from '../../../src/loadtest/open-model.js'
+import {
+  type Pacing,
+  runOpenModel,
+  SPIN_BACKOFF_MS,
+  SPIN_WINDOW_MS,
+} from '../../../src/loadtest/open-model.js'
 import type { RateStage } from '../../../src/loadtest/schedule.js'
 import { Stats } from '../../../src/loadtest/stats.js'
 import { FakeClock } from '../../../src/time.js'
+
+/** One send: its intended and actual time (ms from the start) and the loop turn it left on. */
+type Sent = { intended: number; at: number; tick: number }
 
 /** A fake clock with Node's timer granularity: a delay is rounded up to whole milliseconds, >= 1. */
 class CoarseClock extends FakeClock {
@@ -22,11 +30,11 @@ async function paced(
   stages: RateStage[],
   turnMs: number,
   stall?: { at: number; ms: number },
-): Promise<{ sends: Array<{ intended: number; at: number; tick: number }>; turns: number; stats: Stats }> {
+): Promise<{ sends: Sent[]; turns: number; stats: Stats }> {
   const clock = new CoarseClock()
   const origin = clock.now()
   const stats = new Stats()
-  const sends: Array<{ intended: number; at: number; tick: number }> = []
+  const sends: Sent[] = []
   let queue: Array<() => void> = []
   let ticks = 0
   let turns = 0
@@ -98,21 +106,36 @@ describe('open-model pacing on a fake clock', () => {
 
   test('a held-up generator sends every overdue request on its next turn, each with its own intended time', async () => {
     // 5 ms with no turn from 100 ms on: the ten sends meant for that span leave together.
-    const { sends, stats } = await paced('spin', [{ durationMs: 200, from: 2000, to: 2000 }], 0.02, {
+    const { sends, stats } = await paced('spin', [{ durationMs: 1500, from: 2000, to: 2000 }], 0.02, {
       at: 100,
       ms: 5,
     })
-    assert.equal(sends.length, 400)
-    const late = sends.filter((s) => s.at - s.intended > 0.02 + 1e-9)
-    assert.ok(late.length >= 9 && late.length <= 11, `${late.length} late sends`)
-    assert.equal(new Set(late.map((s) => s.tick)).size, 1, 'the overdue sends left on one turn')
-    const intended = late.map((s) => s.intended)
-    for (let i = 1; i < intended.length; i++)
-      assert.ok(Math.abs((intended[i] as number) - (intended[i - 1] as number) - 0.5) < 1e-6)
+    assert.equal(sends.length, 3000)
+    const overdue = sends.filter((s) => s.intended < 105.05 && s.at - s.intended > 0.02 + 1e-9)
+    assert.ok(overdue.length >= 9 && overdue.length <= 11, `${overdue.length} overdue sends`)
+    assert.equal(new Set(overdue.map((s) => s.tick)).size, 1, 'the overdue sends left on one turn')
+    for (let i = 1; i < overdue.length; i++)
+      assert.ok(Math.abs((overdue[i] as Sent).intended - (overdue[i - 1] as Sent).intended - 0.5) < 1e-6)
     // Their latency still counts from the intended time: the delays run from ~5 ms down.
-    const worst = Math.max(...late.map((s) => s.at - s.intended))
+    const worst = Math.max(...overdue.map((s) => s.at - s.intended))
     assert.ok(worst >= 4.5 && worst <= 5.05, `worst ${worst}`)
-    assert.equal(stats.sends.late, late.filter((s) => s.at - s.intended > 1).length)
-    assert.equal(stats.sends.sent, 400)
+    assert.equal(stats.sends.sent, 3000)
+    assert.equal(stats.sends.late, sends.filter((s) => s.at - s.intended > 1).length)
+  })
+
+  test('spin: after being held up, the timer paces alone for SPIN_BACKOFF_MS, then spinning resumes', async () => {
+    const { sends } = await paced('spin', [{ durationMs: 1500, from: 2000, to: 2000 }], 0.02, {
+      at: 100,
+      ms: 5,
+    })
+    const backoff = sends.filter((s) => s.intended > 110 && s.intended < 100 + SPIN_BACKOFF_MS)
+    assert.equal(new Set(backoff.map((s) => s.tick)).size, 1, 'no loop turns while backing off')
+    assert.ok(
+      backoff.some((s) => s.at - s.intended > 0.4),
+      'timer pacing: whole-millisecond batches',
+    )
+    const after = sends.filter((s) => s.intended > 110 + SPIN_BACKOFF_MS)
+    assert.ok(after.length > 700)
+    for (const s of after) assert.ok(s.at - s.intended <= 0.02 + 1e-9, `${s.at - s.intended} ms late after`)
   })
 })
