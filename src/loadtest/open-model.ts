@@ -26,11 +26,15 @@ export type Pacing = 'timer' | 'spin'
 /** With `spin` pacing: how long before a send the timer hands over to event-loop turns (ms). */
 export const SPIN_WINDOW_MS = 2
 
-/** With `spin` pacing: a gap between two turns longer than this (ms) means the spinner was held up. */
-export const SPIN_HELD_MS = 1
+/**
+ * With `spin` pacing: a gap between two turns longer than this (ms) means the spinner was held
+ * up by the OS scheduler. Shorter holds (a GC pause, a burst of responses) are the process's own
+ * and backing off would only add timer-paced sends.
+ */
+export const SPIN_HELD_MS = 5
 
 /** With `spin` pacing: how long the timer paces alone after the spinner was held up (ms). */
-export const SPIN_BACKOFF_MS = 1000
+export const SPIN_BACKOFF_MS = 100
 
 /** Runs one iteration whose first request was meant to go out at `intended` (clock ms). */
 export type Iteration = (intended: number, iteration: number) => Promise<void>

@@ -4,6 +4,7 @@ import {
   type Pacing,
   runOpenModel,
   SPIN_BACKOFF_MS,
+  SPIN_HELD_MS,
   SPIN_WINDOW_MS,
 } from '../../../src/loadtest/open-model.js'
 import type { RateStage } from '../../../src/loadtest/schedule.js'
@@ -105,37 +106,52 @@ describe('open-model pacing on a fake clock', () => {
   })
 
   test('a held-up generator sends every overdue request on its next turn, each with its own intended time', async () => {
-    // 5 ms with no turn from 100 ms on: the ten sends meant for that span leave together.
+    // 8 ms with no turn from 100 ms on: the sixteen sends meant for that span leave together.
     const { sends, stats } = await paced('spin', [{ durationMs: 1500, from: 2000, to: 2000 }], 0.02, {
       at: 100,
-      ms: 5,
+      ms: 8,
     })
     assert.equal(sends.length, 3000)
-    const overdue = sends.filter((s) => s.intended < 105.05 && s.at - s.intended > 0.02 + 1e-9)
-    assert.ok(overdue.length >= 9 && overdue.length <= 11, `${overdue.length} overdue sends`)
+    const overdue = sends.filter((s) => s.intended < 108.05 && s.at - s.intended > 0.02 + 1e-9)
+    assert.ok(overdue.length >= 15 && overdue.length <= 17, `${overdue.length} overdue sends`)
     assert.equal(new Set(overdue.map((s) => s.tick)).size, 1, 'the overdue sends left on one turn')
     for (let i = 1; i < overdue.length; i++)
       assert.ok(Math.abs((overdue[i] as Sent).intended - (overdue[i - 1] as Sent).intended - 0.5) < 1e-6)
-    // Their latency still counts from the intended time: the delays run from ~5 ms down.
+    // Their latency still counts from the intended time: the delays run from ~8 ms down.
     const worst = Math.max(...overdue.map((s) => s.at - s.intended))
-    assert.ok(worst >= 4.5 && worst <= 5.05, `worst ${worst}`)
+    assert.ok(worst >= 7.5 && worst <= 8.05, `worst ${worst}`)
     assert.equal(stats.sends.sent, 3000)
     assert.equal(stats.sends.late, sends.filter((s) => s.at - s.intended > 1).length)
   })
 
-  test('spin: after being held up, the timer paces alone for SPIN_BACKOFF_MS, then spinning resumes', async () => {
-    const { sends } = await paced('spin', [{ durationMs: 1500, from: 2000, to: 2000 }], 0.02, {
+  test('spin: held up longer than SPIN_HELD_MS, the timer paces alone for SPIN_BACKOFF_MS, then spinning resumes', async () => {
+    const held = SPIN_HELD_MS + 3
+    const { sends } = await paced('spin', [{ durationMs: 1000, from: 2000, to: 2000 }], 0.02, {
       at: 100,
-      ms: 5,
+      ms: held,
     })
-    const backoff = sends.filter((s) => s.intended > 110 && s.intended < 100 + SPIN_BACKOFF_MS)
+    const resumed = 100 + held
+    const backoff = sends.filter(
+      (s) => s.intended > resumed + 1 && s.intended < resumed + SPIN_BACKOFF_MS - 1,
+    )
+    assert.ok(backoff.length > 100)
     assert.equal(new Set(backoff.map((s) => s.tick)).size, 1, 'no loop turns while backing off')
     assert.ok(
       backoff.some((s) => s.at - s.intended > 0.4),
       'timer pacing: whole-millisecond batches',
     )
-    const after = sends.filter((s) => s.intended > 110 + SPIN_BACKOFF_MS)
-    assert.ok(after.length > 700)
+    const after = sends.filter((s) => s.intended > resumed + SPIN_BACKOFF_MS + 1)
+    assert.ok(after.length > 1000)
+    for (const s of after) assert.ok(s.at - s.intended <= 0.02 + 1e-9, `${s.at - s.intended} ms late after`)
+  })
+
+  test('spin: a hold up to SPIN_HELD_MS (a GC pause, a burst of responses) does not stop the spinning', async () => {
+    const { sends } = await paced('spin', [{ durationMs: 300, from: 2000, to: 2000 }], 0.02, {
+      at: 100,
+      ms: SPIN_HELD_MS - 0.5,
+    })
+    const after = sends.filter((s) => s.intended > 100 + SPIN_HELD_MS)
+    assert.ok(after.length > 350)
     for (const s of after) assert.ok(s.at - s.intended <= 0.02 + 1e-9, `${s.at - s.intended} ms late after`)
   })
 })
