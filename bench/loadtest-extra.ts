@@ -6,92 +6,132 @@
 import { spawnSync } from 'node:child_process'
 import { type BreakingPointResult, knee, type StepResult } from '../src/loadtest/index.js'
 import { report } from './lib/harness.js'
+import { load, rounds } from './loadtest-capacity.js'
 import { autocannon, autocannonRun, generator, oursRun, startReferenceServer } from './loadtest-gen.js'
 
 const SHORT_S = 2
 const LONG_S = 8
 
-/** CPU microseconds per request between a short and a long run (startup cancels out). */
-async function perRequest(
-  run: (seconds: number) => Promise<{ requests: number; cpu: number }>,
-): Promise<number> {
-  const short = await run(SHORT_S)
-  const long = await run(LONG_S)
-  return ((long.cpu - short.cpu) * 1e6) / Math.max(1, long.requests - short.requests)
+/** A generator run: the requests it completed and the CPU seconds it used. */
+type Run = (seconds: number) => Promise<{ requests: number; cpu: number }>
+
+/**
+ * CPU microseconds per request of each generator, a long run minus a short one (startup cancels
+ * out), the generators interleaved in `rounds` rounds (short runs of all, then long runs of all);
+ * the median of the rounds, and every round's figure.
+ */
+async function perRequest(runs: Run[]): Promise<{ median: number; each: number[] }[]> {
+  const each: number[][] = runs.map(() => [])
+  for (let round = 0; round < rounds; round++) {
+    const short = []
+    for (const run of runs) short.push(await run(SHORT_S))
+    for (const [i, run] of runs.entries()) {
+      const long = await run(LONG_S)
+      const s = short[i] as { requests: number; cpu: number }
+      each[i]?.push(((long.cpu - s.cpu) * 1e6) / Math.max(1, long.requests - s.requests))
+    }
+  }
+  return each.map((xs) => ({
+    median: [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number,
+    each: xs,
+  }))
 }
 
-/** CPU per request at a fixed 10,000 req/s (ours vs autocannon -R) and closed-loop (plus wrk). */
+const us = (xs: number[]): string => xs.map((x) => x.toFixed(1)).join(', ')
+
+/** A `hotpath loadtest` run as a `Run`. */
+function oursAt(url: string, args: string[]): Run {
+  return async (s) => {
+    const r = await oursRun([url, ...args, '-d', `${s}s`])
+    return { requests: r.report.requests, cpu: r.cpu }
+  }
+}
+
+/** An autocannon run as a `Run`. */
+function autocannonAt(url: string, args: string[]): Run {
+  return async (s) => {
+    const r = await autocannonRun([...args, '-d', String(s), url])
+    return { requests: r.report.requests.total, cpu: r.cpu }
+  }
+}
+
+/**
+ * CPU per request at a fixed 10,000 req/s (ours, autocannon -R, ours --client undici) and closed
+ * loop (ours, autocannon, wrk when installed: wrk has no fixed-rate mode, so its closed-loop
+ * figure stands beside the fixed-rate row).
+ */
 export async function cpuRows(url: string): Promise<void> {
   const rate = ['-R', '10000', '-c', '50']
-  const oursFixed = await perRequest(async (s) => {
-    const r = await oursRun([url, ...rate, '-d', `${s}s`])
-    return { requests: r.report.requests, cpu: r.cpu }
-  })
-  const acFixed = await perRequest(async (s) => {
-    const r = await autocannonRun([...rate, '-d', String(s), url])
-    return { requests: r.report.requests.total, cpu: r.cpu }
-  })
+  const closed = ['-c', '50']
+  const hasWrk = spawnSync('sh', ['-c', 'command -v wrk']).status === 0
+  const wrk: Run = async (s) => {
+    const r = await generator('wrk', ['-c', '50', '-t', '1', '-d', `${s}s`, url])
+    return { requests: Number(/(\d+) requests in/.exec(r.out)?.[1] ?? Number.NaN), cpu: r.cpu }
+  }
+  const loadFixed = load()
+  const [oursFixed, acFixed, undiciFixed] = (await perRequest([
+    oursAt(url, rate),
+    autocannonAt(url, rate),
+    oursAt(url, [...rate, '--client', 'undici']),
+  ])) as [Cpu, Cpu, Cpu]
+  const loadClosed = load()
+  const [oursClosed, acClosed, wrkClosed] = (await perRequest([
+    oursAt(url, closed),
+    autocannonAt(url, closed),
+    ...(hasWrk ? [wrk] : []),
+  ])) as [Cpu, Cpu, Cpu | undefined]
+  const wrkNote =
+    wrkClosed === undefined
+      ? 'wrk not installed (apt-get install wrk)'
+      : `wrk (closed loop, no fixed-rate mode) ${wrkClosed.median.toFixed(1)} us`
   report({
     suite: 'loadtest',
     name: 'generator CPU per request at a fixed 10,000 req/s, 50 connections, trivial target',
-    ours: oursFixed,
-    peer: acFixed,
+    ours: oursFixed.median,
+    peer: acFixed.median,
     peerName: 'autocannon -R',
     unit: 'us',
     higherIsBetter: false,
     target: "<= autocannon's",
-    note: `user + system of the generator process, ${LONG_S} s run minus ${SHORT_S} s run`,
-  })
-  const undiciFixed = await perRequest(async (s) => {
-    const r = await oursRun([url, ...rate, '-d', `${s}s`, '--client', 'undici'])
-    return { requests: r.report.requests, cpu: r.cpu }
+    note: `user + system of the generator process, ${LONG_S} s run minus ${SHORT_S} s run, median of ${rounds} interleaved rounds; per round ours ${us(oursFixed.each)}, autocannon ${us(acFixed.each)}; beside: ${wrkNote}; load ${loadFixed}`,
   })
   report({
     suite: 'loadtest',
     name: 'generator CPU per request at a fixed 10,000 req/s, --client undici (the undici path)',
-    ours: undiciFixed,
-    peer: acFixed,
+    ours: undiciFixed.median,
+    peer: acFixed.median,
     peerName: 'autocannon -R',
     unit: 'us',
     higherIsBetter: false,
-  })
-  const closed = ['-c', '50']
-  const oursClosed = await perRequest(async (s) => {
-    const r = await oursRun([url, ...closed, '-d', `${s}s`])
-    return { requests: r.report.requests, cpu: r.cpu }
-  })
-  const acClosed = await perRequest(async (s) => {
-    const r = await autocannonRun([...closed, '-d', String(s), url])
-    return { requests: r.report.requests.total, cpu: r.cpu }
+    note: `per round ${us(undiciFixed.each)}`,
   })
   report({
     suite: 'loadtest',
     name: 'generator CPU per request, closed loop, 50 connections, trivial target',
-    ours: oursClosed,
-    peer: acClosed,
+    ours: oursClosed.median,
+    peer: acClosed.median,
     peerName: 'autocannon',
     unit: 'us',
     higherIsBetter: false,
-    note: `${LONG_S} s run minus ${SHORT_S} s run`,
+    note: `median of ${rounds} interleaved rounds; per round ours ${us(oursClosed.each)}, autocannon ${us(acClosed.each)}; load ${loadClosed}`,
   })
-  if (spawnSync('sh', ['-c', 'command -v wrk']).status !== 0) {
+  if (wrkClosed === undefined) {
     console.log('  wrk CPU per request: not installed (apt-get install wrk to add it to this comparison)')
     return
   }
-  const wrkPerRequest = await perRequest(async (s) => {
-    const r = await generator('wrk', ['-c', '50', '-t', '1', '-d', `${s}s`, url])
-    return { requests: Number(/(\d+) requests in/.exec(r.out)?.[1] ?? Number.NaN), cpu: r.cpu }
-  })
   report({
     suite: 'loadtest',
     name: 'generator CPU per request, closed loop, 50 connections (wrk, 1 thread, C)',
-    ours: oursClosed,
-    peer: wrkPerRequest,
+    ours: oursClosed.median,
+    peer: wrkClosed.median,
     peerName: 'wrk',
     unit: 'us',
     higherIsBetter: false,
+    note: `per round wrk ${us(wrkClosed.each)}`,
   })
 }
+
+type Cpu = { median: number; each: number[] }
 
 /**
  * `--breaking-point` against the reference server's /health/live, then a 10-step constant-rate
@@ -131,7 +171,7 @@ export async function breakingPointRows(): Promise<void> {
       unit: 'req/s',
       higherIsBetter: true,
       target: 'within 10% (ratio 0.9-1.1), search <= 3 min',
-      note: `search took ${(searchMs / 1000).toFixed(0)} s, ${search.steps.length} steps, max sustainable ${search.maxSustainable}/s (sweep: highest held ${Math.max(0, ...held)}/s); sweep rate:p50 ms (! broke) ${steps}`,
+      note: `load ${load()}; search took ${(searchMs / 1000).toFixed(0)} s, ${search.steps.length} steps, max sustainable ${search.maxSustainable}/s (sweep: highest held ${Math.max(0, ...held)}/s); sweep rate:p50 ms (! broke) ${steps}`,
     })
   } finally {
     server.child.kill('SIGTERM')

@@ -64,6 +64,8 @@ Requests:
                            auto picks it for http:// targets and undici for https:// (default auto)
   -w, --workers <n>        generate from n worker threads (rates, users and connections split; reports merged exactly)
       --max-in-flight <n>  open model: outstanding requests above which a send is dropped
+      --pacing <p>         open model: timer (sends up to ~1 ms late, little CPU) | spin (sub-millisecond,
+                           a busy core while sends are < 2 ms apart) (default timer)
 Breaking point:
       --breaking-point     ramp until a step breaks (achieved < 95%, p99 > --slo, errors > 1%), bisect to the
                            highest sustainable rate, report the knee and the recovery time after an overload
@@ -101,6 +103,7 @@ const FLAGS = {
   timeout: { type: 'string' },
   http2: { type: 'boolean' },
   client: { type: 'string' },
+  pacing: { type: 'string' },
   'max-in-flight': { type: 'string' },
   workers: { type: 'string', short: 'w' },
   threshold: { type: 'string', short: 't', multiple: true },
@@ -180,6 +183,7 @@ export async function loadtestCommand(argv: string[], io: CliIo): Promise<number
       throw new UsageError(`--client must be auto, net or undici; received ${JSON.stringify(v.client)}`)
     options.client = v.client as LoadTestOptions['client']
   }
+  if (v.pacing !== undefined) options.pacing = v.pacing as LoadTestOptions['pacing']
   if (v.scrape !== undefined) options.scrape = v.scrape === 'off' ? false : v.scrape
   if (v['abort-on-fail'] === true) options.abortOnFail = true
   if (v['abort-after'] !== undefined) options.abortAfter = v['abort-after'] as LoadTestOptions['abortAfter']

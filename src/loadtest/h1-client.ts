@@ -112,6 +112,14 @@ export class NetPool {
     })
   }
 
+  /**
+   * Sends `bytes` and calls `done` with the outcome, once (no promise: the closed loop's fast
+   * path). `done` may run before `send` returns (a destroyed pool fails at once).
+   */
+  send(bytes: Buffer | string, method: string, needsBody: boolean, done: (out: Sent) => void): void {
+    this.dispatch(new NetRequest(bytes, method, needsBody, this.clock, done))
+  }
+
   /** Fails every waiting and in-flight request (`UND_ERR_DESTROYED`) and closes the sockets. */
   destroy(): void {
     if (this.destroyed) return
@@ -331,10 +339,12 @@ class Connection implements ResponseSink {
   onEnd(keepAlive: boolean): void {
     const req = this.inflight.shift() as NetRequest
     this.inBody = false
-    req.done()
-    this.activity = req.out.end
+    this.activity = this.pool.clock.now()
+    // the connection is free before the outcome is handed on: a caller that sends its next
+    // request from the callback (the closed loop) finds it on top of the free stack
     if (keepAlive) this.pool.ready(this)
     else this.terminate(undefined)
+    req.done()
   }
 
   private write(req: NetRequest): void {

@@ -97,10 +97,49 @@ async function runStep(
   vars: Vars,
   intended: number | undefined,
 ): Promise<boolean> {
-  const { clock, stats } = ctx
-  const queued = clock.now()
-  const from = intended ?? queued
+  const queued = ctx.clock.now()
   const res = step.ws === undefined ? await send(ctx, step, vars) : await sendWs(ctx, step, step.ws, vars)
+  return finishStep(ctx.stats, step, vars, intended ?? queued, queued, res)
+}
+
+/** One iteration that calls `done` when it has been recorded (no promise). */
+export type DirectIteration = (intended: number | undefined, done: () => void) => void
+
+/**
+ * The iteration without promises, when there is one: a single fixed step (no templates, captures
+ * or think time) that the `net` client sends as prebuilt bytes. Its outcome is recorded from the
+ * connection's own callback and `done` follows at once, so the closed loop's next request is
+ * written in the same turn with no promise and no microtask in between.
+ */
+export function createDirectIteration(ctx: IterationContext): DirectIteration | undefined {
+  const { pool, steps, stats, clock } = ctx
+  const step = steps.length === 1 ? steps[0] : undefined
+  const bytes = step?.net?.bytes
+  if (pool === undefined || step === undefined || bytes === undefined) return undefined
+  if (step.usesVars || step.ws !== undefined || step.thinkMs > 0) return undefined
+  const none: Vars = Object.freeze({}) as Vars
+  const { method, needsBody } = step
+  return (intended, done) => {
+    const queued = clock.now()
+    pool.send(bytes, method, needsBody, (res) => {
+      // as the promise path: a throw here is a bug, never a reason to stop the caller's loop
+      try {
+        finishStep(stats, step, none, intended ?? queued, queued, res)
+      } catch {}
+      done()
+    })
+  }
+}
+
+/** Checks and captures on one step's outcome, then its `stats.record()`; false when it failed. */
+function finishStep(
+  stats: Stats,
+  step: CompiledStep,
+  vars: Vars,
+  from: number,
+  queued: number,
+  res: Sent,
+): boolean {
   let error = res.error
   const status = res.status
   if (error === undefined && res.text !== undefined) {

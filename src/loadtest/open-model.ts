@@ -4,10 +4,37 @@
  * queue shows up as latency, as for real users), and the time from the actual send is kept
  * beside it. A send that finds `maxInFlight` iterations outstanding is dropped and counted, never
  * silently delayed.
+ *
+ * Pacing: the wait for the next send is aimed at its absolute intended time, and every send whose
+ * time has passed goes out on the same wake-up (each with its own intended and dispatch time).
+ * `timer` sleeps on a timer: Node's timers have 1 ms granularity, so at 2,000/s sends leave in
+ * pairs up to about a millisecond late, at next to no CPU. `spin` sleeps on a timer until
+ * `SPIN_WINDOW_MS` before the send, then turns the event loop (`setImmediate`: I/O is still
+ * served on every turn) until the send is due: sub-millisecond, but it keeps a core busy
+ * whenever sends are closer together than the window. A turn that comes more than
+ * `SPIN_HELD_MS` after the one before means the process was held up (the machine is short of
+ * cores, or the loop had other work): a spinning process is the one the OS scheduler makes wait
+ * longest, so pacing falls back to the timer for `SPIN_BACKOFF_MS` before spinning again.
  */
 import type { Clock, TimerHandle } from '../time.js'
 import { ArrivalSchedule, type RateStage } from './schedule.js'
 import type { Stats } from './stats.js'
+
+/** How the open model waits for its next send (see the module's comment). */
+export type Pacing = 'timer' | 'spin'
+
+/** With `spin` pacing: how long before a send the timer hands over to event-loop turns (ms). */
+export const SPIN_WINDOW_MS = 2
+
+/**
+ * With `spin` pacing: a gap between two turns longer than this (ms) means the spinner was held
+ * up by the OS scheduler. Shorter holds (a GC pause, a burst of responses) are the process's own
+ * and backing off would only add timer-paced sends.
+ */
+export const SPIN_HELD_MS = 5
+
+/** With `spin` pacing: how long the timer paces alone after the spinner was held up (ms). */
+export const SPIN_BACKOFF_MS = 100
 
 /** Runs one iteration whose first request was meant to go out at `intended` (clock ms). */
 export type Iteration = (intended: number, iteration: number) => Promise<void>
@@ -28,6 +55,12 @@ export interface OpenModelRun {
   lateAfterMs: number
   /** Stops the schedule (in-flight iterations are left to the caller's own signal). */
   signal?: AbortSignal
+  /** The same work as `iteration` without a promise: calls `done` once when finished. */
+  direct?: (intended: number, iteration: number, done: () => void) => void
+  /** How to wait for the next send. @default 'timer' */
+  pacing?: Pacing
+  /** Runs `fn` on the next event-loop turn (`spin` pacing; tests pass a fake). @default setImmediate */
+  immediate?: (fn: () => void) => void
 }
 
 /**
@@ -36,6 +69,9 @@ export interface OpenModelRun {
  */
 export async function runOpenModel(run: OpenModelRun): Promise<number> {
   const { clock, stats, iteration, maxInFlight, lateAfterMs, signal } = run
+  const { direct } = run
+  const spin = run.pacing === 'spin'
+  const immediate = run.immediate ?? setImmediate
   const schedule = new ArrivalSchedule(run.stages)
   const start = clock.now()
   let inFlight = 0
@@ -60,12 +96,16 @@ export async function runOpenModel(run: OpenModelRun): Promise<number> {
     finishSchedule()
   }
 
-  // Fires every send that is due, then sleeps until the next one. The timer's 1 ms granularity
-  // means sends at 2,000/s go out in pairs, each within a millisecond of its intended time.
+  // Fires every send that is due (each timed on its own: a wake-up's later sends leave later),
+  // then waits for the next one's absolute time.
+  let spunAt = -1
+  let timerUntil = 0
   const tick = (): void => {
     timer = undefined
     if (stopped) return
-    const now = clock.now()
+    let now = clock.now()
+    if (spunAt >= 0 && now - spunAt > SPIN_HELD_MS) timerUntil = now + SPIN_BACKOFF_MS
+    spunAt = -1
     while (next !== undefined && start + next <= now) {
       const intended = start + next
       const index = schedule.issued - 1
@@ -75,7 +115,9 @@ export async function runOpenModel(run: OpenModelRun): Promise<number> {
       } else {
         stats.recordSend(now - intended, lateAfterMs)
         inFlight++
-        iteration(intended, index).then(settle, settle)
+        if (direct !== undefined) direct(intended, index, settle)
+        else iteration(intended, index).then(settle, settle)
+        now = clock.now()
       }
       next = schedule.next()
     }
@@ -83,7 +125,13 @@ export async function runOpenModel(run: OpenModelRun): Promise<number> {
       stop()
       return
     }
-    timer = clock.setTimeout(tick, Math.max(0, start + next - clock.now()))
+    const ahead = start + next - now
+    if (!spin || now < timerUntil) timer = clock.setTimeout(tick, Math.max(0, ahead))
+    else if (ahead > SPIN_WINDOW_MS) timer = clock.setTimeout(tick, ahead - SPIN_WINDOW_MS)
+    else {
+      spunAt = now
+      immediate(tick)
+    }
   }
 
   signal?.addEventListener('abort', stop, { once: true })

@@ -52,6 +52,8 @@ export interface ResolvedLoadTest {
   http2: boolean
   /** `net` (plain HTTP/1.1 on raw sockets) or `undici`, `auto` resolved by the target's scheme. */
   client: 'net' | 'undici'
+  /** Open model: how the next send is waited for. */
+  pacing: 'timer' | 'spin'
   maxInFlight: number
   lateAfterMs: number
   abortAfterMs: number
@@ -133,6 +135,7 @@ export function resolveLoadTestOptions(options: LoadTestOptions): ResolvedLoadTe
     timeoutMs,
     http2: s.http2 ?? false,
     client: s.client === 'undici' || !plain ? 'undici' : 'net',
+    pacing: s.pacing ?? 'timer',
     // Every request that can be outstanding within one timeout: beyond that a send is dropped.
     maxInFlight: s.maxInFlight ?? Math.max(100, Math.ceil((peak * timeoutMs) / 1000)),
     lateAfterMs: toMs(lateAfter ?? '1ms', 'lateAfter'),

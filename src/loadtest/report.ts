@@ -43,6 +43,8 @@ export interface LoadTestReport {
     pipelining: number
     /** The HTTP client that ran (`net`: raw sockets; absent in reports before it existed). */
     client?: 'net' | 'undici'
+    /** Open model: how sends were paced (absent in closed runs and in reports before it existed). */
+    pacing?: 'timer' | 'spin'
     timeoutMs: number
     maxInFlight: number
     lateAfterMs: number

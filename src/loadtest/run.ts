@@ -11,7 +11,7 @@ import { runClosedModel } from './closed-model.js'
 import { compileSteps } from './compile.js'
 import { ScenarioError } from './errors.js'
 import { NetPool } from './h1-client.js'
-import { createAgent, createIteration } from './http.js'
+import { createAgent, createDirectIteration, createIteration } from './http.js'
 import { runOpenModel } from './open-model.js'
 import { type LoadTestOptions, resolveLoadTestOptions } from './options.js'
 import { type LoadTestReport, REPORT_FORMAT, type StopReason } from './report.js'
@@ -66,7 +66,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
   }
   const onSignal = (): void => stopRun('interrupted', 'stopped by the caller (signal)')
   plan.signal?.addEventListener('abort', onSignal, { once: true })
-  const iterate = createIteration({
+  const context = {
     agent,
     pool,
     steps: compileSteps(plan.steps, plan.target, pool !== undefined),
@@ -74,7 +74,10 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
     clock,
     signal: cancel.signal,
     timeoutMs: plan.timeoutMs,
-  })
+  }
+  const iterate = createIteration(context)
+  // One fixed request over the net client: no promise per request (see createDirectIteration).
+  const direct = createDirectIteration(context)
   await preflight(agent, plan.target, plan.timeoutMs).catch((err) => {
     pool?.destroy()
     throw err
@@ -151,8 +154,10 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
         stats,
         maxInFlight: plan.maxInFlight,
         lateAfterMs: plan.lateAfterMs,
+        pacing: plan.pacing,
         signal: stop.signal,
         iteration: (intended, i) => iterate(intended, i),
+        direct: direct === undefined ? undefined : (intended, _i, done) => direct(intended, done),
       })
     } else {
       await runClosedModel({
@@ -166,6 +171,14 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
           stats.sends.sent++
           return iterate(clock.now(), i, vu)
         },
+        direct:
+          direct === undefined
+            ? undefined
+            : (_vu, _i, done) => {
+                stats.sends.scheduled++
+                stats.sends.sent++
+                direct(undefined, done)
+              },
       })
     }
   } finally {
@@ -197,6 +210,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
       connections: plan.connections,
       pipelining: plan.pipelining,
       client: plan.client,
+      pacing: plan.model === 'open' ? plan.pacing : undefined,
       timeoutMs: plan.timeoutMs,
       maxInFlight: plan.maxInFlight,
       lateAfterMs: plan.lateAfterMs,

@@ -65,6 +65,12 @@ export interface ScenarioSpec {
    * path), `'undici'`, or `'auto'`: `net` for http:// targets, undici for https://.
    */
   client?: 'auto' | 'net' | 'undici'
+  /**
+   * Open model: how to wait for the next send. `'timer'`: a timer (sends up to about 1 ms late,
+   * next to no CPU); `'spin'`: a timer, then event-loop turns for the last 2 ms (sub-millisecond,
+   * but a busy core whenever sends are less than 2 ms apart).
+   */
+  pacing?: 'timer' | 'spin'
   /** Thresholds such as `'p99 < 200ms'`, `'errors < 1%'`, `'rps > 1000'`. */
   thresholds?: string[]
   /** Stop the run as soon as a latency or error threshold fails. */
@@ -90,6 +96,7 @@ export const SCENARIO_KEYS = [
   'timeout',
   'http2',
   'client',
+  'pacing',
   'thresholds',
   'abortOnFail',
   'maxInFlight',
@@ -109,6 +116,7 @@ const STEP_KEYS = [
   'ws',
 ] as const
 const CLIENTS = ['auto', 'net', 'undici']
+const PACINGS = ['timer', 'spin']
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
 /** Finds the line of a field path in the source file (undefined when unknown). */
@@ -136,13 +144,8 @@ export function validateScenario(
     positiveInt(s, key, [], fail)
   for (const key of ['think', 'duration', 'timeout'] as const) duration(s[key], [key], fail)
   optional(s, 'http2', [], 'boolean', fail)
-  if (s.client !== undefined && !CLIENTS.includes(s.client as string)) {
-    const near = typeof s.client === 'string' ? closestName(s.client, CLIENTS) : undefined
-    fail(
-      ['client'],
-      `must be one of ${CLIENTS.join(', ')}; received ${JSON.stringify(s.client)}${near ? ` (did you mean ${near}?)` : ''}`,
-    )
-  }
+  oneOf(s, 'client', CLIENTS, fail)
+  oneOf(s, 'pacing', PACINGS, fail)
   optional(s, 'abortOnFail', [], 'boolean', fail)
   if (s.thresholds !== undefined) {
     if (!Array.isArray(s.thresholds)) fail(['thresholds'], `must be a list of strings such as "p99 < 200ms"`)
@@ -344,6 +347,17 @@ function optional(
 ): void {
   if (o[key] !== undefined && typeof o[key] !== type)
     fail([...at, key], `must be a ${type}; received ${kind(o[key])}`)
+}
+
+/** A top-level string field that must be one of `values` (a near miss is named). */
+function oneOf(o: Record<string, unknown>, key: string, values: string[], fail: Fail): void {
+  const v = o[key]
+  if (v === undefined || values.includes(v as string)) return
+  const near = typeof v === 'string' ? closestName(v, values) : undefined
+  fail(
+    [key],
+    `must be one of ${values.join(', ')}; received ${JSON.stringify(v)}${near ? ` (did you mean ${near}?)` : ''}`,
+  )
 }
 
 function positiveInt(o: Record<string, unknown>, key: string, at: Array<string | number>, fail: Fail): void {

@@ -78,6 +78,17 @@ describe('runLoadTest on loopback', () => {
     )
   })
 
+  test('spin pacing: every send goes out and is answered, each with a send time; the plan says so', async () => {
+    seen = 0
+    const r = await runLoadTest({ target: `${base}/`, rate: 500, duration: '1s', pacing: 'spin' })
+    assert.equal(r.plan.pacing, 'spin')
+    assert.equal(r.sends.sent, 500)
+    assert.equal(r.requests, seen)
+    assert.equal(r.sends.delay.count, 500)
+    const closed = await runLoadTest({ target: `${base}/`, vus: 1, duration: '200ms' })
+    assert.equal(closed.plan.pacing, undefined)
+  })
+
   test('closed model: users loop; a scenario captures a token and sends it on', async () => {
     seen = 0
     const r = await runLoadTest({

@@ -182,27 +182,43 @@ describe('open model on a fake clock', () => {
   })
 })
 
+/**
+ * Runs `vus` users for 1 s on a fake clock, each iteration a 10 ms request, through the promise
+ * path or the direct (callback) one; resolves with the iterations each user ran.
+ */
+async function iterationsPerUser(vus: number, thinkMs: number, direct: boolean): Promise<number[]> {
+  const clock = new FakeClock()
+  const perUser = new Array<number>(vus).fill(0)
+  const work = (vu: number, end: () => void): unknown =>
+    clock.setTimeout(() => {
+      perUser[vu] = (perUser[vu] as number) + 1
+      end()
+    }, 10)
+  const done = runClosedModel({
+    vus,
+    durationMs: 1000,
+    thinkMs,
+    clock,
+    iteration: (vu) =>
+      direct
+        ? Promise.reject(new Error('the promise path ran'))
+        : new Promise<void>((resolve) => work(vu, resolve)),
+    // with think time a direct iteration is offered but must not run (it is for back-to-back use)
+    direct: direct
+      ? (vu, _i, next) => work(vu, next)
+      : thinkMs > 0
+        ? () => assert.fail('direct ran with think time')
+        : undefined,
+  })
+  for (let i = 0; i < 120; i++) await clock.tick(10)
+  await done
+  return perUser
+}
+
 describe('closed model on a fake clock', () => {
   test('each user runs iterations back to back with think time until the duration ends', async () => {
-    const clock = new FakeClock()
-    const perUser = [0, 0, 0]
-    const done = runClosedModel({
-      vus: 3,
-      durationMs: 1000,
-      thinkMs: 90,
-      clock,
-      iteration: (vu) =>
-        new Promise<void>((resolve) =>
-          clock.setTimeout(() => {
-            perUser[vu] = (perUser[vu] as number) + 1
-            resolve()
-          }, 10),
-        ),
-    })
-    for (let i = 0; i < 120; i++) await clock.tick(10)
-    await done
     // 100 ms per iteration (10 ms request + 90 ms think): 10 each.
-    assert.deepEqual(perUser, [10, 10, 10])
+    assert.deepEqual(await iterationsPerUser(3, 90, false), [10, 10, 10])
   })
 
   test('with think time the users start spread over one think time, not in one synchronized burst', async () => {
@@ -250,5 +266,40 @@ describe('closed model on a fake clock', () => {
     assert.ok(stats.corrected.hdr.maxValue >= 999_000)
     // One freeze (4-5 s), five users: five slow samples among thousands of fast ones.
     assert.equal(slow, 5)
+  })
+})
+
+describe('closed model without promises (direct iterations)', () => {
+  const never = (): Promise<void> => Promise.reject(new Error('the promise path ran'))
+
+  test('each user runs back to back on its callback until the duration ends', async () => {
+    assert.deepEqual(await iterationsPerUser(2, 0, true), [100, 100])
+  })
+
+  test('an iteration that ends before it returns loops, not recurses, and stops on abort', async () => {
+    const clock = new FakeClock()
+    const ac = new AbortController()
+    let calls = 0
+    let depth = 0
+    let deepest = 0
+    const done = runClosedModel({
+      vus: 1,
+      durationMs: 10_000,
+      thinkMs: 0,
+      clock,
+      signal: ac.signal,
+      iteration: never,
+      direct: (_vu, _i, next) => {
+        calls++
+        depth++
+        deepest = Math.max(deepest, depth)
+        if (calls === 50_000) ac.abort()
+        next()
+        depth--
+      },
+    })
+    await done
+    assert.equal(calls, 50_000)
+    assert.equal(deepest, 1)
   })
 })

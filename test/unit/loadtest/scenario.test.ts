@@ -111,6 +111,16 @@ describe('resolving a plan', () => {
     )
   })
 
+  test('pacing defaults to timer, spin is taken, anything else is refused by name', () => {
+    const t = 'http://127.0.0.1:1/'
+    assert.equal(resolveLoadTestOptions({ target: t, rate: 10 }).pacing, 'timer')
+    assert.equal(resolveLoadTestOptions({ target: t, rate: 10, pacing: 'spin' }).pacing, 'spin')
+    assert.match(
+      message(() => resolveLoadTestOptions({ target: t, rate: 10, pacing: 'spn' as never })),
+      /^pacing: must be one of timer, spin; received "spn" \(did you mean spin\?\)/,
+    )
+  })
+
   test('maxInFlight defaults to every request that can be outstanding within one timeout', () => {
     const r = resolveLoadTestOptions({ target: 'http://x/', rate: 2000, timeout: '10s' })
     assert.equal(r.maxInFlight, 20_000)
