@@ -15,7 +15,7 @@ import {
 } from '../../../src/bus/index.js'
 import { isHotpathError } from '../../../src/errors.js'
 import { constantBackoff } from '../../../src/resilience/index.js'
-import type { PrivateServer } from './private-servers.js'
+import type { PrivateServer } from '../../helpers/private-servers.js'
 
 /** What a transport under test provides. */
 export interface ConformanceTarget {

@@ -19,6 +19,7 @@ import {
 import { escapeName, unescapeName } from '../../../src/bus/nats-options.js'
 import { isHotpathError } from '../../../src/errors.js'
 import { circuitBreaker, consecutive, constantBackoff } from '../../../src/resilience/index.js'
+import { PrivateServer } from '../../helpers/private-servers.js'
 import {
   cleanupNats,
   cleanupPrefix,
@@ -30,7 +31,6 @@ import {
 } from '../../helpers/services.js'
 import { until } from './conformance.js'
 import { countEffects, effectCounts } from './effects.js'
-import { PrivateServer } from './private-servers.js'
 
 const root = new URL('../../..', import.meta.url).pathname
 

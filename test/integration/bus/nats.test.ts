@@ -1,7 +1,7 @@
 import { type NatsTransport, natsTransport } from '../../../src/bus/index.js'
+import { PrivateServer } from '../../helpers/private-servers.js'
 import { cleanupNats, NATS_URL, uniqueStream } from '../../helpers/services.js'
 import { busConformance } from './conformance.js'
-import { PrivateServer } from './private-servers.js'
 
 const stream = uniqueStream('bus')
 

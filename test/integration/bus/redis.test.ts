@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import { after, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { createBus, NonRetryableError, type RedisTransport, redisTransport } from '../../../src/bus/index.js'
+import { PrivateServer } from '../../helpers/private-servers.js'
 import { cleanupPrefix, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
 import { busConformance, until } from './conformance.js'
-import { PrivateServer } from './private-servers.js'
 
 const prefix = uniquePrefix('bus')
 

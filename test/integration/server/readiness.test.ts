@@ -3,8 +3,8 @@ import net from 'node:net'
 import { describe, it } from 'node:test'
 import { buildServer } from '../../../src/server/app.js'
 import { loadConfig } from '../../../src/server/config.js'
+import { PrivateServer } from '../../helpers/private-servers.js'
 import { freePort, REDIS_URL, uniqueStream } from '../../helpers/services.js'
-import { PrivateServer } from '../bus/private-servers.js'
 import { tick } from './sockets.js'
 
 interface Component {

@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Bus, Transport } from '../../../src/bus/index.js'
-import { freePort } from '../../helpers/services.js'
+import type { Bus, Transport } from '../../src/bus/index.js'
+import { freePort } from './services.js'
 
 /** A server process on a free loopback port whose data directory outlives its restarts. */
 export class PrivateServer {
