@@ -3,7 +3,11 @@
  * The server is not part of the published package (it is an example and a load-test target), so
  * this works from a checkout of the repository, where its TypeScript source runs through tsx (a
  * devDependency). `--port`/`--host` set PORT/HOST; every other setting is the server's own
- * environment variables (see the README).
+ * environment variables (see the README). SERVER_HEAP_MB caps the child's V8 old space
+ * (`--max-old-space-size`, default 256; 0 leaves V8's default): a heap limit sized from the
+ * machine's memory lets garbage pile up to gigabytes before a full collection, and the server's
+ * live data (its response cache is bounded by CACHE_MAX_MB, mostly in Buffers outside the heap)
+ * is far smaller.
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -14,6 +18,26 @@ import type { CliIo } from './io.js'
 
 const USAGE = `usage: hotpath serve [--port 3000] [--host 127.0.0.1]
 Runs the reference server from this checkout (environment: PORT, HOST, REDIS_URL, ... see README).`
+
+/** The child's V8 flags for SERVER_HEAP_MB: `--max-old-space-size`, or none for V8's default. */
+export function serverHeapFlag(
+  env: Record<string, string | undefined>,
+  execArgv: readonly string[],
+): string[] {
+  const value = (env.SERVER_HEAP_MB ?? '').trim()
+  if (value === '') {
+    // an explicit --max-old-space-size (NODE_OPTIONS or this process's flags) is the user's choice
+    if (/--max-old-space-size/.test(`${env.NODE_OPTIONS ?? ''} ${execArgv.join(' ')}`)) return []
+    return ['--max-old-space-size=256']
+  }
+  const mb = Number(value)
+  if (!/^\d+$/.test(value) || (mb !== 0 && (mb < 64 || mb > 1_000_000))) {
+    throw new UsageError(
+      `SERVER_HEAP_MB must be 0 (V8's default) or an integer from 64 to 1000000 (MiB); received ${JSON.stringify(env.SERVER_HEAP_MB)}`,
+    )
+  }
+  return mb === 0 ? [] : [`--max-old-space-size=${mb}`]
+}
 
 /** Where the server's entry point is, relative to this file (src/cli or dist/cli). */
 const root = fileURLToPath(new URL('../../', import.meta.url))
@@ -45,10 +69,11 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     io.err('hotpath serve: tsx is not installed; run npm install in the checkout (it is a devDependency).')
     return 2
   }
+  const heap = serverHeapFlag(io.env, process.execArgv)
   const env = { ...io.env }
   if (values.port !== undefined) env.PORT = values.port
   if (values.host !== undefined) env.HOST = values.host
-  const child = spawn(process.execPath, ['--import', loader, entry], { stdio: 'inherit', env })
+  const child = spawn(process.execPath, [...heap, '--import', loader, entry], { stdio: 'inherit', env })
   // A terminal's Ctrl-C reaches the child directly (same process group); the server treats a
   // second SIGINT as "force", so only a SIGTERM sent to this process is passed on.
   const remove = io.onInterrupt(() => {})

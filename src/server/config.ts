@@ -97,6 +97,7 @@ export const KNOWN_VARIABLES = [
   'KEEP_ALIVE_TIMEOUT',
   'MAX_CONNECTIONS',
   'SHUTDOWN_TIMEOUT',
+  'SERVER_HEAP_MB',
 ] as const
 
 function raw(env: Env, name: string): string | undefined {
