@@ -58,7 +58,7 @@ describe('hotpath loadtest --dashboard', () => {
   }
 
   it('streams each second of the run into the dashboard history (token from the environment)', async () => {
-    const run = await loadtest(load(40, 3, '--dashboard', `${base}/dashboard`), {
+    const run = await loadtest(load(40, 4, '--dashboard', `${base}/dashboard`), {
       HOTPATH_DASHBOARD_TOKEN: TOKEN,
     })
     assert.equal(run.code, 0, run.stderr)
