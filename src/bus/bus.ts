@@ -248,7 +248,11 @@ export class Bus implements TransportSink {
   ): () => void {
     if (typeof handler !== 'function') throw new TypeError(`batch handler for "${type}" must be a function`)
     const o = resolveHandlerOptions(type, options, this.o, true)
-    const processor = batchProcessorFor(handler, options, this.o, this.c)
+    const window = this.o.processedWindow
+    const mark = o.idempotent
+      ? (e: Envelope) => this.transport.markProcessed(e.dedupKey ?? e.id, window)
+      : undefined
+    const processor = batchProcessorFor(handler, options, this.o, this.c, mark)
     return this.register({ type, fn: undefined, batch: processor, o })
   }
 

@@ -115,8 +115,9 @@ export class Execution {
       }
       if (h.batch !== undefined) {
         // the worker moves on: the batch holds the message until its handler settled
+        // an idempotent batch marked its messages processed before it finished (batch-handler.ts)
         h.batch.add(env, env.batchKey ?? '').then(
-          () => this.done(h, env, undefined, t0),
+          () => this.ok(env, undefined, t0),
           (err) => this.fail(h, env, err),
         )
         return

@@ -378,6 +378,36 @@ describe('bus (memory transport)', () => {
     await closeAll(a, b)
   })
 
+  it('regression: an idempotent batch writes its processed marks before the next batch starts (a kill repeated two batches)', async () => {
+    const { clock, a, b, transport } = pair()
+    const marked = new Set<string>()
+    const markProcessed = transport.markProcessed.bind(transport)
+    // a slow processed-set (a KV put over the network): each mark lands 20 ms after it was asked for
+    transport.markProcessed = async (key, windowMs) => {
+      await new Promise<void>((r) => clock.setTimeout(r, 20))
+      await markProcessed(key, windowMs)
+      marked.add(key)
+    }
+    const unmarkedAtStart: number[] = []
+    const seen: string[] = []
+    b.onBatch(
+      'job',
+      (messages) => {
+        // every message of the batches before this one must be marked by now
+        unmarkedAtStart.push(seen.filter((k) => !marked.has(k)).length)
+        for (const m of messages) seen.push(m.dedupKey as string)
+      },
+      { maxSize: 2, maxWait: 5, idempotent: true },
+    )
+    for (let i = 0; i < 6; i++) await a.send('b', 'job', i, { dedupKey: `job-${i}` })
+    for (let i = 0; i < 20; i++) await clock.tick(10)
+    assert.equal(seen.length, 6)
+    assert.deepEqual(unmarkedAtStart, [0, 0, 0])
+    assert.equal(marked.size, 6)
+    assert.equal(b.stats().handled, 6)
+    await closeAll(a, b)
+  })
+
   it('close() drains queued and running messages, then refuses sends with E_CLOSED', async () => {
     const { clock, a, b } = pair({ concurrency: 1 })
     const done: number[] = []
