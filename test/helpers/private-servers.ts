@@ -3,25 +3,26 @@
  * bus reconnect tests (never the shared ones): a nats-server with JetStream file storage, and a
  * redis-server with an fsync-always append-only file (the helpers' PrivateRedis keeps nothing).
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Bus, Transport } from '../../src/bus/index.js'
+import { ServerProcess } from './server-process.js'
 import { freePort } from './services.js'
 
 /** A server process on a free loopback port whose data directory outlives its restarts. */
-export class PrivateServer {
-  private child: ChildProcess | undefined
-
+export class PrivateServer extends ServerProcess {
   private constructor(
     private readonly bin: string,
     private readonly args: (port: number, dir: string) => string[],
     private readonly scheme: string,
     readonly port: number,
     readonly dir: string,
-  ) {}
+  ) {
+    super()
+  }
 
   /** nats-server with JetStream, its store in a temporary directory. */
   static nats(): Promise<PrivateServer> {
@@ -78,26 +79,6 @@ export class PrivateServer {
       if (Date.now() > until) throw new Error(`${this.bin} on port ${this.port} did not start`)
       await new Promise((r) => setTimeout(r, 25))
     }
-  }
-
-  /** Freezes the server (SIGSTOP): connections stay open and nothing is answered. */
-  pause(): void {
-    this.child?.kill('SIGSTOP')
-  }
-
-  resume(): void {
-    this.child?.kill('SIGCONT')
-  }
-
-  /** kill -9: connections drop and are refused until `start()`. */
-  async stop(): Promise<void> {
-    const child = this.child
-    this.child = undefined
-    if (!child || child.exitCode !== null) return
-    const exited = new Promise((r) => child.once('exit', r))
-    child.kill('SIGKILL')
-    child.kill('SIGCONT')
-    await exited
   }
 
   /** Closes `buses` and then `transports` (those on this server), stops the server and removes its data. */

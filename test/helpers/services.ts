@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
 import { Redis } from 'ioredis'
+import { ServerProcess } from './server-process.js'
 
 /** The shared Redis every integration test talks to. */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -47,9 +48,10 @@ export function freePort(): Promise<number> {
 }
 
 /** A private redis-server for chaos tests: it can be paused (SIGSTOP), resumed, stopped and restarted. */
-export class PrivateRedis {
-  private child: ChildProcess | undefined
-  constructor(readonly port: number) {}
+export class PrivateRedis extends ServerProcess {
+  constructor(readonly port: number) {
+    super()
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`
@@ -93,26 +95,6 @@ export class PrivateRedis {
       }
     }
     throw new Error(`private redis-server on port ${this.port} did not start`)
-  }
-
-  /** Freezes the server: connections stay open but nothing is answered. */
-  pause(): void {
-    this.child?.kill('SIGSTOP')
-  }
-
-  resume(): void {
-    this.child?.kill('SIGCONT')
-  }
-
-  /** Stops the server (connections are refused until `start()`). */
-  async stop(): Promise<void> {
-    const child = this.child
-    if (!child || child.exitCode !== null) return
-    child.kill('SIGCONT')
-    const exited = new Promise((r) => child.once('exit', r))
-    child.kill('SIGKILL')
-    await exited
-    this.child = undefined
   }
 }
 
