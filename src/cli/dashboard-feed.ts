@@ -144,3 +144,34 @@ export function feedSummary(counts: FeedCounts, url: string): string | undefined
   const total = counts.posted + counts.failed
   return `dashboard: ${counts.failed} of ${total} posts to ${url} failed${counts.firstError === undefined ? '' : ` (first: ${counts.firstError})`}${counts.skipped > 0 ? `; ${counts.skipped} seconds skipped while a post was pending` : ''}`
 }
+
+/** The `--dashboard` feed, when asked for (flags checked before any load). */
+export function startFeed(
+  v: { dashboard?: string; 'dashboard-token'?: string; 'dashboard-source'?: string },
+  io: CliIo,
+  workers: number,
+): DashboardFeed | undefined {
+  if (v.dashboard === undefined) {
+    if (v['dashboard-token'] !== undefined || v['dashboard-source'] !== undefined)
+      throw new UsageError('--dashboard-token and --dashboard-source go with --dashboard <url>')
+    return undefined
+  }
+  if (workers > 1)
+    throw new UsageError(
+      '--dashboard streams each second from one generator; worker threads report at the end only (drop --workers)',
+    )
+  const token = v['dashboard-token'] ?? (io.env[DASHBOARD_TOKEN_ENV] || undefined)
+  return dashboardFeed({
+    url: ingestUrl(v.dashboard),
+    token,
+    source: checkSource(v['dashboard-source'] ?? 'loadtest'),
+    io,
+  })
+}
+
+/** Waits for the feed's last post and reports failed posts once. */
+export async function endFeed(feed: DashboardFeed | undefined, io: CliIo): Promise<void> {
+  if (feed === undefined) return
+  const line = feedSummary(await feed.close(), feed.url)
+  if (line !== undefined) io.err(line)
+}

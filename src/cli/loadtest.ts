@@ -30,14 +30,7 @@ import {
 } from '../loadtest/index.js'
 import type { Duration } from '../time.js'
 import { numberFlag, parseFlags, UsageError } from './args.js'
-import {
-  checkSource,
-  DASHBOARD_TOKEN_ENV,
-  type DashboardFeed,
-  dashboardFeed,
-  feedSummary,
-  ingestUrl,
-} from './dashboard-feed.js'
+import { endFeed, startFeed } from './dashboard-feed.js'
 import type { CliIo } from './io.js'
 import { progressPrinter } from './progress.js'
 
@@ -247,36 +240,6 @@ export async function loadtestCommand(argv: string[], io: CliIo): Promise<number
   if (v.html !== undefined) await writeHtml(report, v.html, io, v.json === true)
   if (report.stopped?.reason === 'interrupted') return EXIT_INTERRUPTED
   return report.passed && report.comparison?.regression !== true ? 0 : 1
-}
-
-/** The `--dashboard` feed, when asked for (flags checked before any load). */
-function startFeed(
-  v: { dashboard?: string; 'dashboard-token'?: string; 'dashboard-source'?: string },
-  io: CliIo,
-  workers: number,
-): DashboardFeed | undefined {
-  if (v.dashboard === undefined) {
-    if (v['dashboard-token'] !== undefined || v['dashboard-source'] !== undefined)
-      throw new UsageError('--dashboard-token and --dashboard-source go with --dashboard <url>')
-    return undefined
-  }
-  if (workers > 1)
-    throw new UsageError(
-      '--dashboard streams each second from one generator; worker threads report at the end only (drop --workers)',
-    )
-  const token = v['dashboard-token'] ?? (io.env[DASHBOARD_TOKEN_ENV] || undefined)
-  return dashboardFeed({
-    url: ingestUrl(v.dashboard),
-    token,
-    source: checkSource(v['dashboard-source'] ?? 'loadtest'),
-    io,
-  })
-}
-
-async function endFeed(feed: DashboardFeed | undefined, io: CliIo): Promise<void> {
-  if (feed === undefined) return
-  const line = feedSummary(await feed.close(), feed.url)
-  if (line !== undefined) io.err(line)
 }
 
 async function breakingPoint(
