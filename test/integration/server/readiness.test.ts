@@ -10,12 +10,20 @@ import { tick } from './sockets.js'
 interface Component {
   name: string
   status: string
-  durationMs: number
+  error?: string
   details?: Record<string, unknown>
 }
 
-/** The check timeout the server gives its redis readiness check (src/server/app.ts). */
-const CHECK_TIMEOUT_MS = 200
+/**
+ * The component was answered from what the background probe recorded, not by the monitor's
+ * check timeout (which answers "no answer within <timeout>ms" and carries no details). Asserted
+ * on the outcome, never on a duration.
+ */
+function fromRecordedState(c: Component | undefined): void {
+  assert.ok(c, 'the component is reported')
+  assert.doesNotMatch(String(c.error ?? ''), /no answer within/, `timed out instead: ${c.error}`)
+  assert.ok(c.details !== undefined, 'the recorded state comes with its details')
+}
 
 describe('reference server: readiness', () => {
   // Regression: with REDIS_URL at a closed port the redis check PINGed through ioredis' reconnect
@@ -33,10 +41,7 @@ describe('reference server: readiness', () => {
       assert.ok(redis, 'a redis component is reported')
       assert.equal(redis.status, 'unhealthy')
       assert.notEqual(report.status, 'healthy')
-      assert.ok(
-        redis.durationMs < CHECK_TIMEOUT_MS,
-        `answered from recorded state, not by timing out (${redis.durationMs} ms)`,
-      )
+      fromRecordedState(redis)
       assert.notEqual(redis.details?.connection, 'ready')
     } finally {
       await server.close()
@@ -62,10 +67,7 @@ describe('reference server: readiness', () => {
       const report = (await server.app.inject('/health/ready')).json() as { components: Component[] }
       const redis = report.components.find((c) => c.name === 'redis')
       assert.equal(redis?.status, 'unhealthy')
-      assert.ok(
-        (redis?.durationMs ?? Number.POSITIVE_INFINITY) < CHECK_TIMEOUT_MS,
-        `answered from recorded state, not by timing out (${redis?.durationMs} ms)`,
-      )
+      fromRecordedState(redis)
     } finally {
       await server.close()
       // after the client is gone, so no reconnection slips in behind the destroy
@@ -123,10 +125,7 @@ describe('reference server: readiness with NATS_URL', () => {
       const nats = await natsOf(server)
       assert.equal(nats?.status, 'unhealthy')
       assert.equal(nats?.details?.connection, 'connecting')
-      assert.ok(
-        (nats?.durationMs ?? Number.POSITIVE_INFINITY) < CHECK_TIMEOUT_MS,
-        `answered from recorded state, not by timing out (${nats?.durationMs} ms)`,
-      )
+      fromRecordedState(nats)
     } finally {
       await server.close()
     }
@@ -148,7 +147,7 @@ describe('reference server: readiness with NATS_URL', () => {
       await nats.stop() // the socket closes: the client's status event says so
       const down = await untilNats(server, 'unhealthy')
       assert.notEqual(down.details?.connection, 'connected')
-      assert.ok(down.durationMs < CHECK_TIMEOUT_MS, `answered from recorded state (${down.durationMs} ms)`)
+      fromRecordedState(down)
 
       await nats.start()
       await untilNats(server, 'healthy')
@@ -157,10 +156,7 @@ describe('reference server: readiness with NATS_URL', () => {
       const frozen = await untilNats(server, 'unhealthy')
       assert.equal(frozen.details?.connection, 'connected')
       assert.match(String(frozen.details?.error), /PONG/)
-      assert.ok(
-        frozen.durationMs < CHECK_TIMEOUT_MS,
-        `answered from recorded state (${frozen.durationMs} ms)`,
-      )
+      fromRecordedState(frozen)
       nats.resume()
       await untilNats(server, 'healthy')
     } finally {
