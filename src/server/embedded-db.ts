@@ -6,6 +6,13 @@
  * snapshot is made once, by a short-lived child process, and kept in the user's cache directory
  * (`$XDG_CACHE_HOME/hotpath`, else `~/.cache/hotpath`); later starts load it. If the snapshot
  * cannot be made or read, the server falls back to a fresh in-process PGlite.
+ *
+ * PGlite's WebAssembly is compiled with V8's baseline compiler only (`--liftoff-only`, set before
+ * the module is compiled): V8's optimizing tier keeps a second copy of every hot function's code
+ * and its compiler's working memory, ~100 MB resident for PGlite, and on this workload bought no
+ * speed (a point query on a 200-row table: 7.5k queries/s with either, Node 20; see
+ * bench/README.md, "server"). The flag is process-wide: the only other WebAssembly the server
+ * runs is Node's own (undici's HTTP parser, used by `fetch` for alert webhooks), a light use.
  */
 import { spawn } from 'node:child_process'
 import { mkdir, readFile, rename, stat, unlink } from 'node:fs/promises'
@@ -13,6 +20,7 @@ import { createRequire } from 'node:module'
 import { homedir, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { setFlagsFromString } from 'node:v8'
 import type { PGliteLike } from '../db/index.js'
 
 /** PGlite's own start parameters plus smaller shared buffers (a demo catalogue of 200 rows). */
@@ -61,6 +69,7 @@ export async function openEmbeddedPGlite(warn: (message: string) => void): Promi
   const { version } = JSON.parse(await readFile(join(dirname(entry), '..', 'package.json'), 'utf8')) as {
     version: string
   }
+  setFlagsFromString('--liftoff-only')
   const mod = (await import('@electric-sql/pglite')) as unknown as PGliteModule
   const file = join(cacheDir(), `pglite-${version}-datadir.tar`)
   try {
