@@ -39,6 +39,7 @@ const ns = (ms: number) => ms * 1_000_000
 
 /** The lanes of one transport, their consumes and the heartbeat of what they delivered. */
 export class Lanes {
+  /** The open lanes. */
   readonly all: Lane[] = []
   private heartbeatTimer: unknown
   private closed = false

@@ -34,6 +34,7 @@ const scripted = (c: Client): any => c
 
 /** The read loops and background jobs of one transport. */
 export class Consumer {
+  /** The subscriptions being read. */
   readonly subs: Subscription[] = []
   private readonly clock: Clock
   private readonly claimIdle: number
