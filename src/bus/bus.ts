@@ -1,9 +1,11 @@
 /**
  * createBus(): send, broadcast, request-reply and handlers by message type over a transport.
  * Received messages wait in the scheduler (four weighted classes, tenants round robin, ageing)
- * and run on a bounded pool of workers; the worker loop pulls the next message itself, so a
- * busy bus pays no timer or closure per message. Outcomes go back to the transport: ack,
- * retry with backoff, or dead letter.
+ * and run on a bounded pool of workers (workers.ts: the handlers, the worker loop, drain); the
+ * worker loop pulls the next message itself, so a busy bus pays no timer or closure per message.
+ * Outcomes go back to the transport: ack, retry with backoff, or dead letter (execution.ts). This
+ * file holds the public surface: building and sending messages, registering handlers, the
+ * transport's sink, dead-letter replay, stats and close.
  */
 import { AbortedError, ClosedError } from '../errors.js'
 import { Events } from '../events.js'
@@ -39,6 +41,7 @@ import {
   type Transport,
   type TransportSink,
 } from './types.js'
+import { Workers } from './workers.js'
 
 let sharedTransport: MemoryTransport | undefined
 
@@ -60,13 +63,10 @@ export class Bus implements TransportSink {
   private readonly events = new Events<BusEvents>()
   private readonly c = new BusCounters()
   private readonly exec: Execution
-  private readonly handlers = new Map<string, HandlerEntry>()
   private readonly requests: Requests
   private readonly admission: Admission
-  private readonly idleWaiters: Array<() => void> = []
+  private readonly workers: Workers
   private readonly detachMonitor: (() => void) | undefined
-  private running = 0
-  private startScheduled = false
   private seq = 0
   private closed = false
   private readonly ready: Promise<void>
@@ -87,8 +87,9 @@ export class Bus implements TransportSink {
       this.sched,
       this.c,
       (env, reason, err) => this.exec.bury(env, reason, err),
-      () => this.dispatch(),
+      () => this.workers.dispatch(),
     )
+    this.workers = new Workers(this.o, this.sched, this.exec, this.admission)
     this.ready = this.transport.subscribe(this.name, this.inbox, this)
     this.ready.catch(() => {})
     if (this.o.monitor !== undefined) registerBusAdapter(this.o.monitor)
@@ -233,7 +234,7 @@ export class Bus implements TransportSink {
       batch: undefined,
       o: resolveHandlerOptions(type, options, this.o),
     }
-    return this.register(entry)
+    return this.workers.register(entry)
   }
 
   /**
@@ -253,23 +254,7 @@ export class Bus implements TransportSink {
       ? (e: Envelope) => this.transport.markProcessed(e.dedupKey ?? e.id, window)
       : undefined
     const processor = batchProcessorFor(handler, options, this.o, this.c, mark)
-    return this.register({ type, fn: undefined, batch: processor, o })
-  }
-
-  private register(entry: HandlerEntry): () => void {
-    if (this.handlers.has(entry.type)) {
-      throw new TypeError(
-        `a handler for "${entry.type}" is already registered on bus "${this.name}"; dispose it first`,
-      )
-    }
-    this.handlers.set(entry.type, entry)
-    this.exec.handlers = this.handlers
-    this.dispatch()
-    return () => {
-      if (this.handlers.get(entry.type) === entry) this.handlers.delete(entry.type)
-      entry.o.breaker?.dispose()
-      void entry.batch?.close()
-    }
+    return this.workers.register({ type, fn: undefined, batch: processor, o })
   }
 
   // --- TransportSink -------------------------------------------------------------------------
@@ -278,7 +263,7 @@ export class Bus implements TransportSink {
   deliver(envs: Envelope[]): void {
     for (const e of envs) this.sched.push(e)
     this.c.received += envs.length
-    this.dispatch()
+    this.workers.dispatch()
   }
 
   /** @internal the memory transport queues one message here under the backpressure policy. */
@@ -301,45 +286,7 @@ export class Bus implements TransportSink {
     return this.sched.depths()
   }
 
-  // --- the worker pool -----------------------------------------------------------------------
-
-  private dispatch(): void {
-    // workers start in a microtask: a burst of sends in one turn is queued (and ordered by
-    // class) first, and a sender never runs handlers inside its own call stack
-    if (this.startScheduled || this.running >= this.o.concurrency) return
-    this.startScheduled = true
-    queueMicrotask(this.startWorkers)
-  }
-
-  private readonly startWorkers = (): void => {
-    this.startScheduled = false
-    while (this.running < this.o.concurrency && this.sched.size > 0 && this.handlers.size > 0) {
-      this.running++
-      void this.work()
-    }
-  }
-
-  private async work(): Promise<void> {
-    const clock = this.o.clock
-    let sync = 0
-    for (;;) {
-      if (this.handlers.size === 0) break
-      const env = this.sched.next(clock.now())
-      if (env === undefined) break
-      this.admission.release()
-      const r = this.exec.run(env)
-      if (r !== undefined) {
-        sync = 0
-        await r
-      } else if (++sync === 1024) {
-        // synchronous handlers: let I/O and timers in now and then
-        sync = 0
-        await new Promise<void>((resolve) => setImmediate(resolve))
-      }
-    }
-    this.running--
-    if (this.running === 0 && this.sched.size === 0) for (const w of this.idleWaiters.splice(0)) w()
-  }
+  // --- retries -------------------------------------------------------------------------------
 
   private later(env: Envelope, delay: number): void {
     // the transport needs the handle: a durable one acks the delivered entry as it parks the retry
@@ -386,20 +333,12 @@ export class Bus implements TransportSink {
 
   /** Counters, queue depth and oldest age per class, wait and handler times. */
   stats(): BusStats {
-    return this.c.snapshot(this.sched, this.o.clock.now(), this.running, this.requests.size)
+    return this.c.snapshot(this.sched, this.o.clock.now(), this.workers.running, this.requests.size)
   }
 
   /** Resolves when nothing is queued or running here (batches flushed). */
-  async drain(): Promise<void> {
-    for (;;) {
-      for (const h of this.handlers.values()) h.batch?.flush()
-      if (this.sched.size > 0 || this.running > 0) await new Promise<void>((r) => this.idleWaiters.push(r))
-      let batching = false
-      for (const h of this.handlers.values())
-        if (h.batch !== undefined && h.batch.pending > 0) batching = true
-      if (!batching && this.sched.size === 0 && this.running === 0) return
-      if (batching) for (const h of this.handlers.values()) if (h.batch !== undefined) await h.batch.drain()
-    }
+  drain(): Promise<void> {
+    return this.workers.drain()
   }
 
   /**
@@ -422,11 +361,7 @@ export class Bus implements TransportSink {
     }
     await this.transport.unsubscribe(this.name, this.inbox, this)
     this.requests.failAll(new ClosedError(`bus "${this.name}"`))
-    for (const h of this.handlers.values()) {
-      h.o.breaker?.dispose()
-      await h.batch?.close()
-    }
-    this.handlers.clear()
+    await this.workers.close()
     // messages still queued here go back to the transport (redelivered to another consumer)
     for (const env of this.sched.clear()) this.transport.retry(env, 0)
     // blocked sends of a closed bus go back to the transport like queued messages

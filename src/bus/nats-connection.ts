@@ -5,12 +5,21 @@
  * PING (`rtt()`) every `intervalMs` with its own deadline catches a server that keeps the socket
  * open and answers nothing. `check()` only reads what both recorded, so it answers at once.
  */
-import type { ConnectionOptions, NatsConnection } from 'nats'
+import type { ConnectionOptions, JetStreamClient, JetStreamManager, NatsConnection } from 'nats'
 import { ClosedError } from '../errors.js'
 import type { Clock } from '../time.js'
 import { BusTransportError } from './errors.js'
 import type { ResolvedNatsOptions } from './nats-options.js'
+import type { NatsStore } from './nats-store.js'
 import type { TransportHealth } from './types.js'
+
+/** What the transport runs on once connected and its streams exist. */
+export interface Conn {
+  nc: NatsConnection
+  js: JetStreamClient
+  jsm: JetStreamManager
+  store: NatsStore
+}
 
 /** Time between two PINGs, and how long one may go unanswered. */
 const INTERVAL_MS = 2000

@@ -11,24 +11,22 @@
  * handlers' (and queued) messages with `working()`. `max_deliver` is the net for poison messages:
  * the server's advisory becomes a dead letter. Replies travel over core NATS, one subject per
  * bus instance; dedup keys and the processed-set live in KV buckets.
+ * This file holds the connection (and the streams made again after a loss), subscribing,
+ * publishing and replies, the outcomes of delivered messages, the store's operations and close.
+ * The lanes, their consumes and the heartbeat are the consumer side (nats-consumer.ts); dead
+ * letters and KV buckets are in nats-store.ts; dialling and health in nats-connection.ts.
  */
-import type {
-  ConsumerMessages,
-  JetStreamClient,
-  JetStreamManager,
-  JsMsg,
-  NatsConnection,
-  Subscription,
-} from 'nats'
+import type { NatsConnection } from 'nats'
 import { BusTransportError } from './errors.js'
-import { NatsHealth, openConnection } from './nats-connection.js'
+import { type Conn, NatsHealth, openConnection } from './nats-connection.js'
+import { type Handle, Lanes } from './nats-consumer.js'
 import {
   NatsNames,
   type NatsTransportOptions,
   type ResolvedNatsOptions,
   resolveNatsOptions,
 } from './nats-options.js'
-import { decode, encodeEnvelope, ensureStreams, isStreamGone, NatsStore } from './nats-store.js'
+import { encodeEnvelope, ensureStreams, isStreamGone, NatsStore } from './nats-store.js'
 import type {
   Backpressure,
   DeadLetter,
@@ -42,35 +40,7 @@ import type {
 
 export type { NatsTransportOptions } from './nats-options.js'
 
-interface Lane {
-  address: string
-  inbox: string
-  sink: TransportSink
-  stopped: boolean
-  consumers: Array<ConsumerMessages | undefined>
-  replies: Subscription | undefined
-  /** Messages held for a delay that costs no attempt. */
-  deferred: Map<Envelope, unknown>
-}
-
-interface Handle {
-  m: JsMsg
-  lane: Lane
-  /** The attempt this delivery carried: a retry raised it, a deferral did not. */
-  attempt: number
-  /** Last time the server heard of it (delivery or in-progress ack). */
-  since: number
-}
-
-interface Conn {
-  nc: NatsConnection
-  js: JetStreamClient
-  jsm: JetStreamManager
-  store: NatsStore
-}
-
 const text = new TextEncoder()
-const ns = (ms: number) => ms * 1_000_000
 
 /** The NATS JetStream transport. */
 export class NatsTransport implements Transport {
@@ -79,9 +49,9 @@ export class NatsTransport implements Transport {
   private readonly o: ResolvedNatsOptions
   private conn: Promise<Conn> | undefined
   private c: Conn | undefined
-  private readonly lanes: Lane[] = []
+  /** Delivered messages not yet settled (filled by the lanes, settled here). */
   private readonly inflight = new Map<Envelope, Handle>()
-  private heartbeatTimer: unknown
+  private readonly lanes: Lanes
   private closed = false
   private readonly healthWatch: NatsHealth
   /** Ends the wait between two connection attempts. */
@@ -91,6 +61,7 @@ export class NatsTransport implements Transport {
     this.o = resolveNatsOptions(options)
     this.names = new NatsNames(this.o.stream)
     this.healthWatch = new NatsHealth(this.o.clock)
+    this.lanes = new Lanes(this.o, this.names, this.inflight, (c) => this.restoreStreams(c))
   }
 
   /**
@@ -152,123 +123,15 @@ export class NatsTransport implements Transport {
 
   async subscribe(address: string, inbox: string, sink: TransportSink): Promise<void> {
     const c = await this.ready()
-    const lane: Lane = {
-      address,
-      inbox,
-      sink,
-      stopped: false,
-      consumers: [undefined, undefined, undefined, undefined],
-      replies: undefined,
-      deferred: new Map(),
-    }
-    lane.replies = c.nc.subscribe(this.names.reply(inbox), {
-      callback: (_err, m) => {
-        if (!lane.stopped) sink.reply(decode<Reply>(m.data))
-      },
-    })
-    this.lanes.push(lane)
-    for (let p = 0; p < 4; p++) await this.consume(c, lane, p)
+    await this.lanes.add(c, address, inbox, sink)
     c.store.watchMaxDeliveries()
     await c.nc.flush()
-    if (this.heartbeatTimer === undefined) this.startHeartbeat()
-  }
-
-  private consumerConfig(lane: Lane, p: number) {
-    return {
-      durable_name: this.names.consumer(lane.address, p),
-      filter_subject: this.names.message(lane.address, p),
-      ack_policy: 'explicit' as never,
-      deliver_policy: 'all' as never,
-      ack_wait: ns(this.o.ackWait),
-      max_deliver: this.o.maxDeliver,
-      max_ack_pending: this.o.maxAckPending,
-    }
-  }
-
-  private async consume(c: Conn, lane: Lane, p: number): Promise<void> {
-    const config = this.consumerConfig(lane, p)
-    // create or update: a second process (or a restart with new options) lands on the same one
-    await c.jsm.consumers.add(this.names.stream, config)
-    const consumer = await c.js.consumers.get(this.names.stream, config.durable_name)
-    const messages = await consumer.consume({
-      max_messages: this.o.readCount,
-      callback: (m) => this.take(lane, m),
-    })
-    lane.consumers[p] = messages
-    // the server lost the stream or consumer (a restarted memory-storage server): the client
-    // would only ask again after its backoff (30 s); end this consume and start one that makes
-    // them again
-    void (async () => {
-      for await (const s of await messages.status()) {
-        if (s.type === 'stream_not_found' || s.type === 'consumer_not_found') return messages.stop()
-      }
-    })().catch(() => {})
-    // a consume that ends by itself (consumer deleted, fatal error) is started again
-    void messages.closed().then(() => this.consumeAgain(c, lane, p))
-  }
-
-  /** Starts a lane's consume again after 500 ms, and again while that fails. */
-  private consumeAgain(c: Conn, lane: Lane, p: number): void {
-    if (lane.stopped || this.closed) return
-    setTimeout(() => {
-      if (lane.stopped || this.closed) return
-      this.consume(c, lane, p).catch(async () => {
-        await this.restoreStreams(c).catch(() => {})
-        this.consumeAgain(c, lane, p)
-      })
-    }, 500).unref()
-  }
-
-  private take(lane: Lane, m: JsMsg): void {
-    if (lane.stopped || this.closed) return // never acked: redelivered to another consumer
-    const env = decode<Envelope>(m.data)
-    const now = this.o.clock.now()
-    // the delivery count is the attempt: a nak'ed retry and a dead consumer's message both count
-    const delivered = m.info.redeliveryCount
-    if (delivered > 1) {
-      env.attempt += delivered - 1
-      env.queuedAt = now
-    } else env.queuedAt = Math.min(env.queuedAt, now)
-    this.inflight.set(env, { m, lane, attempt: env.attempt, since: now })
-    env.handle = m.seq
-    lane.sink.deliver([env])
+    this.lanes.startHeartbeat()
   }
 
   async unsubscribe(address: string, inbox: string, sink: TransportSink): Promise<void> {
-    const i = this.lanes.findIndex((l) => l.address === address && l.inbox === inbox && l.sink === sink)
-    if (i < 0) return
-    const lane = this.lanes[i] as Lane
-    this.lanes.splice(i, 1)
-    lane.stopped = true
-    lane.replies?.unsubscribe()
-    for (const msgs of lane.consumers) msgs?.stop()
-    // held deferrals go back now rather than after ackWait
-    for (const [env, timer] of lane.deferred) {
-      this.o.clock.clearTimeout(timer)
-      this.inflight.get(env)?.m.nak()
-      this.inflight.delete(env)
-    }
-    lane.deferred.clear()
+    if (!this.lanes.remove(address, inbox, sink)) return
     await this.c?.nc.flush().catch(() => {})
-  }
-
-  // --- heartbeat -----------------------------------------------------------------------------
-
-  private startHeartbeat(): void {
-    const every = Math.max(50, Math.floor(this.o.ackWait / 3))
-    const tick = () => {
-      if (this.closed) return
-      const old = this.o.clock.now() - every
-      // queued and running messages alike: the server must not hand them to another consumer
-      for (const h of this.inflight.values()) {
-        if (h.since <= old && !h.lane.stopped) {
-          h.m.working()
-          h.since = this.o.clock.now()
-        }
-      }
-      this.heartbeatTimer = this.o.clock.setBackgroundTimeout(tick, every)
-    }
-    this.heartbeatTimer = this.o.clock.setBackgroundTimeout(tick, every)
   }
 
   // --- producing -----------------------------------------------------------------------------
@@ -377,7 +240,7 @@ export class NatsTransport implements Transport {
   }
 
   private addressesFor(filter: DeadLetterFilter): string[] {
-    return filter.to !== undefined ? [filter.to] : [...new Set(this.lanes.map((l) => l.address))]
+    return filter.to !== undefined ? [filter.to] : [...new Set(this.lanes.all.map((l) => l.address))]
   }
 
   async listDeadLetters(filter: DeadLetterFilter): Promise<DeadLetter[]> {
@@ -418,23 +281,17 @@ export class NatsTransport implements Transport {
   /** Drops the connection without acking anything (a test's stand-in for a crash). */
   abandon(): void {
     this.closed = true
-    for (const lane of this.lanes) {
-      lane.stopped = true
-      // stopping a consume acks nothing; it ends the client's pull and heartbeat timers
-      for (const msgs of lane.consumers) msgs?.stop()
-      for (const timer of lane.deferred.values()) this.o.clock.clearTimeout(timer)
-    }
-    this.o.clock.clearTimeout(this.heartbeatTimer)
+    this.lanes.abandon()
     this.healthWatch.stop()
     void this.c?.nc.close().catch(() => {})
   }
 
   async close(): Promise<void> {
     if (this.closed) return
-    for (const l of [...this.lanes]) await this.unsubscribe(l.address, l.inbox, l.sink)
+    for (const l of [...this.lanes.all]) await this.unsubscribe(l.address, l.inbox, l.sink)
     this.closed = true
     this.wake()
-    this.o.clock.clearTimeout(this.heartbeatTimer)
+    this.lanes.close()
     this.healthWatch.stop()
     if (this.conn === undefined) return
     const c = await this.conn.catch(() => undefined)

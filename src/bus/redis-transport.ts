@@ -1,22 +1,26 @@
 /**
  * The Redis Streams transport (durable, at-least-once). Per address: one stream per priority
- * class read by a consumer group with weighted budgets (pipelined non-blocking reads sized by
- * the weights, a blocking read when all four are empty), a delayed-retry sorted set moved into
- * the streams by a Lua promoter, and a dead-letter stream. Messages sent in one turn to one
- * stream share an entry (redis-wire.ts, redis-publisher.ts); entries are settled as a whole
- * (redis-settle.ts); a dead consumer's entries are taken over with their delivery counts and a
- * live one's kept claimed (redis-claim.ts). Replies travel over pub/sub (one channel per bus
- * instance, no polling). Keys share the hash tag `{address}`, so it runs on Redis Cluster.
+ * class read by a consumer group with weighted budgets, a delayed-retry sorted set moved into the
+ * streams by a Lua promoter, and a dead-letter stream. This file holds the transport itself: the
+ * connection and its scripts, the key names, subscribing, publishing and replies, each message's
+ * outcome, dead letters, idempotency and close. The rest: the read loops and the background jobs
+ * (promoter, take-over, heartbeat) are the consumer side (redis-consumer.ts); messages sent in one
+ * turn to one stream share an entry (redis-publisher.ts, wire format in redis-wire.ts); entries
+ * are settled as a whole (redis-settle.ts); a dead consumer's entries are taken over with their
+ * delivery counts and a live one's kept claimed (redis-claim.ts). Replies travel over pub/sub (one
+ * channel per bus instance, no polling). Keys share the hash tag `{address}`, so it runs on Redis
+ * Cluster.
  */
 import type { Cluster, Redis } from 'ioredis'
 import type { Clock } from '../time.js'
-import { GROUP, heartbeat, reclaim } from './redis-claim.js'
+import { GROUP } from './redis-claim.js'
+import { Consumer, type Subscription } from './redis-consumer.js'
 import { findDeadLetters, takeFound } from './redis-dead-letters.js'
 import { type RedisTransportOptions, resolveRedisTransportOptions } from './redis-options.js'
 import { Publisher } from './redis-publisher.js'
 import { CLAIM, FINISH, PROMOTE, SPLIT } from './redis-scripts.js'
 import { Settlement } from './redis-settle.js'
-import { decode, type Entry, encode } from './redis-wire.js'
+import { type Entry, encode } from './redis-wire.js'
 
 export type { RedisTransportOptions } from './redis-options.js'
 
@@ -32,21 +36,6 @@ import type {
 
 type Client = Redis | Cluster
 
-interface Subscription {
-  address: string
-  inbox: string
-  sink: TransportSink
-  reader: Client
-  keys: string[]
-  stopped: boolean
-  loop: Promise<void>
-  /** Messages per entry lately read (sizes the reads' COUNT, which counts entries). */
-  perEntry: number
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: defineCommand adds methods ioredis does not type
-const scripted = (c: Client): any => c
-
 /** The Redis Streams transport. */
 export class RedisTransport implements Transport {
   readonly kind = 'redis'
@@ -56,16 +45,11 @@ export class RedisTransport implements Transport {
   private readonly url: string | undefined
   private readonly prefix: string
   private readonly clock: Clock
-  private readonly claimIdle: number
-  private readonly blockMs: number
-  private readonly promoteEvery: number
   private readonly maxDead: number
-  private readonly budgets: readonly number[]
   private readonly pub: Publisher
-  private readonly subs: Subscription[] = []
   private readonly inboxes = new Map<string, TransportSink>()
   private readonly acks: Settlement
-  private timers: unknown[] = []
+  private readonly consumer: Consumer
   private closed = false
   private connecting: Promise<void> | undefined
   /** Entries taken over from dead consumers. */
@@ -77,11 +61,7 @@ export class RedisTransport implements Transport {
     if (o.client !== undefined) this.cmd = o.client
     this.prefix = o.prefix
     this.clock = o.clock
-    this.claimIdle = o.claimIdle
-    this.blockMs = o.blockMs
-    this.promoteEvery = o.promoteEvery
     this.maxDead = o.maxDead
-    this.budgets = o.budgets
     const client = () => this.ready().then(() => this.cmd)
     this.pub = new Publisher(client, o.pack)
     this.acks = new Settlement(
@@ -89,6 +69,16 @@ export class RedisTransport implements Transport {
       (a) => this.delayedKey(a),
       (a) => this.dlqKey(a),
       o.maxDead,
+    )
+    this.consumer = new Consumer(
+      o,
+      () => this.cmd,
+      this.acks,
+      (a, p) => this.stream(a, p),
+      (a) => this.delayedKey(a),
+      (n) => {
+        this.reclaimed += n
+      },
     )
   }
 
@@ -152,189 +142,15 @@ export class RedisTransport implements Transport {
       loop: Promise.resolve(),
       perEntry: this.pub.pack,
     }
-    this.subs.push(s)
-    s.loop = this.readLoop(s)
-    if (this.timers.length === 0) this.startTimers()
+    this.consumer.start(s)
   }
 
   async unsubscribe(address: string, inbox: string, sink: TransportSink): Promise<void> {
-    const s = this.subs.find((x) => x.address === address && x.inbox === inbox && x.sink === sink)
+    const s = this.consumer.subs.find((x) => x.address === address && x.inbox === inbox && x.sink === sink)
     this.inboxes.delete(inbox)
     if (s === undefined) return
-    s.stopped = true
-    this.subs.splice(this.subs.indexOf(s), 1)
-    await this.acks.flush()
-    await s.loop
-    s.reader.disconnect()
+    await this.consumer.stop(s)
     await this.sub.unsubscribe(`${this.prefix}r:${inbox}`).catch(() => {})
-  }
-
-  // --- reading -------------------------------------------------------------------------------
-
-  private async readLoop(s: Subscription): Promise<void> {
-    const consumer = s.inbox
-    // the last blocking read found every class empty after what it returned: block again at
-    // once (one round trip per wake-up, which is what a request's latency waits on)
-    let drained = false
-    while (!s.stopped && !this.closed) {
-      try {
-        const room = s.sink.room()
-        if (room <= 0) {
-          await new Promise<void>((r) => setTimeout(r, 5))
-          continue
-        }
-        // weighted budgets: each class may fill its share of the room in one pipelined turn
-        const entries = Math.max(1, Math.floor(room / s.perEntry))
-        if (!drained) {
-          const pipe = s.reader.pipeline()
-          for (let p = 0; p < 4; p++) {
-            const n = Math.min(entries, this.budgets[p] as number)
-            pipe.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', n, 'STREAMS', s.keys[p] as string, '>')
-          }
-          const res = (await pipe.exec()) ?? []
-          let got = 0
-          for (let p = 0; p < 4; p++) got += this.deliverRead(s, res[p]?.[1])
-          if (got > 0 || s.stopped) continue
-        }
-        const count = Math.min(entries, this.budgets[0] as number)
-        const blocked = (await s.reader.call(
-          'XREADGROUP',
-          'GROUP',
-          GROUP,
-          consumer,
-          'COUNT',
-          count,
-          'BLOCK',
-          this.blockMs,
-          'STREAMS',
-          ...s.keys,
-          '>',
-          '>',
-          '>',
-          '>',
-        )) as Array<[string, Array<[string, string[]]>]> | null
-        if (blocked !== null) this.deliverRead(s, blocked)
-        drained = blocked === null || blocked.every(([, es]) => es.length < count)
-      } catch (err) {
-        drained = false
-        if (s.stopped || this.closed) return
-        // the connection is down or the group vanished: wait and try again (ioredis reconnects)
-        if (String((err as Error).message).includes('NOGROUP')) await this.subscribeGroups(s)
-        await new Promise<void>((r) => setTimeout(r, 200))
-      }
-    }
-  }
-
-  private async subscribeGroups(s: Subscription): Promise<void> {
-    for (const k of s.keys) await this.cmd.xgroup('CREATE', k, GROUP, '0', 'MKSTREAM').catch(() => {})
-  }
-
-  private deliverRead(s: Subscription, reply: unknown): number {
-    if (!Array.isArray(reply)) return 0
-    let n = 0
-    for (const [stream, entries] of reply as Array<[string, Array<[string, string[] | null]>]>) {
-      n += this.take(s, stream, entries)
-    }
-    return n
-  }
-
-  /**
-   * Hands read entries to the sink. `deliveries` (take-overs only) holds each entry's delivery
-   * count: every delivery beyond the first was a consumer that died holding the message, and
-   * counts as an attempt, so the bus dead-letters a message that kills every consumer.
-   */
-  private take(
-    s: Subscription,
-    stream: string,
-    entries: Array<[string, string[] | null]>,
-    deliveries?: readonly number[],
-  ): number {
-    const out: Envelope[] = []
-    const now = this.clock.now()
-    for (let i = 0; i < entries.length; i++) {
-      const [id, fields] = entries[i] as [string, string[] | null]
-      if (fields === null) continue // deleted while pending
-      const envs = decode(fields)
-      const extra = deliveries === undefined ? 0 : Math.max(1, deliveries[i] ?? 2) - 1
-      const e: Entry = {
-        stream,
-        id,
-        address: s.address,
-        consumer: s.inbox,
-        since: now,
-        left: envs.length,
-        retries: [],
-        dead: [],
-      }
-      if (envs.length === 0) {
-        this.acks.ack(e) // a field this version does not know: nothing to run
-        continue
-      }
-      this.acks.hold(e)
-      for (const env of envs) {
-        env.queuedAt = Math.min(env.queuedAt, now)
-        env.attempt += extra
-        env.handle = e
-        out.push(env)
-      }
-    }
-    if (entries.length > 0) s.perEntry = Math.max(1, (s.perEntry + out.length / entries.length) / 2)
-    if (out.length > 0) s.sink.deliver(out)
-    return out.length
-  }
-
-  // --- background: promoter, take-over, heartbeat ---------------------------------------------
-
-  private startTimers(): void {
-    const every = (ms: number, fn: () => Promise<void>) => {
-      let running = false
-      const tick = () => {
-        if (this.closed) return
-        if (!running) {
-          running = true
-          fn()
-            .catch(() => {})
-            .finally(() => {
-              running = false
-            })
-        }
-        this.timers.push(this.clock.setBackgroundTimeout(tick, ms))
-        if (this.timers.length > 16) this.timers.splice(0, this.timers.length - 16)
-      }
-      this.timers.push(this.clock.setBackgroundTimeout(tick, ms))
-    }
-    every(this.promoteEvery, () => this.promote())
-    // checked often: a dead consumer's entries come back within claimIdle + claimIdle/5
-    every(Math.max(100, Math.floor(this.claimIdle / 5)), () => this.reclaimAll())
-    const beat = Math.max(100, Math.floor(this.claimIdle / 3))
-    every(beat, () => heartbeat(this.cmd, this.acks.inflight.values(), this.clock.now() - beat))
-  }
-
-  private async promote(): Promise<void> {
-    const now = this.clock.now()
-    for (const address of new Set(this.subs.map((s) => s.address))) {
-      const keys = [this.delayedKey(address), ...[0, 1, 2, 3].map((p) => this.stream(address, p))]
-      await scripted(this.cmd).hpBusPromote(...keys, now, 500)
-    }
-  }
-
-  private async reclaimAll(): Promise<void> {
-    for (const s of this.subs) {
-      if (s.stopped) continue
-      this.reclaimed += await reclaim(
-        this.cmd,
-        {
-          inbox: s.inbox,
-          keys: s.keys,
-          get stopped() {
-            return s.stopped
-          },
-          room: () => s.sink.room(),
-          take: (stream, entries, deliveries) => this.take(s, stream, entries, deliveries),
-        },
-        this.claimIdle,
-      )
-    }
   }
 
   // --- writing -------------------------------------------------------------------------------
@@ -398,7 +214,7 @@ export class RedisTransport implements Transport {
   }
 
   private addressesOf(filter: DeadLetterFilter): string[] {
-    return filter.to !== undefined ? [filter.to] : [...new Set(this.subs.map((s) => s.address))]
+    return filter.to !== undefined ? [filter.to] : [...new Set(this.consumer.subs.map((s) => s.address))]
   }
 
   async listDeadLetters(filter: DeadLetterFilter): Promise<DeadLetter[]> {
@@ -466,21 +282,16 @@ export class RedisTransport implements Transport {
   /** Drops every connection without acking anything (a test's stand-in for a crash). */
   abandon(): void {
     this.closed = true
-    for (const s of this.subs) {
-      s.stopped = true
-      s.reader.disconnect()
-    }
-    for (const t of this.timers) this.clock.clearTimeout(t)
+    this.consumer.abandon()
     this.sub?.disconnect()
     this.cmd?.disconnect()
   }
 
   async close(): Promise<void> {
     if (this.closed) return
-    for (const s of [...this.subs]) await this.unsubscribe(s.address, s.inbox, s.sink)
+    for (const s of [...this.consumer.subs]) await this.unsubscribe(s.address, s.inbox, s.sink)
     this.closed = true
-    for (const t of this.timers) this.clock.clearTimeout(t)
-    this.timers = []
+    this.consumer.close()
     await this.acks.flush()
     await this.pub.flush()
     this.sub?.disconnect()

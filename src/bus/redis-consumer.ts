@@ -1,0 +1,266 @@
+/**
+ * The Redis transport's consumer side: one read loop per subscription (weighted budgets over the
+ * four class streams in one pipelined non-blocking turn, a blocking read when all four are empty),
+ * the hand-over of read entries to the sink (held in the settlement until their outcomes), and
+ * the background jobs a consuming transport runs: the promoter that moves due retries into the
+ * streams, the take-over of dead consumers' entries (redis-claim.ts) and the heartbeat that keeps
+ * this consumer's long-running entries claimed.
+ */
+import type { Cluster, Redis } from 'ioredis'
+import type { Clock } from '../time.js'
+import { GROUP, heartbeat, reclaim } from './redis-claim.js'
+import type { ResolvedRedisTransportOptions } from './redis-options.js'
+import type { Settlement } from './redis-settle.js'
+import { decode, type Entry } from './redis-wire.js'
+import type { Envelope, TransportSink } from './types.js'
+
+type Client = Redis | Cluster
+
+/** One address consumed for one bus instance (`inbox` is its consumer name in the group). */
+export interface Subscription {
+  address: string
+  inbox: string
+  sink: TransportSink
+  reader: Client
+  keys: string[]
+  stopped: boolean
+  loop: Promise<void>
+  /** Messages per entry lately read (sizes the reads' COUNT, which counts entries). */
+  perEntry: number
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: defineCommand adds methods ioredis does not type
+const scripted = (c: Client): any => c
+
+/** The read loops and background jobs of one transport. */
+export class Consumer {
+  /** The subscriptions being read. */
+  readonly subs: Subscription[] = []
+  private readonly clock: Clock
+  private readonly claimIdle: number
+  private readonly blockMs: number
+  private readonly promoteEvery: number
+  private readonly budgets: readonly number[]
+  private timers: unknown[] = []
+  private closed = false
+
+  constructor(
+    o: ResolvedRedisTransportOptions,
+    /** The command connection (set up by the transport before the first subscription). */
+    private readonly cmd: () => Client,
+    private readonly acks: Settlement,
+    private readonly stream: (address: string, p: number) => string,
+    private readonly delayedKey: (address: string) => string,
+    /** Counts entries taken over from dead consumers (the transport's `reclaimed`). */
+    private readonly onReclaimed: (n: number) => void,
+  ) {
+    this.clock = o.clock
+    this.claimIdle = o.claimIdle
+    this.blockMs = o.blockMs
+    this.promoteEvery = o.promoteEvery
+    this.budgets = o.budgets
+  }
+
+  /** Starts reading `s` (and the background jobs with the first subscription). */
+  start(s: Subscription): void {
+    this.subs.push(s)
+    s.loop = this.readLoop(s)
+    if (this.timers.length === 0) this.startTimers()
+  }
+
+  /** Stops reading `s`: its last read is handed over and its acks sent before its reader goes. */
+  async stop(s: Subscription): Promise<void> {
+    s.stopped = true
+    this.subs.splice(this.subs.indexOf(s), 1)
+    await this.acks.flush()
+    await s.loop
+    s.reader.disconnect()
+  }
+
+  /** Ends the background jobs (the subscriptions are stopped first). */
+  close(): void {
+    this.closed = true
+    for (const t of this.timers) this.clock.clearTimeout(t)
+    this.timers = []
+  }
+
+  /** Drops every reader without acking anything (a test's stand-in for a crash). */
+  abandon(): void {
+    this.closed = true
+    for (const s of this.subs) {
+      s.stopped = true
+      s.reader.disconnect()
+    }
+    for (const t of this.timers) this.clock.clearTimeout(t)
+  }
+
+  // --- reading -------------------------------------------------------------------------------
+
+  private async readLoop(s: Subscription): Promise<void> {
+    const consumer = s.inbox
+    // the last blocking read found every class empty after what it returned: block again at
+    // once (one round trip per wake-up, which is what a request's latency waits on)
+    let drained = false
+    while (!s.stopped && !this.closed) {
+      try {
+        const room = s.sink.room()
+        if (room <= 0) {
+          await new Promise<void>((r) => setTimeout(r, 5))
+          continue
+        }
+        // weighted budgets: each class may fill its share of the room in one pipelined turn
+        const entries = Math.max(1, Math.floor(room / s.perEntry))
+        if (!drained) {
+          const pipe = s.reader.pipeline()
+          for (let p = 0; p < 4; p++) {
+            const n = Math.min(entries, this.budgets[p] as number)
+            pipe.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', n, 'STREAMS', s.keys[p] as string, '>')
+          }
+          const res = (await pipe.exec()) ?? []
+          let got = 0
+          for (let p = 0; p < 4; p++) got += this.deliverRead(s, res[p]?.[1])
+          if (got > 0 || s.stopped) continue
+        }
+        const count = Math.min(entries, this.budgets[0] as number)
+        const blocked = (await s.reader.call(
+          'XREADGROUP',
+          'GROUP',
+          GROUP,
+          consumer,
+          'COUNT',
+          count,
+          'BLOCK',
+          this.blockMs,
+          'STREAMS',
+          ...s.keys,
+          '>',
+          '>',
+          '>',
+          '>',
+        )) as Array<[string, Array<[string, string[]]>]> | null
+        if (blocked !== null) this.deliverRead(s, blocked)
+        drained = blocked === null || blocked.every(([, es]) => es.length < count)
+      } catch (err) {
+        drained = false
+        if (s.stopped || this.closed) return
+        // the connection is down or the group vanished: wait and try again (ioredis reconnects)
+        if (String((err as Error).message).includes('NOGROUP')) await this.subscribeGroups(s)
+        await new Promise<void>((r) => setTimeout(r, 200))
+      }
+    }
+  }
+
+  private async subscribeGroups(s: Subscription): Promise<void> {
+    const cmd = this.cmd()
+    for (const k of s.keys) await cmd.xgroup('CREATE', k, GROUP, '0', 'MKSTREAM').catch(() => {})
+  }
+
+  private deliverRead(s: Subscription, reply: unknown): number {
+    if (!Array.isArray(reply)) return 0
+    let n = 0
+    for (const [stream, entries] of reply as Array<[string, Array<[string, string[] | null]>]>) {
+      n += this.take(s, stream, entries)
+    }
+    return n
+  }
+
+  /**
+   * Hands read entries to the sink. `deliveries` (take-overs only) holds each entry's delivery
+   * count: every delivery beyond the first was a consumer that died holding the message, and
+   * counts as an attempt, so the bus dead-letters a message that kills every consumer.
+   */
+  private take(
+    s: Subscription,
+    stream: string,
+    entries: Array<[string, string[] | null]>,
+    deliveries?: readonly number[],
+  ): number {
+    const out: Envelope[] = []
+    const now = this.clock.now()
+    for (let i = 0; i < entries.length; i++) {
+      const [id, fields] = entries[i] as [string, string[] | null]
+      if (fields === null) continue // deleted while pending
+      const envs = decode(fields)
+      const extra = deliveries === undefined ? 0 : Math.max(1, deliveries[i] ?? 2) - 1
+      const e: Entry = {
+        stream,
+        id,
+        address: s.address,
+        consumer: s.inbox,
+        since: now,
+        left: envs.length,
+        retries: [],
+        dead: [],
+      }
+      if (envs.length === 0) {
+        this.acks.ack(e) // a field this version does not know: nothing to run
+        continue
+      }
+      this.acks.hold(e)
+      for (const env of envs) {
+        env.queuedAt = Math.min(env.queuedAt, now)
+        env.attempt += extra
+        env.handle = e
+        out.push(env)
+      }
+    }
+    if (entries.length > 0) s.perEntry = Math.max(1, (s.perEntry + out.length / entries.length) / 2)
+    if (out.length > 0) s.sink.deliver(out)
+    return out.length
+  }
+
+  // --- background: promoter, take-over, heartbeat ---------------------------------------------
+
+  private startTimers(): void {
+    const every = (ms: number, fn: () => Promise<void>) => {
+      let running = false
+      const tick = () => {
+        if (this.closed) return
+        if (!running) {
+          running = true
+          fn()
+            .catch(() => {})
+            .finally(() => {
+              running = false
+            })
+        }
+        this.timers.push(this.clock.setBackgroundTimeout(tick, ms))
+        if (this.timers.length > 16) this.timers.splice(0, this.timers.length - 16)
+      }
+      this.timers.push(this.clock.setBackgroundTimeout(tick, ms))
+    }
+    every(this.promoteEvery, () => this.promote())
+    // checked often: a dead consumer's entries come back within claimIdle + claimIdle/5
+    every(Math.max(100, Math.floor(this.claimIdle / 5)), () => this.reclaimAll())
+    const beat = Math.max(100, Math.floor(this.claimIdle / 3))
+    every(beat, () => heartbeat(this.cmd(), this.acks.inflight.values(), this.clock.now() - beat))
+  }
+
+  private async promote(): Promise<void> {
+    const now = this.clock.now()
+    for (const address of new Set(this.subs.map((s) => s.address))) {
+      const keys = [this.delayedKey(address), ...[0, 1, 2, 3].map((p) => this.stream(address, p))]
+      await scripted(this.cmd()).hpBusPromote(...keys, now, 500)
+    }
+  }
+
+  private async reclaimAll(): Promise<void> {
+    for (const s of this.subs) {
+      if (s.stopped) continue
+      const taken = await reclaim(
+        this.cmd(),
+        {
+          inbox: s.inbox,
+          keys: s.keys,
+          get stopped() {
+            return s.stopped
+          },
+          room: () => s.sink.room(),
+          take: (stream, entries, deliveries) => this.take(s, stream, entries, deliveries),
+        },
+        this.claimIdle,
+      )
+      this.onReclaimed(taken)
+    }
+  }
+}
