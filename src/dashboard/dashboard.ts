@@ -2,57 +2,23 @@
  * createDashboard(): samples the monitor once per interval into a frame, keeps the frames of the
  * configured window in a ring, streams them to the pages over SSE, and tracks alert transitions
  * and recommendations. With `share`, instances on one Redis exchange frames and the page shows
- * each one and their aggregate.
+ * each one and their aggregate. This file decides what happens at each tick and what goes to the
+ * pages; the history they start from and the streams themselves are the feed (feed.ts).
  */
+import type { ServerResponse } from 'node:http'
 import type { Disposer } from '../events.js'
 import type { Recommendation } from '../metrics/index.js'
 import type { TimerHandle } from '../time.js'
 import { aggregate } from './aggregate.js'
+import { type DashboardState, Feed, type Hello, type InstanceRecommendations, type Tick } from './feed.js'
 import { FrameBuilder } from './frame-builder.js'
 import { RemoteInstances } from './instances.js'
 import { type DashboardOptions, type ResolvedDashboardOptions, resolveDashboardOptions } from './options.js'
 import { checkPanel, checkTable, type DashboardPanel, type DashboardTable, MAX_ROWS } from './panels.js'
-import { Ring } from './ring.js'
 import { connectShare, type Share, type ShareMessage } from './share.js'
-import { format, SseHub } from './sse.js'
-import type { AlertTransition, Frame, InstanceTable, PanelInfo, TableInfo } from './types.js'
+import type { AlertTransition, Frame, InstanceTable } from './types.js'
 
-/** One tick as the page receives it: the frame of every instance heard from, and the aggregate. */
-export interface Tick {
-  /** This instance's tick number (the SSE event id). */
-  seq: number
-  t: number
-  frames: Frame[]
-}
-
-/** The first event of a stream: what the page needs to draw. */
-export interface Hello {
-  version: 1
-  instance: string
-  intervalMs: number
-  windowMs: number
-  /** Latency bucket bounds (seconds) of the `b` arrays. */
-  bounds: number[]
-  panels: PanelInfo[]
-  tables: TableInfo[]
-}
-
-/** Recommendations of one instance. */
-export interface InstanceRecommendations {
-  instance: string
-  at: number
-  items: Recommendation[]
-}
-
-/** Everything a page shows, at once (the history endpoint and the snapshot export). */
-export interface DashboardState {
-  hello: Hello
-  ticks: Tick[]
-  alerts: AlertTransition[]
-  recommendations: InstanceRecommendations[]
-  /** The latest rows of every table, per instance. */
-  tables: InstanceTable[]
-}
+export type { DashboardState, Hello, InstanceRecommendations, Tick } from './feed.js'
 
 const MAX_SOURCES = 16
 const MAX_FIGURES = 64
@@ -64,14 +30,10 @@ export class Dashboard {
   /** Resolved options. */
   readonly options: ResolvedDashboardOptions
   private readonly builder: FrameBuilder
-  private readonly ring: Ring<Tick>
-  private readonly alertLog = new Ring<AlertTransition>(200)
-  private readonly hub: SseHub
+  private readonly feed: Feed
   private readonly panels = new Map<string, Readonly<DashboardPanel>>()
   private readonly tableDefs = new Map<string, Readonly<DashboardTable>>()
-  private readonly tables = new Map<string, InstanceTable & { json: string }>()
   private readonly alertStates = new Map<string, string>()
-  private readonly recs = new Map<string, InstanceRecommendations>()
   private readonly remote: RemoteInstances
   private ext: Frame['ext'] = {}
   private timer: TimerHandle | undefined
@@ -88,9 +50,8 @@ export class Dashboard {
     this.options = resolveDashboardOptions(options)
     const o = this.options
     this.builder = new FrameBuilder(o.monitor, o.instance, o.maxRoutes, o.clock.now)
-    this.ring = new Ring<Tick>(o.capacity)
+    this.feed = new Feed(o.capacity, o.maxClients)
     this.remote = new RemoteInstances(o.share?.staleAfterMs ?? 0)
-    this.hub = new SseHub(o.maxClients)
     for (const p of o.panels) this.panels.set(p.id, p)
     for (const t of o.tables) this.tableDefs.set(t.id, t)
     this.lastBeatAt = o.clock.now()
@@ -117,11 +78,11 @@ export class Dashboard {
     const p = checkPanel(panel)
     if (this.panels.has(p.id)) throw new TypeError(`a panel with id "${p.id}" is already on the dashboard`)
     this.panels.set(p.id, p)
-    this.hub.send('hello', JSON.stringify(this.hello()))
+    this.feed.hello(this.hello())
     return () => {
       if (this.panels.get(p.id) === p) {
         this.panels.delete(p.id)
-        this.hub.send('hello', JSON.stringify(this.hello()))
+        this.feed.hello(this.hello())
       }
     }
   }
@@ -134,12 +95,12 @@ export class Dashboard {
     const t = checkTable(table)
     if (this.tableDefs.has(t.id)) throw new TypeError(`a table with id "${t.id}" is already on the dashboard`)
     this.tableDefs.set(t.id, t)
-    this.hub.send('hello', JSON.stringify(this.hello()))
+    this.feed.hello(this.hello())
     return () => {
       if (this.tableDefs.get(t.id) === t) {
         this.tableDefs.delete(t.id)
-        this.tables.delete(`${this.options.instance}\u0000${t.id}`)
-        this.hub.send('hello', JSON.stringify(this.hello()))
+        this.feed.dropTable(this.options.instance, t.id)
+        this.feed.hello(this.hello())
       }
     }
   }
@@ -195,43 +156,25 @@ export class Dashboard {
 
   /** History, alerts and recommendations; with `after`, only the ticks after that seq. */
   state(after?: number): DashboardState {
-    return {
-      hello: this.hello(),
-      ticks: this.ring.toArray(after === undefined ? undefined : (t) => t.seq > after),
-      alerts: this.alertLog.toArray(),
-      recommendations: [...this.recs.values()],
-      tables: [...this.tables.values()].map(({ json: _json, ...t }) => t),
-    }
+    return this.feed.state(this.hello(), after)
   }
 
   /** Pages streaming now. */
   get clients(): number {
-    return this.hub.size
+    return this.feed.clients
   }
 
   /**
    * Streams to `res` (a raw Node response): hello, the history (or what came after
    * `lastEventId`), then every tick. False when `maxClients` pages are already streaming.
    */
-  stream(res: import('node:http').ServerResponse, lastEventId?: number): boolean {
-    const s = this.state(lastEventId)
-    const first =
-      format('hello', JSON.stringify(s.hello)) +
-      format(
-        'history',
-        JSON.stringify({
-          ticks: s.ticks,
-          alerts: s.alerts,
-          recommendations: s.recommendations,
-          tables: s.tables,
-        }),
-      )
-    return this.hub.open(res, first)
+  stream(res: ServerResponse, lastEventId?: number): boolean {
+    return this.feed.stream(res, this.hello(), lastEventId)
   }
 
   /** Ends every open stream (pages reconnect by themselves if the server is still there). */
   endStreams(): void {
-    this.hub.close()
+    this.feed.close()
   }
 
   /** Builds one tick now (the timer does this every interval). */
@@ -246,7 +189,7 @@ export class Dashboard {
       if (this.builder.boundsChanged) {
         // the request histogram has other buckets than assumed: the pages need them first
         this.builder.boundsChanged = false
-        this.hub.send('hello', JSON.stringify(this.hello()))
+        this.feed.hello(this.hello())
       }
       const now = own.t
       const others = this.remote.gather(now, this.builder.bounds)
@@ -257,8 +200,7 @@ export class Dashboard {
       // tables first: a page that sees this tick has the rows sampled with it
       await this.sampleTables(now, own.dt)
       const tick: Tick = { seq: own.seq, t: now, frames }
-      this.ring.push(tick)
-      this.hub.send('tick', JSON.stringify(tick), tick.seq)
+      this.feed.tick(tick)
       this.publish({ type: 'frame', instance: o.instance, data: own })
       this.alerts(now)
       if (now - this.lastRecsAt >= o.recommendationsMs) {
@@ -267,7 +209,7 @@ export class Dashboard {
       }
       if (now - this.lastBeatAt >= HEARTBEAT_MS) {
         this.lastBeatAt = now
-        this.hub.heartbeat()
+        this.feed.heartbeat()
       }
       return tick
     } finally {
@@ -315,14 +257,9 @@ export class Dashboard {
         at: now,
         instance: this.options.instance,
       }
-      this.onAlert(t)
+      this.feed.alert(t)
       this.publish({ type: 'alert', instance: t.instance, data: t })
     }
-  }
-
-  private onAlert(t: AlertTransition): void {
-    this.alertLog.push(t)
-    this.hub.send('alert', JSON.stringify(t))
   }
 
   private recommend(now: number): void {
@@ -333,7 +270,7 @@ export class Dashboard {
       return
     }
     const r: InstanceRecommendations = { instance: this.options.instance, at: now, items }
-    this.onRecs(r)
+    this.feed.recommendations(r)
     this.publish({ type: 'recs', instance: r.instance, data: r })
   }
 
@@ -353,25 +290,8 @@ export class Dashboard {
         at: now,
         rows: rows.slice(0, MAX_ROWS),
       }
-      if (this.onTable(t)) this.publish({ type: 'table', instance: t.instance, data: t })
+      if (this.feed.table(t)) this.publish({ type: 'table', instance: t.instance, data: t })
     }
-  }
-
-  /** Keeps and sends a table's rows when they changed; true if they did. */
-  private onTable(t: InstanceTable): boolean {
-    const key = `${t.instance}\u0000${t.id}`
-    const json = JSON.stringify(t.rows)
-    if (this.tables.get(key)?.json === json) return false
-    // a bound on memory whatever is on the channel
-    if (!this.tables.has(key) && this.tables.size >= 256) return false
-    this.tables.set(key, { ...t, json })
-    this.hub.send('table', JSON.stringify(t))
-    return true
-  }
-
-  private onRecs(r: InstanceRecommendations): void {
-    this.recs.set(r.instance, r)
-    this.hub.send('recs', JSON.stringify(r))
   }
 
   private publish(m: ShareMessage): void {
@@ -383,9 +303,9 @@ export class Dashboard {
     const now = this.options.clock.now()
     if (m.type === 'frame') {
       this.remote.add(m.data, now)
-    } else if (m.type === 'alert') this.onAlert(m.data)
-    else if (m.type === 'recs') this.onRecs(m.data)
-    else if (m.type === 'table') this.onTable(m.data)
+    } else if (m.type === 'alert') this.feed.alert(m.data)
+    else if (m.type === 'recs') this.feed.recommendations(m.data)
+    else if (m.type === 'table') this.feed.table(m.data)
   }
 
   /** Stops ticking, ends the streams, leaves Redis. Idempotent. */
@@ -394,7 +314,7 @@ export class Dashboard {
     this.closed = true
     if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer)
     if (this.alertTimer !== undefined) this.options.clock.clearTimeout(this.alertTimer)
-    this.hub.close()
+    this.feed.close()
     this.builder.dispose()
     await this.sharing?.catch(() => {})
     await this.share?.close()

@@ -3,39 +3,27 @@
  * (its own, or one you pass): helpers for counters, gauges and histograms behind a cardinality
  * guard, `measure()` and timers, per-operation stats, runtime metrics, adapters for attached
  * components, alert rules, health checks, recommendations, a JSON snapshot and Prometheus text.
+ * This file checks the options and runs the collection loop, the snapshot, the alerts, health
+ * checks and recommendations; the metric helpers and operation timing are in instruments.ts, the
+ * attached components in components.ts.
  */
-import { performance } from 'node:perf_hooks'
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Registry } from 'prom-client'
 import type { Disposer } from '../events.js'
 import { assertKnownKeys } from '../options.js'
 import { type Clock, systemClock, toMs } from '../time.js'
 import type { Instrumentable, MonitorLike } from '../types.js'
-import {
-  type Adapter,
-  type AdapterContext,
-  type Attachment,
-  cacheAdapter,
-  genericAdapter,
-} from './adapters.js'
+import type { Adapter, AdapterContext } from './adapters.js'
 import { AlertManager, type AlertRule, type AlertStatus } from './alerts.js'
-import { BoundHistogram, LiveGauge } from './bound.js'
-import { CardinalityGuard, type Labels } from './cardinality.js'
+import type { BoundHistogram, LiveGauge } from './bound.js'
+import { Components } from './components.js'
 import { EventLoopSampler } from './event-loop.js'
 import { canStream, exposition } from './exposition.js'
 import { type HealthCheck, HealthRegistry, type HealthReport } from './health.js'
+import { type CounterHandle, type GaugeHandle, type HistogramHandle, Instruments } from './instruments.js'
 import { liveMetric } from './live-metric.js'
 import { envOptions, KNOWN_OPTIONS, type MonitorOptions, type MonitorSnapshot } from './monitor-options.js'
-import { OperationStatsTable } from './op-stats.js'
 import { builtInRules, type Recommendation, type RecommendationRule } from './recommendations.js'
-import { redisAdapter } from './redis.js'
 import { RuntimeCollector, type RuntimeSnapshot } from './runtime.js'
-
-const DEFAULT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-
-interface OpHandle {
-  child: { observe(v: number): void }
-  errors: { inc(): void }
-}
 
 /** The monitor. */
 export class Monitor implements MonitorLike {
@@ -44,23 +32,12 @@ export class Monitor implements MonitorLike {
   /** The one event-loop sampler: runtime metrics read it, and so can load shedding. */
   readonly eventLoop: EventLoopSampler
   private readonly clock: Clock
-  private readonly guard: CardinalityGuard
-  private readonly ops: OperationStatsTable
-  private readonly opHandles = new Map<string, OpHandle>()
-  private readonly opHistogram: Histogram<string>
-  private readonly opErrors: Counter<string>
+  private readonly instruments: Instruments
+  private readonly components: Components
   private readonly runtime: RuntimeCollector | undefined
   private readonly alertManager: AlertManager
   private readonly healthRegistry: HealthRegistry
   private readonly recRules: RecommendationRule[]
-  private readonly adapters = new Map<string, Adapter>([
-    ['cache', cacheAdapter],
-    ['redis', redisAdapter],
-  ])
-  private readonly attached = new Map<Instrumentable, Attachment>()
-  private readonly metricsCache = new Map<string, Counter<string> | Gauge<string> | Histogram<string>>()
-  private readonly bound = new Map<string, BoundHistogram>()
-  private readonly liveGauges = new Map<string, LiveGauge>()
   private readonly previousStats = new Map<string, Record<string, unknown>>()
   private readonly warn: (message: string) => void
   private readonly intervalMs: number
@@ -93,41 +70,9 @@ export class Monitor implements MonitorLike {
     this.enabled = options.enabled ?? env.enabled ?? true
     this.intervalMs = toMs(options.collectInterval ?? env.collectInterval ?? '10s', 'collectInterval')
     if (this.intervalMs <= 0) throw new RangeError('collectInterval must be greater than 0')
-    const maxSeries = options.maxSeriesPerMetric ?? 1000
-    if (!Number.isInteger(maxSeries) || maxSeries < 1) {
-      throw new RangeError(`maxSeriesPerMetric must be an integer >= 1; received ${maxSeries}`)
-    }
     this.warn = options.onWarning ?? ((m) => process.emitWarning(m, { code: 'HOTPATH_METRICS' }))
-    this.guard = new CardinalityGuard(maxSeries, this.warn)
-    const samples = options.operations?.samples ?? 1024
-    const maxOps = options.operations?.maxOperations ?? 500
-    if (!Number.isInteger(samples) || samples < 1)
-      throw new RangeError(`operations.samples must be an integer >= 1; received ${samples}`)
-    if (!Number.isInteger(maxOps) || maxOps < 1) {
-      throw new RangeError(`operations.maxOperations must be an integer >= 1; received ${maxOps}`)
-    }
-    this.ops = new OperationStatsTable(samples, maxOps)
-    const buckets = options.latencyBuckets ?? DEFAULT_BUCKETS
-    if (
-      !Array.isArray(buckets) ||
-      buckets.length === 0 ||
-      buckets.some((b, i) => !(b > 0) || (i > 0 && b <= (buckets[i - 1] as number)))
-    ) {
-      throw new RangeError('latencyBuckets must be increasing positive numbers of seconds')
-    }
-    this.opHistogram = new Histogram({
-      name: `${this.prefix}operation_duration_seconds`,
-      help: 'Duration of measured operations',
-      labelNames: ['operation'],
-      buckets,
-      registers: [this.registry],
-    })
-    this.opErrors = new Counter({
-      name: `${this.prefix}operation_errors_total`,
-      help: 'Measured operations that threw',
-      labelNames: ['operation'],
-      registers: [this.registry],
-    })
+    this.instruments = new Instruments(this.registry, this.prefix, options, this.warn)
+    this.components = new Components(this.warn)
     this.alertManager = new AlertManager(this.clock, this.warn)
     for (const [i, r] of (options.alerts ?? []).entries()) this.alertManager.add(r, i)
     this.healthRegistry = new HealthRegistry(this.clock)
@@ -146,61 +91,21 @@ export class Monitor implements MonitorLike {
     if (this.enabled) this.start()
   }
 
-  // --- metric helpers ---------------------------------------------------------------------
-
-  private metric<M extends Counter<string> | Gauge<string> | Histogram<string>>(
-    name: string,
-    make: () => M,
-  ): M {
-    let m = this.metricsCache.get(name)
-    if (m === undefined) {
-      m = (this.registry.getSingleMetric(name) as M | undefined) ?? make()
-      this.metricsCache.set(name, m)
-    }
-    return m as M
-  }
+  // --- instruments (instruments.ts) ------------------------------------------------------
 
   /** A counter (created once, cardinality-guarded). */
-  counter(name: string, help: string, labelNames: string[] = []) {
-    const c = this.metric(name, () => new Counter({ name, help, labelNames, registers: [this.registry] }))
-    return {
-      inc: (labels?: Labels, n = 1) => {
-        const l = this.guard.admit(name, labels, labelNames)
-        if (l === undefined) c.inc(n)
-        else c.inc(l, n)
-      },
-    }
+  counter(name: string, help: string, labelNames?: string[]): CounterHandle {
+    return this.instruments.counter(name, help, labelNames)
   }
 
   /** A gauge (created once, cardinality-guarded). */
-  gauge(name: string, help: string, labelNames: string[] = []) {
-    const g = this.metric(name, () => new Gauge({ name, help, labelNames, registers: [this.registry] }))
-    return {
-      set: (labels: Labels | undefined, v: number) => {
-        const l = this.guard.admit(name, labels, labelNames)
-        if (l === undefined) g.set(v)
-        else g.set(l, v)
-      },
-      /** Removes a series (a detached component's), freeing its place under the cardinality cap. */
-      remove: (labels: Labels) => {
-        if (this.guard.forget(name, labels, labelNames)) g.remove(labels as Record<string, string>)
-      },
-    }
+  gauge(name: string, help: string, labelNames?: string[]): GaugeHandle {
+    return this.instruments.gauge(name, help, labelNames)
   }
 
   /** A histogram in seconds (created once, cardinality-guarded). */
-  histogram(name: string, help: string, labelNames: string[] = [], buckets: number[] = DEFAULT_BUCKETS) {
-    const h = this.metric(
-      name,
-      () => new Histogram({ name, help, labelNames, buckets, registers: [this.registry] }),
-    )
-    return {
-      observe: (labels: Labels | undefined, seconds: number) => {
-        const l = this.guard.admit(name, labels, labelNames)
-        if (l === undefined) h.observe(seconds)
-        else h.observe(l, seconds)
-      },
-    }
+  histogram(name: string, help: string, labelNames?: string[], buckets?: number[]): HistogramHandle {
+    return this.instruments.histogram(name, help, labelNames, buckets)
   }
 
   /**
@@ -208,42 +113,13 @@ export class Monitor implements MonitorLike {
    * then), and each `observe` on the bound series costs no label hashing. Every caller on this
    * monitor shares its series. The buckets are fixed by the first caller.
    */
-  boundHistogram(name: string, help: string, labelNames: string[], buckets: number[] = DEFAULT_BUCKETS) {
-    let h = this.bound.get(name)
-    if (h === undefined) {
-      h = new BoundHistogram(
-        name,
-        labelNames,
-        buckets,
-        (labels) => this.guard.admit(name, labels, labelNames),
-        liveMetric(this.registry, name, help, 'histogram'),
-      )
-      this.bound.set(name, h)
-    }
-    return h
+  boundHistogram(name: string, help: string, labelNames: string[], buckets?: number[]): BoundHistogram {
+    return this.instruments.boundHistogram(name, help, labelNames, buckets)
   }
 
   /** A gauge without labels moved by deltas (`add(1)`, `add(-1)`); shared by every caller on this monitor. */
   liveGauge(name: string, help: string): LiveGauge {
-    let g = this.liveGauges.get(name)
-    if (g === undefined) {
-      g = new LiveGauge(liveMetric(this.registry, name, help, 'gauge'))
-      this.liveGauges.set(name, g)
-    }
-    return g
-  }
-
-  private op(name: string): OpHandle {
-    let h = this.opHandles.get(name)
-    if (h === undefined) {
-      const key = `${this.prefix}operation_duration_seconds`
-      const labels = this.guard.admit(key, { operation: name }, ['operation']) as Labels
-      const op = String(labels.operation)
-      h = { child: this.opHistogram.labels(op), errors: this.opErrors.labels(op) }
-      // overflowed names share one handle, but the table of handles itself stays bounded
-      if (this.opHandles.size < 10_000) this.opHandles.set(name, h)
-    }
-    return h
+    return this.instruments.liveGauge(name, help)
   }
 
   /**
@@ -251,56 +127,19 @@ export class Monitor implements MonitorLike {
    * the JSON per-operation stats). Works for sync and async functions; returns what `fn` does.
    */
   measure<T>(name: string, fn: () => T): T {
-    const h = this.op(name)
-    const start = performance.now()
-    let r: T
-    try {
-      r = fn()
-    } catch (err) {
-      this.finish(name, h, start, true)
-      throw err
-    }
-    if (r instanceof Promise) {
-      return r.then(
-        (v) => {
-          this.finish(name, h, start, false)
-          return v
-        },
-        (e: unknown) => {
-          this.finish(name, h, start, true)
-          throw e
-        },
-      ) as T
-    }
-    this.finish(name, h, start, false)
-    return r
-  }
-
-  private finish(name: string, h: OpHandle, start: number, failed: boolean): void {
-    const ms = performance.now() - start
-    h.child.observe(ms / 1000)
-    if (failed) h.errors.inc()
-    this.ops.record(name, ms, failed)
+    return this.instruments.measure(name, fn)
   }
 
   /** Starts a timer for `name`; call the result when done (pass true if it failed). Returns seconds. */
   timer(name: string): (failed?: boolean) => number {
-    const h = this.op(name)
-    const start = performance.now()
-    return (failed = false) => {
-      this.finish(name, h, start, failed)
-      return (performance.now() - start) / 1000
-    }
+    return this.instruments.timer(name)
   }
 
-  // --- components -------------------------------------------------------------------------
+  // --- components (components.ts) ---------------------------------------------------------
 
   /** Adds (or replaces) the adapter for a component kind. */
   registerAdapter(kind: string, adapter: Adapter): void {
-    if (typeof kind !== 'string' || typeof adapter !== 'function') {
-      throw new TypeError('registerAdapter(kind, adapter) needs a string and a function')
-    }
-    this.adapters.set(kind, adapter)
+    this.components.registerAdapter(kind, adapter)
   }
 
   /** Starts exporting a component's events and stats (caches, policies, pools...). */
@@ -313,8 +152,6 @@ export class Monitor implements MonitorLike {
     ) {
       throw new TypeError('attach() needs a component with kind, name, on() and stats()')
     }
-    this.attached.get(source)?.dispose()
-    const adapter = this.adapters.get(source.kind) ?? genericAdapter
     const ctx: AdapterContext = {
       prefix: this.prefix,
       counter: (n, help, labels) => this.counter(n, help, labels),
@@ -322,14 +159,7 @@ export class Monitor implements MonitorLike {
       histogram: (n, help, labels, buckets) => this.histogram(n, help, labels, buckets),
       live: (n, help, type) => liveMetric(this.registry, n, help, type),
     }
-    const attachment = adapter(source, ctx)
-    this.attached.set(source, attachment)
-    return () => {
-      if (this.attached.get(source) === attachment) {
-        attachment.dispose()
-        this.attached.delete(source)
-      }
-    }
+    return this.components.attach(source, ctx)
   }
 
   // --- collection, alerts, health, advice -------------------------------------------------
@@ -359,20 +189,13 @@ export class Monitor implements MonitorLike {
   /** Detaches every component and stops. */
   close(): void {
     this.stop()
-    for (const a of this.attached.values()) a.dispose()
-    this.attached.clear()
+    this.components.dispose()
   }
 
   /** Reads runtime and component stats into metrics, evaluates alerts, returns the snapshot. */
   collect(): MonitorSnapshot {
     this.lastRuntime = this.runtime?.collect() ?? null
-    for (const a of this.attached.values()) {
-      try {
-        a.collect()
-      } catch (err) {
-        this.warn(`collecting a component failed: ${String(err)}`)
-      }
-    }
+    this.components.collect()
     const snap = this.snapshot()
     this.alertManager.evaluate(snap as unknown as Record<string, unknown>)
     return snap
@@ -380,24 +203,15 @@ export class Monitor implements MonitorLike {
 
   /** The JSON snapshot (no collection; runtime figures are from the last collection). */
   snapshot(): MonitorSnapshot {
-    const components: MonitorSnapshot['components'] = []
-    for (const source of this.attached.keys()) {
-      let stats: Record<string, unknown> = {}
-      try {
-        stats = source.stats() as Record<string, unknown>
-      } catch {
-        stats = { error: 'stats() threw' }
-      }
-      components.push({ kind: source.kind, name: source.name, stats })
-    }
+    const components = this.components.stats()
     return {
       timestamp: new Date(this.clock.now()).toISOString(),
       uptimeSeconds: (this.clock.now() - this.startedAt) / 1000,
       runtime: this.lastRuntime ?? this.runtime?.last() ?? null,
-      operations: this.ops.snapshot(),
+      operations: this.instruments.ops.snapshot(),
       components,
       alerts: this.alertManager.status(),
-      cardinality: { droppedSeries: Object.fromEntries(this.guard.dropped) },
+      cardinality: { droppedSeries: Object.fromEntries(this.instruments.guard.dropped) },
     }
   }
 

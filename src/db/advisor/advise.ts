@@ -1,8 +1,9 @@
 /**
  * The index advisor. From a workload (statements with sample parameters and call counts: the
- * client's captured workload by default), it proposes candidates per statement (candidates.ts),
- * costs every statement on the candidate's table with the planner, with the candidate present,
- * and picks indexes greedily across the whole workload under a budget:
+ * client's captured workload by default), it proposes candidates per statement (candidates.ts,
+ * gathered across the workload by workload.ts), costs every statement on the candidate's table
+ * with the planner, with the candidate present (what-if.ts), and picks indexes greedily across
+ * the whole workload under a budget (here, with the report):
  *   benefit(c) = Σ calls × (current cost − cost with c), counting a statement only when c cuts its
  *   cost by at least `minImprovement`; minus a write cost: writes to the table × `writeCost`.
  * Near-ties (within 5%) go to the smaller index (a partial index over a covering or wider one).
@@ -12,18 +13,14 @@
  * behind (or in front of) a busy table's writers.
  */
 import { loadParser } from '../analyze.js'
-import type { Driver, Runner } from '../driver.js'
+import type { Driver } from '../driver.js'
 import { IndexesMissingError } from '../errors.js'
-import { type Candidate, candidateId, candidatesOf, indexSql } from './candidates.js'
-import { type ExistingIndex, existingIndexes, qualify, tableInfo } from './catalog.js'
+import type { Candidate } from './candidates.js'
+import { type ExistingIndex, existingIndexes } from './catalog.js'
+import { costWithIndex, hasHypoPG } from './what-if.js'
+import { type Cand, type Stmt, scanWorkload, tableRows, type WorkloadEntry } from './workload.js'
 
-/** One statement of the workload. */
-export interface WorkloadEntry {
-  text: string
-  params?: readonly unknown[]
-  /** How often it runs (weight). @default 1 */
-  calls?: number
-}
+export type { WorkloadEntry } from './workload.js'
 
 /** Options of `adviseIndexes()`. */
 export interface AdviseOptions {
@@ -98,78 +95,6 @@ export interface AdviceReport {
   exitCode: 0 | 1
 }
 
-interface Stmt {
-  text: string
-  params: readonly unknown[]
-  calls: number
-  base: number
-  tables: Set<string>
-}
-
-interface Cand {
-  c: Candidate
-  table: string
-  sql: string
-  costs: Map<number, number>
-  size: number
-}
-
-function quoteQualified(q: string): string {
-  const i = q.indexOf('.')
-  const part = (s: string) => `"${s.replaceAll('"', '""')}"`
-  return `${part(q.slice(0, i))}.${part(q.slice(i + 1))}`
-}
-
-async function planCost(conn: Runner, text: string, params: readonly unknown[]): Promise<number> {
-  const { rows } = await conn.run(`EXPLAIN (FORMAT JSON) ${text}`, params, undefined)
-  const raw = rows[0]?.['QUERY PLAN'] ?? Object.values(rows[0] ?? {})[0]
-  const plan = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<{ Plan: { 'Total Cost': number } }>
-  return Number(plan[0]?.Plan['Total Cost'])
-}
-
-/** True when an existing index already serves the candidate (its keys start with the candidate's). */
-function served(c: Candidate, table: string, existing: readonly ExistingIndex[]): boolean {
-  return existing.some(
-    (e) =>
-      e.table === table &&
-      e.method === 'btree' &&
-      c.columns.every((col, i) => e.columns[i] === col && i < e.keyCount) &&
-      c.include.every((col) => e.columns.includes(col)) &&
-      (e.predicate === undefined || c.where !== undefined),
-  )
-}
-
-/** The schema HypoPG's functions live in (quoted), or undefined when it is not installed. */
-async function hypoSchema(conn: Runner): Promise<string | undefined> {
-  const { rows } = await conn.run(
-    "SELECT n.nspname AS s FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'hypopg'",
-    [],
-    undefined,
-  )
-  const s = rows[0]?.s
-  return typeof s === 'string' ? `"${s.replaceAll('"', '""')}"` : undefined
-}
-
-async function hasHypoPG(conn: Runner, mode: AdviseOptions['whatIf']): Promise<string | undefined> {
-  if (mode === 'rollback') return undefined
-  const installed = await hypoSchema(conn)
-  if (installed !== undefined) return installed
-  const available = await conn
-    .run("SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'", [], undefined)
-    .catch(() => ({ rows: [] }))
-  if (available.rows.length > 0) {
-    // in public, not in whatever schema the search_path names first
-    const ok = await conn.run('CREATE EXTENSION IF NOT EXISTS hypopg SCHEMA public', [], undefined).then(
-      () => true,
-      () => false,
-    )
-    if (ok) return hypoSchema(conn)
-  }
-  if (mode === 'hypopg')
-    throw new Error('whatIf: "hypopg" but the server has no HypoPG (Debian: postgresql-15-hypopg)')
-  return undefined
-}
-
 /** Recommends indexes for a workload. See AdviseOptions. */
 export async function adviseIndexes(options: AdviseOptions): Promise<AdviceReport> {
   const budget = options.budget ?? 10
@@ -189,100 +114,27 @@ export async function adviseIndexes(options: AdviseOptions): Promise<AdviceRepor
     const skipped: AdviceReport['skipped'] = []
     const hypo = await hasHypoPG(conn, options.whatIf)
     const existing = await existingIndexes(conn)
-    const stmts: Stmt[] = []
-    const cands = new Map<string, Cand>()
-    const writes = new Map<string, number>()
-    const infoCache = new Map<string, Awaited<ReturnType<typeof tableInfo>>>()
-    const info = async (t: string) => {
-      let i = infoCache.get(t)
-      if (i === undefined) {
-        i = await tableInfo(conn, t)
-        infoCache.set(t, i)
-      }
-      return i
-    }
-    for (const w of workload) {
-      let tree: Awaited<ReturnType<typeof parser.parse>>
-      try {
-        tree = await parser.parse(w.text)
-      } catch (err) {
-        skipped.push({ what: w.text, reason: `unparsable: ${(err as Error).message}` })
-        continue
-      }
-      const stmt = tree.stmts?.[0]?.stmt
-      if (stmt === undefined) continue
-      const top = Object.keys(stmt)[0]
-      if (top === 'InsertStmt' || top === 'UpdateStmt' || top === 'DeleteStmt') {
-        const rel = (stmt[top] as { relation?: { relname?: string; schemaname?: string } }).relation
-        if (rel?.relname !== undefined) {
-          const q = await qualify(conn, rel.schemaname, rel.relname)
-          if (q !== undefined) writes.set(q, (writes.get(q) ?? 0) + (w.calls ?? 1))
-        }
-        if (top === 'InsertStmt') continue
-      }
-      const found = candidatesOf(stmt)
-      if (found.length === 0) continue
-      let base: number
-      try {
-        base = await planCost(conn, w.text, w.params ?? [])
-      } catch (err) {
-        skipped.push({ what: w.text, reason: `EXPLAIN failed: ${(err as Error).message}` })
-        continue
-      }
-      if (!(base >= minCost)) continue
-      const idx = stmts.length
-      const s: Stmt = { text: w.text, params: w.params ?? [], calls: w.calls ?? 1, base, tables: new Set() }
-      stmts.push(s)
-      for (const c of found) {
-        const table = await qualify(conn, c.schema, c.table)
-        if (table === undefined) continue
-        s.tables.add(table)
-        if (served(c, table, existing)) continue
-        const id = `${table}|${candidateId(c)}`
-        if (!cands.has(id)) {
-          const rows = (await info(table)).rows
-          const width = (c.columns.length + c.include.length) * 8 + 16
-          const share = c.where === undefined ? 1 : 0.05
-          cands.set(id, {
-            c,
-            table,
-            sql: indexSql(c, quoteQualified(table)),
-            costs: new Map(),
-            size: rows * share * width,
-          })
-        }
-        void idx
-      }
-    }
+    const rows = tableRows(conn)
+    const { stmts, cands, writes } = await scanWorkload(conn, workload, {
+      parser,
+      existing,
+      minCost,
+      rows,
+      skipped,
+    })
     let costed = 0
     for (const cand of cands.values()) {
       const targets = stmts.map((s, i) => [s, i] as const).filter(([s]) => s.tables.has(cand.table))
       if (targets.length === 0) continue
       try {
-        if (hypo !== undefined) {
-          await conn.run(`SELECT * FROM ${hypo}.hypopg_create_index($1)`, [cand.sql], undefined)
-          try {
-            for (const [s, i] of targets) cand.costs.set(i, await planCost(conn, s.text, s.params))
-          } finally {
-            await conn.run(`SELECT ${hypo}.hypopg_reset()`, [], undefined)
-          }
-        } else {
-          if (driver.backend === 'pg' && (await info(cand.table)).rows > maxRollbackRows) {
-            skipped.push({
-              what: cand.sql,
-              reason: `table has more than maxRollbackRows (${maxRollbackRows}) rows and HypoPG is absent`,
-            })
-            continue
-          }
-          await conn.run('BEGIN', [], undefined)
-          try {
-            if (driver.backend === 'pg') await conn.run("SET LOCAL lock_timeout = '2s'", [], undefined)
-            await conn.run(cand.sql, [], undefined)
-            for (const [s, i] of targets) cand.costs.set(i, await planCost(conn, s.text, s.params))
-          } finally {
-            await conn.run('ROLLBACK', [], undefined)
-          }
+        if (hypo === undefined && driver.backend === 'pg' && (await rows(cand.table)) > maxRollbackRows) {
+          skipped.push({
+            what: cand.sql,
+            reason: `table has more than maxRollbackRows (${maxRollbackRows}) rows and HypoPG is absent`,
+          })
+          continue
         }
+        await costWithIndex(conn, { hypo, backend: driver.backend }, cand.sql, targets, cand.costs)
         costed++
       } catch (err) {
         skipped.push({ what: cand.sql, reason: (err as Error).message })
