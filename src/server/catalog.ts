@@ -33,12 +33,6 @@ export interface CategoryFigures {
 const CATEGORIES = ['books', 'music', 'games', 'tools', 'garden', 'kitchen']
 const COLUMNS = 'id, name, category, price::float8 AS price, stock, description'
 
-/** The write: price and/or stock of one product (a null leaves the column as it is). */
-function updateText(table: string): string {
-  return `UPDATE ${table} SET price = coalesce($1::numeric, price), stock = coalesce($2::int, stock)
-         WHERE id = $3 RETURNING ${COLUMNS}`
-}
-
 /** Options of the catalogue. */
 export interface CatalogOptions {
   /** PostgreSQL URL; undefined: an in-memory PGlite. */
@@ -119,14 +113,6 @@ export class Catalog {
           [CATEGORIES, CATEGORIES.length],
         )
       }
-      // PGlite compiles its WebAssembly lazily, function by function, and the worker's JIT
-      // warms up as it goes: the first writes after a start paid for both, and at 1,000 writes/s
-      // about a second of answers queued behind them (cold POST p95 166 ms, warm 53 ms;
-      // bench/README.md, "server"). One write per product that changes nothing, before the
-      // server says it is ready, pays it instead.
-      if (lite !== undefined) {
-        for (let i = 1; i <= 200; i++) await db.query(updateText(table), [null, null, i])
-      }
     } catch (err) {
       await db.close()
       await lite?.close()
@@ -163,7 +149,11 @@ export class Catalog {
   /** Updates price and/or stock; the write invalidates every cached read of the table. */
   async update(id: number, patch: Partial<Pick<Product, 'price' | 'stock'>>): Promise<Product | undefined> {
     const r = await this.run(() =>
-      this.db.query<Product>(updateText(this.table), [patch.price ?? null, patch.stock ?? null, id]),
+      this.db.query<Product>(
+        `UPDATE ${this.table} SET price = coalesce($1::numeric, price), stock = coalesce($2::int, stock)
+         WHERE id = $3 RETURNING ${COLUMNS}`,
+        [patch.price ?? null, patch.stock ?? null, id],
+      ),
     )
     return r.rows[0]
   }

@@ -5,8 +5,7 @@
  * `PGlite.create()`, 425 MB when started from a snapshot with 16 MB of shared buffers). So the
  * snapshot is made once, by a short-lived child process, and kept in the user's cache directory
  * (`$XDG_CACHE_HOME/hotpath`, else `~/.cache/hotpath`); later starts load it. If the snapshot
- * cannot be made or read, the server falls back to a fresh PGlite (initdb in the worker). The
- * database runs in a worker thread (db-worker.ts), off the server's event loop.
+ * cannot be made or read, the server falls back to a fresh in-process PGlite.
  *
  * PGlite's WebAssembly is compiled with V8's baseline compiler only (`--liftoff-only`, set before
  * the module is compiled): V8's optimizing tier keeps a second copy of every hot function's code
@@ -23,7 +22,6 @@ import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
 import type { PGliteLike } from '../db/index.js'
-import { WorkerPGlite } from './db-worker.js'
 
 /** PGlite's own start parameters plus smaller shared buffers (a demo catalogue of 200 rows). */
 const START_PARAMS = [
@@ -54,42 +52,40 @@ const START_PARAMS = [
 /** What the server uses of a PGlite instance (hotpath/db takes it as `connection`). */
 export type EmbeddedPGlite = PGliteLike
 
+interface PGliteModule {
+  PGlite: { create(options: { loadDataDir?: Blob; startParams?: string[] }): Promise<EmbeddedPGlite> }
+}
+
 function cacheDir(): string {
   const xdg = process.env.XDG_CACHE_HOME
   const base = xdg !== undefined && xdg !== '' ? xdg : join(homedir() || tmpdir(), '.cache')
   return join(base, 'hotpath')
 }
 
-/**
- * Opens the embedded database in a worker thread (db-worker.ts); `warn` hears why the snapshot
- * could not be used.
- */
+/** Opens the embedded database; `warn` hears why the snapshot could not be used. */
 export async function openEmbeddedPGlite(warn: (message: string) => void): Promise<EmbeddedPGlite> {
   const require = createRequire(import.meta.url)
   const entry = require.resolve('@electric-sql/pglite')
   const { version } = JSON.parse(await readFile(join(dirname(entry), '..', 'package.json'), 'utf8')) as {
     version: string
   }
-  // process-wide, so it reaches the worker's compile of PGlite
   setFlagsFromString('--liftoff-only')
-  const moduleUrl = pathToFileURL(entry).href
+  const mod = (await import('@electric-sql/pglite')) as unknown as PGliteModule
   const file = join(cacheDir(), `pglite-${version}-datadir.tar`)
-  const without = (why: string) =>
-    warn(
-      `the embedded database starts without its snapshot (${file}): ${why}; it will hold ~700 MB more memory`,
-    )
-  let snapshot: string | null = file
   try {
     const ok = await stat(file).then(
       (s) => s.isFile() && s.size > 0,
       () => false,
     )
-    if (!ok) await makeSnapshot(moduleUrl, file)
+    if (!ok) await makeSnapshot(pathToFileURL(entry).href, file)
+    const buf = await readFile(file)
+    return await mod.PGlite.create({ loadDataDir: new Blob([buf]), startParams: START_PARAMS })
   } catch (err) {
-    without((err as Error).message)
-    snapshot = null
+    warn(
+      `the embedded database starts without its snapshot (${file}): ${(err as Error).message}; it will hold ~700 MB more memory`,
+    )
+    return mod.PGlite.create({ startParams: START_PARAMS })
   }
-  return WorkerPGlite.open({ moduleUrl, snapshot, startParams: START_PARAMS }, without)
 }
 
 /** Runs initdb in a child process and leaves the pristine data directory at `file`. */
