@@ -173,8 +173,7 @@ export class PgDriver implements Driver {
 
   /**
    * One statement the way `pool.query` runs it (callback forms of connect and query, one promise
-   * of ours), plus the acquire timing; with a signal, one abort listener covers the wait for a
-   * connection and the statement.
+   * of ours), plus the acquire timing; with a signal, through the abortable acquire and exec.
    */
   run(text: string, params: readonly unknown[], signal: AbortSignal | undefined): Promise<RawResult> {
     if (signal !== undefined) return this.runAbortable(text, params, signal)
@@ -191,54 +190,22 @@ export class PgDriver implements Driver {
     })
   }
 
-  private runAbortable(text: string, params: readonly unknown[], signal: AbortSignal): Promise<RawResult> {
-    if (signal.aborted) return Promise.reject(new AbortedError(signal.reason))
-    return new Promise<RawResult>((resolve, reject) => {
-      // undefined while waiting for a connection; null once the wait was abandoned
-      let held: PgClientLike | null | undefined
-      const onAbort = () => {
-        if (held !== undefined && held !== null) {
-          void this.cancel(held)
-          return
-        }
-        held = null
-        this.canceledAcquires++
-        reject(new AbortedError(signal.reason))
-      }
-      signal.addEventListener('abort', onAbort, { once: true })
-      const start = this.beforeAcquire()
-      this.o.pool.connect((err, client) => {
-        if (held === null) {
-          // the caller gave up waiting: the connection goes straight back
-          client?.release()
-          return
-        }
-        if (client === undefined || (err !== undefined && err !== null)) {
-          signal.removeEventListener('abort', onAbort)
-          reject(this.acquireFailed(err))
-          return
-        }
-        this.acquired(start)
-        held = client
-        send(
-          client,
-          text,
-          params,
-          (r) => {
-            signal.removeEventListener('abort', onAbort)
-            resolve(r)
-          },
-          (e) => {
-            signal.removeEventListener('abort', onAbort)
-            reject(
-              signal.aborted && (e as { code?: string }).code === '57014'
-                ? new AbortedError(signal.reason)
-                : e,
-            )
-          },
-        )
-      })
-    })
+  /** With a caller's signal (not the hot path): the abortable wait and the cancellable statement. */
+  private async runAbortable(
+    text: string,
+    params: readonly unknown[],
+    signal: AbortSignal,
+  ): Promise<RawResult> {
+    const client = await this.acquire(signal)
+    let broken: Error | undefined
+    try {
+      return await this.exec(client, text, params, signal)
+    } catch (err) {
+      broken = brokenConnection(err)
+      throw err
+    } finally {
+      client.release(broken)
+    }
   }
 
   async session<T>(fn: (conn: Runner) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
