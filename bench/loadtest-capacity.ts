@@ -2,11 +2,11 @@
  * The load-test bench's capacity and pacing rows. Capacity: closed loop against a trivial target,
  * ours and autocannon interleaved in rounds (one process target, then the two-worker cluster
  * target so the target is less the limit). Pacing: send delay against the intended times at
- * 2,000 req/s, the default timer pacing and `--pacing spin` interleaved.
+ * 2,000 req/s, the three pacings interleaved.
  */
 import os from 'node:os'
 import { report } from './lib/harness.js'
-import { autocannon, ours, startTarget } from './loadtest-gen.js'
+import { autocannon, ours, oursRun, startTarget } from './loadtest-gen.js'
 
 /** Interleaved rounds of every comparison (LOADTEST_BENCH_ROUNDS, default 3). */
 export const rounds = Math.max(1, Number(process.env.LOADTEST_BENCH_ROUNDS ?? 3))
@@ -89,36 +89,43 @@ export async function capacityRows(mode: 'trivial' | 'cluster', withUndici: bool
 
 /**
  * Pacing at 2,000 req/s against the trivial target, 10 s runs: send delay p99 (each send's
- * dispatch time minus its intended time) with the default pacing and with `--pacing spin`,
- * interleaved, and the generator's busy share of a core beside.
+ * dispatch time minus its intended time) with the default pacing (`auto`, which is `precise` at
+ * this rate), `--pacing timer` and `--pacing spin`, interleaved, and the generator's CPU beside.
  */
 export async function pacingRows(): Promise<void> {
   const target = await startTarget('trivial')
+  const PACINGS = ['precise', 'timer', 'spin'] as const
   try {
-    const runs: Record<'timer' | 'spin', { p50: number[]; p99: number[]; loads: string[] }> = {
-      timer: { p50: [], p99: [], loads: [] },
-      spin: { p50: [], p99: [], loads: [] },
-    }
+    const runs = Object.fromEntries(
+      PACINGS.map((p) => [
+        p,
+        { p50: [] as number[], p99: [] as number[], cpu: [] as number[], loads: [] as string[] },
+      ]),
+    ) as Record<(typeof PACINGS)[number], { p50: number[]; p99: number[]; cpu: number[]; loads: string[] }>
     for (let round = 0; round < rounds; round++) {
-      for (const pacing of ['timer', 'spin'] as const) {
+      for (const pacing of PACINGS) {
         runs[pacing].loads.push(load())
-        const r = await ours([target.url, '-R', '2000', '-c', '50', '-d', '10s', '--pacing', pacing])
+        const args = [target.url, '-R', '2000', '-c', '50', '-d', '10s']
+        const { report: r, cpu } = await oursRun(pacing === 'precise' ? args : [...args, '--pacing', pacing])
+        if (r.plan.pacing !== pacing) throw new Error(`pacing bench: ran ${r.plan.pacing}, wanted ${pacing}`)
         runs[pacing].p50.push(r.sends.delay.percentiles.p50 ?? Number.NaN)
         runs[pacing].p99.push(r.sends.delay.percentiles.p99 ?? Number.NaN)
+        runs[pacing].cpu.push(Math.round((cpu / 10) * 1000) / 10)
       }
     }
-    for (const pacing of ['timer', 'spin'] as const) {
+    for (const pacing of PACINGS) {
       const r = runs[pacing]
+      const flag = pacing === 'precise' ? 'default (auto: precise)' : `--pacing ${pacing}`
       report({
         suite: 'loadtest',
-        name: `pacing: send delay p99 against the intended time, 2000 req/s, trivial target, --pacing ${pacing}`,
+        name: `pacing: send delay p99 against the intended time, 2000 req/s, trivial target, ${flag}`,
         ours: median(r.p99),
         peer: undefined,
         peerName: undefined,
         unit: 'ms',
         higherIsBetter: false,
         target: '<= 1 ms',
-        note: `median of ${rounds} 10 s runs, interleaved with the other pacing; p99 per run ${r.p99.join(', ')} ms, p50 ${r.p50.join(', ')} ms; load ${r.loads.join(', ')}`,
+        note: `median of ${rounds} 10 s runs, interleaved with the other pacings; p99 per run ${r.p99.join(', ')} ms, p50 ${r.p50.join(', ')} ms; generator CPU ${r.cpu.join(', ')}% of a core; load ${r.loads.join(', ')}`,
       })
     }
   } finally {

@@ -57,8 +57,9 @@ Requests:
                            auto picks it for http:// targets and undici for https:// (default auto)
   -w, --workers <n>        generate from n worker threads (rates, users and connections split; reports merged exactly)
       --max-in-flight <n>  open model: outstanding requests above which a send is dropped
-      --pacing <p>         open model: timer (sends up to ~1 ms late, little CPU) | spin (sub-millisecond,
-                           a busy core while sends are < 2 ms apart) (default timer)
+      --pacing <p>         open model: auto | precise (a pacer thread, sub-millisecond, a thread switch per
+                           send) | timer (sends up to ~2 ms late, least CPU) | spin (sub-millisecond, a busy
+                           core while sends are < 2 ms apart); auto is precise up to 5,000/s (default auto)
 Breaking point:
       --breaking-point     ramp until a step breaks (achieved < 95%, p99 > --slo, errors > 1%), bisect to the
                            highest sustainable rate, report the knee and the recovery time after an overload

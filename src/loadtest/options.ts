@@ -7,6 +7,7 @@ import { assertKnownKeys } from '../options.js'
 import { type Clock, type Duration, toMs, toTimerMs } from '../time.js'
 import { precisionClock } from './clock.js'
 import { ScenarioError } from './errors.js'
+import { type Pacing, resolvePacing } from './open-model.js'
 import type { LiveFigures } from './run.js'
 import { checkUrl, parseRate, SCENARIO_KEYS, type ScenarioSpec, validateScenario } from './scenario.js'
 import { peakRate, type RateStage, scheduleLength, stairs } from './schedule.js'
@@ -53,7 +54,7 @@ export interface ResolvedLoadTest {
   /** `net` (plain HTTP/1.1 on raw sockets) or `undici`, `auto` resolved by the target's scheme. */
   client: 'net' | 'undici'
   /** Open model: how the next send is waited for. */
-  pacing: 'timer' | 'spin'
+  pacing: Pacing
   maxInFlight: number
   lateAfterMs: number
   abortAfterMs: number
@@ -135,7 +136,7 @@ export function resolveLoadTestOptions(options: LoadTestOptions): ResolvedLoadTe
     timeoutMs,
     http2: s.http2 ?? false,
     client: s.client === 'undici' || !plain ? 'undici' : 'net',
-    pacing: s.pacing ?? 'timer',
+    pacing: resolvePacing(s.pacing ?? 'auto', peak),
     // Every request that can be outstanding within one timeout: beyond that a send is dropped.
     maxInFlight: s.maxInFlight ?? Math.max(100, Math.ceil((peak * timeoutMs) / 1000)),
     lateAfterMs: toMs(lateAfter ?? '1ms', 'lateAfter'),

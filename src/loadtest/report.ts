@@ -44,7 +44,7 @@ export interface LoadTestReport {
     /** The HTTP client that ran (`net`: raw sockets; absent in reports before it existed). */
     client?: 'net' | 'undici'
     /** Open model: how sends were paced (absent in closed runs and in reports before it existed). */
-    pacing?: 'timer' | 'spin'
+    pacing?: 'timer' | 'spin' | 'precise'
     timeoutMs: number
     maxInFlight: number
     lateAfterMs: number

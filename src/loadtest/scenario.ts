@@ -70,7 +70,7 @@ export interface ScenarioSpec {
    * next to no CPU); `'spin'`: a timer, then event-loop turns for the last 2 ms (sub-millisecond,
    * but a busy core whenever sends are less than 2 ms apart).
    */
-  pacing?: 'timer' | 'spin'
+  pacing?: 'auto' | 'timer' | 'spin' | 'precise'
   /** Thresholds such as `'p99 < 200ms'`, `'errors < 1%'`, `'rps > 1000'`. */
   thresholds?: string[]
   /** Stop the run as soon as a latency or error threshold fails. */
@@ -116,7 +116,7 @@ const STEP_KEYS = [
   'ws',
 ] as const
 const CLIENTS = ['auto', 'net', 'undici']
-const PACINGS = ['timer', 'spin']
+const PACINGS = ['auto', 'timer', 'spin', 'precise']
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
 /** Finds the line of a field path in the source file (undefined when unknown). */

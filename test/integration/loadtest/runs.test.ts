@@ -89,6 +89,16 @@ describe('runLoadTest on loopback', () => {
     assert.equal(closed.plan.pacing, undefined)
   })
 
+  test('default pacing at 500/s runs on the pacer thread: every send goes out and is answered', async () => {
+    seen = 0
+    const r = await runLoadTest({ target: `${base}/`, rate: 500, duration: '1s' })
+    assert.equal(r.plan.pacing, 'precise')
+    assert.equal(r.sends.sent, 500)
+    assert.equal(r.sends.dropped, 0)
+    assert.equal(r.requests, seen)
+    assert.equal(r.sends.delay.count, 500)
+  })
+
   test('closed model: users loop; a scenario captures a token and sends it on', async () => {
     seen = 0
     const r = await runLoadTest({

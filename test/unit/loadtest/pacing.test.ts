@@ -2,11 +2,14 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import {
   type Pacing,
+  PRECISE_MAX_RATE,
+  resolvePacing,
   runOpenModel,
   SPIN_BACKOFF_MS,
   SPIN_HELD_MS,
   SPIN_WINDOW_MS,
 } from '../../../src/loadtest/open-model.js'
+import type { PacerCallbacks } from '../../../src/loadtest/pacer.js'
 import type { RateStage } from '../../../src/loadtest/schedule.js'
 import { Stats } from '../../../src/loadtest/stats.js'
 import { FakeClock } from '../../../src/time.js'
@@ -31,7 +34,8 @@ async function paced(
   stages: RateStage[],
   turnMs: number,
   stall?: { at: number; ms: number },
-): Promise<{ sends: Sent[]; turns: number; stats: Stats }> {
+  pacerDiesAt?: number,
+): Promise<{ sends: Sent[]; turns: number; stats: Stats; wakes: number }> {
   const clock = new CoarseClock()
   const origin = clock.now()
   const stats = new Stats()
@@ -39,6 +43,11 @@ async function paced(
   let queue: Array<() => void> = []
   let ticks = 0
   let turns = 0
+  // The fake pacer thread: wakes the loop on the first turn at or after the armed time.
+  let armed: number | undefined
+  let wakes = 0
+  let callbacks: PacerCallbacks | undefined
+  let pacerClosed = false
   const done = runOpenModel({
     stages,
     clock,
@@ -56,7 +65,20 @@ async function paced(
     iteration: async (intended) => {
       sends.push({ intended: intended - origin, at: clock.now() - origin, tick: ticks })
     },
+    startPacer: async (cb) => {
+      callbacks = cb
+      return {
+        arm: (at) => {
+          if (!pacerClosed) armed = at
+        },
+        close: async () => {
+          pacerClosed = true
+        },
+      }
+    },
   })
+  // runOpenModel awaits the pacer's start before its first send.
+  for (let i = 0; i < 5; i++) await Promise.resolve()
   const end = origin + stages.reduce((sum, s) => sum + s.durationMs, 0) + 10
   let stalled = false
   while (clock.now() < end) {
@@ -66,10 +88,21 @@ async function paced(
     const run = queue
     queue = []
     for (const fn of run) fn()
+    if (pacerDiesAt !== undefined && !pacerClosed && clock.now() - origin >= pacerDiesAt) {
+      pacerClosed = true
+      armed = undefined
+      callbacks?.onFail(new Error('pacer thread exited (code 1)'))
+    }
+    if (armed !== undefined && clock.now() >= armed) {
+      armed = undefined
+      wakes++
+      ticks++
+      callbacks?.onWake()
+    }
   }
   await clock.tick(1)
   await done
-  return { sends, turns, stats }
+  return { sends, turns, stats, wakes }
 }
 
 describe('open-model pacing on a fake clock', () => {
@@ -153,5 +186,46 @@ describe('open-model pacing on a fake clock', () => {
     const after = sends.filter((s) => s.intended > 100 + SPIN_HELD_MS)
     assert.ok(after.length > 350)
     for (const s of after) assert.ok(s.at - s.intended <= 0.02 + 1e-9, `${s.at - s.intended} ms late after`)
+  })
+
+  test('precise: every send at 2,000/s leaves on the wake-up armed for its own time, one wake-up per send, no loop turns', async () => {
+    const turn = 0.03
+    const { sends, turns, wakes, stats } = await paced(
+      'precise',
+      [{ durationMs: 1000, from: 2000, to: 2000 }],
+      turn,
+    )
+    assert.equal(sends.length, 2000)
+    assert.equal(turns, 0)
+    assert.equal(wakes, 1999, 'the first send leaves at the start, every later one on its own wake-up')
+    for (const s of sends) {
+      assert.ok(s.at >= s.intended, `sent at ${s.at} before its time ${s.intended}`)
+      assert.ok(s.at - s.intended <= turn + 1e-9, `sent ${s.at - s.intended} ms late`)
+    }
+    assert.equal(stats.sends.late, 0)
+  })
+
+  test('precise: when the pacer thread dies mid-run the timer takes over and every send still goes out', async () => {
+    const { sends, wakes } = await paced(
+      'precise',
+      [{ durationMs: 1000, from: 2000, to: 2000 }],
+      0.03,
+      undefined,
+      300,
+    )
+    assert.equal(sends.length, 2000)
+    assert.ok(wakes > 500 && wakes < 700, `${wakes} wake-ups before the thread died`)
+    const after = sends.filter((s) => s.intended > 310)
+    // timer pacing from then on: whole-millisecond batches
+    assert.ok(after.filter((s) => s.at - s.intended > 0.4).length > 300)
+    for (const s of sends) assert.ok(s.at >= s.intended && s.at - s.intended <= 1.05 + 1e-9)
+  })
+
+  test('auto pacing is precise up to PRECISE_MAX_RATE sends/s and timer above it; a named pacing is kept', () => {
+    assert.equal(resolvePacing('auto', 2000), 'precise')
+    assert.equal(resolvePacing('auto', PRECISE_MAX_RATE), 'precise')
+    assert.equal(resolvePacing('auto', PRECISE_MAX_RATE + 1), 'timer')
+    assert.equal(resolvePacing('timer', 10), 'timer')
+    assert.equal(resolvePacing('spin', 100_000), 'spin')
   })
 })

@@ -111,13 +111,19 @@ describe('resolving a plan', () => {
     )
   })
 
-  test('pacing defaults to timer, spin is taken, anything else is refused by name', () => {
+  test('pacing defaults to auto (precise up to 5,000/s, timer above), a named one is taken, anything else is refused by name', () => {
     const t = 'http://127.0.0.1:1/'
-    assert.equal(resolveLoadTestOptions({ target: t, rate: 10 }).pacing, 'timer')
+    assert.equal(resolveLoadTestOptions({ target: t, rate: 10 }).pacing, 'precise')
+    assert.equal(resolveLoadTestOptions({ target: t, rate: 20_000 }).pacing, 'timer')
+    assert.equal(
+      resolveLoadTestOptions({ target: t, stages: [{ duration: '1s', from: 100, to: 8000 }] }).pacing,
+      'timer',
+    )
     assert.equal(resolveLoadTestOptions({ target: t, rate: 10, pacing: 'spin' }).pacing, 'spin')
+    assert.equal(resolveLoadTestOptions({ target: t, rate: 20_000, pacing: 'precise' }).pacing, 'precise')
     assert.match(
       message(() => resolveLoadTestOptions({ target: t, rate: 10, pacing: 'spn' as never })),
-      /^pacing: must be one of timer, spin; received "spn" \(did you mean spin\?\)/,
+      /^pacing: must be one of auto, timer, spin, precise; received "spn" \(did you mean spin\?\)/,
     )
   })
 
