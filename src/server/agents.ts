@@ -121,9 +121,30 @@ export class Agents {
     await Promise.all([this.gateway, ...this.agents].map((b) => b.whenReady()))
   }
 
-  /** Drains and closes the buses, then the transport. */
-  async close(): Promise<void> {
-    for (const b of [...this.agents, this.gateway]) await b.close()
+  /**
+   * Drains every bus at once for up to `drainMs`, then closes the buses and the transport.
+   * Resolves with the messages still queued when the drain ended: on Redis or NATS they stay in
+   * the stream for the next consumer; on the memory transport they are lost with the process.
+   */
+  async close(drainMs: number): Promise<{ unhandled: number }> {
+    const buses = [...this.agents, this.gateway]
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.all(buses.map((b) => b.drain())),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, drainMs)
+      }),
+    ])
+    clearTimeout(timer)
+    let unhandled = 0
+    for (const b of buses) unhandled += b.stats().queued
+    for (const b of buses) await b.close({ drain: false })
     await this.transport.close()
+    return { unhandled }
+  }
+
+  /** The transport's kind: where undrained messages go at close. */
+  get transportKind(): Transport['kind'] {
+    return this.transport.kind
   }
 }

@@ -44,6 +44,16 @@ function connectionLimits(config: ServerConfig) {
   }
 }
 
+/** Of SHUTDOWN_TIMEOUT, what the closes after the agents' drain keep for themselves (ms; at most a quarter). */
+const CLOSE_RESERVE_MS = 2000
+
+/** The close step that says which queued agent messages the drain left, and where they are. */
+function unhandledMessage(n: number, transport: string): string {
+  return transport === 'memory'
+    ? `agents: ${n} queued messages not handled within SHUTDOWN_TIMEOUT and lost with the process (the memory transport keeps them in this process only: set REDIS_URL or NATS_URL to keep them for the next instance)`
+    : `agents: ${n} queued messages not handled within SHUTDOWN_TIMEOUT; they stay in ${transport} for the next consumer`
+}
+
 /** A built server and what it owns. */
 export interface Server {
   app: FastifyInstance
@@ -200,8 +210,9 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     monitor,
     catalog,
     agents,
-    close: (onStep) =>
-      closeGracefully(
+    close: (onStep) => {
+      const deadline = Date.now() + config.shutdownTimeoutMs
+      return closeGracefully(
         {
           app,
           cache,
@@ -210,11 +221,16 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
           // after the HTTP server (no request uses them any more), before the cache they write to
           beforeCache: async () => {
             live.close()
-            await agents.close()
+            // the queued agent messages get what is left of SHUTDOWN_TIMEOUT but the time the
+            // closes after them need, so the force timer never cuts the close short
+            const reserve = Math.min(CLOSE_RESERVE_MS, config.shutdownTimeoutMs / 4)
+            const { unhandled } = await agents.close(Math.max(0, deadline - Date.now() - reserve))
+            if (unhandled > 0) onStep?.(unhandledMessage(unhandled, agents.transportKind))
             await catalog.close()
           },
         },
         onStep,
-      ),
+      )
+    },
   }
 }

@@ -30,7 +30,8 @@
  * - KEEP_ALIVE_TIMEOUT (72 s): how long an idle keep-alive connection is kept; above the idle
  *   timeout of the load balancers in front (60 s for most), so they never reuse a closed one.
  * - MAX_CONNECTIONS (4096): connections beyond it are refused (closed at once).
- * - SHUTDOWN_TIMEOUT (10 s): on SIGTERM/SIGINT, a close that takes longer is forced (exit 1).
+ * - SHUTDOWN_TIMEOUT (10 s): on SIGTERM/SIGINT, a close that takes longer is forced (exit 1); the
+ *   agents' queued messages drain for what is left of it, less what the later closes need.
  */
 import type { MonitorOptions } from '../metrics/index.js'
 import { closestName } from '../options.js'

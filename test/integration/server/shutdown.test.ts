@@ -89,4 +89,40 @@ describe('reference server: SIGTERM with keep-alive clients', () => {
       await redis.stop()
     }
   })
+
+  // Regression: the agents' buses were closed one after another, each draining its queue for up
+  // to 10 s, so a few thousand queued restocks held the close past SHUTDOWN_TIMEOUT and the force
+  // timer exited 1 without closing the cache or the monitor. Here 120 restocks at ~300 ms each,
+  // four at a time, are ~9 s of work against a 3 s SHUTDOWN_TIMEOUT.
+  it('queued agent messages beyond SHUTDOWN_TIMEOUT: the drain stops in time, says what it left, exit 0', async () => {
+    const port = await freePort()
+    const server = startChild({ PORT: String(port), BACKEND_LATENCY_MS: '300', SHUTDOWN_TIMEOUT: '3' })
+    try {
+      const base = await server.listening
+      const queued = await Promise.all(
+        Array.from({ length: 120 }, (_, i) =>
+          fetch(`${base}/api/agents/restock`, {
+            method: 'POST',
+            headers: { authorization: 'Bearer token-alice', 'content-type': 'application/json' },
+            body: JSON.stringify({ id: 1 + (i % 50), amount: 1 }),
+          }).then((r) => r.status),
+        ),
+      )
+      assert.deepEqual(new Set(queued), new Set([202]))
+      server.child.kill('SIGTERM')
+      const code = await server.exited
+      const out = server.stdout()
+      assert.equal(code, 0, `exit code; stdout: ${out} stderr: ${server.stderr()}`)
+      assert.doesNotMatch(out + server.stderr(), /force/i, 'the force timer did not fire')
+      const left = /agents: (\d+) queued messages not handled within SHUTDOWN_TIMEOUT and lost/.exec(out)
+      assert.ok(left !== null, `the close says what the drain left: ${out}`)
+      const n = Number(left[1])
+      assert.ok(n > 0 && n < 120, `${n} of 120 left: some were handled while draining`)
+      for (const step of ['agents and database closed', 'cache closed', 'monitor closed'])
+        assert.ok(out.includes(step), `${step}: ${out}`)
+    } finally {
+      if (server.child.exitCode === null) server.child.kill('SIGKILL')
+      await server.exited
+    }
+  })
 })
