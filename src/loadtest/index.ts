@@ -14,6 +14,7 @@ export {
   type BreakingPointOptions,
   type BreakingPointResult,
   findBreakingPoint,
+  judgeStep,
   knee,
   type StepResult,
 } from './breaking-point.js'
