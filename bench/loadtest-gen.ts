@@ -46,10 +46,12 @@ export function startReferenceServer(): Promise<{ child: ChildProcess; url: stri
   })
 }
 
-/** What a generator printed on stdout and the CPU seconds it used (user + system). */
+/** What a generator printed on stdout and the CPU seconds it used (user + system, and each). */
 export interface GeneratorRun {
   out: string
   cpu: number
+  user: number
+  sys: number
 }
 
 /** Runs a generator command to the end under bash, reading its CPU time with `times`. */
@@ -71,18 +73,19 @@ export function generator(cmd: string, args: string[]): Promise<GeneratorRun> {
       rmSync(dir, { recursive: true, force: true })
       // `times` prints the shell's own user/system, then its children's: "0m1.234s 0m0.456s".
       const children = times.trim().split('\n')[1] ?? ''
-      const cpu = [...children.matchAll(/(\d+)m([\d.]+)s/g)].reduce(
-        (sum, m) => sum + Number(m[1]) * 60 + Number(m[2]),
-        0,
+      const [user = 0, sys = 0] = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map(
+        (m) => Number(m[1]) * 60 + Number(m[2]),
       )
-      resolve({ out, cpu })
+      resolve({ out, cpu: user + sys, user, sys })
     })
     child.once('error', reject)
   })
 }
 
 /** `hotpath loadtest` (JSON report, no progress, no scraping) and its CPU. */
-export async function oursRun(args: string[]): Promise<{ report: LoadTestReport; cpu: number }> {
+export async function oursRun(
+  args: string[],
+): Promise<{ report: LoadTestReport; cpu: number; user: number; sys: number }> {
   const r = await generator(process.execPath, [
     ...bin,
     'loadtest',
@@ -92,7 +95,7 @@ export async function oursRun(args: string[]): Promise<{ report: LoadTestReport;
     '--scrape',
     'off',
   ])
-  return { report: JSON.parse(r.out), cpu: r.cpu }
+  return { report: JSON.parse(r.out), cpu: r.cpu, user: r.user, sys: r.sys }
 }
 
 /** `hotpath loadtest`'s JSON report. */
@@ -107,13 +110,15 @@ export interface AutocannonJson {
 }
 
 /** autocannon (--json) and its CPU. */
-export async function autocannonRun(args: string[]): Promise<{ report: AutocannonJson; cpu: number }> {
+export async function autocannonRun(
+  args: string[],
+): Promise<{ report: AutocannonJson; cpu: number; user: number; sys: number }> {
   const r = await generator(process.execPath, [
     `${root}node_modules/autocannon/autocannon.js`,
     '--json',
     ...args,
   ])
-  return { report: JSON.parse(r.out), cpu: r.cpu }
+  return { report: JSON.parse(r.out), cpu: r.cpu, user: r.user, sys: r.sys }
 }
 
 /** autocannon's JSON. */

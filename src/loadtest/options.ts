@@ -118,6 +118,13 @@ export function resolveLoadTestOptions(options: LoadTestOptions): ResolvedLoadTe
   const connections = s.connections ?? (open ? 50 : (s.vus ?? 10))
   const peak = peakRate(stages)
   const plain = target.protocol === 'http:'
+  // the pacer thread sleeps on the system clock: a run on a clock of the caller's paces by its timers
+  const ownClock = options.clock !== undefined
+  if (ownClock && s.pacing === 'precise')
+    throw new ScenarioError(
+      { field: 'pacing' },
+      "'precise' sleeps on the system clock in its own thread and cannot follow a custom clock: use 'timer' or 'spin'",
+    )
   if (s.client === 'net' && !plain)
     throw new ScenarioError(
       { field: 'client' },
@@ -136,7 +143,7 @@ export function resolveLoadTestOptions(options: LoadTestOptions): ResolvedLoadTe
     timeoutMs,
     http2: s.http2 ?? false,
     client: s.client === 'undici' || !plain ? 'undici' : 'net',
-    pacing: resolvePacing(s.pacing ?? 'auto', peak),
+    pacing: resolvePacing(s.pacing ?? (ownClock ? 'timer' : 'auto'), peak),
     // Every request that can be outstanding within one timeout: beyond that a send is dropped.
     maxInFlight: s.maxInFlight ?? Math.max(100, Math.ceil((peak * timeoutMs) / 1000)),
     lateAfterMs: toMs(lateAfter ?? '1ms', 'lateAfter'),

@@ -5,6 +5,7 @@ import { resolveLoadTestOptions } from '../../../src/loadtest/options.js'
 import { PRESETS } from '../../../src/loadtest/presets.js'
 import { validateScenario } from '../../../src/loadtest/scenario.js'
 import { parseScenarioText } from '../../../src/loadtest/scenario-file.js'
+import { FakeClock } from '../../../src/time.js'
 
 function message(fn: () => unknown): string {
   try {
@@ -121,6 +122,13 @@ describe('resolving a plan', () => {
     )
     assert.equal(resolveLoadTestOptions({ target: t, rate: 10, pacing: 'spin' }).pacing, 'spin')
     assert.equal(resolveLoadTestOptions({ target: t, rate: 20_000, pacing: 'precise' }).pacing, 'precise')
+    // a custom clock: the pacer thread cannot follow it, so auto paces by the clock's timers
+    const clock = new FakeClock()
+    assert.equal(resolveLoadTestOptions({ target: t, rate: 10, clock }).pacing, 'timer')
+    assert.match(
+      message(() => resolveLoadTestOptions({ target: t, rate: 10, clock, pacing: 'precise' })),
+      /^pacing: 'precise' sleeps on the system clock/,
+    )
     assert.match(
       message(() => resolveLoadTestOptions({ target: t, rate: 10, pacing: 'spn' as never })),
       /^pacing: must be one of auto, timer, spin, precise; received "spn" \(did you mean spin\?\)/,
