@@ -12,7 +12,7 @@ import { Events } from '../events.js'
 import { toTimerMs } from '../time.js'
 import { Admission } from './admission.js'
 import type { CloseOptions, MessageBatchHandler, MessageHandler, RequestOptions, SendOptions } from './api.js'
-import { batchProcessorFor } from './batch-handler.js'
+import { type BatchIdempotency, batchProcessorFor } from './batch-handler.js'
 import { BusInvalidPayloadError } from './errors.js'
 import { Execution, type HandlerEntry } from './execution.js'
 import { MemoryTransport } from './memory-transport.js'
@@ -250,11 +250,15 @@ export class Bus implements TransportSink {
     if (typeof handler !== 'function') throw new TypeError(`batch handler for "${type}" must be a function`)
     const o = resolveHandlerOptions(type, options, this.o, true)
     const window = this.o.processedWindow
-    const mark = o.idempotent
-      ? (e: Envelope) => this.transport.markProcessed(e.dedupKey ?? e.id, window)
+    const idem: BatchIdempotency | undefined = o.idempotent
+      ? {
+          isProcessed: (e) => this.transport.isProcessed(e.dedupKey ?? e.id),
+          mark: (e) => this.transport.markProcessed(e.dedupKey ?? e.id, window),
+          skipped: new WeakSet(),
+        }
       : undefined
-    const processor = batchProcessorFor(handler, options, this.o, this.c, mark)
-    return this.workers.register({ type, fn: undefined, batch: processor, o })
+    const processor = batchProcessorFor(handler, options, this.o, this.c, idem)
+    return this.workers.register({ type, fn: undefined, batch: processor, o, skipped: idem?.skipped })
   }
 
   // --- TransportSink -------------------------------------------------------------------------

@@ -19,6 +19,8 @@ export interface HandlerEntry {
   fn: MessageHandler | undefined
   batch: BatchProcessor<Envelope> | undefined
   o: ResolvedHandlerOptions
+  /** An idempotent batch handler's messages found processed when their batch started. */
+  skipped?: WeakSet<Envelope> | undefined
 }
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err))
@@ -107,19 +109,22 @@ export class Execution {
           return
         }
       }
-      const key = env.dedupKey ?? env.id
-      if (o.idempotent && (await this.transport.isProcessed(key))) {
-        this.c.processedHits++
-        this.transport.ack(env)
-        return
-      }
       if (h.batch !== undefined) {
-        // the worker moves on: the batch holds the message until its handler settled
-        // an idempotent batch marked its messages processed before it finished (batch-handler.ts)
+        // the worker moves on: the batch holds the message until its handler settled. An
+        // idempotent batch checks the processed-set when it starts and marks its messages
+        // before it finishes (batch-handler.ts)
+        const skipped = h.skipped
         h.batch.add(env, env.batchKey ?? '').then(
-          () => this.ok(env, undefined, t0),
+          () => {
+            if (skipped?.has(env)) this.processedHit(env)
+            else this.ok(env, undefined, t0)
+          },
           (err) => this.fail(h, env, err),
         )
+        return
+      }
+      if (o.idempotent && (await this.transport.isProcessed(env.dedupKey ?? env.id))) {
+        this.processedHit(env)
         return
       }
       const value =
@@ -154,6 +159,12 @@ export class Execution {
         }, ms)
       }),
     ]).finally(() => clock.clearTimeout(timer))
+  }
+
+  /** A delivery the processed-set had: acknowledged without running. */
+  private processedHit(env: Envelope): void {
+    this.c.processedHits++
+    this.transport.ack(env)
   }
 
   private ok(env: Envelope, value: unknown, t0: number): void {
