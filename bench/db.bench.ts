@@ -163,23 +163,32 @@ async function pointSelects(admin: pg.Pool): Promise<void> {
     slowQuery: false,
   })
   for (let i = 1; i <= hot; i++) await l2.query(text, [i], { cache: true })
-  const l2ops = await concurrentOps((i) => l2.query(text, [1 + (i % hot)], { cache: true }), {
-    count: 40_000,
-    concurrency: 64,
-  })
-  const pgops = await concurrentOps((i) => pool.query(text, [1 + (i % ROWS)]), {
-    count: 40_000,
-    concurrency: 64,
-  })
+  // interleaved rounds, median of each side: one 40,000-op run of each, back to back, read
+  // anywhere from 2.5x to 4.2x across the days' runs as the machine's load moved between them
+  const l2Rounds: number[] = []
+  const pgRounds: number[] = []
+  for (let round = 0; round < 5; round++) {
+    l2Rounds.push(
+      await concurrentOps((i) => l2.query(text, [1 + (i % hot)], { cache: true }), {
+        count: 10_000,
+        concurrency: 64,
+      }),
+    )
+    pgRounds.push(
+      await concurrentOps((i) => pool.query(text, [1 + (i % ROWS)]), { count: 10_000, concurrency: 64 }),
+    )
+  }
+  const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
   report({
     suite: SUITE,
     name: 'Redis-tier hit vs pg point select, 64 in flight',
-    ours: l2ops,
-    peer: pgops,
+    ours: mid(l2Rounds),
+    peer: mid(pgRounds),
     peerName: 'pg',
     unit: 'ops/s',
     higherIsBetter: true,
     target: '>= 3x',
+    note: `median of 5 interleaved rounds of 10,000 ops; per round ${l2Rounds.map((x, i) => `${Math.round(x)}/${Math.round(pgRounds[i] as number)}`).join(', ')}`,
   })
 
   for (const d of [db, miss, plain, slowOn, l2]) await d.close()
