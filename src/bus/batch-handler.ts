@@ -50,8 +50,10 @@ export function batchProcessorFor<T>(
           const e = envs[i] as Envelope
           const at = first.get(keyOf(e))
           if (done[i]) idem.skipped.add(e)
-          else if (at !== undefined) (copies ??= new Map()).set(i, at)
-          else {
+          else if (at !== undefined) {
+            copies ??= new Map()
+            copies.set(i, at)
+          } else {
             first.set(keyOf(e), i)
             run.push(e)
           }
