@@ -82,7 +82,10 @@ describe('bus (memory transport)', () => {
   it('send rejects a priority that is not a class name (a name from Object.prototype too)', async () => {
     const { a, b } = pair()
     for (const priority of ['urgentest', 'toString', 'constructor']) {
-      await assert.rejects(a.send('b', 'm', 1, { priority: priority as 'low' }), TypeError)
+      await assert.rejects(a.send('b', 'm', 1, { priority: priority as 'low' }), {
+        name: 'TypeError',
+        message: `priority must be one of urgent, high, normal, low; received ${priority}`,
+      })
     }
     await closeAll(a, b)
   })
