@@ -35,7 +35,6 @@ import {
   type DeadLetterFilter,
   type Envelope,
   PRIORITIES,
-  PRIORITY_INDEX,
   type Priority,
   type Reply,
   type Transport,
@@ -51,6 +50,26 @@ function defaultTransport(): MemoryTransport {
   return sharedTransport
 }
 let instances = 0
+
+/**
+ * Class index of a priority name, -1 for anything else. A switch, not `PRIORITY_INDEX[name]`:
+ * a lookup keyed by four different strings goes megamorphic on the send path (and would take
+ * 'toString' from the prototype).
+ */
+function priorityIndex(name: Priority): number {
+  switch (name) {
+    case 'urgent':
+      return 0
+    case 'high':
+      return 1
+    case 'normal':
+      return 2
+    case 'low':
+      return 3
+    default:
+      return -1
+  }
+}
 
 /** The bus. */
 export class Bus implements TransportSink {
@@ -123,8 +142,8 @@ export class Bus implements TransportSink {
     }
     if (o !== undefined) {
       if (o.priority !== undefined) {
-        const p = PRIORITY_INDEX[o.priority]
-        if (p === undefined)
+        const p = priorityIndex(o.priority)
+        if (p < 0)
           throw new TypeError(
             `priority must be one of ${PRIORITIES.join(', ')}; received ${String(o.priority)}`,
           )

@@ -26,7 +26,23 @@ class ClassQueue {
   private readonly plain: TenantQueue = { key: '', q: new Deque<Envelope>() }
   count = 0
 
+  /**
+   * No message was pushed behind a newer one since the class was last empty: every tenant queue
+   * is oldest first, so a tenant's next message waited no longer than the one taken before it.
+   */
+  private ordered = true
+  /** queuedAt of the newest message pushed while `ordered`. */
+  private lastAt = 0
+  /** The head may be older than the message the last take() removed (see next()). */
+  headMayBeOlder = false
+
   push(env: Envelope): void {
+    const at = env.queuedAt
+    if (this.count === 0) {
+      this.ordered = true
+      this.lastAt = at
+    } else if (at < this.lastAt) this.ordered = false
+    else this.lastAt = at
     const key = env.tenant
     if (key === undefined || key === '') {
       if (this.plain.q.size === 0) this.turn.push(this.plain)
@@ -50,10 +66,11 @@ class ClassQueue {
 
   take(): Envelope | undefined {
     if (this.turn.size === 1) {
-      // one tenant (the common case): no rotation
+      // one tenant (the common case): no rotation, and the new head is that tenant's next
       const t = this.turn.peek() as TenantQueue
       const env = t.q.shift() as Envelope
       this.count--
+      this.headMayBeOlder = !this.ordered
       if (t.q.size === 0) {
         this.turn.shift()
         if (t !== this.plain && this.tenants.size > 64) this.tenants.delete(t.key)
@@ -64,6 +81,8 @@ class ClassQueue {
     if (t === undefined) return undefined
     const env = t.q.shift() as Envelope
     this.count--
+    // another tenant's head: it may have waited longer than this one
+    this.headMayBeOlder = true
     if (t.q.size > 0) this.turn.push(t)
     else if (t !== this.plain && this.tenants.size > 64) this.tenants.delete(t.key) // keep few idle tenants around
     return env
@@ -158,8 +177,9 @@ export class Scheduler {
       if (this.credit > 0 && c.count > 0) {
         this.credit--
         const env = c.take() as Envelope
-        if (this.current !== 0) {
-          // the class's new head (another tenant's, or an old delivery) may have aged
+        if (this.current !== 0 && c.headMayBeOlder) {
+          // the class's new head (another tenant's, or an old delivery) may have aged; a head
+          // no older than `env` has not (`env` had not, or ageing would have taken it)
           const h = c.peek()
           if (h !== undefined && h.queuedAt <= now - this.ageAfter) this.clearAt = Number.NaN
         }

@@ -79,6 +79,17 @@ describe('bus (memory transport)', () => {
     await closeAll(a, b)
   })
 
+  it('send rejects a priority that is not a class name (a name from Object.prototype too)', async () => {
+    const { a, b } = pair()
+    for (const priority of ['urgentest', 'toString', 'constructor']) {
+      await assert.rejects(a.send('b', 'm', 1, { priority: priority as 'low' }), {
+        name: 'TypeError',
+        message: `priority must be one of urgent, high, normal, low; received ${priority}`,
+      })
+    }
+    await closeAll(a, b)
+  })
+
   it('request to a type with no handler rejects with E_BUS_NO_ROUTE and dead-letters the message', async () => {
     const { a, b } = pair()
     b.on('other', () => {})

@@ -92,39 +92,64 @@ describe('Scheduler (weighted round robin, tenants, ageing)', () => {
   })
 
   // The scheduler scans the class heads for ageing once per clock value and has each take or
-  // push that exposes a new head check that head; this reference scans before every dispatch.
+  // push that exposes a new head check that head (unless the head is the same tenant's next
+  // message and nothing was pushed out of order); this reference scans before every dispatch.
   it('ageing scanned once per clock tick dispatches in the same order as a scan before every dispatch', () => {
-    const AGE = 5
-    const weights = [8, 4, 2, 1]
-    const s = new Scheduler(weights, AGE)
-    const ref = new ReferenceScheduler(weights, AGE)
-    let x = 12345
-    const rand = (n: number) => {
-      x = (x * 1103515245 + 12345) % 2 ** 31
-      return Math.floor((x / 2 ** 31) * n)
-    }
-    let now = 100
-    let aged = 0
-    for (let step = 0; step < 100_000; step++) {
-      if (rand(50) === 0) now++
-      const op = rand(100)
-      if (op < 45) {
-        // deliveries of old messages too (queuedAt before now), from three tenants or none
-        const tenants = [undefined, 'a', 'b', 'c']
-        const late = rand(20) === 0 ? AGE + rand(AGE) : rand(AGE)
-        const e = env(rand(4), now - late, tenants[rand(4)])
-        s.push(e)
-        ref.push(e)
-      } else {
-        const want = ref.next(now)
-        assert.equal(s.next(now), want, `step ${step}`)
-      }
-      aged = s.aged
-    }
-    assert.equal(aged, ref.aged)
+    // deliveries of old messages too (queuedAt before now), from three tenants or none
+    const aged = compareWithReference({
+      pushPct: 45,
+      latePerMille: 1000,
+      tenants: [undefined, 'a', 'b', 'c'],
+    })
+    assert.ok(aged > 100, `ageing was exercised (${aged})`)
+  })
+
+  it('the same with pushes in order and one tenant (the head check skipped), now and then a late one', () => {
+    const aged = compareWithReference({
+      pushPct: 52,
+      latePerMille: 5,
+      tenants: [undefined, undefined, undefined, 'a'],
+    })
     assert.ok(aged > 100, `ageing was exercised (${aged})`)
   })
 })
+
+/**
+ * Runs the scheduler and the reference side by side over 100,000 random steps (pushes of random
+ * classes and tenants, dispatches, a clock that moves now and then); returns the aged dispatches.
+ * `latePerMille` of the pushes are queued in the past (a redelivery); the others at `now`.
+ */
+function compareWithReference(o: {
+  pushPct: number
+  latePerMille: number
+  tenants: Array<string | undefined>
+}): number {
+  const AGE = 5
+  const weights = [8, 4, 2, 1]
+  const s = new Scheduler(weights, AGE)
+  const ref = new ReferenceScheduler(weights, AGE)
+  let x = 12345
+  const rand = (n: number) => {
+    x = (x * 1103515245 + 12345) % 2 ** 31
+    return Math.floor((x / 2 ** 31) * n)
+  }
+  let now = 100
+  for (let step = 0; step < 100_000; step++) {
+    if (rand(50) === 0) now++
+    if (rand(100) < o.pushPct) {
+      const onTime = o.latePerMille < 1000 && rand(1000) >= o.latePerMille
+      const late = onTime ? 0 : rand(20) === 0 ? AGE + rand(AGE) : rand(AGE)
+      const e = env(rand(4), now - late, o.tenants[rand(o.tenants.length)])
+      s.push(e)
+      ref.push(e)
+    } else {
+      const want = ref.next(now)
+      assert.equal(s.next(now), want, `step ${step}`)
+    }
+  }
+  assert.equal(s.aged, ref.aged)
+  return s.aged
+}
 
 /** The scheduler's rules written plainly: the ageing scan runs before every dispatch. */
 class ReferenceScheduler {
