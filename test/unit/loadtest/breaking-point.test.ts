@@ -63,6 +63,13 @@ describe('judgeStep', () => {
     assert.equal(s.achieved, 1000)
   })
 
+  test('a target that stalls in one second and catches up in the next holds (the median second)', () => {
+    const r = stepReport(1000, 6, [900, 1000, 400, 1600, 1000, 1000, 100], 300)
+    const s = judgeStep('bisect', 1000, 6000, r, 1000, 0.01)
+    assert.equal(s.ok, true, s.reason)
+    assert.equal(s.achieved, 1000)
+  })
+
   test('p99 over the SLO, errors over the limit and sends left unanswered each break a step', () => {
     assert.match(
       judgeStep('bisect', 1000, 3000, stepReport(1000, 3, [1000, 1000, 1000], 1500), 1000, 0.01).reason ?? '',
