@@ -10,16 +10,45 @@ import type { BusCounters } from './stats.js'
 import type { Envelope } from './types.js'
 
 /**
- * What an idempotent batch handler needs: the processed-set check, the mark, and where the
- * messages it acknowledged without running go (the bus acks them as processed-set hits).
+ * What an idempotent batch handler needs: the processed-set check and mark (by the message's
+ * dedup key, else its id), and where the messages it acknowledged without running go (the bus
+ * acks them as processed-set hits).
  */
 export interface BatchIdempotency {
-  isProcessed(env: Envelope): Promise<boolean>
-  mark(env: Envelope): Promise<void>
+  isProcessed(key: string): Promise<boolean>
+  mark(key: string): Promise<void>
   skipped: WeakSet<Envelope>
 }
 
-const keyOf = (e: Envelope): string => e.dedupKey ?? e.id
+/** An idempotent batch sorted out: the messages to run (and their indices), and the later copies. */
+interface Split {
+  keys: string[]
+  run: Envelope[]
+  /** Index in the batch of each message in `run`. */
+  at: number[]
+  /** Index of a later copy of a message in this batch -> index of its first copy. */
+  copies: Map<number, number>
+}
+
+/** Checks the processed-set for a batch now; processed messages go to `skipped`. */
+async function split(envs: Envelope[], idem: BatchIdempotency): Promise<Split> {
+  const keys = envs.map((e) => e.dedupKey ?? e.id)
+  const done = await Promise.all(keys.map((k) => idem.isProcessed(k)))
+  const s: Split = { keys, run: [], at: [], copies: new Map() }
+  const first = new Map<string, number>()
+  for (let i = 0; i < envs.length; i++) {
+    const key = keys[i] as string
+    const f = first.get(key)
+    if (done[i]) idem.skipped.add(envs[i] as Envelope)
+    else if (f !== undefined) s.copies.set(i, f)
+    else {
+      first.set(key, i)
+      s.run.push(envs[i] as Envelope)
+      s.at.push(i)
+    }
+  }
+  return s
+}
 
 /**
  * Makes the processor of a batch handler. With `idem` (idempotent handlers) a batch checks the
@@ -39,55 +68,31 @@ export function batchProcessorFor<T>(
 ): BatchProcessor<Envelope> {
   return new BatchProcessor<Envelope>({
     handler: async (envs, b) => {
-      let run = envs
-      // index in `envs` of the first copy of each later copy (same key, one batch)
-      let copies: Map<number, number> | undefined
-      if (idem !== undefined) {
-        const done = await Promise.all(envs.map((e) => idem.isProcessed(e)))
-        const first = new Map<string, number>()
-        run = []
-        for (let i = 0; i < envs.length; i++) {
-          const e = envs[i] as Envelope
-          const at = first.get(keyOf(e))
-          if (done[i]) idem.skipped.add(e)
-          else if (at !== undefined) {
-            copies ??= new Map()
-            copies.set(i, at)
-          } else {
-            first.set(keyOf(e), i)
-            run.push(e)
-          }
-        }
-        if (run.length === 0) return
-      }
+      const s = idem === undefined ? undefined : await split(envs, idem)
+      const run = s?.run ?? envs
+      if (run.length === 0) return
       c.batches++
       if (run.length > c.maxBatchSize) c.maxBatchSize = run.length
       if (b.lateness > c.maxBatchLatenessMs) c.maxBatchLatenessMs = b.lateness
       const index = new Map<Message, number>()
-      for (let i = 0; i < envs.length; i++) index.set(envs[i] as Message, i)
+      for (let i = 0; i < run.length; i++) index.set(run[i] as Message, s?.at[i] ?? i)
       const failed = new Map<number, unknown>()
       await handler(run as Message[], {
         key: b.key,
         fail: (m, err) => {
           const i = index.get(m)
-          if (i === undefined || (copies?.has(i) ?? false))
-            throw new RangeError('fail(message): the message is not in this batch')
+          if (i === undefined) throw new RangeError('fail(message): the message is not in this batch')
           failed.set(i, err)
           b.fail(i, err)
         },
         payloads: () => run.map((e) => e.payload as T),
       })
-      if (copies !== undefined) {
-        for (const [i, at] of copies) {
-          if (failed.has(at)) b.fail(i, failed.get(at))
-          else idem?.skipped.add(envs[i] as Envelope)
-        }
+      if (s === undefined || idem === undefined) return
+      for (const [i, f] of s.copies) {
+        if (failed.has(f)) b.fail(i, failed.get(f))
+        else idem.skipped.add(envs[i] as Envelope)
       }
-      if (idem !== undefined) {
-        await Promise.all(
-          run.filter((e) => !failed.has(index.get(e as Message) as number)).map((e) => idem.mark(e)),
-        )
-      }
+      await Promise.all(s.at.filter((i) => !failed.has(i)).map((i) => idem.mark(s.keys[i] as string)))
     },
     maxSize: options.maxSize ?? 100,
     maxWait: options.maxWait ?? '100ms',

@@ -271,8 +271,8 @@ export class Bus implements TransportSink {
     const window = this.o.processedWindow
     const idem: BatchIdempotency | undefined = o.idempotent
       ? {
-          isProcessed: (e) => this.transport.isProcessed(e.dedupKey ?? e.id),
-          mark: (e) => this.transport.markProcessed(e.dedupKey ?? e.id, window),
+          isProcessed: (key) => this.transport.isProcessed(key),
+          mark: (key) => this.transport.markProcessed(key, window),
           skipped: new WeakSet(),
         }
       : undefined

@@ -23,9 +23,9 @@ function processor(
   handler: (ms: Message[], fail: (m: Message, e: unknown) => void) => void,
 ) {
   const idem: BatchIdempotency = {
-    isProcessed: async (e) => done.has(e.id),
-    mark: async (e) => {
-      done.add(e.id)
+    isProcessed: async (key) => done.has(key),
+    mark: async (key) => {
+      done.add(key)
     },
     skipped: new WeakSet(),
   }
