@@ -10,6 +10,7 @@ import { type Duration, toMs } from '../time.js'
 import type { LoadTestOptions } from './options.js'
 import type { LoadTestReport } from './report.js'
 import { runLoadTest } from './run.js'
+import { scheduleLength } from './schedule.js'
 
 /** Options of `findBreakingPoint` (the rest of a load test's options pass through). */
 export interface BreakingPointOptions
@@ -88,7 +89,7 @@ export async function findBreakingPoint(options: BreakingPointOptions): Promise<
 
   const step = async (phase: StepResult['phase'], rate: number, duration: Duration): Promise<StepResult> => {
     const r = await runLoadTest({ ...base, rate, duration, thresholds: [] })
-    const result = judgeStep(phase, rate, toMs(duration, 'step'), r, sloMs, maxErrorRate)
+    const result = judgeStep(phase, rate, r, sloMs, maxErrorRate)
     steps.push(result)
     onStep?.(result)
     return result
@@ -131,7 +132,7 @@ export async function findBreakingPoint(options: BreakingPointOptions): Promise<
 }
 
 /**
- * Judges one constant-rate step of `durationMs`. Its throughput is the median of its successful
+ * Judges one constant-rate step (its length is the report's plan). Its throughput is the median of its successful
  * completions per second over the step's whole seconds after the first (the first holds the
  * pipeline filling up): an overloaded target completes at its own capacity every second,
  * whatever the step's length, so a rate 10% above it reads as 91% achieved. The median lets a
@@ -145,26 +146,19 @@ export async function findBreakingPoint(options: BreakingPointOptions): Promise<
 export function judgeStep(
   phase: StepResult['phase'],
   rate: number,
-  durationMs: number,
   r: LoadTestReport,
   sloMs: number,
   maxErrorRate: number,
 ): StepResult {
   const p99 = r.latency.corrected.percentiles.p99 ?? 0
   const offered = r.sends.scheduled
+  const durationMs = scheduleLength(r.plan.stages)
   const steady = r.timeline
     .filter((p) => p.t >= 2 && p.t * 1000 <= durationMs)
     .map((p) => p.requests - p.errors)
-    .sort((a, b) => a - b)
-  const mid = steady.length >> 1
-  const achieved =
-    steady.length > 0
-      ? steady.length % 2 === 1
-        ? (steady[mid] as number)
-        : ((steady[mid - 1] as number) + (steady[mid] as number)) / 2
-      : offered > 0
-        ? ((r.requests - r.errors) / offered) * rate
-        : 0
+  let achieved = 0
+  if (steady.length > 0) achieved = median(steady)
+  else if (offered > 0) achieved = ((r.requests - r.errors) / offered) * rate
   let reason: string | undefined
   if (offered > 0 && achieved < rate * 0.95)
     reason = `achieved ${((achieved / rate) * 100).toFixed(1)}% of offered`
@@ -182,6 +176,15 @@ export function judgeStep(
     ok: reason === undefined,
     reason,
   }
+}
+
+/** The median of `xs` (not empty). */
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
 /**

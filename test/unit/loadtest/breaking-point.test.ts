@@ -35,6 +35,7 @@ function stepReport(rate: number, seconds: number, perSecond: number[], p99: num
   }))
   const requests = perSecond.reduce((n, x) => n + x, 0)
   return {
+    plan: { stages: [{ durationMs: seconds * 1000, from: rate, to: rate }] },
     latency: { corrected: { percentiles: { p50: p99 / 3, p99 } } },
     sends: { scheduled: rate * seconds },
     timeline,
@@ -50,7 +51,7 @@ describe('judgeStep', () => {
   test('a step over capacity breaks on its steady throughput even when every send completes under the SLO', () => {
     const r = stepReport(1300, 3, [1000, 1000, 1000, 900], 900)
     assert.equal(r.requests, 3900)
-    const s = judgeStep('ramp', 1300, 3000, r, 1000, 0.01)
+    const s = judgeStep('ramp', 1300, r, 1000, 0.01)
     assert.equal(s.ok, false)
     assert.equal(s.achieved, 1000)
     assert.match(s.reason ?? '', /^achieved 76\.9% of offered/)
@@ -58,27 +59,27 @@ describe('judgeStep', () => {
 
   test('a step within capacity holds; the first second (the pipeline filling) does not count', () => {
     const r = stepReport(1000, 3, [700, 1000, 1000, 300], 40)
-    const s = judgeStep('ramp', 1000, 3000, r, 1000, 0.01)
+    const s = judgeStep('ramp', 1000, r, 1000, 0.01)
     assert.equal(s.ok, true, s.reason)
     assert.equal(s.achieved, 1000)
   })
 
   test('a target that stalls in one second and catches up in the next holds (the median second)', () => {
     const r = stepReport(1000, 6, [900, 1000, 400, 1600, 1000, 1000, 100], 300)
-    const s = judgeStep('bisect', 1000, 6000, r, 1000, 0.01)
+    const s = judgeStep('bisect', 1000, r, 1000, 0.01)
     assert.equal(s.ok, true, s.reason)
     assert.equal(s.achieved, 1000)
   })
 
   test('p99 over the SLO, errors over the limit and sends left unanswered each break a step', () => {
     assert.match(
-      judgeStep('bisect', 1000, 3000, stepReport(1000, 3, [1000, 1000, 1000], 1500), 1000, 0.01).reason ?? '',
+      judgeStep('bisect', 1000, stepReport(1000, 3, [1000, 1000, 1000], 1500), 1000, 0.01).reason ?? '',
       /^p99/,
     )
     const failed = stepReport(1000, 3, [1000, 1000, 1000], 40)
     Object.assign(failed, { errors: 60, errorRate: 0.02 })
-    assert.match(judgeStep('bisect', 1000, 3000, failed, 1000, 0.01).reason ?? '', /^errors 2\.00%/)
+    assert.match(judgeStep('bisect', 1000, failed, 1000, 0.01).reason ?? '', /^errors 2\.00%/)
     const lost = stepReport(1000, 3, [800, 1000, 1000], 40)
-    assert.match(judgeStep('bisect', 1000, 3000, lost, 1000, 0.01).reason ?? '', /^completed 93\.3% of sends/)
+    assert.match(judgeStep('bisect', 1000, lost, 1000, 0.01).reason ?? '', /^completed 93\.3% of sends/)
   })
 })
