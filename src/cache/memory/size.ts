@@ -38,10 +38,24 @@ const OTHER = 32
 // any code unit above 0xff makes V8 store the whole string at two bytes per character
 const TWO_BYTE = /[\u0100-\uffff]/
 
+/** Strings up to this length are checked for two-byte content by a loop, longer ones by a regex. */
+const SHORT_STRING = 64
+
 /** Bytes of a string: one byte per character for Latin-1 content, two otherwise. */
 export function stringSize(s: string): number {
-  const chars = TWO_BYTE.test(s) ? s.length * 2 : s.length
-  return (STRING_HEADER + chars + 7) & ~7
+  const n = s.length
+  let twoByte = false
+  if (n <= SHORT_STRING) {
+    for (let i = 0; i < n; i++) {
+      if (s.charCodeAt(i) > 0xff) {
+        twoByte = true
+        break
+      }
+    }
+  } else {
+    twoByte = TWO_BYTE.test(s)
+  }
+  return (STRING_HEADER + (twoByte ? n * 2 : n) + 7) & ~7
 }
 
 /**
@@ -90,13 +104,30 @@ export function estimateValueSize(value: unknown): number {
         break
       case 'object': {
         if (v === null) break
-        if (ArrayBuffer.isView(v)) {
+        // the common shapes first (rows, JSON): arrays, then plain objects, then the rest
+        if (Array.isArray(v)) {
+          const n = v.length
+          total += ARRAY_HEADER + SLOT * n
+          // a huge array is not copied onto the stack: what the budget cannot visit is charged flat
+          const take = Math.min(n, budget)
+          for (let i = 0; i < take; i++) stack.push(v[i])
+          total += 64 * (n - take)
+          break
+        }
+        const proto = Object.getPrototypeOf(v)
+        if (proto === Object.prototype || proto === null) {
+          // property names are shared by objects of the same shape, so only the fields count;
+          // for-in needs no array of the keys (a plain object inherits nothing enumerable)
+          let fields = 0
+          for (const k in v) {
+            fields++
+            stack.push((v as Record<string, unknown>)[k])
+          }
+          total += OBJECT_HEADER + SLOT * fields
+        } else if (ArrayBuffer.isView(v)) {
           total += VIEW_HEADER + v.byteLength
         } else if (v instanceof ArrayBuffer) {
           total += VIEW_HEADER / 2 + v.byteLength
-        } else if (Array.isArray(v)) {
-          total += ARRAY_HEADER + SLOT * v.length
-          for (const x of v) stack.push(x)
         } else if (v instanceof Map) {
           total += COLLECTION_HEADER + MAP_ENTRY * v.size
           for (const [k, x] of v) stack.push(k, x)
@@ -106,7 +137,6 @@ export function estimateValueSize(value: unknown): number {
         } else if (v instanceof Date) {
           total += DATE
         } else {
-          // property names are shared by objects of the same shape, so only the fields count
           const keys = Object.keys(v)
           total += OBJECT_HEADER + SLOT * keys.length
           for (const k of keys) stack.push((v as Record<string, unknown>)[k])

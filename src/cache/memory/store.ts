@@ -71,6 +71,9 @@ export class MemoryStore {
   private hitsMark = 0
   private missesMark = 0
   private seed = 0x2545f491
+  /** The last key `hashOf` hashed, and its hash. */
+  private hashedKey: string | undefined = undefined
+  private hashedValue = 0
   /** Tags by slot, for tagged entries only. */
   private readonly slotTags = new Map<number, readonly string[]>()
   /** Keys by tag. */
@@ -130,7 +133,7 @@ export class MemoryStore {
     const i = this.map.get(key)
     if (i === undefined) {
       this.lookupMisses++
-      this.sketch.increment(hashString(key))
+      this.sketch.increment(this.hashOf(key))
       return NONE
     }
     if ((this.staleUntil[i] as number) <= now) {
@@ -153,7 +156,7 @@ export class MemoryStore {
     const i = this.map.get(key)
     if (i === undefined) {
       this.syncMisses++
-      this.sketch.increment(hashString(key))
+      this.sketch.increment(this.hashOf(key))
       return undefined
     }
     this.sketch.increment(this.hashes[i] as number)
@@ -314,11 +317,23 @@ export class MemoryStore {
 
   // --- internals -------------------------------------------------------------------------
 
+  /**
+   * The sketch hash of a key not in the map. A miss hashes its key up to three times (the
+   * synchronous read, the loader path's lookup, the insert), so the last key hashed is remembered.
+   */
+  private hashOf(key: string): number {
+    if (key === this.hashedKey) return this.hashedValue
+    const h = hashString(key)
+    this.hashedKey = key
+    this.hashedValue = h
+    return h
+  }
+
   private allocate(key: string): number {
     if (this.freeTop === 0) this.makeRoom()
     const i = this.free[--this.freeTop] as number
     this.keys[i] = key
-    this.hashes[i] = hashString(key)
+    this.hashes[i] = this.hashOf(key)
     this.map.set(key, i)
     this.seg[i] = WINDOW
     this.ref[i] = 0

@@ -45,6 +45,37 @@ describe('L1 entry size', () => {
     assert.equal(stringSize('x'.repeat(100)), 16 + 104)
     assert.equal(stringSize('é'.repeat(100)), 16 + 104, 'Latin-1 is still one byte per character')
     assert.equal(stringSize('€'.repeat(100)), 16 + 200)
+    // short strings are checked by a loop, long ones by a regex: both ends agree
+    assert.equal(stringSize('ab€'), (16 + 6 + 7) & ~7)
+    assert.equal(stringSize('abé'), (16 + 3 + 7) & ~7)
+    assert.equal(stringSize(`${'x'.repeat(63)}€`), 16 + 128)
+    assert.equal(stringSize(`${'x'.repeat(64)}€`), (16 + 130 + 7) & ~7)
+  })
+
+  it('sizes plain, null-prototype and class objects by their own fields alike', () => {
+    const plain = { a: 1, b: 'xy' }
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, plain)
+    class Point {
+      constructor(
+        readonly a: number,
+        readonly b: string,
+      ) {}
+    }
+    const expected = 24 + 2 * 8 + 24
+    assert.equal(estimateValueSize(bare), expected)
+    assert.equal(estimateValueSize(new Point(1, 'xy')), expected)
+    assert.equal(estimateValueSize(Object.freeze({ ...plain })), expected)
+    assert.equal(estimateValueSize(new Date(0)), 96)
+    assert.equal(estimateValueSize(new Map([['k', 1]])), 100 + 36 + 24)
+  })
+
+  it('charges a huge array flat beyond its visiting budget, without copying it onto the stack first', () => {
+    const n = 5_000_000
+    const big = new Array<number>(n).fill(7)
+    const size = estimateValueSize(big)
+    // the array's slots, plus a flat 64 bytes for each element the budget did not visit
+    assert.ok(size >= 48 + 8 * n + 64 * (n - 300), `estimated ${size}`)
+    assert.ok(size <= 48 + 8 * n + 64 * n, `estimated ${size}`)
   })
 
   it('counts Buffers by their bytes plus the view, and small integers as no extra bytes', () => {
