@@ -33,6 +33,17 @@ export interface WarmFromLoader<T> {
   options?: CallOptions
 }
 
+/**
+ * Frozen options whose nested parts are frozen too: their policy cannot change after it was
+ * resolved (what the policy memo needs).
+ */
+function nestedFrozen(opts: CallOptions): boolean {
+  return (
+    (opts.timeouts === undefined || Object.isFrozen(opts.timeouts)) &&
+    (opts.tags === undefined || Object.isFrozen(opts.tags))
+  )
+}
+
 /** A multi-tier cache (or a namespace of one). */
 export class Cache implements Instrumentable {
   readonly kind = 'cache'
@@ -58,6 +69,11 @@ export class Cache implements Instrumentable {
   private readonly mem: MemoryStore | undefined
   /** The cache's default policy with tags in this view's namespace (no per-call work). */
   private readonly defaults: ResolvedPolicy
+  /**
+   * Policies resolved from frozen call options, by identity: callers that keep their options in
+   * a frozen constant (the db layer does) pay the validation once, not on every call.
+   */
+  private readonly frozenPolicies = new WeakMap<CallOptions, ResolvedPolicy>()
 
   /** The tiers this cache has (read-only): `{ l1, l2 }`. */
   get tiers(): { readonly l1: boolean; readonly l2: boolean } {
@@ -93,8 +109,19 @@ export class Cache implements Instrumentable {
   }
 
   private policy(opts: CallOptions | undefined): ResolvedPolicy {
-    const o = this.engine.options
     if (opts === undefined) return this.defaults
+    const frozen = Object.isFrozen(opts)
+    if (frozen) {
+      const known = this.frozenPolicies.get(opts)
+      if (known !== undefined) return known
+    }
+    const p = this.resolveCall(opts)
+    if (frozen && nestedFrozen(opts)) this.frozenPolicies.set(opts, p)
+    return p
+  }
+
+  private resolveCall(opts: CallOptions): ResolvedPolicy {
+    const o = this.engine.options
     let base = o.policy
     if (opts.type !== undefined) {
       const t = o.types.get(opts.type)
@@ -263,6 +290,24 @@ export class Cache implements Instrumentable {
   ): Promise<T>
   getOrSet<T, Stale = T>(key: string, loader: Loader<T, Stale>, opts?: CallOptions): Promise<T>
   getOrSet<T>(key: string, loader: Loader<T>, opts?: CallOptions): Promise<T> {
+    return this.lookupOrLoad(key, loader, opts, false)
+  }
+
+  /**
+   * @internal `getOrSet` for a caller whose own `getSync(key)` has just missed (the db layer's
+   * cached reads): L1 is not looked up a second time, and the miss is counted once (regression:
+   * each such miss counted twice in `stats().l1.misses`, halving the reported hit ratio).
+   */
+  getOrSetAfterSyncMiss<T>(key: string, loader: Loader<T>, opts?: CallOptions): Promise<T> {
+    return this.lookupOrLoad(key, loader, opts, true)
+  }
+
+  private lookupOrLoad<T>(
+    key: string,
+    loader: Loader<T>,
+    opts: CallOptions | undefined,
+    afterSyncMiss: boolean,
+  ): Promise<T> {
     let full: string
     let policy: ResolvedPolicy
     try {
@@ -275,7 +320,7 @@ export class Cache implements Instrumentable {
     }
     const engine = this.engine
     const mem = engine.memory
-    if (mem !== undefined && policy.schema === undefined) {
+    if (mem !== undefined && policy.schema === undefined && !afterSyncMiss) {
       const now = engine.now()
       const slot = mem.lookup(full, now)
       if (slot >= 0) {
@@ -298,20 +343,33 @@ export class Cache implements Instrumentable {
         }
       }
     }
+    return this.getOrSetMiss(full, key, loader, policy, opts?.signal, afterSyncMiss)
+  }
+
+  /** getOrSet past its L1 fast path; `counted`: the caller counted the L1 miss already. */
+  private getOrSetMiss<T>(
+    full: string,
+    key: string,
+    loader: Loader<T>,
+    policy: ResolvedPolicy,
+    signal: AbortSignal | undefined,
+    counted: boolean,
+  ): Promise<T> {
     if (!wellFormed(key)) {
       return this.rejected(tracingChannels.getOrSet, key, invalidKey(key, this.maxKeyLength))
     }
-    const signal = opts?.signal
     if (tracingChannels.getOrSet.hasSubscribers) {
       const trace = this.trace(key)
       return tracingChannels.getOrSet.tracePromise(
-        () => this.getOrSetSlow(full, key, loader, policy, signal, trace),
+        () => this.getOrSetSlow(full, key, loader, policy, signal, trace, counted),
         trace,
       )
     }
     // the common miss (no schema, no trace) goes straight to the loads, without an async step here
-    if (policy.schema === undefined) return this.engine.resolve(newLoad(full, key, loader, policy, signal))
-    return this.getOrSetSlow(full, key, loader, policy, signal, undefined)
+    if (policy.schema === undefined) {
+      return this.engine.resolve(newLoad(full, key, loader, policy, signal, false, false, counted))
+    }
+    return this.getOrSetSlow(full, key, loader, policy, signal, undefined, counted)
   }
 
   private async getOrSetSlow<T>(
@@ -321,13 +379,14 @@ export class Cache implements Instrumentable {
     policy: ResolvedPolicy,
     signal: AbortSignal | undefined,
     trace: CacheOperationTrace | undefined,
+    counted: boolean,
   ): Promise<T> {
     const hit = await this.validatedL1(full, policy)
     if (hit !== NOTHING) {
       if (trace !== undefined) trace.answer = 'l1'
       return hit as T
     }
-    const load = newLoad(full, key, loader, policy, signal)
+    const load = newLoad(full, key, loader, policy, signal, false, false, counted)
     const value = await this.engine.resolve(load)
     if (trace !== undefined) trace.answer = load.answer
     return value

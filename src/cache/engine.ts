@@ -168,9 +168,9 @@ export class CacheEngine {
     if (this.events.has('hit')) this.events.emit('hit', { key, tier: 'l1', stale: false })
   }
 
-  /** Counts an L1 miss. */
-  l1Miss(key: string): void {
-    this.c.l1Misses++
+  /** Counts an L1 miss (unless a synchronous read `counted` it already) and reports it. */
+  l1Miss(key: string, counted = false): void {
+    if (!counted) this.c.l1Misses++
     if (this.events.has('miss')) this.events.emit('miss', { key, tier: 'l1' })
   }
 
@@ -246,9 +246,10 @@ export class CacheEngine {
 
   /**
    * The miss path's look at L1: a fresh entry that failed the fast path's schema check is
-   * dropped, a stale one within grace goes into `box`. Counts the L1 miss.
+   * dropped, a stale one within grace goes into `box`. Counts the L1 miss unless `counted` (the
+   * caller's getSync counted it).
    */
-  staleFromL1(full: string, policy: ResolvedPolicy, now: number, box: StaleBox): void {
+  staleFromL1(full: string, policy: ResolvedPolicy, now: number, box: StaleBox, counted: boolean): void {
     const mem = this.memory
     if (mem === undefined) return
     const slot = mem.peek(full)
@@ -259,7 +260,7 @@ export class CacheEngine {
       else if (staleUntil > now && expiresAt <= now)
         box.s = { value: mem.valueAt(slot), expiresAt, staleUntil }
     }
-    this.l1Miss(full)
+    this.l1Miss(full, counted)
   }
 
   /** The L1 size of an entry (heap bytes as V8 holds them); a bad custom sizeOf throws a TypeError. */

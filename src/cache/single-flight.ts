@@ -30,6 +30,8 @@ export interface Load<T> {
   readonly early: boolean
   /** Part of a batch (counted once for the batch). */
   readonly batched: boolean
+  /** The caller counted the L1 miss already (its own getSync missed). */
+  readonly missCounted: boolean
   /** L2 was read already for this load. */
   l2Read: boolean
   /** Which tier answered this load's caller (for traces). */
@@ -45,6 +47,7 @@ export function newLoad<T>(
   signal: AbortSignal | undefined,
   early = false,
   batched = false,
+  missCounted = false,
 ): Load<T> {
   return {
     full,
@@ -55,6 +58,7 @@ export function newLoad<T>(
     box: { s: undefined },
     early,
     batched,
+    missCounted,
     l2Read: false,
     answer: 'loader',
   }
@@ -99,7 +103,7 @@ export class Loads {
     if (engine.isClosed) return Promise.reject(new ClosedError(`cache "${engine.options.name}"`))
     if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason))
     const now = engine.options.clock.now()
-    engine.staleFromL1(full, policy, now, box)
+    engine.staleFromL1(full, policy, now, box, load.missCounted)
     const flight = this.flights.get(full)
     if (
       flight === undefined &&

@@ -132,7 +132,7 @@ export class CachedReads {
     // `fresh` is the result this call loaded itself (undefined: another caller's load, or L2)
     let fresh: QueryResult<T> | undefined
     return cache
-      .getOrSet<QueryResult<T>>(
+      .getOrSetAfterSyncMiss<QueryResult<T>>(
         key,
         async (ctx) => {
           this.d.counters.cacheMisses++

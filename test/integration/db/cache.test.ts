@@ -43,6 +43,21 @@ for (const make of BACKENDS) {
       assert.equal(row?.cacheHits, 1)
     })
 
+    test('the cache counts each miss of a cached read once (regression: twice, halving the hit ratio)', async () => {
+      const cache = memoryCache()
+      const db = await b.open({ cache })
+      await db.query('CREATE TABLE kv (id int PRIMARY KEY, v int NOT NULL)')
+      await db.query('INSERT INTO kv SELECT g, g * 10 FROM generate_series(1, 5) g')
+      const misses: string[] = []
+      cache.on('miss', (e) => misses.push(e.tier))
+      for (const id of [1, 2, 3, 1, 2]) await v(db, id)
+      const l1 = cache.stats().l1
+      assert.equal(l1.misses, 3)
+      assert.equal(l1.hits, 2)
+      assert.equal(l1.hitRatio, 0.4)
+      assert.deepEqual(misses, ['l1', 'l1', 'l1'], 'one miss event per miss')
+    })
+
     test("cached rows are frozen so one caller cannot change another caller's result", async () => {
       const db = await fresh()
       await v(db)

@@ -551,3 +551,43 @@ describe('L2 reply errors', () => {
     assert.equal(isRefusal(new Error('Connection is closed.')), false)
   })
 })
+
+describe('call options resolved once per frozen object', () => {
+  it('a frozen options object keeps its policy; an unfrozen one (or unfrozen timeouts) is read on every call', async () => {
+    const clock = new FakeClock()
+    const cache = createCache({ clock, ttl: 1000 })
+    const frozen = Object.freeze({ ttl: 50 })
+    await cache.getOrSet('f1', () => 1, frozen)
+    await cache.getOrSet('f2', () => 2, frozen)
+    const open: { ttl: number } = { ttl: 50 }
+    await cache.getOrSet('o1', () => 1, open)
+    open.ttl = 500
+    await cache.getOrSet('o2', () => 2, open)
+    clock.advance(100)
+    assert.equal(cache.getSync('f1'), undefined)
+    assert.equal(cache.getSync('f2'), undefined, 'the frozen options kept ttl 50')
+    assert.equal(cache.getSync('o1'), undefined)
+    assert.equal(cache.getSync('o2'), 2, 'the changed ttl of an unfrozen options object applied')
+
+    const timeouts = { hard: 0 }
+    const outer = Object.freeze({ timeouts })
+    await cache.getOrSet('t1', () => 1, outer)
+    timeouts.hard = 10
+    const slow = cache.getOrSet('t2', () => new Promise(() => {}), outer)
+    clock.advance(10)
+    await assert.rejects(slow, (e: unknown) => isHotpathError(e, 'E_LOADER_TIMEOUT'))
+  })
+
+  it('frozen options that fail validation are refused on every call', async () => {
+    const cache = createCache({})
+    const bad = Object.freeze({ ttl: -1 })
+    await assert.rejects(
+      cache.getOrSet('a', () => 1, bad),
+      /ttl/,
+    )
+    await assert.rejects(
+      cache.getOrSet('b', () => 1, bad),
+      /ttl/,
+    )
+  })
+})
