@@ -171,6 +171,22 @@ export class Cache implements Instrumentable {
 
   /** The fresh value of `key` from L1, else L2; undefined on a miss. Never throws for L2 trouble. */
   get<T = unknown>(key: string, opts?: CallOptions): Promise<T | undefined> {
+    return this.read<T>(key, opts, false)
+  }
+
+  /**
+   * @internal `get` for a caller whose own `getSync(key)` has just missed (the response cache):
+   * L2 only, and the L1 miss is counted once (regression: twice, as with the db layer's reads).
+   */
+  getAfterSyncMiss<T = unknown>(key: string, opts?: CallOptions): Promise<T | undefined> {
+    return this.read<T>(key, opts, true)
+  }
+
+  private read<T>(
+    key: string,
+    opts: CallOptions | undefined,
+    afterSyncMiss: boolean,
+  ): Promise<T | undefined> {
     // tracing is checked where each path answers, so an untraced L1 hit is one check and no
     // extra call frame
     let full: string
@@ -183,7 +199,7 @@ export class Cache implements Instrumentable {
     }
     const engine = this.engine
     const mem = engine.memory
-    if (mem !== undefined && policy.schema === undefined) {
+    if (mem !== undefined && policy.schema === undefined && !afterSyncMiss) {
       const now = engine.now()
       const slot = mem.lookup(full, now)
       if (slot >= 0 && (mem.expiresAt[slot] as number) > now) {
@@ -196,9 +212,12 @@ export class Cache implements Instrumentable {
     if (!wellFormed(key)) return this.rejected(tracingChannels.get, key, invalidKey(key, this.maxKeyLength))
     if (tracingChannels.get.hasSubscribers) {
       const trace = this.trace(key)
-      return tracingChannels.get.tracePromise(() => this.getSlow<T>(full, policy, trace), trace)
+      return tracingChannels.get.tracePromise(
+        () => this.getSlow<T>(full, policy, trace, afterSyncMiss),
+        trace,
+      )
     }
-    return this.getSlow<T>(full, policy, undefined)
+    return this.getSlow<T>(full, policy, undefined, afterSyncMiss)
   }
 
   private trace(key: unknown): CacheOperationTrace {
@@ -223,16 +242,19 @@ export class Cache implements Instrumentable {
     return channel.tracePromise(() => Promise.reject(err), this.trace(key))
   }
 
+  /** get past its L1 fast path; `counted`: the caller's getSync counted the L1 miss already. */
   private getSlow<T>(
     full: string,
     policy: ResolvedPolicy,
     trace: CacheOperationTrace | undefined,
+    counted: boolean,
   ): Promise<T | undefined> {
     const engine = this.engine
     const mem = engine.memory
-    if (mem !== undefined && policy.schema !== undefined) return this.getValidated<T>(full, policy, trace)
+    if (mem !== undefined && policy.schema !== undefined)
+      return this.getValidated<T>(full, policy, trace, counted)
     if (mem !== undefined) {
-      engine.l1Miss(full)
+      engine.l1Miss(full, counted)
     }
     if (trace !== undefined) {
       return engine.readL2(full, policy).then((v) => {
@@ -247,6 +269,7 @@ export class Cache implements Instrumentable {
     full: string,
     policy: ResolvedPolicy,
     trace: CacheOperationTrace | undefined,
+    counted: boolean,
   ): Promise<T | undefined> {
     const engine = this.engine
     const hit = await this.validatedL1(full, policy)
@@ -254,7 +277,7 @@ export class Cache implements Instrumentable {
       if (trace !== undefined) trace.answer = 'l1'
       return hit as T
     }
-    engine.l1Miss(full)
+    engine.l1Miss(full, counted)
     const v = await engine.readL2(full, policy)
     if (trace !== undefined) trace.answer = v === NOTHING ? 'miss' : 'l2'
     return v === NOTHING ? undefined : (v as T)

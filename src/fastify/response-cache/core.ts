@@ -260,12 +260,33 @@ export class ResponseCache {
     return first
   }
 
-  /** The stored response from L1 only, synchronously; NOT_IN_L1 when L1 cannot answer. */
-  lookupSync(request: FastifyRequest, key: string): Stored | typeof NOT_IN_L1 {
+  /**
+   * The stored response from L1 only, synchronously; NOT_IN_L1 when L1 has nothing for the key,
+   * VARIANT_NOT_IN_L1 when it has the key's Vary marker but not this request's variant.
+   */
+  lookupSync(request: FastifyRequest, key: string): Stored | L1Miss {
     const first = this.cache.getSync<Stored | VaryMarker>(key)
     if (first === undefined) return NOT_IN_L1
     if ('vary' in first)
-      return this.cache.getSync<Stored>(this.varyKey(key, request, first.vary)) ?? NOT_IN_L1
+      return this.cache.getSync<Stored>(this.varyKey(key, request, first.vary)) ?? VARIANT_NOT_IN_L1
+    return first
+  }
+
+  /**
+   * The stored response after `lookupSync` missed (`miss` says where): L2 for what L1 was asked
+   * already, so each lookup is counted once in the cache's statistics (regression: an L1 miss was
+   * counted by the synchronous read and again by the asynchronous one, halving the hit ratio).
+   */
+  async lookupAfterSync(request: FastifyRequest, key: string, miss: L1Miss): Promise<Stored | undefined> {
+    const cache = this.cache
+    if (miss === VARIANT_NOT_IN_L1) {
+      const marker = cache.peek<Stored | VaryMarker>(key)
+      if (marker === undefined || !('vary' in marker)) return this.lookup(request, key)
+      return cache.getAfterSyncMiss<Stored>(this.varyKey(key, request, marker.vary))
+    }
+    const first = await cache.getAfterSyncMiss<Stored | VaryMarker>(key)
+    if (first === undefined) return undefined
+    if ('vary' in first) return cache.get<Stored>(this.varyKey(key, request, first.vary))
     return first
   }
 
@@ -319,5 +340,9 @@ function sameValues(
   return true
 }
 
-/** Returned by lookupSync when L1 cannot answer. */
+/** Returned by lookupSync when L1 has nothing for the key. */
 export const NOT_IN_L1: unique symbol = Symbol('hotpath.responseCache.notInL1')
+/** Returned by lookupSync when L1 has the key's Vary marker but not the request's variant. */
+export const VARIANT_NOT_IN_L1: unique symbol = Symbol('hotpath.responseCache.variantNotInL1')
+/** What lookupSync returns when L1 cannot answer. */
+export type L1Miss = typeof NOT_IN_L1 | typeof VARIANT_NOT_IN_L1

@@ -6,7 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { etagMatches, parseCacheControl, parseEtagList } from '../http.js'
 import type { HotpathRequestState } from '../request-state.js'
-import { NOT_IN_L1, REFRESH_HEADER, type ResponseCache } from './core.js'
+import { NOT_IN_L1, REFRESH_HEADER, type ResponseCache, VARIANT_NOT_IN_L1 } from './core.js'
 import type { CachePolicy } from './routes.js'
 import type { CacheRequest } from './state.js'
 import { allEtags, bodyFor, etagFor, type Stored, servedEncoding, writeHitHeaders } from './stored.js'
@@ -64,20 +64,22 @@ export function lookupRequest(
     return 'continue'
   }
   const l1 = rc.lookupSync(request, key)
-  if (l1 !== NOT_IN_L1) {
+  if (l1 !== NOT_IN_L1 && l1 !== VARIANT_NOT_IN_L1) {
     if (decide(rc, request, reply, state, c, l1)) {
       rc.onL1Hit?.()
       return 'sent'
     }
     if (!rc.cache.hasL2) return joinOrLead(rc, request, reply, state, c)
   }
-  return rc
-    .lookup(request, key)
-    .then((stored) =>
-      stored !== undefined && decide(rc, request, reply, state, c, stored)
-        ? 'sent'
-        : joinOrLead(rc, request, reply, state, c),
-    )
+  const found =
+    l1 === NOT_IN_L1 || l1 === VARIANT_NOT_IN_L1
+      ? rc.lookupAfterSync(request, key, l1)
+      : rc.lookup(request, key)
+  return found.then((stored) =>
+    stored !== undefined && decide(rc, request, reply, state, c, stored)
+      ? 'sent'
+      : joinOrLead(rc, request, reply, state, c),
+  )
 }
 
 /** Serves a fresh or stale-while-revalidate hit (true); remembers a stale-if-error copy. */

@@ -286,6 +286,45 @@ describe('issue 10: response-cache defects', () => {
   })
 })
 
+describe('cache statistics of the response cache', () => {
+  it('regression: an L1 miss was counted twice (by the synchronous lookup and again by the asynchronous one)', async () => {
+    const cache = createCache({ name: 'stats' })
+    const app = Fastify()
+    apps.push(app)
+    await app.register(hotpath, { cache, responseCache: { routes: { '/r/*': '10m' } }, compression: false })
+    app.get('/r/:id', async (request) => ({ id: (request.params as { id: string }).id }))
+    // a Vary on a request header: the key holds a marker, each language its own variant
+    app.get('/lang', { config: { hotpath: { cache: '10m' } } }, async (request, reply) => {
+      reply.header('vary', 'accept-language')
+      return { lang: request.headers['accept-language'] }
+    })
+    const base = await listen(app)
+    const get = async (path: string, lang?: string) => {
+      const r = await fetch(
+        `${base}${path}`,
+        lang === undefined ? {} : { headers: { 'accept-language': lang } },
+      )
+      await r.text()
+      return r.headers.get('x-cache')
+    }
+    for (const id of [1, 2, 3]) assert.equal(await get(`/r/${id}`), 'MISS')
+    for (const id of [1, 2]) assert.equal(await get(`/r/${id}`), 'HIT')
+    let l1 = cache.stats().l1
+    assert.equal(l1.misses, 3)
+    assert.equal(l1.hits, 2)
+    assert.equal(l1.hitRatio, 0.4)
+
+    // en: the key misses; fr: the marker hits, the variant misses; then both variants hit
+    assert.equal(await get('/lang', 'en'), 'MISS')
+    assert.equal(await get('/lang', 'fr'), 'MISS')
+    assert.equal(await get('/lang', 'en'), 'HIT')
+    assert.equal(await get('/lang', 'fr'), 'HIT')
+    l1 = cache.stats().l1
+    assert.equal(l1.misses, 3 + 2, 'one miss for the key, one for the second variant')
+    assert.equal(l1.hits, 2 + 5, 'the marker on the second request, marker and variant on the last two')
+  })
+})
+
 describe('route rate limits', () => {
   it('regression: the HEAD route Fastify adds for a GET had a budget of its own; now they share one', async () => {
     const app = Fastify()
