@@ -66,11 +66,12 @@ export function newLoad<T>(
 
 interface Flight {
   readonly full: string
-  readonly p: Promise<unknown>
+  /** The run's promise; undefined while its loader's synchronous part runs (see start()). */
+  p: Promise<unknown> | undefined
   readonly box: StaleBox
+  /** Callers that joined while `p` was still undefined (a loader asking for its own key). */
+  early: Array<(p: Promise<unknown>) => void> | undefined
 }
-
-const RESOLVED = Promise.resolve()
 
 /** The loader runs of one engine. */
 export class Loads {
@@ -78,6 +79,7 @@ export class Loads {
   /** The abort handles of running loaders (close aborts them). */
   private readonly controllers = new Set<LazyAbort>()
   private readonly runBound = (load: Load<unknown>) => this.run(load)
+  private readonly flyBound = (load: Load<unknown>) => this.fly(load)
 
   constructor(private readonly engine: CacheEngine) {}
 
@@ -138,9 +140,9 @@ export class Loads {
     let p: Promise<T | Nothing>
     if (flight === undefined) {
       load.l2Read = readDone
-      p = this.start(load, this.fly(load))
+      p = this.start(load, this.flyBound as (l: Load<T>) => Promise<T>)
     } else {
-      p = flight.p as Promise<T>
+      p = joined(flight) as Promise<T>
       load.answer = 'joined'
       if (box.s === undefined) box.s = flight.box.s
     }
@@ -181,9 +183,23 @@ export class Loads {
     return result as T
   }
 
-  private start<T>(load: Load<T>, p: Promise<T>): Promise<T> {
-    const flight: Flight = { full: load.full, p, box: load.box }
+  /**
+   * Registers the flight of `load`, then starts it with `run`: the loader is called at once,
+   * with its flight already in place (a loader asking for its own key joins it), and no
+   * microtask spent waiting for the registration before the loader starts.
+   */
+  private start<T>(load: Load<T>, run: (load: Load<T>) => Promise<T>): Promise<T> {
+    const flight: Flight = { full: load.full, p: undefined, box: load.box, early: undefined }
     this.flights.set(flight.full, flight)
+    let p: Promise<T>
+    try {
+      p = run(load)
+    } catch (err) {
+      p = Promise.reject(err)
+    }
+    flight.p = p
+    if (flight.early !== undefined) for (const join of flight.early) join(p)
+    flight.early = undefined
     p.then(
       () => this.land(flight),
       () => this.land(flight),
@@ -289,10 +305,8 @@ export class Loads {
           }),
         ])
       } else {
-        // the loader starts one microtask later, once its flight is registered (a loader asking
-        // for its own key joins it); awaiting its promise directly saves the two extra jobs of
-        // adopting it from a then() callback
-        await RESOLVED
+        // called at once: start() registered the flight first; awaiting the loader's promise
+        // directly saves the two extra jobs of adopting it from a then() callback
         value = await load.loader(ac)
       }
       const durationMs = performance.now() - t0
@@ -325,7 +339,7 @@ export class Loads {
     if (this.flights.has(full) || this.engine.isClosed) return
     this.engine.count('early')
     const load = newLoad(full, key, loader, policy, undefined, true)
-    this.start(load, this.run(load))
+    this.start(load, this.runBound as (l: Load<T>) => Promise<T>)
   }
 
   /**
@@ -363,7 +377,7 @@ export class Loads {
     return misses.map((m, j) => {
       const loader: Loader<T | undefined> = () => result.then((r) => pick(r, j, m.key) as T | undefined)
       const load = newLoad(m.full, m.key, loader, policy, signal, false, true)
-      const p = this.start(load, this.run(load))
+      const p = this.start(load, this.runBound as (l: Load<T | undefined>) => Promise<T | undefined>)
       p.catch(() => {})
       return p
     })
@@ -411,13 +425,23 @@ export class Loads {
 
   /** The running flight of `full`, if any (getOrSetMany joins it). */
   flight(full: string): Promise<unknown> | undefined {
-    return this.flights.get(full)?.p
+    const f = this.flights.get(full)
+    return f === undefined ? undefined : joined(f)
   }
 
   /** Aborts every running loader (close). */
   abortAll(reason: unknown): void {
     for (const ac of this.controllers) ac.abort(reason)
   }
+}
+
+/** The promise of a flight; one that resolves with it while its loader is still being called. */
+function joined(flight: Flight): Promise<unknown> {
+  if (flight.p !== undefined) return flight.p
+  return new Promise((resolve) => {
+    flight.early ??= []
+    flight.early.push(resolve)
+  })
 }
 
 function pick(result: unknown, index: number, key: string): unknown {

@@ -591,3 +591,24 @@ describe('call options resolved once per frozen object', () => {
     )
   })
 })
+
+describe('a loader that asks for its own key', () => {
+  it('joins its own flight instead of loading the key again (the loader is called before getOrSet returns)', async () => {
+    const cache = createCache({})
+    let runs = 0
+    let inner: Promise<number> | undefined
+    const outer = await cache.getOrSet<number>('k', () => {
+      runs++
+      inner = cache.getOrSet<number>('k', () => {
+        runs++
+        return 99
+      })
+      return 1
+    })
+    assert.equal(outer, 1)
+    assert.equal(await inner, 1, 'the inner call got the flight it joined')
+    assert.equal(runs, 1)
+    const many = await cache.getOrSetMany<number>(['k', 'm'], async (keys) => keys.map(() => 6))
+    assert.deepEqual(many, [1, 6])
+  })
+})
