@@ -39,12 +39,13 @@ export interface Counters {
   bypassed: number
 }
 
-/** Runs one statement through the pool with statistics (the client's exec). */
-export type Exec = (
+/** Runs one statement through the pool with statistics (the client's exec); `map` shapes its result. */
+export type Exec = <R = RawResult>(
   e: Entry,
   params: readonly unknown[],
   signal: AbortSignal | undefined,
-) => Promise<RawResult>
+  map?: (r: RawResult) => R,
+) => Promise<R>
 
 /** What the cached-read path needs from the client. */
 export interface CachedReadDeps {
@@ -96,7 +97,7 @@ export class CachedReads {
     signal: AbortSignal | undefined,
   ): Promise<QueryResult<T>> {
     this.d.counters.bypassed++
-    return this.d.exec(e, params, signal).then(uncached<T>)
+    return this.d.exec(e, params, signal, uncached<T>)
   }
 
   private callOptions(co: QueryCacheOptions, signal: AbortSignal | undefined): CallOptions {
@@ -134,16 +135,17 @@ export class CachedReads {
     return cache
       .getOrSetAfterSyncMiss<QueryResult<T>>(
         key,
-        async (ctx) => {
+        (ctx) => {
           this.d.counters.cacheMisses++
           // the load's signal (aborted by the cache's hard timeout or close) reaches the statement
           // only when the caller passed a signal: making one costs more than the rest of a miss
-          const r = await this.d.exec(e, params, signal === undefined ? undefined : ctx.signal)
-          const rows = r.rows
-          for (let i = 0; i < rows.length; i++) Object.freeze(rows[i])
-          Object.freeze(rows)
-          fresh = { rows: rows as readonly T[], rowCount: r.rowCount, cached: false }
-          return Object.freeze({ rows: rows as readonly T[], rowCount: r.rowCount, cached: true })
+          return this.d.exec(e, params, signal === undefined ? undefined : ctx.signal, (r) => {
+            const rows = r.rows
+            for (let i = 0; i < rows.length; i++) Object.freeze(rows[i])
+            Object.freeze(rows)
+            fresh = { rows: rows as readonly T[], rowCount: r.rowCount, cached: false }
+            return Object.freeze({ rows: rows as readonly T[], rowCount: r.rowCount, cached: true })
+          })
         },
         this.callOptions(co, signal),
       )
