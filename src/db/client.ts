@@ -374,7 +374,9 @@ export class Db implements Instrumentable, Queryable {
       queries: this.c.queries,
       errors: this.c.errors,
       cachedReads: cached,
-      cacheHits: cached - this.c.cacheMisses,
+      // a bypassed read went to the database without the cache: neither a hit nor a miss
+      // (regression: it was counted as a hit while the table versions were unavailable)
+      cacheHits: cached - this.c.cacheMisses - this.c.bypassed,
       cacheMisses: this.c.cacheMisses,
       uncacheable: this.c.uncacheable,
       invalidations: this.c.invalidations,
