@@ -114,7 +114,9 @@ function joinOrLead(
   c: CacheRequest,
 ): Next | Promise<Next> {
   c.start = performance.now()
-  rc.stats(c.route).misses++
+  // the cache's own background refresh is no client's lookup (regression: each stale-while-
+  // revalidate answer also counted a miss, for the refresh it started)
+  if (!c.refresh) rc.stats(c.route).misses++
   if (rc.coalesceMs <= 0 || request.method !== 'GET') return 'continue'
   const key = c.key
   const flight = rc.flights.get(key)

@@ -37,7 +37,11 @@ export async function storeResponse(
   // stale-if-error: the handler failed and a stale copy is allowed
   if (reply.statusCode >= 500 && c.stale !== undefined) {
     c.leader?.(false)
-    rc.stats(c.route).staleServes++
+    // the client gets the stale copy, not the miss it was counted as when the handler ran
+    // (regression: a stale-if-error answer was counted as a miss and as a stale serve)
+    const s = rc.stats(c.route)
+    s.misses--
+    s.staleServes++
     state.outcome = 'stale'
     c.final = true
     const stored = c.stale

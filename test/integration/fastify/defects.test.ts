@@ -325,6 +325,58 @@ describe('cache statistics of the response cache', () => {
   })
 })
 
+describe('per-route response-cache stats against what the clients saw', () => {
+  it('regression: a stale-while-revalidate answer also counted a miss (its background refresh), and a stale-if-error answer counted a miss and a stale serve', async () => {
+    let failing = false
+    const { app, clock } = await build((a) => {
+      a.get(
+        '/swr',
+        { config: { hotpath: { cache: { ttl: '10s', staleWhileRevalidate: '1h' } } } },
+        async () => ({
+          swr: true,
+        }),
+      )
+      a.get(
+        '/sie',
+        { config: { hotpath: { cache: { ttl: '10s', staleIfError: '1h' } } } },
+        async (_req, reply) => {
+          if (failing) reply.code(503)
+          return { sie: true }
+        },
+      )
+    })
+    const seen: Record<string, Record<string, number>> = { '/swr': {}, '/sie': {} }
+    const get = async (url: string) => {
+      const r = await app.inject(url)
+      const x = String(r.headers['x-cache'])
+      const counts = seen[url] as Record<string, number>
+      counts[x] = (counts[x] ?? 0) + 1
+      return x
+    }
+    assert.equal(await get('/swr'), 'MISS')
+    assert.equal(await get('/swr'), 'HIT')
+    clock.advance(11_000)
+    assert.equal(await get('/swr'), 'STALE')
+    const rc = app.hotpath.responseCache
+    await until(() => rc !== undefined && rc.refreshing.size === 0, 'the refresh finished')
+    assert.equal(await get('/swr'), 'HIT', 'the refresh stored a fresh copy')
+    assert.equal(await get('/sie'), 'MISS')
+    clock.advance(11_000)
+    failing = true
+    assert.equal(await get('/sie'), 'STALE')
+    const stats = app.hotpath.cacheStats()
+    for (const url of ['/swr', '/sie']) {
+      const s = stats[url]
+      const x = seen[url] as Record<string, number>
+      assert.deepEqual(
+        { hits: s?.hits, misses: s?.misses, staleServes: s?.staleServes },
+        { hits: x.HIT ?? 0, misses: x.MISS ?? 0, staleServes: x.STALE ?? 0 },
+        url,
+      )
+    }
+  })
+})
+
 describe('route rate limits', () => {
   it('regression: the HEAD route Fastify adds for a GET had a budget of its own; now they share one', async () => {
     const app = Fastify()
