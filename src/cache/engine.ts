@@ -213,7 +213,7 @@ export class CacheEngine {
 
   /**
    * Handles a decoded, validated L2 entry: fresh → fills L1 (when `fill`) and returns the value;
-   * stale → into `staleOut`; NOTHING otherwise.
+   * stale → into `staleOut` (counted as a miss when `countMiss`); NOTHING otherwise.
    */
   acceptL2(
     full: string,
@@ -221,6 +221,7 @@ export class CacheEngine {
     value: unknown,
     fill: boolean,
     staleOut: StaleBox | undefined,
+    countMiss: boolean,
   ): unknown {
     const now = this.options.clock.now()
     if (entry.expiresAt > now) {
@@ -233,7 +234,7 @@ export class CacheEngine {
       }
       return value
     }
-    this.l2Miss(full)
+    if (countMiss) this.l2Miss(full)
     if (
       staleOut !== undefined &&
       entry.staleUntil > now &&
