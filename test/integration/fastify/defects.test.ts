@@ -377,6 +377,35 @@ describe('per-route response-cache stats against what the clients saw', () => {
   })
 })
 
+describe('per-route response-cache stats of coalesced requests', () => {
+  it("regression: a coalesced request, answered HIT from the leader's response, was also counted as a miss", async () => {
+    let runs = 0
+    let release: (() => void) | undefined
+    const { app } = await build((a) => {
+      a.get('/slow', { config: { hotpath: { cache: '1m' } } }, async () => {
+        runs++
+        await new Promise<void>((r) => (release = r))
+        return { slow: true }
+      })
+    })
+    const pending = Array.from({ length: 5 }, () => app.inject('/slow'))
+    await until(() => release !== undefined, 'the leader runs the handler')
+    release?.()
+    const seen: Record<string, number> = {}
+    for (const r of await Promise.all(pending)) {
+      const x = String(r.headers['x-cache'])
+      seen[x] = (seen[x] ?? 0) + 1
+    }
+    assert.equal(runs, 1)
+    assert.deepEqual(seen, { MISS: 1, HIT: 4 })
+    const s = app.hotpath.cacheStats()['/slow']
+    assert.deepEqual(
+      { misses: s?.misses, coalesced: s?.coalesced, hits: s?.hits },
+      { misses: 1, coalesced: 4, hits: 0 },
+    )
+  })
+})
+
 describe('route rate limits', () => {
   it('regression: the HEAD route Fastify adds for a GET had a budget of its own; now they share one', async () => {
     const app = Fastify()
