@@ -591,3 +591,23 @@ describe('call options resolved once per frozen object', () => {
     )
   })
 })
+
+describe('savedMs', () => {
+  it('regression: hits answered by getSync added nothing to stats().savedMs (each hit counts its load duration)', async () => {
+    const cache = createCache({ ttl: 60_000 })
+    await cache.getOrSet('k', () => new Promise((r) => setTimeout(() => r(1), 20)))
+    assert.equal(cache.stats().savedMs, 0, 'a miss saves nothing')
+    await cache.get('k')
+    const load = cache.stats().savedMs
+    assert.ok(load >= 15, `one hit saves the load's duration (${load} ms)`)
+    assert.equal(cache.getSync('k'), 1)
+    assert.equal(cache.getSync('k'), 1)
+    const s = cache.stats()
+    assert.equal(s.l1.hits, 3)
+    assert.ok(
+      Math.abs(s.savedMs - 3 * load) < 1e-6,
+      `3 hits save 3 loads: ${s.savedMs} ms against ${3 * load}`,
+    )
+    await cache.close()
+  })
+})
