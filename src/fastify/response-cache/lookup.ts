@@ -238,7 +238,8 @@ export function serveFromCache(
     return
   }
   const body = bodyFor(stored, enc)
-  s.bytesServed += body.length
+  // a HEAD answer carries no body (regression: its length was counted as served)
+  if (request.method !== 'HEAD') s.bytesServed += body.length
   if (stored.status !== 200) reply.code(stored.status)
   reply.send(body)
 }

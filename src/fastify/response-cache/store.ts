@@ -50,7 +50,10 @@ export async function storeResponse(
     reply.removeHeader('content-length')
     reply.removeHeader('content-encoding')
     writeHitHeaders(reply, stored, enc, 'STALE', rc.clock.now())
-    return bodyFor(stored, enc)
+    const body = bodyFor(stored, enc)
+    // the stale body is served from the cache (regression: it was not counted in bytesServed)
+    if (request.method !== 'HEAD') s.bytesServed += body.length
+    return body
   }
   const headers = reply.getHeaders() as Record<string, unknown>
   const cc = parseCacheControl(headers['cache-control'] as string | undefined)

@@ -406,6 +406,40 @@ describe('per-route response-cache stats of coalesced requests', () => {
   })
 })
 
+describe('per-route bytesServed against the bodies the clients received', () => {
+  it('regression: a HEAD hit counted the body it did not send, and a stale-if-error answer did not count the body it sent', async () => {
+    let failing = false
+    const { app, clock } = await build(
+      (a) => {
+        a.get(
+          '/b',
+          { config: { hotpath: { cache: { ttl: '10s', staleIfError: '1h' } } } },
+          async (_req, reply) => {
+            if (failing) reply.code(503)
+            return { body: 'x'.repeat(100) }
+          },
+        )
+      },
+      { compression: false },
+    )
+    let fromCache = 0
+    const request = async (method: 'GET' | 'HEAD', expected: string) => {
+      const r = await app.inject({ method, url: '/b' })
+      assert.equal(r.headers['x-cache'], expected, `${method} ${expected}`)
+      if (expected !== 'MISS') fromCache += r.rawPayload.length
+      assert.equal(app.hotpath.cacheStats()['/b']?.bytesServed, fromCache, `after ${method} ${expected}`)
+    }
+    await request('GET', 'MISS')
+    await request('GET', 'HIT')
+    await request('HEAD', 'HIT')
+    clock.advance(11_000)
+    failing = true
+    await request('GET', 'STALE')
+    await request('HEAD', 'STALE')
+    assert.ok(fromCache > 0)
+  })
+})
+
 describe('route rate limits', () => {
   it('regression: the HEAD route Fastify adds for a GET had a budget of its own; now they share one', async () => {
     const app = Fastify()
