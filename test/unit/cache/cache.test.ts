@@ -619,14 +619,14 @@ describe('loader figures of batch loads', () => {
     const cache = createCache({ clock, ttl: 1000 })
     let calls = 0
     assert.deepEqual(
-      await cache.getOrSetMany(['a', 'b', 'c'], (keys) => {
+      await cache.getOrSetMany(['a', 'b', 'c'], async (keys) => {
         calls++
         return keys.map((k) => k.toUpperCase())
       }),
       ['A', 'B', 'C'],
     )
     await assert.rejects(
-      cache.getOrSetMany(['d', 'e', 'f'], () => {
+      cache.getOrSetMany(['d', 'e', 'f'], async () => {
         calls++
         throw new Error('boom')
       }),
