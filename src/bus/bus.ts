@@ -175,9 +175,16 @@ export class Bus implements TransportSink {
       const env = this.envelope(to, type, payload, options)
       const schema = this.o.schemas[type]
       if (schema !== undefined || env.dedupKey !== undefined) return this.sendChecked(env, options)
-      this.c.sent++
+      // counted once the transport took it (regression: a send refused with E_BUS_FULL counted)
       const p = this.transport.publish(env, options?.backpressure ?? this.o.backpressure)
-      return p === undefined ? Promise.resolve(env.id) : p.then(() => env.id)
+      if (p === undefined) {
+        this.c.sent++
+        return Promise.resolve(env.id)
+      }
+      return p.then(() => {
+        this.c.sent++
+        return env.id
+      })
     } catch (err) {
       return Promise.reject(err)
     }
@@ -189,8 +196,8 @@ export class Bus implements TransportSink {
       this.c.dedupHits++
       return undefined
     }
-    this.c.sent++
     await this.transport.publish(env, options?.backpressure ?? this.o.backpressure)
+    this.c.sent++
     return env.id
   }
 
@@ -213,8 +220,8 @@ export class Bus implements TransportSink {
     this.checkType('*', type)
     const env = this.envelope('*', type, payload, options)
     env.bc = true
-    this.c.sent++
     await this.transport.broadcast(env)
+    this.c.sent++
     return env.id
   }
 
@@ -238,8 +245,8 @@ export class Bus implements TransportSink {
 
   private async sendEnvelope(env: Envelope, bp: Backpressure | undefined): Promise<void> {
     await this.validate(env)
-    this.c.sent++
     await this.transport.publish(env, bp ?? this.o.backpressure)
+    this.c.sent++
   }
 
   // --- consuming -----------------------------------------------------------------------------

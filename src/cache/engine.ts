@@ -213,7 +213,7 @@ export class CacheEngine {
 
   /**
    * Handles a decoded, validated L2 entry: fresh → fills L1 (when `fill`) and returns the value;
-   * stale → into `staleOut`; NOTHING otherwise.
+   * stale → into `staleOut` (counted as a miss when `countMiss`); NOTHING otherwise.
    */
   acceptL2(
     full: string,
@@ -221,6 +221,7 @@ export class CacheEngine {
     value: unknown,
     fill: boolean,
     staleOut: StaleBox | undefined,
+    countMiss: boolean,
   ): unknown {
     const now = this.options.clock.now()
     if (entry.expiresAt > now) {
@@ -233,7 +234,7 @@ export class CacheEngine {
       }
       return value
     }
-    this.l2Miss(full)
+    if (countMiss) this.l2Miss(full)
     if (
       staleOut !== undefined &&
       entry.staleUntil > now &&
@@ -450,7 +451,8 @@ export class CacheEngine {
       loader: { calls: c.loads, errors: c.loadErrors, timeouts: c.loadTimeouts, earlyRefreshes: c.early },
       staleServes: c.stale,
       lock: { acquired: c.lockAcquired, waitedForValue: c.lockWaited },
-      savedMs: c.savedMs,
+      // the synchronous hits save their loads too (regression: getSync hits added nothing)
+      savedMs: c.savedMs + (mem?.syncSavedMs ?? 0),
     }
   }
 

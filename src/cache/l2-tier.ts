@@ -86,15 +86,24 @@ export class L2Tier {
    * Reads a fresh value from L2, filling L1; NOTHING when absent, stale or unusable. Stale
    * entries go to `staleOut`. One `.then` and no async frames on the common path.
    */
-  read(full: string, policy: ResolvedPolicy, staleOut?: StaleBox): Promise<unknown> {
+  read(full: string, policy: ResolvedPolicy, staleOut?: StaleBox, countMiss = true): Promise<unknown> {
     if (policy.skipL2) return RESOLVED_NOTHING
     if (!this.engine.hasL1) {
-      return this.store.get(full).then((buf) => this.afterRead(full, buf, policy, false, staleOut))
+      return this.store.get(full).then((buf) => this.afterRead(full, buf, policy, false, staleOut, countMiss))
     }
     const ticket = this.beginRead(full)
     return this.store
       .get(full)
-      .then((buf) => this.afterRead(full, buf, policy, this.endRead(ticket), staleOut))
+      .then((buf) => this.afterRead(full, buf, policy, this.endRead(ticket), staleOut, countMiss))
+  }
+
+  /**
+   * The lock's look at L2 again for a load whose L2 miss was counted already: a value found is
+   * counted as a hit, nothing found is not counted again (regression: each recheck, and each
+   * poll of a caller waiting for the lock holder's value, counted one more L2 miss).
+   */
+  recheck(full: string, policy: ResolvedPolicy): Promise<unknown> {
+    return this.read(full, policy, undefined, false)
   }
 
   /** Reads many keys with one MGET; each slot holds the value or NOTHING. */
@@ -112,6 +121,7 @@ export class L2Tier {
         policy,
         fills?.[j] ?? false,
         undefined,
+        true,
       )
     }
     return out
@@ -149,10 +159,11 @@ export class L2Tier {
     policy: ResolvedPolicy,
     fill: boolean,
     staleOut: StaleBox | undefined,
+    countMiss: boolean,
   ): unknown {
     if (buf === FAIL) return NOTHING
     if (buf === null || buf === REFUSED) {
-      this.engine.l2Miss(full)
+      if (countMiss) this.engine.l2Miss(full)
       return NOTHING
     }
     let entry: WireEntry
@@ -160,13 +171,15 @@ export class L2Tier {
       entry = decode(buf)
     } catch (err) {
       this.engine.l2Error('decode', err)
-      this.engine.l2Miss(full)
+      if (countMiss) this.engine.l2Miss(full)
       return NOTHING
     }
-    if (policy.schema === undefined) return this.engine.acceptL2(full, entry, entry.value, fill, staleOut)
+    if (policy.schema === undefined)
+      return this.engine.acceptL2(full, entry, entry.value, fill, staleOut, countMiss)
     const r = policy.schema['~standard'].validate(entry.value)
-    if (r instanceof Promise) return r.then((res) => this.validated(full, entry, res, fill, staleOut))
-    return this.validated(full, entry, r, fill, staleOut)
+    if (r instanceof Promise)
+      return r.then((res) => this.validated(full, entry, res, fill, staleOut, countMiss))
+    return this.validated(full, entry, r, fill, staleOut, countMiss)
   }
 
   private validated(
@@ -175,12 +188,13 @@ export class L2Tier {
     r: { value?: unknown; issues?: ReadonlyArray<unknown> },
     fill: boolean,
     staleOut: StaleBox | undefined,
+    countMiss: boolean,
   ): unknown {
     if (r.issues !== undefined) {
-      this.engine.l2Miss(full)
+      if (countMiss) this.engine.l2Miss(full)
       return NOTHING
     }
-    return this.engine.acceptL2(full, entry, r.value, fill, staleOut)
+    return this.engine.acceptL2(full, entry, r.value, fill, staleOut, countMiss)
   }
 
   // --- writes -------------------------------------------------------------------------------

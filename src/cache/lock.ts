@@ -36,7 +36,7 @@ export async function runLocked<T>(
       engine.count('lockAcquired')
       try {
         // the previous holder may have stored the value between our read and our lock
-        const fresh = await l2.read(load.full, load.policy)
+        const fresh = await l2.recheck(load.full, load.policy)
         if (fresh !== NOTHING) {
           load.answer = 'l2'
           return fresh as T
@@ -48,7 +48,7 @@ export async function runLocked<T>(
     }
     await new Promise<void>((r) => clock.setTimeout(r, pause))
     pause = Math.min(pause * 2, 50)
-    const fresh = await l2.read(load.full, load.policy)
+    const fresh = await l2.recheck(load.full, load.policy)
     if (fresh !== NOTHING) {
       engine.count('lockWaited')
       load.answer = 'l2'

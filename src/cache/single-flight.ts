@@ -317,7 +317,8 @@ export class Loads {
       return value
     } catch (err) {
       const timedOut = isHotpathError(err, 'E_LOADER_TIMEOUT')
-      engine.count(timedOut ? 'loadTimeouts' : 'loadErrors')
+      // a batch's failure is counted once, by loadMany, like its call
+      if (!load.batched) engine.count(timedOut ? 'loadTimeouts' : 'loadErrors')
       engine.loaded(full, performance.now() - t0, false, load.early)
       if (isHotpathError(err, 'E_SERIALIZE')) throw err
       if (stale !== undefined && stale.staleUntil > clock.now()) {
@@ -358,12 +359,16 @@ export class Loads {
     const onAbort = () => ac.abort(signal?.reason)
     signal?.addEventListener('abort', onAbort, { once: true })
     const clock = engine.options.clock
+    // the batch call's outcome is counted once, not once per key (regression: one failed call of
+    // three keys counted 3 loader errors against 1 loader call)
+    let timedOut = false
     const timer =
       policy.hardTimeout > 0
-        ? clock.setTimeout(
-            () => ac.abort(new LoaderTimeoutError('batch', policy.hardTimeout)),
-            policy.hardTimeout,
-          )
+        ? clock.setTimeout(() => {
+            timedOut = true
+            engine.count('loadTimeouts')
+            ac.abort(new LoaderTimeoutError('batch', policy.hardTimeout))
+          }, policy.hardTimeout)
         : undefined
     engine.count('loads')
     const keys = misses.map((m) => m.key)
@@ -373,7 +378,10 @@ export class Loads {
       signal?.removeEventListener('abort', onAbort)
       this.controllers.delete(ac)
     }
-    result.then(done, done)
+    result.then(done, () => {
+      done()
+      if (!timedOut) engine.count('loadErrors')
+    })
     return misses.map((m, j) => {
       const loader: Loader<T | undefined> = () => result.then((r) => pick(r, j, m.key) as T | undefined)
       const load = newLoad(m.full, m.key, loader, policy, signal, false, true)

@@ -32,6 +32,8 @@ export interface Counters {
   queries: number
   errors: number
   cachedReads: number
+  /** Cached reads answered from the cache (L1, L2, or another caller's load of the same key). */
+  cacheHits: number
   cacheMisses: number
   uncacheable: number
   invalidations: number
@@ -127,6 +129,7 @@ export class CachedReads {
     const cache = this.d.cache
     const hit = cache.getSync<QueryResult<T>>(key)
     if (hit !== undefined) {
+      this.d.counters.cacheHits++
       this.d.table?.hit(e.analysis.fingerprint || e.text, e.text)
       return Promise.resolve(hit)
     }
@@ -151,6 +154,7 @@ export class CachedReads {
       )
       .then((value) => {
         if (fresh !== undefined) return fresh
+        this.d.counters.cacheHits++
         this.d.table?.hit(e.analysis.fingerprint || e.text, e.text)
         return value
       }, unwrapLoaderError)

@@ -42,6 +42,7 @@ export class Db implements Instrumentable, Queryable {
     queries: 0,
     errors: 0,
     cachedReads: 0,
+    cacheHits: 0,
     cacheMisses: 0,
     uncacheable: 0,
     invalidations: 0,
@@ -374,14 +375,16 @@ export class Db implements Instrumentable, Queryable {
 
   /** Counters and pool figures. */
   stats(): DbStats {
-    const cached = this.c.cachedReads
     return {
       name: this.o.name,
       backend: this.driver.backend,
       queries: this.c.queries,
       errors: this.c.errors,
-      cachedReads: cached,
-      cacheHits: cached - this.c.cacheMisses,
+      cachedReads: this.c.cachedReads,
+      // counted where a read is answered from the cache, not derived from the other counters
+      // (regression: cachedReads - cacheMisses also counted bypassed reads, and callers that
+      // joined a load which failed, as hits)
+      cacheHits: this.c.cacheHits,
       cacheMisses: this.c.cacheMisses,
       uncacheable: this.c.uncacheable,
       invalidations: this.c.invalidations,

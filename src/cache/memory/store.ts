@@ -86,6 +86,8 @@ export class MemoryStore {
   /** Fresh hits and misses of `getFresh` (the synchronous path counts here, not in the engine). */
   syncHits = 0
   syncMisses = 0
+  /** Load durations of the values `getFresh` served (the engine's `savedMs` for the synchronous hits). */
+  syncSavedMs = 0
   /** Called when an entry leaves for a reason other than an explicit delete; null when nobody listens. */
   onEvict: ((key: string, reason: EvictionReason) => void) | null = null
 
@@ -166,6 +168,7 @@ export class MemoryStore {
       return undefined
     }
     this.syncHits++
+    this.syncSavedMs += this.delta[i] as number
     if (this.seg[i] === PROBATION) this.touch(i)
     else this.ref[i] = 1
     return this.vals[i]

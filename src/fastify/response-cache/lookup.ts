@@ -114,11 +114,11 @@ function joinOrLead(
   c: CacheRequest,
 ): Next | Promise<Next> {
   c.start = performance.now()
-  rc.stats(c.route).misses++
-  if (rc.coalesceMs <= 0 || request.method !== 'GET') return 'continue'
+  if (rc.coalesceMs <= 0 || request.method !== 'GET') return handlerRuns(rc, c)
   const key = c.key
   const flight = rc.flights.get(key)
   if (flight !== undefined && !c.refresh) return follow(rc, request, reply, state, c, flight)
+  handlerRuns(rc, c)
   let resolve!: (v: boolean) => void
   const p = new Promise<boolean>((r) => {
     resolve = r
@@ -129,6 +129,17 @@ function joinOrLead(
     c.leader = undefined
     resolve(v)
   }
+  return 'continue'
+}
+
+/**
+ * Counts the miss of a request the handler will answer. A coalesced request is counted when it
+ * is served (`coalesced`), and the cache's own background refresh is no client's lookup
+ * (regression: both were counted as misses too: a coalesced follower the client saw as HIT, and
+ * the refresh each stale-while-revalidate answer started).
+ */
+function handlerRuns(rc: ResponseCache, c: CacheRequest): 'continue' {
+  if (!c.refresh) rc.stats(c.route).misses++
   return 'continue'
 }
 
@@ -154,9 +165,9 @@ async function follow(
   if (!ok && rc.flights.get(c.key) === flight) rc.flights.delete(c.key)
   // the leader's response could not be stored: this request runs the handler itself (it cannot
   // be given another client's response); later ones pass through without waiting (hit-for-miss)
-  if (!ok) return 'continue'
+  if (!ok) return handlerRuns(rc, c)
   const stored = await rc.lookup(request, c.key)
-  if (stored === undefined) return 'continue'
+  if (stored === undefined) return handlerRuns(rc, c)
   rc.stats(c.route).coalesced++
   serveFromCache(rc, request, reply, state, c, stored, 'coalesced')
   return 'sent'
@@ -227,7 +238,8 @@ export function serveFromCache(
     return
   }
   const body = bodyFor(stored, enc)
-  s.bytesServed += body.length
+  // a HEAD answer carries no body (regression: its length was counted as served)
+  if (request.method !== 'HEAD') s.bytesServed += body.length
   if (stored.status !== 200) reply.code(stored.status)
   reply.send(body)
 }

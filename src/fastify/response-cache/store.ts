@@ -37,7 +37,11 @@ export async function storeResponse(
   // stale-if-error: the handler failed and a stale copy is allowed
   if (reply.statusCode >= 500 && c.stale !== undefined) {
     c.leader?.(false)
-    rc.stats(c.route).staleServes++
+    // the client gets the stale copy, not the miss it was counted as when the handler ran
+    // (regression: a stale-if-error answer was counted as a miss and as a stale serve)
+    const s = rc.stats(c.route)
+    s.misses--
+    s.staleServes++
     state.outcome = 'stale'
     c.final = true
     const stored = c.stale
@@ -46,7 +50,10 @@ export async function storeResponse(
     reply.removeHeader('content-length')
     reply.removeHeader('content-encoding')
     writeHitHeaders(reply, stored, enc, 'STALE', rc.clock.now())
-    return bodyFor(stored, enc)
+    const body = bodyFor(stored, enc)
+    // the stale body is served from the cache (regression: it was not counted in bytesServed)
+    if (request.method !== 'HEAD') s.bytesServed += body.length
+    return body
   }
   const headers = reply.getHeaders() as Record<string, unknown>
   const cc = parseCacheControl(headers['cache-control'] as string | undefined)

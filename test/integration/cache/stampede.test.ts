@@ -47,3 +47,34 @@ describe('stampede across instances', () => {
     for (const v of values) assert.deepEqual(v, { answer: 42, by: 'loader' })
   })
 })
+
+describe('L2 statistics under the loader lock', () => {
+  it("regression: the lock's rechecks of L2 (and each poll of a waiting instance) counted as more L2 misses", async () => {
+    const prefix = h.prefix('lock-stats')
+    const [a, b] = [h.cache(prefix, { lock: true }), h.cache(prefix, { lock: true })] as [Cache, Cache]
+    await Promise.all([a.get('warm-up'), b.get('warm-up')])
+    const before = [a.stats().l2, b.stats().l2]
+    let loads = 0
+    const loader = async () => {
+      loads++
+      await tick(150) // long enough for the waiting instance to poll L2 several times
+      return 'v'
+    }
+    const first = a.getOrSet('k', loader)
+    await tick(20) // a holds the lock
+    const second = b.getOrSet('k', loader)
+    assert.deepEqual(await Promise.all([first, second]), ['v', 'v'])
+    assert.equal(loads, 1)
+    assert.equal(b.stats().lock.waitedForValue, 1, 'b waited and read the value from L2')
+    const [la, lb] = [a.stats().l2, b.stats().l2]
+    // each instance looked the key up in L2 once and found nothing; b then got a's value from L2
+    assert.deepEqual(
+      { aMisses: la.misses - (before[0]?.misses ?? 0), aHits: la.hits - (before[0]?.hits ?? 0) },
+      { aMisses: 1, aHits: 0 },
+    )
+    assert.deepEqual(
+      { bMisses: lb.misses - (before[1]?.misses ?? 0), bHits: lb.hits - (before[1]?.hits ?? 0) },
+      { bMisses: 1, bHits: 1 },
+    )
+  })
+})

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test'
 import { type Cache, createCache } from '../../../src/cache/index.js'
 import { createDb, type Db, DbQueryError, sql } from '../../../src/db/index.js'
 import { isHotpathError } from '../../../src/errors.js'
+import { createMonitor } from '../../../src/metrics/index.js'
 import { FakeClock } from '../../../src/time.js'
 import { BACKENDS, type Backend, memoryCache, until } from './support.js'
 
@@ -56,6 +57,47 @@ for (const make of BACKENDS) {
       assert.equal(l1.hits, 2)
       assert.equal(l1.hitRatio, 0.4)
       assert.deepEqual(misses, ['l1', 'l1', 'l1'], 'one miss event per miss')
+    })
+
+    test('regression: callers that joined a cached read whose statement failed were counted in stats().cacheHits', async () => {
+      const db = await fresh()
+      await db.query('UPDATE kv SET v = 0 WHERE id = 1')
+      const read = () => db.query('SELECT 1 / v AS x FROM kv WHERE id = $1', [1], { cache: true })
+      const outcomes = await Promise.allSettled([read(), read(), read()])
+      assert.deepEqual(
+        outcomes.map((o) => o.status),
+        ['rejected', 'rejected', 'rejected'],
+      )
+      assert.deepEqual(await v(db, 2), { v: 20, cached: false })
+      assert.deepEqual(await v(db, 2), { v: 20, cached: true })
+      const s = db.stats()
+      assert.equal(s.cachedReads, 5)
+      assert.equal(s.cacheHits, 1, 'one read was answered from the cache')
+    })
+
+    test("the monitor's hotpath_cache_requests_total counts a cached read's L1 hits as cache.stats() does", {
+      todo: "open defect: cached-read hits go through cache.getSync, which emits no 'hit' event, so the monitor counts the misses and none of the hits (hit ratio 0 against stats().l1.hitRatio 0.4); the fix (the counter read from stats() at scrape time, replacing the Fastify plugin's onL1Hit counting) changes the metrics design",
+    }, async () => {
+      const monitor = createMonitor({ enabled: false, runtime: false, env: {}, onWarning: () => {} })
+      const cache = createCache({ name: 'dbm', monitor, earlyRefreshBeta: 0 })
+      const db = await b.open({ cache })
+      await db.query('CREATE TABLE kv (id int PRIMARY KEY, v int NOT NULL)')
+      await db.query('INSERT INTO kv SELECT g, g * 10 FROM generate_series(1, 5) g')
+      for (const id of [1, 2, 3, 1, 2]) await v(db, id)
+      const l1 = cache.stats().l1
+      assert.deepEqual({ hits: l1.hits, misses: l1.misses }, { hits: 2, misses: 3 })
+      const text = await monitor.metrics()
+      const series = (result: string) =>
+        Number(
+          new RegExp(
+            `hotpath_cache_requests_total\\{cache="dbm",tier="l1",result="${result}"\\} (\\d+)`,
+          ).exec(text)?.[1] ?? 0,
+        )
+      try {
+        assert.deepEqual({ hits: series('hit'), misses: series('miss') }, { hits: 2, misses: 3 })
+      } finally {
+        monitor.close()
+      }
     })
 
     test("cached rows are frozen so one caller cannot change another caller's result", async () => {

@@ -74,6 +74,31 @@ describe('cached reads while the version Redis is unavailable', () => {
     assert.equal((await read(a)).cached, true, 'cached again once Redis is back')
   })
 
+  test('regression: a read that bypassed the cache (versions unavailable) was counted in stats().cacheHits', async () => {
+    const [a] = await pair('eventual')
+    const answered = { cached: 0, uncached: 0 }
+    const count = async () => {
+      answered[(await read(a)).cached ? 'cached' : 'uncached']++
+    }
+    await count() // miss: loaded from the database
+    await count() // hit
+    await redis.stop()
+    try {
+      await until(async () => {
+        await count()
+        return a.stats().bypassed > 0
+      }, 'a read bypasses the cache')
+      for (let i = 0; i < 3; i++) await count()
+    } finally {
+      await redis.start()
+    }
+    const s = a.stats()
+    assert.ok(answered.cached >= 1 && answered.uncached >= 5, JSON.stringify(answered))
+    assert.equal(s.cachedReads, answered.cached + answered.uncached)
+    assert.equal(s.cacheMisses + s.bypassed, answered.uncached)
+    assert.equal(s.cacheHits, answered.cached, JSON.stringify({ ...s, pool: undefined }))
+  })
+
   test('redis frozen (SIGSTOP): a write and reads answer, never stale; after SIGCONT nothing stale', async () => {
     const [a, other] = await pair('strict')
     const events = watch(a)

@@ -325,6 +325,121 @@ describe('cache statistics of the response cache', () => {
   })
 })
 
+describe('per-route response-cache stats against what the clients saw', () => {
+  it('regression: a stale-while-revalidate answer also counted a miss (its background refresh), and a stale-if-error answer counted a miss and a stale serve', async () => {
+    let failing = false
+    const { app, clock } = await build((a) => {
+      a.get(
+        '/swr',
+        { config: { hotpath: { cache: { ttl: '10s', staleWhileRevalidate: '1h' } } } },
+        async () => ({
+          swr: true,
+        }),
+      )
+      a.get(
+        '/sie',
+        { config: { hotpath: { cache: { ttl: '10s', staleIfError: '1h' } } } },
+        async (_req, reply) => {
+          if (failing) reply.code(503)
+          return { sie: true }
+        },
+      )
+    })
+    const seen: Record<string, Record<string, number>> = { '/swr': {}, '/sie': {} }
+    const get = async (url: string) => {
+      const r = await app.inject(url)
+      const x = String(r.headers['x-cache'])
+      const counts = seen[url] as Record<string, number>
+      counts[x] = (counts[x] ?? 0) + 1
+      return x
+    }
+    assert.equal(await get('/swr'), 'MISS')
+    assert.equal(await get('/swr'), 'HIT')
+    clock.advance(11_000)
+    assert.equal(await get('/swr'), 'STALE')
+    const rc = app.hotpath.responseCache
+    await until(() => rc !== undefined && rc.refreshing.size === 0, 'the refresh finished')
+    assert.equal(await get('/swr'), 'HIT', 'the refresh stored a fresh copy')
+    assert.equal(await get('/sie'), 'MISS')
+    clock.advance(11_000)
+    failing = true
+    assert.equal(await get('/sie'), 'STALE')
+    const stats = app.hotpath.cacheStats()
+    for (const url of ['/swr', '/sie']) {
+      const s = stats[url]
+      const x = seen[url] as Record<string, number>
+      assert.deepEqual(
+        { hits: s?.hits, misses: s?.misses, staleServes: s?.staleServes },
+        { hits: x.HIT ?? 0, misses: x.MISS ?? 0, staleServes: x.STALE ?? 0 },
+        url,
+      )
+    }
+  })
+})
+
+describe('per-route response-cache stats of coalesced requests', () => {
+  it("regression: a coalesced request, answered HIT from the leader's response, was also counted as a miss", async () => {
+    let runs = 0
+    let release: (() => void) | undefined
+    const { app } = await build((a) => {
+      a.get('/slow', { config: { hotpath: { cache: '1m' } } }, async () => {
+        runs++
+        await new Promise<void>((r) => (release = r))
+        return { slow: true }
+      })
+    })
+    const pending = Array.from({ length: 5 }, () => app.inject('/slow'))
+    await until(() => release !== undefined, 'the leader runs the handler')
+    release?.()
+    const seen: Record<string, number> = {}
+    for (const r of await Promise.all(pending)) {
+      const x = String(r.headers['x-cache'])
+      seen[x] = (seen[x] ?? 0) + 1
+    }
+    assert.equal(runs, 1)
+    assert.deepEqual(seen, { MISS: 1, HIT: 4 })
+    const s = app.hotpath.cacheStats()['/slow']
+    assert.deepEqual(
+      { misses: s?.misses, coalesced: s?.coalesced, hits: s?.hits },
+      { misses: 1, coalesced: 4, hits: 0 },
+    )
+  })
+})
+
+describe('per-route bytesServed against the bodies the clients received', () => {
+  it('regression: a HEAD hit counted the body it did not send, and a stale-if-error answer did not count the body it sent', async () => {
+    let failing = false
+    const { app, clock } = await build(
+      (a) => {
+        a.get(
+          '/b',
+          { config: { hotpath: { cache: { ttl: '10s', staleIfError: '1h' } } } },
+          async (_req, reply) => {
+            if (failing) reply.code(503)
+            return { body: 'x'.repeat(100) }
+          },
+        )
+      },
+      { compression: false },
+    )
+    let fromCache = 0
+    const request = async (method: 'GET' | 'HEAD', expected: string) => {
+      const r = await app.inject({ method, url: '/b' })
+      assert.equal(r.headers['x-cache'], expected, `${method} ${expected}`)
+      if (expected !== 'MISS') fromCache += r.rawPayload.length
+      assert.equal(app.hotpath.cacheStats()['/b']?.bytesServed, fromCache, `after ${method} ${expected}`)
+    }
+    await request('GET', 'MISS')
+    await request('GET', 'HIT')
+    await request('HEAD', 'HIT')
+    clock.advance(11_000)
+    failing = true
+    await request('GET', 'STALE')
+    await request('HEAD', 'STALE')
+    assert.ok(fromCache > 0)
+  })
+})
+
 describe('route rate limits', () => {
   it('regression: the HEAD route Fastify adds for a GET had a budget of its own; now they share one', async () => {
     const app = Fastify()

@@ -362,6 +362,36 @@ describe('bus (memory transport)', () => {
     await closeAll(a, b)
   })
 
+  it('regression: stats().sent counted sends the transport refused (E_BUS_FULL)', async () => {
+    const { clock, a, b } = pair({ maxQueued: 1, concurrency: 1 })
+    let release: () => void = () => {}
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    b.on('m', () => gate)
+    const outcome = { ok: 0, full: 0 }
+    const send = (n: number, bp?: 'reject' | 'shed' | 'block') =>
+      a.send('b', 'm', n, { backpressure: bp, priority: 'low' }).then(
+        () => void outcome.ok++,
+        (e) => {
+          assert.ok(isHotpathError(e, 'E_BUS_FULL'))
+          outcome.full++
+        },
+      )
+    await send(1)
+    await clock.tick(0) // 1 runs, held by the gate
+    await send(2) // fills the queue
+    await send(3, 'reject')
+    await send(4, 'shed') // nothing queued below 'low': refused too
+    const blocked = send(5, 'block')
+    release()
+    await clock.tick(0)
+    await blocked
+    assert.deepEqual(outcome, { ok: 3, full: 2 })
+    assert.equal(a.stats().sent, outcome.ok)
+    await closeAll(a, b)
+  })
+
   it('batch handlers by batchKey: flush on size and time, ack after success, partial failure per message', async () => {
     const { clock, a, b } = pair({ retry: { attempts: 2, backoff: constantBackoff(10) } })
     const batches: Array<[string, unknown[]]> = []

@@ -461,7 +461,8 @@ describe('getOrSetMany goes through the same loader machinery as getOrSet (regre
     clock.advance(100)
     await assert.rejects(p, (e) => isHotpathError(e, 'E_LOADER_TIMEOUT'))
     assert.equal(signal?.aborted, true)
-    assert.equal(cache.stats().loader.timeouts, 2)
+    // one batch call timed out: one timeout, like the one call it counts
+    assert.deepEqual(cache.stats().loader, { calls: 1, errors: 0, timeouts: 1, earlyRefreshes: 0 })
 
     const other = createCache({})
     let closedSignal: AbortSignal | undefined
@@ -610,5 +611,61 @@ describe('a loader that asks for its own key', () => {
     assert.equal(runs, 1)
     const many = await cache.getOrSetMany<number>(['k', 'm'], async (keys) => keys.map(() => 6))
     assert.deepEqual(many, [1, 6])
+  })
+})
+
+describe('savedMs', () => {
+  it('regression: hits answered by getSync added nothing to stats().savedMs (each hit counts its load duration)', async () => {
+    const cache = createCache({ ttl: 60_000 })
+    await cache.getOrSet('k', () => new Promise((r) => setTimeout(() => r(1), 20)))
+    assert.equal(cache.stats().savedMs, 0, 'a miss saves nothing')
+    await cache.get('k')
+    const load = cache.stats().savedMs
+    assert.ok(load >= 15, `one hit saves the load's duration (${load} ms)`)
+    assert.equal(cache.getSync('k'), 1)
+    assert.equal(cache.getSync('k'), 1)
+    const s = cache.stats()
+    assert.equal(s.l1.hits, 3)
+    assert.ok(
+      Math.abs(s.savedMs - 3 * load) < 1e-6,
+      `3 hits save 3 loads: ${s.savedMs} ms against ${3 * load}`,
+    )
+    await cache.close()
+  })
+})
+
+describe('loader figures of batch loads', () => {
+  it('regression: one failed (or timed out) getOrSetMany batch call counted a loader error (or timeout) per key', async () => {
+    const clock = new FakeClock()
+    const cache = createCache({ clock, ttl: 1000 })
+    let calls = 0
+    assert.deepEqual(
+      await cache.getOrSetMany(['a', 'b', 'c'], async (keys) => {
+        calls++
+        return keys.map((k) => k.toUpperCase())
+      }),
+      ['A', 'B', 'C'],
+    )
+    await assert.rejects(
+      cache.getOrSetMany(['d', 'e', 'f'], async () => {
+        calls++
+        throw new Error('boom')
+      }),
+    )
+    const hung = cache.getOrSetMany(
+      ['g', 'h', 'i'],
+      () => {
+        calls++
+        return new Promise<string[]>(() => {})
+      },
+      { timeouts: { hard: 50 } },
+    )
+    hung.catch(() => {})
+    await flush()
+    clock.advance(50)
+    await assert.rejects(hung, (e: unknown) => isHotpathError(e, 'E_LOADER_TIMEOUT'))
+    assert.equal(calls, 3)
+    assert.deepEqual(cache.stats().loader, { calls: 3, errors: 1, timeouts: 1, earlyRefreshes: 0 })
+    await cache.close()
   })
 })
