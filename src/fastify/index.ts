@@ -84,26 +84,19 @@ const plugin: FastifyPluginAsync<HotpathFastifyOptions> = async (app: FastifyIns
   if (options.requestMetrics !== undefined && typeof options.requestMetrics !== 'boolean') {
     throw new TypeError(`requestMetrics must be a boolean; received ${String(options.requestMetrics)}`)
   }
-  const cache =
-    options.cache ?? createCache({ name: 'http', memory: { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 } })
-  const ownsCache = options.cache === undefined
   const monitor = options.monitor
+  // the plugin's own cache reports into the monitor like any other (its lookups, entries, bytes)
+  const cache =
+    options.cache ??
+    createCache({
+      name: 'http',
+      memory: { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 },
+      ...(monitor === undefined ? {} : { monitor }),
+    })
+  const ownsCache = options.cache === undefined
   const rc =
     options.responseCache === false ? undefined : new ResponseCache(cache, options.responseCache ?? {})
-  if (rc !== undefined) {
-    rc.bind(app, routerUrlOptions(app.initialConfig))
-    if (monitor !== undefined) {
-      // L1 hits answered synchronously use cache.getSync, which the cache does not count; the
-      // response cache counts them itself so hotpath_cache_requests_total sees every hit
-      const requests = monitor.counter(
-        `${monitor.prefix}cache_requests_total`,
-        'Cache lookups by tier and result',
-        ['cache', 'tier', 'result'],
-      )
-      const labels = { cache: cache.name, tier: 'l1', result: 'hit' }
-      rc.onL1Hit = () => requests.inc(labels)
-    }
-  }
+  if (rc !== undefined) rc.bind(app, routerUrlOptions(app.initialConfig))
   const compressor = options.compression === false ? undefined : new Compressor(options.compression ?? {})
   const shedder = options.shedding ? new Shedder(options.shedding, [], monitor?.eventLoop) : undefined
   shedder?.start()

@@ -34,15 +34,32 @@ export class LiveMetric {
     return () => this.collectors.delete(collect)
   }
 
-  /** prom-client's metric interface: the current series. */
+  /**
+   * prom-client's metric interface: the current series. Series of several sources with the same
+   * labels (two caches of one name) are summed into one, as a shared counter would have counted
+   * them: an exposition must not repeat a label set.
+   */
   get(): { name: string; help: string; type: LiveType; values: LiveValue[]; aggregator: string } {
-    const values: LiveValue[] = []
+    let values: LiveValue[] = []
     for (const c of this.collectors) c(values)
+    if (this.collectors.size > 1) values = sumByLabels(values)
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator }
   }
 
   /** Part of prom-client's metric interface; the sources own the numbers. */
   reset(): void {}
+}
+
+function sumByLabels(values: LiveValue[]): LiveValue[] {
+  const byKey = new Map<string, LiveValue>()
+  for (const v of values) {
+    const names = Object.keys(v.labels).sort()
+    const key = `${v.metricName ?? ''}\u0000${names.map((n) => `${n}=${v.labels[n]}`).join('\u0000')}`
+    const seen = byKey.get(key)
+    if (seen === undefined) byKey.set(key, { ...v })
+    else seen.value += v.value
+  }
+  return [...byKey.values()]
 }
 
 /** The live metric `name` of `registry`, registered on first use. */

@@ -97,8 +97,6 @@ export class ResponseCache {
   urlOptions: UrlOptions = {}
   app: FastifyInstance | undefined
   log: FastifyBaseLogger | undefined
-  /** Called for every answer served from L1 synchronously (the cache does not count getSync). */
-  onL1Hit: (() => void) | undefined
   private readonly routeStats = new Map<string, RouteCacheStats>()
   private readonly keyMemo = new Map<string, MemoKey>()
   private readonly encodingMemo = new Map<string, Encoding>()

@@ -65,10 +65,7 @@ export function lookupRequest(
   }
   const l1 = rc.lookupSync(request, key)
   if (l1 !== NOT_IN_L1 && l1 !== VARIANT_NOT_IN_L1) {
-    if (decide(rc, request, reply, state, c, l1)) {
-      rc.onL1Hit?.()
-      return 'sent'
-    }
+    if (decide(rc, request, reply, state, c, l1)) return 'sent'
     if (!rc.cache.hasL2) return joinOrLead(rc, request, reply, state, c)
   }
   const found =

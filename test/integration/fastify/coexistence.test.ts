@@ -193,4 +193,41 @@ describe('response-cache hits reach hotpath_cache_requests_total (issue 9 item 1
     await cache.close()
     monitor.close()
   })
+
+  it("regression: with the plugin's own cache, the metrics counted its L1 hits but never its misses", async () => {
+    const monitor = createMonitor({ enabled: false, runtime: false, env: {}, onWarning: () => {} })
+    const app = track(Fastify())
+    await app.register(hotpath, { monitor, responseCache: { routes: { '/p/*': '1m' } } })
+    app.get('/p/:id', async (request) => ({ id: (request.params as { id: string }).id }))
+    await app.ready()
+    const seen: unknown[] = []
+    for (const id of [1, 2, 3, 1, 2]) seen.push((await app.inject(`/p/${id}`)).headers['x-cache'])
+    assert.deepEqual(seen, ['MISS', 'MISS', 'MISS', 'HIT', 'HIT'])
+    const text = await monitor.metrics()
+    assert.match(text, /hotpath_cache_requests_total\{cache="http",tier="l1",result="hit"\} 2/)
+    assert.match(text, /hotpath_cache_requests_total\{cache="http",tier="l1",result="miss"\} 3/)
+    await app.close()
+    assert.doesNotMatch(
+      await monitor.metrics(),
+      /hotpath_cache_requests_total\{cache="http"/,
+      'gone with the app',
+    )
+    monitor.close()
+  })
+
+  it('two caches of one name attached to one monitor add up in one series (an exposition must not repeat a label set)', async () => {
+    const monitor = createMonitor({ enabled: false, runtime: false, env: {}, onWarning: () => {} })
+    const a = createCache({ name: 'twin', monitor })
+    const b = createCache({ name: 'twin', monitor })
+    await a.getOrSet('k', () => 1)
+    await a.getOrSet('k', () => 1)
+    await b.getOrSet('k', () => 2)
+    const text = await monitor.metrics()
+    const hits = text.match(/hotpath_cache_requests_total\{cache="twin",tier="l1",result="hit"\} \d+/g) ?? []
+    assert.deepEqual(hits, ['hotpath_cache_requests_total{cache="twin",tier="l1",result="hit"} 1'])
+    assert.match(text, /hotpath_cache_requests_total\{cache="twin",tier="l1",result="miss"\} 2/)
+    await a.close()
+    await b.close()
+    monitor.close()
+  })
 })
