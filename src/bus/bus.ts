@@ -9,6 +9,7 @@
  */
 import { AbortedError, ClosedError } from '../errors.js'
 import { Events } from '../events.js'
+import { assertKnownKeys } from '../options.js'
 import { toTimerMs } from '../time.js'
 import { Admission } from './admission.js'
 import type { CloseOptions, MessageBatchHandler, MessageHandler, RequestOptions, SendOptions } from './api.js'
@@ -377,9 +378,11 @@ export class Bus implements TransportSink {
    */
   async close(options: CloseOptions = {}): Promise<void> {
     if (this.closed) return
+    // validated before the bus counts as closed: a bad option must not leave it half closed
+    assertKnownKeys(options, ['drain', 'timeout'], `bus "${this.name}" close options`)
+    const ms = options.drain === false ? 0 : toTimerMs(options.timeout ?? '10s', 'close timeout')
     this.closed = true
     if (options.drain !== false) {
-      const ms = toTimerMs(options.timeout ?? '10s', 'close timeout')
       let timer: unknown
       await Promise.race([
         this.drain(),

@@ -465,6 +465,23 @@ describe('bus (memory transport)', () => {
     await closeAll(a)
   })
 
+  it('regression: close() with a bad timeout or a misspelt option left the bus half closed (refusing sends, still consuming, never closable)', async () => {
+    const { a, b } = pair()
+    const seen: number[] = []
+    b.on('n', (n: number) => {
+      seen.push(n)
+    })
+    await assert.rejects(b.close({ timeout: 'forever' as never }), /close timeout must look like/)
+    await assert.rejects(b.close({ drian: false } as never), /unknown option "drian".*"drain"/)
+    // still open: it sends, and a proper close() closes it
+    assert.equal(typeof (await b.send('b', 'n', 1)), 'string')
+    await b.drain()
+    assert.deepEqual(seen, [1])
+    await b.close()
+    await assert.rejects(b.send('a', 'x', 1), (e) => isHotpathError(e, 'E_CLOSED'))
+    await closeAll(a)
+  })
+
   it('reports into a monitor: depth per class, handled, dead letters', async () => {
     const clock = new FakeClock()
     const transport = memoryTransport({ clock })
