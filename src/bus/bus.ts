@@ -154,6 +154,10 @@ export class Bus implements TransportSink {
       if (o.batchKey !== undefined) env.batchKey = o.batchKey
       if (o.tenant !== undefined) env.tenant = o.tenant
       if (o.timeout !== undefined) env.timeout = toTimerMs(o.timeout, 'send timeout')
+      const bp = o.backpressure
+      if (bp !== undefined && bp !== 'block' && bp !== 'shed' && bp !== 'reject') {
+        throw new TypeError(`backpressure must be 'block', 'shed' or 'reject'; received ${String(bp)}`)
+      }
     }
     return env
   }

@@ -392,6 +392,16 @@ describe('bus (memory transport)', () => {
     await closeAll(a, b)
   })
 
+  it("regression: a misspelt per-send backpressure ('rejct') was accepted and acted as 'block' (a full queue would make the send wait, not refuse)", async () => {
+    const { clock, a, b } = pair({ maxQueued: 1 })
+    b.on('x', () => new Promise<void>((r) => clock.setTimeout(r, 1000)))
+    await a.send('b', 'x', 1)
+    await assert.rejects(a.send('b', 'x', 2, { backpressure: 'rejct' as never }), /backpressure must be/)
+    await assert.rejects(a.request('b', 'x', 3, { backpressure: 'drop' as never }), /backpressure must be/)
+    assert.equal(b.stats().received, 1)
+    await closeAll(a, b)
+  })
+
   it('batch handlers by batchKey: flush on size and time, ack after success, partial failure per message', async () => {
     const { clock, a, b } = pair({ retry: { attempts: 2, backoff: constantBackoff(10) } })
     const batches: Array<[string, unknown[]]> = []
