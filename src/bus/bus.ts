@@ -256,8 +256,16 @@ export class Bus implements TransportSink {
 
   // --- consuming -----------------------------------------------------------------------------
 
+  /** A handler on a closed bus would never run; one for a type no send can carry neither. */
+  private checkHandlerType(type: string): void {
+    if (this.closed) throw new ClosedError(`bus "${this.name}"`)
+    if (typeof type !== 'string' || type.length === 0)
+      throw new TypeError(`type must be a non-empty string; received ${String(type)}`)
+  }
+
   /** Handles messages of `type` one at a time (up to `concurrency` at once across types). */
   on<T = unknown>(type: string, handler: MessageHandler<T>, options: HandlerOptions = {}): () => void {
+    this.checkHandlerType(type)
     if (typeof handler !== 'function') throw new TypeError(`handler for "${type}" must be a function`)
     const entry: HandlerEntry = {
       type,
@@ -278,6 +286,7 @@ export class Bus implements TransportSink {
     handler: MessageBatchHandler<T>,
     options: BatchHandlerOptions = {},
   ): () => void {
+    this.checkHandlerType(type)
     if (typeof handler !== 'function') throw new TypeError(`batch handler for "${type}" must be a function`)
     const o = resolveHandlerOptions(type, options, this.o, true)
     const window = this.o.processedWindow

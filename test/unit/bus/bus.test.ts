@@ -492,6 +492,22 @@ describe('bus (memory transport)', () => {
     await closeAll(a)
   })
 
+  it('regression: on()/onBatch() on a closed bus, or for an empty type, registered a handler that could never run', async () => {
+    const { a, b } = pair()
+    assert.throws(() => b.on('', () => {}), /type must be a non-empty string/)
+    assert.throws(() => b.onBatch(undefined as never, () => {}), /type must be a non-empty string/)
+    await b.close()
+    assert.throws(
+      () => b.on('late', () => {}),
+      (e) => isHotpathError(e, 'E_CLOSED'),
+    )
+    assert.throws(
+      () => b.onBatch('late', () => {}),
+      (e) => isHotpathError(e, 'E_CLOSED'),
+    )
+    await closeAll(a)
+  })
+
   it('reports into a monitor: depth per class, handled, dead letters', async () => {
     const clock = new FakeClock()
     const transport = memoryTransport({ clock })
