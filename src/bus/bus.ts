@@ -9,6 +9,7 @@
  */
 import { AbortedError, ClosedError } from '../errors.js'
 import { Events } from '../events.js'
+import { assertKnownKeys } from '../options.js'
 import { toTimerMs } from '../time.js'
 import { Admission } from './admission.js'
 import type { CloseOptions, MessageBatchHandler, MessageHandler, RequestOptions, SendOptions } from './api.js'
@@ -153,6 +154,10 @@ export class Bus implements TransportSink {
       if (o.batchKey !== undefined) env.batchKey = o.batchKey
       if (o.tenant !== undefined) env.tenant = o.tenant
       if (o.timeout !== undefined) env.timeout = toTimerMs(o.timeout, 'send timeout')
+      const bp = o.backpressure
+      if (bp !== undefined && bp !== 'block' && bp !== 'shed' && bp !== 'reject') {
+        throw new TypeError(`backpressure must be 'block', 'shed' or 'reject'; received ${String(bp)}`)
+      }
     }
     return env
   }
@@ -251,8 +256,16 @@ export class Bus implements TransportSink {
 
   // --- consuming -----------------------------------------------------------------------------
 
+  /** A handler on a closed bus would never run; one for a type no send can carry neither. */
+  private checkHandlerType(type: string): void {
+    if (this.closed) throw new ClosedError(`bus "${this.name}"`)
+    if (typeof type !== 'string' || type.length === 0)
+      throw new TypeError(`type must be a non-empty string; received ${String(type)}`)
+  }
+
   /** Handles messages of `type` one at a time (up to `concurrency` at once across types). */
   on<T = unknown>(type: string, handler: MessageHandler<T>, options: HandlerOptions = {}): () => void {
+    this.checkHandlerType(type)
     if (typeof handler !== 'function') throw new TypeError(`handler for "${type}" must be a function`)
     const entry: HandlerEntry = {
       type,
@@ -273,6 +286,7 @@ export class Bus implements TransportSink {
     handler: MessageBatchHandler<T>,
     options: BatchHandlerOptions = {},
   ): () => void {
+    this.checkHandlerType(type)
     if (typeof handler !== 'function') throw new TypeError(`batch handler for "${type}" must be a function`)
     const o = resolveHandlerOptions(type, options, this.o, true)
     const window = this.o.processedWindow
@@ -377,9 +391,11 @@ export class Bus implements TransportSink {
    */
   async close(options: CloseOptions = {}): Promise<void> {
     if (this.closed) return
+    // validated before the bus counts as closed: a bad option must not leave it half closed
+    assertKnownKeys(options, ['drain', 'timeout'], `bus "${this.name}" close options`)
+    const ms = options.drain === false ? 0 : toTimerMs(options.timeout ?? '10s', 'close timeout')
     this.closed = true
     if (options.drain !== false) {
-      const ms = toTimerMs(options.timeout ?? '10s', 'close timeout')
       let timer: unknown
       await Promise.race([
         this.drain(),

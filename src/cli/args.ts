@@ -33,7 +33,8 @@ export function parseFlags<O extends FlagOptions>(argv: string[], options: O): P
       const near = closestName(flag.replace(/^-+/, '').split('=')[0] ?? '', names)
       throw new UsageError(`unknown flag ${flag}${near === undefined ? '' : `; did you mean --${near}?`}`)
     }
-    throw new UsageError(e.message.split('\n')[0] ?? e.message)
+    // every line: the later ones say what to do ("--rate -5": use '--rate=-XYZ')
+    throw new UsageError(e.message.replace(/\s*\n\s*/g, ' '))
   }
 }
 

@@ -8,10 +8,9 @@
 import type { Cache, CallOptions } from '../cache/index.js'
 import { isHotpathError } from '../errors.js'
 import type { Events } from '../events.js'
-import { toMs } from '../time.js'
 import type { Analysis } from './analyze.js'
 import type { RawResult } from './driver.js'
-import type { QueryCacheOptions, ResolvedDbOptions } from './options.js'
+import { type QueryCacheOptions, type ResolvedDbOptions, ttlMs } from './options.js'
 import { keyParams } from './params.js'
 import type { StatementTable } from './statements.js'
 import type { DbEvents, QueryResult } from './types.js'
@@ -107,7 +106,7 @@ export class CachedReads {
     if (call === undefined) {
       const c: CallOptions = {}
       if (co.type !== undefined) c.type = co.type
-      if (co.ttl !== undefined) c.ttl = toMs(co.ttl, 'query option cache.ttl')
+      if (co.ttl !== undefined) c.ttl = ttlMs(co.ttl, 'query option cache.ttl')
       else if (co.type === undefined) c.ttl = this.d.o.cacheTtlMs
       if (co.tags !== undefined) c.tags = co.tags
       call = Object.freeze(c)

@@ -182,6 +182,13 @@ function positiveInt(value: unknown, option: string, def: number): number {
   return value
 }
 
+/** A cache TTL: a duration above 0 (the cache refuses 0, which would only surface at the first cached read). */
+export function ttlMs(value: unknown, option: string): number {
+  const ms = toMs(value, option)
+  if (ms === 0) throw new RangeError(`${option} must be greater than 0; received ${String(value)}`)
+  return ms
+}
+
 function nonEmpty(value: unknown, option: string, def: string): string {
   if (value === undefined) return def
   if (typeof value !== 'string' || value.length === 0) {
@@ -276,7 +283,7 @@ export function resolveDbOptions(options: DbOptions = {}): ResolvedDbOptions {
         ? 5000
         : toTimerMs(options.acquireTimeout, 'db option acquireTimeout'),
     cache,
-    cacheTtlMs: options.cacheTtl === undefined ? 60_000 : toMs(options.cacheTtl, 'db option cacheTtl'),
+    cacheTtlMs: options.cacheTtl === undefined ? 60_000 : ttlMs(options.cacheTtl, 'db option cacheTtl'),
     redis,
     strict: consistency === 'strict',
     versionTimeoutMs:

@@ -64,6 +64,11 @@ export class Batched<T = unknown> extends BatchQueue<T> implements BufferReader 
   private onPoll: (() => void) | undefined
 
   constructor(socket: WebSocketLike, options: ResolvedBatchedOptions<T>) {
+    if (socket === null || typeof socket !== 'object' || typeof socket.send !== 'function') {
+      throw new TypeError(
+        'hotpath/ws: batched(socket) needs a ws WebSocket (or an object with send and bufferedAmount)',
+      )
+    }
     super(options)
     this.socket = socket
     this.binary = this.codec.binary ? BINARY : TEXT
@@ -224,10 +229,5 @@ export function batched<T = unknown>(
   socket: WebSocketLike,
   options?: BatchedOptions<T> | ResolvedBatchedOptions<T>,
 ): Batched<T> {
-  if (socket === null || typeof socket !== 'object' || typeof socket.send !== 'function') {
-    throw new TypeError(
-      'hotpath/ws: batched(socket) needs a ws WebSocket (or an object with send and bufferedAmount)',
-    )
-  }
   return new Batched(socket, resolveBatchedOptions(options))
 }

@@ -12,7 +12,8 @@ import { BatchQueue, type Pending } from './queue.js'
 
 /** A broadcast group. */
 export class Broadcaster<T = unknown> extends BatchQueue<T> {
-  private readonly members = new Set<Batched<T>>()
+  /** The members by socket: a socket is in the group once. */
+  private readonly members = new Map<WebSocketLike, Batched<T>>()
 
   constructor(options: ResolvedBatchedOptions<T>) {
     super(options)
@@ -26,18 +27,34 @@ export class Broadcaster<T = unknown> extends BatchQueue<T> {
   /**
    * Adds a connection (a socket, which gets a batcher with the group's options, or a batcher made
    * with the same options); it leaves the group when its socket closes. Returns its batcher, for
-   * messages to it alone.
+   * messages to it alone. A socket already in the group keeps its batcher (it is returned), so it
+   * never gets a message twice.
    */
   add(socket: WebSocketLike | Batched<T>): Batched<T> {
-    const member = socket instanceof Batched ? socket : new Batched<T>(socket, this.o)
-    this.members.add(member)
-    member.socket.on?.('close', () => this.members.delete(member))
+    const given = socket instanceof Batched ? socket : undefined
+    const existing = this.members.get(given?.socket ?? (socket as WebSocketLike))
+    if (existing !== undefined) {
+      if (given !== undefined && given !== existing) {
+        throw new TypeError(
+          'hotpath/ws: this socket is already in the group with another batcher; remove() it first',
+        )
+      }
+      return existing
+    }
+    if (given !== undefined && given.format !== this.format) {
+      throw new TypeError(
+        `hotpath/ws: a ${given.format} batcher cannot join a ${this.format} group (the group writes its frames as they are); make it with the group's options`,
+      )
+    }
+    const member = given ?? new Batched<T>(socket as WebSocketLike, this.o)
+    this.members.set(member.socket, member)
+    member.socket.on?.('close', () => this.remove(member))
     return member
   }
 
   /** Removes a connection from the group (its own queue is untouched). */
   remove(member: Batched<T>): boolean {
-    return this.members.delete(member)
+    return this.members.get(member.socket) === member && this.members.delete(member.socket)
   }
 
   /** Writes what is pending, then stops the group (members stay open). */
@@ -66,7 +83,7 @@ export class Broadcaster<T = unknown> extends BatchQueue<T> {
     end: number,
   ): void {
     const buffer = typeof frame === 'string' ? Buffer.from(frame) : frame
-    for (const m of this.members) m.deliver(buffer, count, waitedMs, queue, start, end)
+    for (const m of this.members.values()) m.deliver(buffer, count, waitedMs, queue, start, end)
   }
 }
 

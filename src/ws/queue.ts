@@ -71,6 +71,11 @@ export abstract class BatchQueue<T> {
     if (options.windowMs === WINDOW_ADAPTIVE) holdSource(this.source)
   }
 
+  /** The wire format of the frames written. */
+  get format(): ResolvedBatchedOptions<T>['format'] {
+    return this.o.format
+  }
+
   /** Messages waiting to be written. */
   get pending(): number {
     return this.live

@@ -44,6 +44,18 @@ for (const make of BACKENDS) {
       assert.equal(row?.cacheHits, 1)
     })
 
+    test('regression: a TTL of 0 (cacheTtl, cache.ttl) was refused only at the first cached read, as "call options.ttl"', async () => {
+      await assert.rejects(
+        b.open({ cache: memoryCache(), cacheTtl: 0 }),
+        /db option cacheTtl must be greater than 0/,
+      )
+      const db = await fresh()
+      await assert.rejects(
+        db.query('SELECT v FROM kv WHERE id = 1', [], { cache: { ttl: 0 } }),
+        /query option cache.ttl must be greater than 0/,
+      )
+    })
+
     test('the cache counts each miss of a cached read once (regression: twice, halving the hit ratio)', async () => {
       const cache = memoryCache()
       const db = await b.open({ cache })

@@ -392,6 +392,16 @@ describe('bus (memory transport)', () => {
     await closeAll(a, b)
   })
 
+  it("regression: a misspelt per-send backpressure ('rejct') was accepted and acted as 'block' (a full queue would make the send wait, not refuse)", async () => {
+    const { clock, a, b } = pair({ maxQueued: 1 })
+    b.on('x', () => new Promise<void>((r) => clock.setTimeout(r, 1000)))
+    await a.send('b', 'x', 1)
+    await assert.rejects(a.send('b', 'x', 2, { backpressure: 'rejct' as never }), /backpressure must be/)
+    await assert.rejects(a.request('b', 'x', 3, { backpressure: 'drop' as never }), /backpressure must be/)
+    assert.equal(b.stats().received, 1)
+    await closeAll(a, b)
+  })
+
   it('batch handlers by batchKey: flush on size and time, ack after success, partial failure per message', async () => {
     const { clock, a, b } = pair({ retry: { attempts: 2, backoff: constantBackoff(10) } })
     const batches: Array<[string, unknown[]]> = []
@@ -462,6 +472,39 @@ describe('bus (memory transport)', () => {
     await closing
     assert.deepEqual(done, [0, 1, 2])
     await assert.rejects(b.send('a', 'x', 1), (e) => isHotpathError(e, 'E_CLOSED'))
+    await closeAll(a)
+  })
+
+  it('regression: close() with a bad timeout or a misspelt option left the bus half closed (refusing sends, still consuming, never closable)', async () => {
+    const { a, b } = pair()
+    const seen: number[] = []
+    b.on('n', (n: number) => {
+      seen.push(n)
+    })
+    await assert.rejects(b.close({ timeout: 'forever' as never }), /close timeout must look like/)
+    await assert.rejects(b.close({ drian: false } as never), /unknown option "drian".*"drain"/)
+    // still open: it sends, and a proper close() closes it
+    assert.equal(typeof (await b.send('b', 'n', 1)), 'string')
+    await b.drain()
+    assert.deepEqual(seen, [1])
+    await b.close()
+    await assert.rejects(b.send('a', 'x', 1), (e) => isHotpathError(e, 'E_CLOSED'))
+    await closeAll(a)
+  })
+
+  it('regression: on()/onBatch() on a closed bus, or for an empty type, registered a handler that could never run', async () => {
+    const { a, b } = pair()
+    assert.throws(() => b.on('', () => {}), /type must be a non-empty string/)
+    assert.throws(() => b.onBatch(undefined as never, () => {}), /type must be a non-empty string/)
+    await b.close()
+    assert.throws(
+      () => b.on('late', () => {}),
+      (e) => isHotpathError(e, 'E_CLOSED'),
+    )
+    assert.throws(
+      () => b.onBatch('late', () => {}),
+      (e) => isHotpathError(e, 'E_CLOSED'),
+    )
     await closeAll(a)
   })
 

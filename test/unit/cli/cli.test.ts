@@ -64,6 +64,12 @@ describe('hotpath (no network)', () => {
     }
   })
 
+  test('regression: a flag value starting with a dash (--rate -5) said only "argument is ambiguous", not how to pass it', async () => {
+    const x = io()
+    assert.equal(await runCli(['loadtest', 'http://127.0.0.1:1/', '--rate', '-5'], x), 2)
+    assert.match(x.errors.join('\n'), /argument is ambiguous\..*use '--rate=-XYZ'/)
+  })
+
   test('loadtest --help lists the flags', async () => {
     const x = io()
     assert.equal(await runCli(['loadtest', '--help'], x), 0)

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { pack, unpack } from 'msgpackr'
 import { FakeClock } from '../../../src/time.js'
-import { broadcaster, decodeFrame, resolveBatchedOptions } from '../../../src/ws/index.js'
+import { batched, broadcaster, decodeFrame, resolveBatchedOptions } from '../../../src/ws/index.js'
 import { FakeSocket, fakeLoop, turn } from './support.js'
 
 describe('broadcaster', () => {
@@ -39,6 +39,37 @@ describe('broadcaster', () => {
     clock.advance(10) // the paused member's poll sees the buffer drained
     const got = slow.frames.flatMap((f) => decodeFrame(f as Uint8Array, {}, false))
     assert.deepEqual(got, [{ n: 0 }, { n: 1 }, { n: 2 }, { n: 3 }, { k: 'x', v: 4 }, { n: 4 }])
+  })
+})
+
+describe('broadcaster: membership', () => {
+  it('regression: a socket added twice got every broadcast message twice', async () => {
+    const group = broadcaster<number>({ eventLoop: fakeLoop() })
+    const s = new FakeSocket()
+    const first = group.add(s)
+    assert.equal(group.add(s), first)
+    assert.equal(group.add(first), first)
+    assert.equal(group.size, 1)
+    group.send(1)
+    await turn()
+    assert.deepEqual(s.frames.map(String), ['[1]'])
+    const other = batched<number>(s, { eventLoop: fakeLoop() })
+    assert.throws(() => group.add(other), /already in the group with another batcher/)
+  })
+
+  it('regression: a msgpack batcher joined a JSON group and was sent JSON bytes as a binary frame (decoded as garbage)', async () => {
+    const group = broadcaster<number>({ eventLoop: fakeLoop() })
+    const s = new FakeSocket()
+    const member = batched<number>(s, { eventLoop: fakeLoop(), format: 'msgpack' })
+    assert.throws(() => group.add(member), /a msgpack batcher cannot join a json group/)
+    group.send(1)
+    await turn()
+    assert.deepEqual(s.frames, [])
+  })
+
+  it('regression: add(null) threw an unhelpful "Cannot read properties of null"', () => {
+    const group = broadcaster({ eventLoop: fakeLoop() })
+    assert.throws(() => group.add(null as never), /needs a ws WebSocket/)
   })
 })
 
