@@ -102,7 +102,11 @@ export class PGliteDriver implements Driver {
 
   private async exec(text: string, params: readonly unknown[]): Promise<RawResult> {
     const r = await this.db.query<Record<string, unknown>>(text, params as unknown[])
-    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length, command: commandOf(text) }
+    const command = commandOf(text)
+    // pg's rowCount: rows returned by a query, rows affected by a write (PGlite reports a SELECT's
+    // affected rows, 0: regression, a SELECT's rowCount and the statement statistics' rows read 0)
+    const rowCount = READS.has(command) ? r.rows.length : (r.affectedRows ?? r.rows.length)
+    return { rows: r.rows, rowCount, command }
   }
 
   async run(text: string, params: readonly unknown[], signal: AbortSignal | undefined): Promise<RawResult> {
@@ -168,6 +172,9 @@ export class PGliteDriver implements Driver {
     if (this.owned && this.db.closed !== true) await this.db.close()
   }
 }
+
+/** Commands whose rowCount is the number of rows they return. */
+const READS = new Set(['SELECT', 'VALUES', 'TABLE'])
 
 function commandOf(text: string): string {
   const m = /^\s*(?:WITH\b[\s\S]*?\)\s*)?([A-Za-z]+)/.exec(text)

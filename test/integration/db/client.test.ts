@@ -27,6 +27,22 @@ for (const make of BACKENDS) {
       assert.equal(count.rows[0]?.n, 1)
     })
 
+    test('regression: rowCount of a SELECT on PGlite was 0 (its affected rows), and statement statistics counted 0 rows', async () => {
+      const db = await b.open()
+      await db.query('CREATE TABLE rc (id int PRIMARY KEY, v int)')
+      const ins = await db.query('INSERT INTO rc SELECT g, g FROM generate_series(1, 5) g')
+      assert.equal(ins.rowCount, 5)
+      const sel = await db.query('SELECT id FROM rc WHERE id <= $1', [3])
+      assert.equal(sel.rows.length, 3)
+      assert.equal(sel.rowCount, 3)
+      const upd = await db.query('UPDATE rc SET v = v + 1 WHERE id > $1 RETURNING id', [3])
+      assert.equal(upd.rowCount, 2)
+      const del = await db.query('DELETE FROM rc WHERE id = $1', [1])
+      assert.equal(del.rowCount, 1)
+      const stat = db.statements().find((x) => x.text.startsWith('SELECT id FROM rc'))
+      assert.equal(stat?.rows, 3)
+    })
+
     test('nested fragments are renumbered and identifiers quoted', async () => {
       const db = await b.open()
       await db.query('CREATE TABLE "Odd Name" (id int, v text)')
