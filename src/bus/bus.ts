@@ -14,6 +14,7 @@ import { toTimerMs } from '../time.js'
 import { Admission } from './admission.js'
 import type { CloseOptions, MessageBatchHandler, MessageHandler, RequestOptions, SendOptions } from './api.js'
 import { type BatchIdempotency, batchProcessorFor } from './batch-handler.js'
+import { checkMessageType, newEnvelope } from './envelope.js'
 import { BusInvalidPayloadError } from './errors.js'
 import { Execution, type HandlerEntry } from './execution.js'
 import { MemoryTransport } from './memory-transport.js'
@@ -30,16 +31,15 @@ import { Requests } from './requests.js'
 import { Scheduler } from './scheduler.js'
 import type { BusEvents, BusStats } from './stats.js'
 import { BusCounters } from './stats.js'
-import {
-  type Backpressure,
-  type DeadLetter,
-  type DeadLetterFilter,
-  type Envelope,
-  PRIORITIES,
-  type Priority,
-  type Reply,
-  type Transport,
-  type TransportSink,
+import type {
+  Backpressure,
+  DeadLetter,
+  DeadLetterFilter,
+  Envelope,
+  Priority,
+  Reply,
+  Transport,
+  TransportSink,
 } from './types.js'
 import { Workers } from './workers.js'
 
@@ -51,26 +51,6 @@ function defaultTransport(): MemoryTransport {
   return sharedTransport
 }
 let instances = 0
-
-/**
- * Class index of a priority name, -1 for anything else. A switch, not `PRIORITY_INDEX[name]`:
- * a lookup keyed by four different strings goes megamorphic on the send path (and would take
- * 'toString' from the prototype).
- */
-function priorityIndex(name: Priority): number {
-  switch (name) {
-    case 'urgent':
-      return 0
-    case 'high':
-      return 1
-    case 'normal':
-      return 2
-    case 'low':
-      return 3
-    default:
-      return -1
-  }
-}
 
 /** The bus. */
 export class Bus implements TransportSink {
@@ -129,45 +109,14 @@ export class Bus implements TransportSink {
   // --- producing -----------------------------------------------------------------------------
 
   private envelope(to: string, type: string, payload: unknown, o: SendOptions | undefined): Envelope {
-    const now = this.o.clock.now()
-    const env: Envelope = {
-      id: `${this.inbox}-${++this.seq}`,
-      to,
-      type,
-      payload,
-      p: 2,
-      attempt: 1,
-      sentAt: now,
-      queuedAt: now,
-      from: this.name,
-    }
-    if (o !== undefined) {
-      if (o.priority !== undefined) {
-        const p = priorityIndex(o.priority)
-        if (p < 0)
-          throw new TypeError(
-            `priority must be one of ${PRIORITIES.join(', ')}; received ${String(o.priority)}`,
-          )
-        env.p = p
-      }
-      if (o.dedupKey !== undefined) env.dedupKey = o.dedupKey
-      if (o.batchKey !== undefined) env.batchKey = o.batchKey
-      if (o.tenant !== undefined) env.tenant = o.tenant
-      if (o.timeout !== undefined) env.timeout = toTimerMs(o.timeout, 'send timeout')
-      const bp = o.backpressure
-      if (bp !== undefined && bp !== 'block' && bp !== 'shed' && bp !== 'reject') {
-        throw new TypeError(`backpressure must be 'block', 'shed' or 'reject'; received ${String(bp)}`)
-      }
-    }
-    return env
+    return newEnvelope(`${this.inbox}-${++this.seq}`, this.name, to, type, payload, this.o.clock.now(), o)
   }
 
   private checkType(to: string, type: string): void {
     if (this.closed) throw new ClosedError(`bus "${this.name}"`)
     if (typeof to !== 'string' || to.length === 0)
       throw new TypeError(`to must be a non-empty address; received ${String(to)}`)
-    if (typeof type !== 'string' || type.length === 0)
-      throw new TypeError(`type must be a non-empty string; received ${String(type)}`)
+    checkMessageType(type)
   }
 
   /**
@@ -259,8 +208,7 @@ export class Bus implements TransportSink {
   /** A handler on a closed bus would never run; one for a type no send can carry neither. */
   private checkHandlerType(type: string): void {
     if (this.closed) throw new ClosedError(`bus "${this.name}"`)
-    if (typeof type !== 'string' || type.length === 0)
-      throw new TypeError(`type must be a non-empty string; received ${String(type)}`)
+    checkMessageType(type)
   }
 
   /** Handles messages of `type` one at a time (up to `concurrency` at once across types). */

@@ -15,6 +15,7 @@ import {
 import { type Clock, type Duration, systemClock, toMs, toTimerMs } from '../time.js'
 import type { MonitorLike } from '../types.js'
 import { positiveInt } from './batch-options.js'
+import { checkBackpressure } from './envelope.js'
 import { type Backpressure, PRIORITIES, type Priority, type Transport } from './types.js'
 
 /** A Standard Schema (zod, valibot, arktype...): only the part the bus uses. */
@@ -171,10 +172,7 @@ export function resolveBusOptions(o: BusOptions) {
   assertKnownKeys(o.weights, PRIORITIES, 'createBus weights')
   const defaults: Record<Priority, number> = { urgent: 8, high: 4, normal: 2, low: 1 }
   const weights = PRIORITIES.map((p) => positiveInt(o.weights?.[p] ?? defaults[p], `weights.${p}`))
-  const backpressure = o.backpressure ?? 'block'
-  if (backpressure !== 'block' && backpressure !== 'shed' && backpressure !== 'reject') {
-    throw new TypeError(`backpressure must be 'block', 'shed' or 'reject'; received ${String(backpressure)}`)
-  }
+  const backpressure = checkBackpressure(o.backpressure ?? 'block')
   const schemas = o.schemas ?? {}
   for (const [type, s] of Object.entries(schemas)) {
     if (!isSchema(s))

@@ -191,12 +191,8 @@ export class Loads {
   private start<T>(load: Load<T>, run: (load: Load<T>) => Promise<T>): Promise<T> {
     const flight: Flight = { full: load.full, p: undefined, box: load.box, early: undefined }
     this.flights.set(flight.full, flight)
-    let p: Promise<T>
-    try {
-      p = run(load)
-    } catch (err) {
-      p = Promise.reject(err)
-    }
+    // every run is an async function's promise: it never throws here
+    const p = run(load)
     flight.p = p
     if (flight.early !== undefined) for (const join of flight.early) join(p)
     flight.early = undefined

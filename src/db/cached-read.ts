@@ -59,7 +59,8 @@ export interface CachedReadDeps {
   readonly exec: Exec
 }
 
-function uncached<T>(r: RawResult): QueryResult<T> {
+/** A statement's result as an uncached read returns it. */
+export function uncached<T>(r: RawResult): QueryResult<T> {
   return { rows: r.rows as T[], rowCount: r.rowCount, cached: false }
 }
 

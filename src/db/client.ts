@@ -12,7 +12,7 @@ import type { Instrumentable } from '../types.js'
 import { type Analysis, analyze } from './analyze.js'
 import { cacheOptions, normalize } from './args.js'
 import { type BatchItem, type BatchQueryOptions, batchQuery } from './batch-query.js'
-import { CachedReads, type Counters, type Entry, type Exec } from './cached-read.js'
+import { CachedReads, type Counters, type Entry, type Exec, uncached } from './cached-read.js'
 import { Catalog, type CatalogQuery } from './catalog.js'
 import type { Driver, PoolStats, RawResult, Runner } from './driver.js'
 import { DbQueryError, UncacheableError } from './errors.js'
@@ -25,10 +25,6 @@ import { type StatementStats, StatementTable } from './statements.js'
 import { type TxDeps, txHandle } from './transaction.js'
 import type { DbEvents, DbStats, Queryable, QueryResult, Transaction } from './types.js'
 import type { VersionSource } from './versions.js'
-
-function uncached<T>(r: RawResult): QueryResult<T> {
-  return { rows: r.rows as T[], rowCount: r.rowCount, cached: false }
-}
 
 /** A database client. Create it with `createDb()`. */
 export class Db implements Instrumentable, Queryable {

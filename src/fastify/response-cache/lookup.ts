@@ -64,14 +64,13 @@ export function lookupRequest(
     return 'continue'
   }
   const l1 = rc.lookupSync(request, key)
-  if (l1 !== NOT_IN_L1 && l1 !== VARIANT_NOT_IN_L1) {
+  let found: Promise<Stored | undefined>
+  if (l1 === NOT_IN_L1 || l1 === VARIANT_NOT_IN_L1) found = rc.lookupAfterSync(request, key, l1)
+  else {
     if (decide(rc, request, reply, state, c, l1)) return 'sent'
     if (!rc.cache.hasL2) return joinOrLead(rc, request, reply, state, c)
+    found = rc.lookup(request, key)
   }
-  const found =
-    l1 === NOT_IN_L1 || l1 === VARIANT_NOT_IN_L1
-      ? rc.lookupAfterSync(request, key, l1)
-      : rc.lookup(request, key)
   return found.then((stored) =>
     stored !== undefined && decide(rc, request, reply, state, c, stored)
       ? 'sent'
