@@ -20,6 +20,7 @@ import { type RequestMetrics, RouteDurations, requestMetrics } from './request-m
 import { HotpathRequestState } from './request-state.js'
 import {
   type CachePolicy,
+  DirectHits,
   invalidateAfterUnsafe,
   lookupRequest,
   type Next,
@@ -57,6 +58,8 @@ interface Resolved {
   method: string
   /** GET/HEAD: the route's cache policy; 'patterns' when the `routes` option decides per path. */
   cache: CachePolicy | 'patterns' | undefined
+  /** Whether the route's fresh hits may be written straight to the response (decided on the first). */
+  direct: DirectHits | undefined
   /** An unsafe method (a successful one invalidates its URL; If-None-Match may get 412). */
   unsafe: boolean
   limit: Limit | undefined
@@ -123,6 +126,7 @@ export class RouteHooks {
       url: route.url,
       method: methods[0] ?? 'GET',
       cache,
+      direct: cache === undefined ? undefined : new DirectHits(),
       unsafe: rc !== undefined && methods.some((m) => m !== 'GET' && m !== 'HEAD' && m !== 'OPTIONS'),
       limit:
         cfg.rateLimit === false
@@ -175,8 +179,8 @@ export class RouteHooks {
           const policy = r.cache === 'patterns' ? rc.patterns.match(pathOf(request.url)) : r.cache
           if (policy !== undefined) {
             next = tracingChannels.responseCache.hasSubscribers
-              ? tracedLookup(rc, request, reply, state, r.url, policy)
-              : lookupRequest(rc, request, reply, state, r.url, policy)
+              ? tracedLookup(rc, request, reply, state, r.url, policy, r.direct)
+              : lookupRequest(rc, request, reply, state, r.url, policy, r.direct)
           }
         } else if (r.unsafe && request.headers['if-none-match'] !== undefined) {
           const policy = rc.getPolicies.get(r.url) ?? rc.patterns.match(pathOf(request.url))
@@ -187,7 +191,7 @@ export class RouteHooks {
       if (next === 'sent') return
       next.then(
         (v) => {
-          if (v === 'continue') done()
+          if (v === 'continue') guard(reply, done)
         },
         (err: unknown) => done(err as Error),
       )
@@ -214,18 +218,19 @@ export class RouteHooks {
       const limit = r.limit
       if (limit === undefined) return cacheStep(request, reply, state, done)
       limit.limiter.consume(limit.key(request)).then(
-        (d) => {
-          reply.headers(limit.limiter.headers(d))
-          if (!d.allowed) {
-            state.outcome = 'rate-limited'
-            reply.code(429).send({
-              error: 'Too Many Requests',
-              message: `rate limit exceeded; retry after ${Math.ceil(d.retryAfterMs / 1000)}s`,
-            })
-            return
-          }
-          cacheStep(request, reply, state, done)
-        },
+        (d) =>
+          guard(reply, () => {
+            reply.headers(limit.limiter.headers(d))
+            if (!d.allowed) {
+              state.outcome = 'rate-limited'
+              reply.code(429).send({
+                error: 'Too Many Requests',
+                message: `rate limit exceeded; retry after ${Math.ceil(d.retryAfterMs / 1000)}s`,
+              })
+              return
+            }
+            cacheStep(request, reply, state, done)
+          }),
         (err: unknown) => done(err as Error),
       )
     }
@@ -254,7 +259,7 @@ export class RouteHooks {
     ) => {
       if (compressor === undefined) return done(null, p)
       compressor.apply(request, reply, p).then(
-        (c) => done(null, c),
+        (c) => guard(reply, () => done(null, c)),
         (err: unknown) => done(err as Error),
       )
     }
@@ -273,14 +278,14 @@ export class RouteHooks {
       const c = state?.cache
       if (rc !== undefined && state !== null && c !== undefined) {
         storeResponse(rc, request, reply, state, c, out).then(
-          (p) => (c.final ? done(null, p) : compress(request, reply, p, done)),
+          (p) => guard(reply, () => (c.final ? done(null, p) : compress(request, reply, p, done))),
           (err: unknown) => done(err as Error),
         )
         return
       }
       if (rc !== undefined && r.unsafe) {
         invalidateAfterUnsafe(rc, request, reply).then(
-          () => compress(request, reply, out, done),
+          () => guard(reply, () => compress(request, reply, out, done)),
           (err: unknown) => done(err as Error),
         )
         return
@@ -319,6 +324,20 @@ export class RouteHooks {
         state.slot = undefined
       }
     }
+  }
+}
+
+/**
+ * Runs a hook's continuation from a promise callback. What it throws (Node refusing a header that
+ * a hook set, when the reply is written) goes to Fastify's error handling, a 500, as it does from
+ * a synchronous hook (regression: it became an unhandled rejection, and the process ended).
+ */
+function guard(reply: FastifyReply, run: () => void): void {
+  try {
+    run()
+  } catch (err) {
+    if (reply.sent) reply.log.error({ err }, 'hotpath: writing the reply failed')
+    else reply.send(err as Error)
   }
 }
 

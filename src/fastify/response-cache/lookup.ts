@@ -7,16 +7,18 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { etagMatches, parseCacheControl, parseEtagList } from '../http.js'
 import type { HotpathRequestState } from '../request-state.js'
 import { NOT_IN_L1, REFRESH_HEADER, type ResponseCache, VARIANT_NOT_IN_L1 } from './core.js'
+import { type DirectHits, writeDirect } from './direct.js'
 import type { CachePolicy } from './routes.js'
 import type { CacheRequest } from './state.js'
-import { allEtags, bodyFor, etagFor, type Stored, servedEncoding, writeHitHeaders } from './stored.js'
+import { allEtags, bodyFor, etagFor, hitHeaderList, type Stored, servedEncoding } from './stored.js'
 
 /** What onRequest does next: continue to the handler, or stop (the reply was sent). */
 export type Next = 'continue' | 'sent'
 
 /**
  * onRequest for a GET/HEAD on a cached route: serve a hit, join a flight, or become the leader
- * of a miss. An L1 hit is answered synchronously: no promise, no hashing.
+ * of a miss. An L1 hit is answered synchronously: no promise, no hashing. `direct`: the route's
+ * permission to write fresh hits straight to the response (direct.ts).
  */
 export function lookupRequest(
   rc: ResponseCache,
@@ -25,6 +27,7 @@ export function lookupRequest(
   state: HotpathRequestState,
   route: string,
   policy: CachePolicy,
+  direct?: DirectHits,
 ): Next | Promise<Next> {
   for (const h of rc.bypassHeaders) {
     if (request.headers[h] !== undefined) {
@@ -67,12 +70,12 @@ export function lookupRequest(
   let found: Promise<Stored | undefined>
   if (l1 === NOT_IN_L1 || l1 === VARIANT_NOT_IN_L1) found = rc.lookupAfterSync(request, key, l1)
   else {
-    if (decide(rc, request, reply, state, c, l1)) return 'sent'
+    if (decide(rc, request, reply, state, c, l1, direct)) return 'sent'
     if (!rc.cache.hasL2) return joinOrLead(rc, request, reply, state, c)
     found = rc.lookup(request, key)
   }
   return found.then((stored) =>
-    stored !== undefined && decide(rc, request, reply, state, c, stored)
+    stored !== undefined && decide(rc, request, reply, state, c, stored, direct)
       ? 'sent'
       : joinOrLead(rc, request, reply, state, c),
   )
@@ -86,10 +89,11 @@ function decide(
   state: HotpathRequestState,
   c: CacheRequest,
   stored: Stored,
+  direct: DirectHits | undefined,
 ): boolean {
   const now = rc.clock.now()
   if (now < stored.freshUntil) {
-    serveFromCache(rc, request, reply, state, c, stored, 'hit')
+    serveFromCache(rc, request, reply, state, c, stored, 'hit', direct)
     return true
   }
   if (now < stored.swrUntil) {
@@ -209,7 +213,11 @@ const SKIP_ON_REFRESH = new Set([
   REFRESH_HEADER,
 ])
 
-/** Answers from a stored response (fresh hit, SWR stale, coalesced follower): 304 when If-None-Match matches. */
+/**
+ * Answers from a stored response (fresh hit, SWR stale, coalesced follower): 304 when
+ * If-None-Match matches. A fresh 200 for a GET goes straight to the response where the route
+ * permits it (`direct`, direct.ts), otherwise through `reply.send`.
+ */
 export function serveFromCache(
   rc: ResponseCache,
   request: FastifyRequest,
@@ -218,6 +226,7 @@ export function serveFromCache(
   c: CacheRequest,
   stored: Stored,
   outcome: 'hit' | 'stale' | 'coalesced',
+  direct?: DirectHits,
 ): void {
   const s = rc.stats(c.route)
   if (outcome === 'stale') s.staleServes++
@@ -225,15 +234,30 @@ export function serveFromCache(
   s.latencySavedMs += stored.cost
   state.outcome = outcome
   const enc = servedEncoding(stored, rc.encodingFor(request, stored))
-  writeHitHeaders(reply, stored, enc, outcome === 'stale' ? 'STALE' : 'HIT', rc.clock.now())
+  const head = hitHeaderList(stored, enc, outcome === 'stale' ? 'STALE' : 'HIT', rc.clock.now())
   const inm = request.headers['if-none-match']
+  const body = bodyFor(stored, enc)
+  if (
+    direct !== undefined &&
+    inm === undefined &&
+    stored.status === 200 &&
+    request.method === 'GET' &&
+    direct.permits(request, reply)
+  ) {
+    head.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length))
+    if (writeDirect(reply, 200, head, body)) {
+      s.bytesServed += body.length
+      return
+    }
+    head.length -= 2
+  }
+  for (let i = 0; i < head.length; i += 2) reply.header(head[i] as string, head[i + 1])
   if (inm !== undefined && etagMatches(parseEtagList(inm), etagFor(stored.etag, enc))) {
     s.notModified++
     reply.removeHeader('content-encoding')
     reply.code(304).send()
     return
   }
-  const body = bodyFor(stored, enc)
   // a HEAD answer carries no body (regression: its length was counted as served)
   if (request.method !== 'HEAD') s.bytesServed += body.length
   if (stored.status !== 200) reply.code(stored.status)

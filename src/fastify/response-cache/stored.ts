@@ -125,10 +125,26 @@ export function addVary(existing: string | undefined, name: string): string {
 }
 
 /**
- * The one writer of the headers of an answer that comes from the cache: the stored headers (which
- * never hold per-request ones, so the live RateLimit-* / Retry-After of this request stay), Age (RFC 9111 5.1, including the origin's Age), the encoding's ETag, X-Cache,
- * Vary and Content-Encoding.
+ * The headers of an answer that comes from the cache, as a list (name, value, name, value...):
+ * the stored headers (which never hold per-request ones, so the live RateLimit-* / Retry-After of
+ * this request stay), Age (RFC 9111 5.1, including the origin's Age), the encoding's ETag,
+ * X-Cache, Vary and Content-Encoding. The one source of them for every such answer (fresh hit,
+ * stale-while-revalidate, stale-if-error, coalesced follower), written by `writeHitHeaders` or,
+ * for a direct hit, by direct.ts.
  */
+export function hitHeaderList(stored: Stored, enc: Encoding, xCache: 'HIT' | 'STALE', now: number): string[] {
+  const list: string[] = []
+  const headers = stored.headers
+  for (const name in headers) list.push(name, headers[name] as string)
+  list.push('age', String(ageOf(stored, now)), 'etag', etagFor(stored.etag, enc), 'x-cache', xCache)
+  if (stored.varyOut !== null) list.push('vary', stored.varyOut)
+  // a reply answered from onRequest carries no Content-Encoding; stale-if-error removes the
+  // handler's own before calling this
+  if (enc !== 'identity') list.push('content-encoding', enc)
+  return list
+}
+
+/** Sets the headers of an answer that comes from the cache on the reply (see `hitHeaderList`). */
 export function writeHitHeaders(
   reply: FastifyReply,
   stored: Stored,
@@ -136,15 +152,8 @@ export function writeHitHeaders(
   xCache: 'HIT' | 'STALE',
   now: number,
 ): void {
-  const headers = stored.headers
-  for (const name in headers) reply.header(name, headers[name])
-  reply.header('age', String(ageOf(stored, now)))
-  reply.header('etag', etagFor(stored.etag, enc))
-  reply.header('x-cache', xCache)
-  if (stored.varyOut !== null) reply.header('vary', stored.varyOut)
-  // a reply answered from onRequest carries no Content-Encoding; stale-if-error removes the
-  // handler's own before calling this
-  if (enc !== 'identity') reply.header('content-encoding', enc)
+  const list = hitHeaderList(stored, enc, xCache, now)
+  for (let i = 0; i < list.length; i += 2) reply.header(list[i] as string, list[i + 1])
 }
 
 /** The current age of an entry in seconds (RFC 9111 4.2.3: the origin's Age plus resident time). */

@@ -7,6 +7,7 @@ import diagnostics_channel from 'node:diagnostics_channel'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { HotpathRequestState } from '../request-state.js'
 import type { ResponseCache } from './core.js'
+import type { DirectHits } from './direct.js'
 import { lookupRequest, type Next } from './lookup.js'
 import type { CachePolicy } from './routes.js'
 
@@ -51,11 +52,12 @@ export function tracedLookup(
   state: HotpathRequestState,
   route: string,
   policy: CachePolicy,
+  direct?: DirectHits,
 ): Promise<Next> {
   const trace: ResponseCacheTrace = { method: request.method, url: request.url, route, outcome: undefined }
   return tracingChannels.responseCache.tracePromise(
     () =>
-      Promise.resolve(lookupRequest(rc, request, reply, state, route, policy)).then((next) => {
+      Promise.resolve(lookupRequest(rc, request, reply, state, route, policy, direct)).then((next) => {
         const o = state.outcome
         trace.outcome =
           o === 'hit' || o === 'stale' || o === 'coalesced'
