@@ -4,6 +4,7 @@
  */
 import type { AdaptiveLimitToken } from '../resilience/index.js'
 import type { CacheRequest } from './response-cache/state.js'
+import type { RouteEnd } from './response-end.js'
 
 /**
  * Who answered a request, recorded by the hook that produced the answer: `handler` (the route
@@ -28,6 +29,8 @@ export class HotpathRequestState {
   outcome: Outcome = 'handler'
   /** The response cache's state, on cached routes. */
   cache: CacheRequest | undefined = undefined
+  /** The route's end-of-response work, until the response ends (response-end.ts). */
+  end: RouteEnd | undefined = undefined
 }
 
 /** True when the reply was produced in onRequest by a hook of this plugin (nothing more to do in onSend). */

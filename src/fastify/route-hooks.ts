@@ -8,7 +8,6 @@ import type {
   FastifyRequest,
   HookHandlerDoneFunction,
   onRequestHookHandler,
-  onResponseHookHandler,
   onSendHookHandler,
   RouteOptions,
 } from 'fastify'
@@ -31,6 +30,7 @@ import {
   tracedLookup,
   tracingChannels,
 } from './response-cache/index.js'
+import { type RouteEnd, trackEnd } from './response-end.js'
 import { type RouteRateLimit, readRouteConfig } from './route-config.js'
 import type { Shedder } from './shedding.js'
 
@@ -68,6 +68,8 @@ interface Resolved {
   envelope: boolean
   /** Request metrics for this route (off with config.hotpath.metrics: false, e.g. event streams). */
   metrics: boolean
+  /** What the end of a response does (metrics, the adaptive slot), or undefined: nothing. */
+  end: RouteEnd | undefined
 }
 
 const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v])
@@ -138,22 +140,15 @@ export class RouteHooks {
       priority: cfg.priority,
       envelope: cfg.envelope === true,
       metrics: this.metrics !== undefined && cfg.metrics !== false,
+      end: undefined,
     }
+    r.end = this.routeEnd(r)
     const needsState =
       r.metrics || r.shed || r.limit !== undefined || r.cache !== undefined || r.unsafe || r.envelope
     if (!needsState && this.d.compressor === undefined) return
-    if (needsState) {
-      route.onRequest = [...asArray(route.onRequest), this.onRequest(r)]
-      // the response cache settles its flights in onSend and onRequestAbort: no onResponse for it
-      if (r.metrics || this.d.shedder?.adaptive !== undefined) {
-        route.onResponse = [...asArray(route.onResponse), this.onResponse(r)]
-      }
-      // an onRequestAbort hook costs a 'close' listener per request: only the adaptive limit
-      // needs one (a flight whose leader vanished is dropped by the first follower that times out)
-      if (r.shed && this.d.shedder?.adaptive !== undefined) {
-        route.onRequestAbort = [...asArray(route.onRequestAbort), this.onAbort()]
-      }
-    }
+    // the end of a response (metrics, the adaptive slot) is seen by one 'close' listener that
+    // onRequest adds (response-end.ts), not by onResponse / onRequestAbort hooks
+    if (needsState) route.onRequest = [...asArray(route.onRequest), this.onRequest(r)]
     // onSend stores cached responses, invalidates after unsafe methods, wraps the envelope and
     // compresses: a route with none of those (request metrics, limits, shedding only) runs
     // without one (Fastify's onSend runner is a cost on every reply)
@@ -162,9 +157,21 @@ export class RouteHooks {
     }
   }
 
+  /** The route's end-of-response work: request metrics, the adaptive limit's slot. */
+  private routeEnd(r: Resolved): RouteEnd | undefined {
+    const metrics = r.metrics ? this.metrics : undefined
+    const adaptive = r.shed ? this.d.shedder?.adaptive : undefined
+    if (metrics === undefined && adaptive === undefined) return undefined
+    return {
+      metrics,
+      durations: metrics === undefined ? undefined : new RouteDurations(metrics.duration, r.url, r.method),
+      adaptive,
+    }
+  }
+
   private onRequest(r: Resolved): onRequestHookHandler {
     const { rc, shedder } = this.d
-    const metrics = r.metrics ? this.metrics : undefined
+    const end = r.end
     const adaptive = r.shed ? shedder?.adaptive : undefined
     const cacheStep = (
       request: FastifyRequest,
@@ -201,7 +208,7 @@ export class RouteHooks {
       const state = new HotpathRequestState()
       request.hotpath = state
       if (r.envelope) state.start = performance.now()
-      if (metrics !== undefined) metrics.inflight.add(1)
+      if (end !== undefined) trackEnd(reply, state, end)
       if (r.shed && shedder !== undefined) {
         const wait = shedder.retryAfter()
         if (wait > 0) return this.shed(reply, state, r, wait, `overloaded; retry after ${wait}s`)
@@ -291,38 +298,6 @@ export class RouteHooks {
         return
       }
       compress(request, reply, out, done)
-    }
-  }
-
-  private onResponse(r: Resolved): onResponseHookHandler {
-    const metrics = r.metrics ? this.metrics : undefined
-    const durations =
-      metrics === undefined ? undefined : new RouteDurations(metrics.duration, r.url, r.method)
-    const adaptive = this.d.shedder?.adaptive
-    return (request, reply, done) => {
-      const state = request.hotpath
-      if (state !== null) {
-        if (state.slot !== undefined) adaptive?.release(state.slot, reply.statusCode >= 500)
-        state.cache?.leader?.(false)
-        if (metrics !== undefined && durations !== undefined) {
-          metrics.inflight.add(-1)
-          // Fastify times every reply from the moment the route was found to the response's end
-          durations.observe(request.method, reply.statusCode, reply.elapsedTime / 1000)
-        }
-      }
-      done()
-    }
-  }
-
-  private onAbort() {
-    const adaptive = this.d.shedder?.adaptive
-    return async (request: FastifyRequest): Promise<void> => {
-      const state = request.hotpath
-      if (state === null) return
-      if (state.slot !== undefined) {
-        adaptive?.release(state.slot, true)
-        state.slot = undefined
-      }
     }
   }
 }
