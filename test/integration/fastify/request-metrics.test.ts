@@ -26,6 +26,14 @@ async function series(monitor: Monitor, name: string): Promise<number> {
   return line === undefined ? 0 : Number(line.split(' ').pop())
 }
 
+/** The duration histogram's count of GETs of `route` with status class `cls`. */
+function timed(monitor: Monitor, route: string, cls = '2xx'): Promise<number> {
+  return series(
+    monitor,
+    `hotpath_http_request_duration_seconds_count{route="${route}",method="GET",status_class="${cls}"}`,
+  )
+}
+
 function get(port: number, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
     http
@@ -78,13 +86,7 @@ describe('request metrics at the end of a response', () => {
     release()
     await new Promise((r) => setTimeout(r, 50))
     assert.equal(await get(port, '/fast'), 200)
-    assert.equal(
-      await series(
-        monitor,
-        'hotpath_http_request_duration_seconds_count{route="/fast",method="GET",status_class="2xx"}',
-      ),
-      1,
-    )
+    assert.equal(await timed(monitor, '/fast'), 1)
     assert.equal(
       await series(monitor, 'hotpath_http_request_duration_seconds_count{route="/slow"'),
       0,
@@ -104,20 +106,8 @@ describe('request metrics at the end of a response', () => {
     const port = (app.server.address() as { port: number }).port
     for (let i = 0; i < 3; i++) assert.equal(await get(port, '/c'), 200)
     assert.equal(await get(port, '/boom'), 502)
-    assert.equal(
-      await series(
-        monitor,
-        'hotpath_http_request_duration_seconds_count{route="/c",method="GET",status_class="2xx"}',
-      ),
-      3,
-    )
-    assert.equal(
-      await series(
-        monitor,
-        'hotpath_http_request_duration_seconds_count{route="/boom",method="GET",status_class="5xx"}',
-      ),
-      1,
-    )
+    assert.equal(await timed(monitor, '/c'), 3)
+    assert.equal(await timed(monitor, '/boom', '5xx'), 1)
     assert.equal(await series(monitor, 'hotpath_http_requests_in_flight'), 0)
   })
 
@@ -141,20 +131,8 @@ describe('request metrics at the end of a response', () => {
     } finally {
       client.close()
     }
-    await until(
-      async () =>
-        (await series(
-          monitor,
-          'hotpath_http_request_duration_seconds_count{route="/h2",method="GET",status_class="2xx"}',
-        )) === 2,
-    )
-    assert.equal(
-      await series(
-        monitor,
-        'hotpath_http_request_duration_seconds_count{route="/h2",method="GET",status_class="2xx"}',
-      ),
-      2,
-    )
+    await until(async () => (await timed(monitor, '/h2')) === 2)
+    assert.equal(await timed(monitor, '/h2'), 2)
     assert.equal(await series(monitor, 'hotpath_http_requests_in_flight'), 0)
   })
 
