@@ -97,6 +97,32 @@ describe('direct hits (issue 10 item 11)', () => {
     }
   })
 
+  it('a direct hit sends one Vary line (regression: the stored Vary and the one with accept-encoding were both sent)', async () => {
+    const app = Fastify()
+    apps.push(app)
+    await app.register(hotpath, { responseCache: { routes: { '/v': '1m' } } })
+    app.get('/v', async (_req, reply) => reply.header('vary', 'Origin').type('application/json').send(BODY))
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const port = (app.server.address() as { port: number }).port
+    const varyLines = (): Promise<string[]> =>
+      new Promise((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port, path: '/v', agent: false }, (res) => {
+            res.resume()
+            res.on('end', () =>
+              resolve(
+                res.rawHeaders.filter(
+                  (_, i) => i % 2 === 1 && res.rawHeaders[i - 1]?.toLowerCase() === 'vary',
+                ),
+              ),
+            )
+          })
+          .on('error', reject)
+      })
+    assert.deepEqual(await varyLines(), ['Origin, accept-encoding'])
+    assert.deepEqual(await varyLines(), ['Origin, accept-encoding'], 'the hit')
+  })
+
   it('headers an earlier hook set on the reply are sent with the hit; a stored header wins a clash', async () => {
     let n = 0
     const { port } = await listen((app) => {
