@@ -2,7 +2,7 @@
  * A fresh hit written straight to Node's response: one `writeHead` with the header list of the
  * stored entry, then `end(body)`, and the reply hijacked. Through `reply.send`, a hit paid for a
  * content-type parse, a header call per header, the onSend hook run and Fastify's own
- * `writeHead`: about 10% of a small hit's server CPU (bench/README.md, "direct hit path").
+ * `writeHead`: about 10% of a small hit's server CPU (bench/README.md, fastify, "Direct hits").
  *
  * Only where nothing is skipped by it:
  * - HTTP/1 (Node's `ServerResponse`);
