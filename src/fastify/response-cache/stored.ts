@@ -135,9 +135,12 @@ export function addVary(existing: string | undefined, name: string): string {
 export function hitHeaderList(stored: Stored, enc: Encoding, xCache: 'HIT' | 'STALE', now: number): string[] {
   const list: string[] = []
   const headers = stored.headers
-  for (const name in headers) list.push(name, headers[name] as string)
+  const vary = stored.varyOut
+  // the stored Vary is in varyOut, which replaces it (regression: a direct hit, whose list is
+  // written as is, sent both)
+  for (const name in headers) if (vary === null || name !== 'vary') list.push(name, headers[name] as string)
   list.push('age', String(ageOf(stored, now)), 'etag', etagFor(stored.etag, enc), 'x-cache', xCache)
-  if (stored.varyOut !== null) list.push('vary', stored.varyOut)
+  if (vary !== null) list.push('vary', vary)
   // a reply answered from onRequest carries no Content-Encoding; stale-if-error removes the
   // handler's own before calling this
   if (enc !== 'identity') list.push('content-encoding', enc)

@@ -3,6 +3,7 @@
  * (response-end.ts), over real sockets: each test is named for what broke.
  */
 import assert from 'node:assert/strict'
+import http from 'node:http'
 import net from 'node:net'
 import { after, describe, it } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -39,7 +40,69 @@ async function connect(port: number): Promise<net.Socket> {
   return s
 }
 
+interface Got {
+  status: number
+  /** Header lines as sent, names lowercased. */
+  lines: [string, string][]
+  body: Buffer
+}
+
+function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Got> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        const lines: [string, string][] = []
+        for (let i = 0; i < res.rawHeaders.length; i += 2)
+          lines.push([(res.rawHeaders[i] as string).toLowerCase(), res.rawHeaders[i + 1] as string])
+        resolve({ status: res.statusCode ?? 0, lines, body: Buffer.concat(chunks) })
+      })
+    })
+    req.on('error', reject)
+  })
+}
+
+const BODY = JSON.stringify({ items: Array.from({ length: 40 }, (_, i) => ({ id: i, name: `item ${i}` })) })
+
+/**
+ * An app with a cached `/c` set up by `setup`, plus, with `viaSend`, a no-op app onSend hook: every
+ * hit then goes through `reply.send` (the path a direct hit must answer like).
+ */
+async function cached(
+  viaSend: boolean,
+  setup: (app: FastifyInstance) => void = () => {},
+): Promise<{ app: FastifyInstance; port: number }> {
+  const app = Fastify()
+  apps.push(app)
+  await app.register(hotpath, { responseCache: { routes: { '/c': '1m' } } })
+  if (viaSend) app.addHook('onSend', async (_q, _r, p) => p)
+  setup(app)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return { app, port: portOf(app) }
+}
+
 describe('direct hits and the end of a response, audited', () => {
+  it('a direct hit of a response with its own Vary sends one Vary line, as through reply.send (regression: the stored Vary and the one with accept-encoding were both sent)', async () => {
+    const route = (app: FastifyInstance) =>
+      app.get('/c', async (_req, reply) => reply.header('vary', 'x-lang').type('application/json').send(BODY))
+    for (const viaSend of [false, true]) {
+      const { port } = await cached(viaSend, route)
+      const miss = await get(port, '/c', { 'x-lang': 'fr' })
+      assert.equal(miss.lines.find(([n]) => n === 'x-cache')?.[1], 'MISS')
+      for (const enc of ['br', 'identity']) {
+        const h = { 'x-lang': 'fr', 'accept-encoding': enc }
+        const hit = await get(port, '/c', h)
+        assert.equal(hit.lines.find(([n]) => n === 'x-cache')?.[1], 'HIT')
+        assert.deepEqual(
+          hit.lines.filter(([n]) => n === 'vary'),
+          [['vary', 'x-lang, accept-encoding']],
+          `${viaSend ? 'through reply.send' : 'direct'}, accept-encoding: ${enc}`,
+        )
+      }
+    }
+  })
+
   it('a client that goes away with pipelined requests queued on its connection gets its in-flight gauge and adaptive slots back (regression: Node emits no close on a queued response; both leaked for good)', async () => {
     const monitor = newMonitor()
     const limit = adaptiveLimit({ initialLimit: 5, minLimit: 1, maxLimit: 5 })
