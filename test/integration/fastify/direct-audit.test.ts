@@ -103,6 +103,28 @@ describe('direct hits and the end of a response, audited', () => {
     }
   })
 
+  it('bytesServed counts the bytes of a hit with a non-ASCII body, direct or through reply.send (regression: it counted UTF-16 code units)', async () => {
+    const text = JSON.stringify({
+      name: 'Zoë Ångström — 東京',
+      items: Array.from({ length: 30 }, (_, i) => `é${i}`),
+    })
+    for (const viaSend of [false, true]) {
+      const { app, port } = await cached(viaSend, (a) =>
+        a.get('/c', async (_req, reply) => reply.type('application/json; charset=utf-8').send(text)),
+      )
+      await get(port, '/c', { 'accept-encoding': 'identity' })
+      let sent = 0
+      for (let i = 0; i < 2; i++) {
+        const hit = await get(port, '/c', { 'accept-encoding': 'identity' })
+        assert.equal(hit.body.toString(), text)
+        sent += hit.body.length
+      }
+      const stats = app.hotpath.cacheStats() as Record<string, { hits: number; bytesServed: number }>
+      assert.equal(stats['/c']?.hits, 2)
+      assert.equal(stats['/c']?.bytesServed, sent, viaSend ? 'through reply.send' : 'direct')
+    }
+  })
+
   it('a client that goes away with pipelined requests queued on its connection gets its in-flight gauge and adaptive slots back (regression: Node emits no close on a queued response; both leaked for good)', async () => {
     const monitor = newMonitor()
     const limit = adaptiveLimit({ initialLimit: 5, minLimit: 1, maxLimit: 5 })
