@@ -2,7 +2,8 @@
  * What the plugin does when a response ends: request metrics (the in-flight gauge and the
  * duration histogram), the adaptive limit's slot, a response-cache flight left unsettled. One
  * 'close' listener on Node's response per request: Node (HTTP/1 and HTTP/2) and Fastify's inject
- * emit 'close' once, after the response ended or when the client went away before it did.
+ * emit 'close' once, after the response ended or when the client went away before it did (a
+ * response still queued behind another on a pipelined connection: its request's 'close').
  *
  * Not Fastify's onResponse hook: it never runs for a request whose client went away (regression:
  * the in-flight gauge kept one per aborted request for good), and it costs every request two
@@ -24,12 +25,20 @@ export interface RouteEnd {
 }
 
 const STATE = Symbol('hotpath.requestState')
+const RESPONSE = Symbol('hotpath.response')
 
 interface Tracked {
   [STATE]?: HotpathRequestState
   writableEnded: boolean
   statusCode: number
+  socket?: unknown
   req?: { method?: string }
+}
+
+interface TrackedRequest {
+  [RESPONSE]?: Tracked
+  aborted?: boolean
+  on(event: 'close', fn: () => void): void
 }
 
 /** Starts tracking the response of a request whose route has end-of-response work. */
@@ -42,17 +51,34 @@ export function trackEnd(reply: FastifyReply, state: HotpathRequestState, end: R
   const res = reply.raw as unknown as Tracked & { on(event: 'close', fn: () => void): void }
   res[STATE] = state
   res.on('close', closed)
+  // a response queued behind another on its HTTP/1 connection (pipelining) has no socket yet,
+  // and Node emits no 'close' on it when the client goes away; its request's 'close' (aborted)
+  // is that end (regression: the in-flight gauge and the adaptive slot leaked for good)
+  if (res.socket === null) {
+    const req = reply.request.raw as unknown as TrackedRequest
+    req[RESPONSE] = res
+    req.on('close', requestClosed)
+  }
+}
+
+function requestClosed(this: TrackedRequest): void {
+  const res = this[RESPONSE]
+  if (this.aborted === true && res !== undefined) ended(res, false)
 }
 
 function closed(this: Tracked): void {
-  const state = this[STATE]
+  ended(this, this.writableEnded)
+}
+
+/** `finished`: the response was written to its end (false: the client went away first). */
+function ended(res: Tracked, finished: boolean): void {
+  const state = res[STATE]
   const end = state?.end
   if (state === undefined || end === undefined) return
   state.end = undefined
-  const finished = this.writableEnded
   if (state.slot !== undefined) {
     // a 5xx or a client that went away is a drop for the latency-driven limit
-    end.adaptive?.release(state.slot, !finished || this.statusCode >= 500)
+    end.adaptive?.release(state.slot, !finished || res.statusCode >= 500)
     state.slot = undefined
   }
   state.cache?.leader?.(false)
@@ -61,8 +87,8 @@ function closed(this: Tracked): void {
     // a response that never finished has no duration worth a bucket (nor a status it was sent with)
     if (finished && end.durations !== undefined)
       end.durations.observe(
-        this.req?.method ?? 'GET',
-        this.statusCode,
+        res.req?.method ?? 'GET',
+        res.statusCode,
         (performance.now() - state.start) / 1000,
       )
   }

@@ -10,7 +10,15 @@ import { NOT_IN_L1, REFRESH_HEADER, type ResponseCache, VARIANT_NOT_IN_L1 } from
 import { type DirectHits, writeDirect } from './direct.js'
 import type { CachePolicy } from './routes.js'
 import type { CacheRequest } from './state.js'
-import { allEtags, bodyFor, etagFor, hitHeaderList, type Stored, servedEncoding } from './stored.js'
+import {
+  allEtags,
+  bodyFor,
+  byteLength,
+  etagFor,
+  hitHeaderList,
+  type Stored,
+  servedEncoding,
+} from './stored.js'
 
 /** What onRequest does next: continue to the handler, or stop (the reply was sent). */
 export type Next = 'continue' | 'sent'
@@ -244,9 +252,10 @@ export function serveFromCache(
     request.method === 'GET' &&
     direct.permits(request, reply)
   ) {
-    head.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.length))
+    const bytes = byteLength(body)
+    head.push('content-length', String(bytes))
     if (writeDirect(reply, 200, head, body)) {
-      s.bytesServed += body.length
+      s.bytesServed += bytes
       return
     }
     head.length -= 2
@@ -259,7 +268,7 @@ export function serveFromCache(
     return
   }
   // a HEAD answer carries no body (regression: its length was counted as served)
-  if (request.method !== 'HEAD') s.bytesServed += body.length
+  if (request.method !== 'HEAD') s.bytesServed += byteLength(body)
   if (stored.status !== 200) reply.code(stored.status)
   reply.send(body)
 }

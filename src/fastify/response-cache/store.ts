@@ -12,6 +12,7 @@ import type { CacheRequest } from './state.js'
 import { freshnessLeftMs, originAge, perRequestHeader, unstorableReason } from './storable.js'
 import {
   bodyFor,
+  byteLength,
   encodeVariants,
   etagFor,
   exact,
@@ -52,7 +53,7 @@ export async function storeResponse(
     writeHitHeaders(reply, stored, enc, 'STALE', rc.clock.now())
     const body = bodyFor(stored, enc)
     // the stale body is served from the cache (regression: it was not counted in bytesServed)
-    if (request.method !== 'HEAD') s.bytesServed += body.length
+    if (request.method !== 'HEAD') s.bytesServed += byteLength(body)
     return body
   }
   const headers = reply.getHeaders() as Record<string, unknown>

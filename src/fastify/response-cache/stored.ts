@@ -95,6 +95,11 @@ export function bodyFor(stored: Stored, enc: Encoding): string | Buffer {
   return b ?? stored.body
 }
 
+/** The bytes of a body as sent (regression: bytesServed counted a string's UTF-16 code units). */
+export function byteLength(body: string | Buffer): number {
+  return typeof body === 'string' ? Buffer.byteLength(body) : body.length
+}
+
 /** The encoding actually served for `enc` (identity when that variant does not exist). */
 export function servedEncoding(stored: Stored, enc: Encoding): Encoding {
   if (enc === 'identity') return enc
