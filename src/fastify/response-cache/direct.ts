@@ -43,13 +43,14 @@ export class DirectHits {
   /** True when this route's fresh hits may skip `reply.send` (see the module's comment). */
   permits(request: FastifyRequest, reply: FastifyReply): boolean {
     if (this.allowed === undefined) this.allowed = probe(request, reply)
-    return this.allowed
+    // checked per request: an HTTP/2 server with allowHTTP1 answers both on one route
+    return this.allowed && reply.raw instanceof ServerResponse
   }
 }
 
 function probe(request: FastifyRequest, reply: FastifyReply): boolean {
   if (internals === undefined) internals = find(request, reply)
-  if (internals === null || !(reply.raw instanceof ServerResponse)) return false
+  if (internals === null) return false
   const context = (request as unknown as Record<symbol, { onSend?: unknown } | undefined>)[internals.context]
   const onSend = context?.onSend
   // the plugin adds one onSend hook to a cached route: one hook is that one

@@ -3,32 +3,24 @@
  * (response-end.ts), over real sockets: each test is named for what broke.
  */
 import assert from 'node:assert/strict'
-import http from 'node:http'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import http2 from 'node:http2'
+import https from 'node:https'
 import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import hotpath from '../../../src/fastify/index.js'
-import { createMonitor, type Monitor } from '../../../src/metrics/index.js'
+import { DirectHits } from '../../../src/fastify/response-cache/index.js'
 import { adaptiveLimit } from '../../../src/resilience/index.js'
+import { gatedRoute, httpGet, quietMonitor, series, until } from '../../helpers/http-test.js'
 
 const apps: FastifyInstance[] = []
 after(async () => {
   for (const a of apps) await a.close()
 })
-
-function newMonitor(): Monitor {
-  return createMonitor({ enabled: false, env: {}, onWarning: () => {} })
-}
-
-async function series(monitor: Monitor, name: string): Promise<number> {
-  const text = await monitor.registry.metrics()
-  const line = text.split('\n').find((l) => l.startsWith(name))
-  return line === undefined ? 0 : Number(line.split(' ').pop())
-}
-
-const until = async (cond: () => boolean | Promise<boolean>): Promise<void> => {
-  for (let i = 0; i < 200 && !(await cond()); i++) await new Promise((r) => setTimeout(r, 10))
-}
 
 const portOf = (app: FastifyInstance): number => (app.server.address() as { port: number }).port
 
@@ -47,20 +39,12 @@ interface Got {
   body: Buffer
 }
 
-function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Got> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        const lines: [string, string][] = []
-        for (let i = 0; i < res.rawHeaders.length; i += 2)
-          lines.push([(res.rawHeaders[i] as string).toLowerCase(), res.rawHeaders[i + 1] as string])
-        resolve({ status: res.statusCode ?? 0, lines, body: Buffer.concat(chunks) })
-      })
-    })
-    req.on('error', reject)
-  })
+async function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Got> {
+  const r = await httpGet(port, path, headers)
+  const lines: [string, string][] = []
+  for (let i = 0; i < r.rawHeaders.length; i += 2)
+    lines.push([(r.rawHeaders[i] as string).toLowerCase(), r.rawHeaders[i + 1] as string])
+  return { status: r.status, lines, body: r.body }
 }
 
 const BODY = JSON.stringify({ items: Array.from({ length: 40 }, (_, i) => ({ id: i, name: `item ${i}` })) })
@@ -126,31 +110,23 @@ describe('direct hits and the end of a response, audited', () => {
   })
 
   it('a client that goes away with pipelined requests queued on its connection gets its in-flight gauge and adaptive slots back (regression: Node emits no close on a queued response; both leaked for good)', async () => {
-    const monitor = newMonitor()
+    const monitor = quietMonitor()
     const limit = adaptiveLimit({ initialLimit: 5, minLimit: 1, maxLimit: 5 })
     const app = Fastify()
     apps.push(app)
     await app.register(hotpath, { monitor, compression: false, shedding: { adaptiveLimit: limit } })
-    let entered = 0
-    let release!: () => void
-    const gate = new Promise<void>((r) => {
-      release = r
-    })
-    app.get('/slow', async () => {
-      entered++
-      await gate
-      return { ok: true }
-    })
+    const slow = gatedRoute(app, '/slow')
+    let fast = 0
     app.get('/fast', async () => {
-      entered++
+      fast++
       return { ok: true }
     })
     await app.listen({ port: 0, host: '127.0.0.1' })
     const s = await connect(portOf(app))
     const req = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`
     s.write(req('/slow') + req('/fast') + req('/fast'))
-    await until(() => entered === 3)
-    assert.equal(entered, 3)
+    await until(() => slow.entered() + fast === 3)
+    assert.equal(slow.entered() + fast, 3)
     assert.equal(limit.inFlight, 3)
     s.destroy()
     await until(
@@ -158,7 +134,7 @@ describe('direct hits and the end of a response, audited', () => {
     )
     assert.equal(limit.inFlight, 0, 'every slot released when the client went away')
     assert.equal(await series(monitor, 'hotpath_http_requests_in_flight'), 0)
-    release()
+    slow.release()
     await new Promise((r) => setTimeout(r, 50))
     assert.equal(limit.inFlight, 0)
     assert.equal(await series(monitor, 'hotpath_http_requests_in_flight'), 0)
@@ -167,5 +143,69 @@ describe('direct hits and the end of a response, audited', () => {
       0,
       'a queued response that was never sent is not a duration',
     )
+  })
+
+  it('an HTTP/2 server that also answers HTTP/1 keeps its HTTP/2 hits off the direct path (regression: decided once per route, by its first hit)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hotpath-tls-'))
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-days',
+        '1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    )
+    const key = readFileSync(join(dir, 'key.pem'))
+    const cert = readFileSync(join(dir, 'cert.pem'))
+    rmSync(dir, { recursive: true, force: true })
+    const app = Fastify({ http2: true, https: { allowHTTP1: true, key, cert } })
+    apps.push(app as unknown as FastifyInstance)
+    await app.register(hotpath, {})
+    const direct = new DirectHits()
+    app.get('/probe', async (request, reply) => ({
+      direct: direct.permits(request as never, reply as never),
+    }))
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const port = (app.server.address() as { port: number }).port
+    const h1 = await new Promise<string>((resolve, reject) => {
+      https
+        .get({ host: '127.0.0.1', port, path: '/probe', rejectUnauthorized: false, agent: false }, (res) => {
+          let body = ''
+          res.setEncoding('utf8')
+          res.on('data', (d: string) => {
+            body += d
+          })
+          res.on('end', () => resolve(body))
+        })
+        .on('error', reject)
+    })
+    assert.deepEqual(JSON.parse(h1), { direct: true }, 'HTTP/1 first')
+    const client = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false })
+    try {
+      const h2 = await new Promise<string>((resolve, reject) => {
+        const st = client.request({ ':path': '/probe' })
+        let body = ''
+        st.setEncoding('utf8')
+        st.on('data', (d: string) => {
+          body += d
+        })
+        st.on('end', () => resolve(body))
+        st.on('error', reject)
+      })
+      assert.deepEqual(JSON.parse(h2), { direct: false }, 'then HTTP/2 on the same route')
+    } finally {
+      client.close()
+    }
   })
 })
