@@ -4,36 +4,17 @@
  * onResponse hooks, a header Node refuses, HTTP/2 and the encoded variants.
  */
 import assert from 'node:assert/strict'
-import http from 'node:http'
 import http2 from 'node:http2'
 import { after, describe, it } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import hotpath from '../../../src/fastify/index.js'
 import { DirectHits } from '../../../src/fastify/response-cache/index.js'
+import { httpGet as get } from '../../helpers/http-test.js'
 
 const apps: FastifyInstance[] = []
 after(async () => {
   for (const a of apps) await a.close()
 })
-
-interface Got {
-  status: number
-  headers: http.IncomingHttpHeaders
-  body: Buffer
-}
-
-function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Got> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-      )
-    })
-    req.on('error', reject)
-  })
-}
 
 const BODY = JSON.stringify({ items: Array.from({ length: 40 }, (_, i) => ({ id: i, name: `item ${i}` })) })
 
@@ -95,32 +76,6 @@ describe('direct hits (issue 10 item 11)', () => {
         'the encoded length, not the identity one',
       )
     }
-  })
-
-  it('a direct hit sends one Vary line (regression: the stored Vary and the one with accept-encoding were both sent)', async () => {
-    const app = Fastify()
-    apps.push(app)
-    await app.register(hotpath, { responseCache: { routes: { '/v': '1m' } } })
-    app.get('/v', async (_req, reply) => reply.header('vary', 'Origin').type('application/json').send(BODY))
-    await app.listen({ port: 0, host: '127.0.0.1' })
-    const port = (app.server.address() as { port: number }).port
-    const varyLines = (): Promise<string[]> =>
-      new Promise((resolve, reject) => {
-        http
-          .get({ host: '127.0.0.1', port, path: '/v', agent: false }, (res) => {
-            res.resume()
-            res.on('end', () =>
-              resolve(
-                res.rawHeaders.filter(
-                  (_, i) => i % 2 === 1 && res.rawHeaders[i - 1]?.toLowerCase() === 'vary',
-                ),
-              ),
-            )
-          })
-          .on('error', reject)
-      })
-    assert.deepEqual(await varyLines(), ['Origin, accept-encoding'])
-    assert.deepEqual(await varyLines(), ['Origin, accept-encoding'], 'the hit')
   })
 
   it('headers an earlier hook set on the reply are sent with the hit; a stored header wins a clash', async () => {

@@ -8,23 +8,14 @@ import http2 from 'node:http2'
 import { after, describe, it } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import hotpath from '../../../src/fastify/index.js'
-import { createMonitor, type Monitor } from '../../../src/metrics/index.js'
+import type { Monitor } from '../../../src/metrics/index.js'
 import { adaptiveLimit } from '../../../src/resilience/index.js'
+import { gatedRoute, httpGet, quietMonitor, series, until } from '../../helpers/http-test.js'
 
 const apps: FastifyInstance[] = []
 after(async () => {
   for (const a of apps) await a.close()
 })
-
-function newMonitor(): Monitor {
-  return createMonitor({ enabled: false, env: {}, onWarning: () => {} })
-}
-
-async function series(monitor: Monitor, name: string): Promise<number> {
-  const text = await monitor.registry.metrics()
-  const line = text.split('\n').find((l) => l.startsWith(name))
-  return line === undefined ? 0 : Number(line.split(' ').pop())
-}
 
 /** The duration histogram's count of GETs of `route` with status class `cls`. */
 function timed(monitor: Monitor, route: string, cls = '2xx'): Promise<number> {
@@ -34,15 +25,8 @@ function timed(monitor: Monitor, route: string, cls = '2xx'): Promise<number> {
   )
 }
 
-function get(port: number, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-        res.resume()
-        res.on('end', () => resolve(res.statusCode ?? 0))
-      })
-      .on('error', reject)
-  })
+async function get(port: number, path: string): Promise<number> {
+  return (await httpGet(port, path)).status
 }
 
 /** Starts `n` requests and destroys their sockets once the handler has them all. */
@@ -56,34 +40,21 @@ async function abandon(port: number, path: string, n: number, entered: () => num
   for (const r of reqs) r.destroy()
 }
 
-const until = async (cond: () => Promise<boolean>): Promise<void> => {
-  for (let i = 0; i < 200 && !(await cond()); i++) await new Promise((r) => setTimeout(r, 10))
-}
-
 describe('request metrics at the end of a response', () => {
   it('the in-flight gauge comes back to 0 when clients go away mid-request (regression: one stayed per aborted request)', async () => {
-    const monitor = newMonitor()
+    const monitor = quietMonitor()
     const app = Fastify()
     apps.push(app)
     await app.register(hotpath, { monitor, compression: false })
-    let entered = 0
-    let release!: () => void
-    const gate = new Promise<void>((r) => {
-      release = r
-    })
-    app.get('/slow', async () => {
-      entered++
-      await gate
-      return { ok: true }
-    })
+    const slow = gatedRoute(app, '/slow')
     app.get('/fast', async () => ({ ok: true }))
     await app.listen({ port: 0, host: '127.0.0.1' })
     const port = (app.server.address() as { port: number }).port
-    await abandon(port, '/slow', 3, () => entered)
+    await abandon(port, '/slow', 3, slow.entered)
     // the handlers are still waiting: the gauge follows the clients, not the handlers
     await until(async () => (await series(monitor, 'hotpath_http_requests_in_flight')) === 0)
     assert.equal(await series(monitor, 'hotpath_http_requests_in_flight'), 0)
-    release()
+    slow.release()
     await new Promise((r) => setTimeout(r, 50))
     assert.equal(await get(port, '/fast'), 200)
     assert.equal(await timed(monitor, '/fast'), 1)
@@ -96,7 +67,7 @@ describe('request metrics at the end of a response', () => {
   })
 
   it('handler answers, direct cache hits and 5xx answers are measured once each, by status class', async () => {
-    const monitor = newMonitor()
+    const monitor = quietMonitor()
     const app = Fastify()
     apps.push(app)
     await app.register(hotpath, { monitor, responseCache: { routes: { '/c': '1m' } } })
@@ -112,7 +83,7 @@ describe('request metrics at the end of a response', () => {
   })
 
   it('over HTTP/2 too', async () => {
-    const monitor = newMonitor()
+    const monitor = quietMonitor()
     const app = Fastify({ http2: true })
     apps.push(app as unknown as FastifyInstance)
     await app.register(hotpath, { monitor })
@@ -141,22 +112,13 @@ describe('request metrics at the end of a response', () => {
     const app = Fastify()
     apps.push(app)
     await app.register(hotpath, { shedding: { adaptiveLimit: limit } })
-    let entered = 0
-    let release!: () => void
-    const gate = new Promise<void>((r) => {
-      release = r
-    })
-    app.get('/slow', async () => {
-      entered++
-      await gate
-      return { ok: true }
-    })
+    const slow = gatedRoute(app, '/slow')
     await app.listen({ port: 0, host: '127.0.0.1' })
     const port = (app.server.address() as { port: number }).port
-    await abandon(port, '/slow', 2, () => entered)
+    await abandon(port, '/slow', 2, slow.entered)
     await until(async () => limit.inFlight === 0)
     assert.equal(limit.inFlight, 0, 'both slots released when the clients went away')
-    release()
+    slow.release()
     assert.equal(await get(port, '/slow'), 200, 'a new request gets a slot')
     assert.equal(limit.inFlight, 0)
   })
