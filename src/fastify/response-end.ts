@@ -30,9 +30,10 @@ const RESPONSE = Symbol('hotpath.response')
 interface Tracked {
   [STATE]?: HotpathRequestState
   writableEnded: boolean
+  writableFinished: boolean
   statusCode: number
   socket?: unknown
-  req?: { method?: string }
+  req?: { method?: string; aborted?: boolean }
 }
 
 interface TrackedRequest {
@@ -67,7 +68,10 @@ function requestClosed(this: TrackedRequest): void {
 }
 
 function closed(this: Tracked): void {
-  ended(this, this.writableEnded)
+  // ended and flushed; or ended where nothing is flushed (inject) and the client stayed. A
+  // response ended while queued on a pipelined connection whose client went away was never sent
+  // (Node 24 emits 'close' on it, Node 20 does not)
+  ended(this, this.writableFinished || (this.writableEnded && this.req?.aborted !== true))
 }
 
 /** `finished`: the response was written to its end (false: the client went away first). */
