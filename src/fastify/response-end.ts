@@ -64,22 +64,22 @@ export function trackEnd(reply: FastifyReply, state: HotpathRequestState, end: R
 
 function requestClosed(this: TrackedRequest): void {
   const res = this[RESPONSE]
-  if (this.aborted === true && res !== undefined) ended(res, false)
+  if (this.aborted === true && res !== undefined) ended(res)
 }
 
 function closed(this: Tracked): void {
-  // ended and flushed; or ended where nothing is flushed (inject) and the client stayed. A
-  // response ended while queued on a pipelined connection whose client went away was never sent
-  // (Node 24 emits 'close' on it, Node 20 does not)
-  ended(this, this.writableFinished || (this.writableEnded && this.req?.aborted !== true))
+  ended(this)
 }
 
-/** `finished`: the response was written to its end (false: the client went away first). */
-function ended(res: Tracked, finished: boolean): void {
+function ended(res: Tracked): void {
   const state = res[STATE]
   const end = state?.end
   if (state === undefined || end === undefined) return
   state.end = undefined
+  // written to its end: flushed, or ended where nothing is flushed (inject) by a client that
+  // stayed. A response ended while queued on a pipelined connection whose client went away was
+  // never sent (Node 24 emits 'close' on it, Node 20 only its request's)
+  const finished = res.writableFinished || (res.writableEnded && res.req?.aborted !== true)
   if (state.slot !== undefined) {
     // a 5xx or a client that went away is a drop for the latency-driven limit
     end.adaptive?.release(state.slot, !finished || res.statusCode >= 500)

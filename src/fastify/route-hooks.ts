@@ -172,7 +172,7 @@ export class RouteHooks {
   private onRequest(r: Resolved): onRequestHookHandler {
     const { rc, shedder } = this.d
     const end = r.end
-    const adaptive = r.shed ? shedder?.adaptive : undefined
+    const adaptive = end?.adaptive
     const cacheStep = (
       request: FastifyRequest,
       reply: FastifyReply,

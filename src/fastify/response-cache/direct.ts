@@ -58,16 +58,16 @@ function probe(request: FastifyRequest, reply: FastifyReply): boolean {
 }
 
 /**
- * Writes a fresh hit: `head` is the stored entry's header list (name, value, name, value...)
- * with the per-answer ones added. False when a header another hook set is one Node refuses:
- * nothing was written, and the caller answers through `reply.send`, whose error handling then
- * answers 500 as it would without the cache.
+ * Writes a fresh 200 hit: `head` is the stored entry's header list (name, value, name, value...)
+ * with the per-answer ones, `bytes` the body's length. False when a header another hook set is
+ * one Node refuses: nothing was written (`head` is unchanged), and the caller answers through
+ * `reply.send`, whose error handling then answers 500 as it would without the cache.
  */
 export function writeDirect(
   reply: FastifyReply,
-  status: number,
   head: string[],
   body: string | Buffer,
+  bytes: number,
 ): boolean {
   const set = (reply as unknown as Record<symbol, Record<string, unknown>>)[(internals as Internals).headers]
   let list: unknown[] = head
@@ -85,8 +85,9 @@ export function writeDirect(
       list.push(name, value)
     }
   }
+  list.push('content-length', String(bytes))
   const res = reply.raw
-  res.writeHead(status, list as string[])
+  res.writeHead(200, list as string[])
   reply.hijack()
   res.end(body)
   return true

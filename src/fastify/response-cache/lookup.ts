@@ -18,6 +18,7 @@ import {
   hitHeaderList,
   type Stored,
   servedEncoding,
+  setHeaders,
 } from './stored.js'
 
 /** What onRequest does next: continue to the handler, or stop (the reply was sent). */
@@ -253,14 +254,12 @@ export function serveFromCache(
     direct.permits(request, reply)
   ) {
     const bytes = byteLength(body)
-    head.push('content-length', String(bytes))
-    if (writeDirect(reply, 200, head, body)) {
+    if (writeDirect(reply, head, body, bytes)) {
       s.bytesServed += bytes
       return
     }
-    head.length -= 2
   }
-  for (let i = 0; i < head.length; i += 2) reply.header(head[i] as string, head[i + 1])
+  setHeaders(reply, head)
   if (inm !== undefined && etagMatches(parseEtagList(inm), etagFor(stored.etag, enc))) {
     s.notModified++
     reply.removeHeader('content-encoding')

@@ -160,7 +160,11 @@ export function writeHitHeaders(
   xCache: 'HIT' | 'STALE',
   now: number,
 ): void {
-  const list = hitHeaderList(stored, enc, xCache, now)
+  setHeaders(reply, hitHeaderList(stored, enc, xCache, now))
+}
+
+/** Sets a header list (name, value, name, value...) on the reply. */
+export function setHeaders(reply: FastifyReply, list: readonly string[]): void {
   for (let i = 0; i < list.length; i += 2) reply.header(list[i] as string, list[i + 1])
 }
 
