@@ -227,7 +227,7 @@ export async function ensureStream(
   try {
     const info = await jsm.streams.info(config.name)
     const subjects = info.config.subjects ?? []
-    if (!config.subjects.every((s) => subjects.includes(s))) {
+    if (!holds(subjects, config.subjects)) {
       throw new BusTransportError(
         `JetStream stream "${config.name}" exists with subjects ${JSON.stringify(subjects)}, not ${JSON.stringify(config.subjects)}`,
         'give the transport another stream name, or delete that stream',
@@ -240,9 +240,17 @@ export async function ensureStream(
   try {
     await jsm.streams.add(config as never)
   } catch (err) {
-    // another process created it first
-    if (!/already in use/i.test(String((err as Error).message))) throw err
+    // another client created it first: nats-server answers "already in use" or, racing, "subjects
+    // overlap with an existing stream" (regression: the second broke a transport that connected
+    // beside another one to a fresh server); it is fine when the stream is there with our subjects
+    const there = await jsm.streams.info(config.name).catch(() => undefined)
+    if (there === undefined || !holds(there.config.subjects ?? [], config.subjects)) throw err
   }
+}
+
+/** Whether a stream's `subjects` include every one of `wanted`. */
+function holds(subjects: readonly string[], wanted: readonly string[]): boolean {
+  return wanted.every((s) => subjects.includes(s))
 }
 
 /** Makes the transport's message and dead-letter streams, or checks the ones there. */

@@ -141,21 +141,52 @@ describe('nats transport', () => {
     assert.equal((await b.deadLetters()).length, 0)
   })
 
-  it('a stream of the same name with other subjects is refused with E_BUS_TRANSPORT', async () => {
-    const other = uniqueStream('natsclash')
-    const nc = await connect({ servers: NATS_URL })
-    try {
-      const jsm = await nc.jetstreamManager()
-      await jsm.streams.add({ name: other, subjects: [`${other}.elsewhere.>`] })
-      const t = natsTransport({ servers: NATS_URL, stream: other })
-      await assert.rejects(
-        t.subscribe('x', 'x#1', createBus({ name: 'unused' })),
-        (e) => isHotpathError(e, 'E_BUS_TRANSPORT') && /subjects/.test((e as Error).message),
-      )
-      await t.close()
-    } finally {
-      await nc.close()
-      await cleanupNats(other)
+  for (const [what, squat, message] of [
+    [
+      'a stream of the same name with other subjects',
+      (mine: string) => ({ name: mine, subjects: [`${mine}.elsewhere.>`] }),
+      /subjects/,
+    ],
+    [
+      'a stream of another name that holds the subjects',
+      (mine: string) => ({ name: `${mine}_squat`, subjects: [`${mine}.m.>`] }),
+      /overlap/,
+    ],
+  ] as const) {
+    it(`${what} is refused with E_BUS_TRANSPORT`, async () => {
+      const mine = uniqueStream('natsclash')
+      const nc = await connect({ servers: NATS_URL })
+      try {
+        const jsm = await nc.jetstreamManager()
+        await jsm.streams.add(squat(mine))
+        const t = natsTransport({ servers: NATS_URL, stream: mine })
+        await assert.rejects(
+          t.subscribe('x', 'x#1', createBus({ name: 'unused' })),
+          (e) =>
+            isHotpathError(e, 'E_BUS_TRANSPORT') &&
+            message.test(`${(e as Error).message} ${String((e as Error).cause)}`),
+        )
+        await t.close()
+      } finally {
+        await nc.close()
+        await cleanupNats(mine)
+      }
+    })
+  }
+
+  it('transports connecting at once to a fresh server all set up the stream (CI saw the second add fail once with "subjects overlap"; the race did not recur here)', async () => {
+    const stream = uniqueStream('natsrace')
+    for (let round = 0; round < 3; round++) {
+      const server = await PrivateServer.nats()
+      const ts = Array.from({ length: 4 }, () => natsTransport({ servers: server.url, stream }))
+      try {
+        const buses = ts.map((t, i) => createBus({ name: `racer${i}`, transport: t }))
+        await Promise.all(buses.map((b) => b.whenReady()))
+        for (const b of buses) await b.close({ drain: false })
+      } finally {
+        for (const t of ts) await t.close().catch(() => {})
+        await server.close()
+      }
     }
   })
 
