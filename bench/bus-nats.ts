@@ -121,7 +121,7 @@ export async function natsRows(servers: string, redisUrl: string): Promise<void>
     await server.whenReady()
     await client.whenReady()
     await client.request('svc', 'double', { x: 1 })
-    const rr = await openLoop(1000, 3000, () =>
+    const { lat: rr } = await openLoop(1000, 3000, () =>
       client.request('svc', 'double', { x: 1 }, { timeout: 10_000 }),
     )
     const core = await natsRequestReply(servers, 1000, 3000)
