@@ -8,12 +8,12 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import http from 'node:http'
-import os from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 import autocannon from 'autocannon'
 import { report } from './lib/harness.js'
+import { PIN, pinProcess } from './lib/proc.js'
 
 const SUITE = 'dashboard'
 const TOKEN = 'bench-dashboard-token-0123'
@@ -53,27 +53,17 @@ interface Started {
 }
 
 /**
- * CPU pinning for the throughput rounds: every server on the last CPU, this process (autocannon)
- * on the others, when `taskset` exists and there are at least 2 CPUs. Unpinned, where the
- * scheduler put a server and the load generator showed in the figures: four identical bare
- * servers read 56k-74k req/s in 3 s runs; pinned, 66k-74k.
+ * CPU pinning for the throughput rounds (bench/lib/proc.ts): every server on the last CPU, this
+ * process (autocannon) on the others. Unpinned, where the scheduler put a server and the load
+ * generator showed in the figures: four identical bare servers read 56k-74k req/s in 3 s runs;
+ * pinned, 66k-74k.
  */
-const PIN = (() => {
-  const n = os.cpus().length
-  if (n < 2 || spawnSync('sh', ['-c', 'command -v taskset']).status !== 0) return undefined
-  return { server: String(n - 1), client: n === 2 ? '0' : `0-${n - 2}`, all: `0-${n - 1}` }
-})()
-
-function pinSelf(cpus: string): void {
-  if (PIN !== undefined) spawnSync('taskset', ['-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' })
-}
-
 function start(mode: Mode): Promise<Started> {
   return new Promise((resolve, reject) => {
     const args = ['--import', 'tsx', fileURLToPath(import.meta.url), 'serve', mode]
     const child = spawn(
       PIN === undefined ? process.execPath : 'taskset',
-      PIN === undefined ? args : ['-c', PIN.server, process.execPath, ...args],
+      PIN === undefined ? args : ['-c', PIN.measured, process.execPath, ...args],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
@@ -141,7 +131,7 @@ async function throughput(): Promise<void> {
     fm: await start('fastify-metrics'),
   }
   const streams = pages(servers.dashboard.port, CLIENTS)
-  if (PIN !== undefined) pinSelf(PIN.client)
+  if (PIN !== undefined) pinProcess(process.pid, PIN.driver)
   try {
     for (const s of Object.values(servers)) await load(s, 2)
     const got: Record<keyof typeof servers, number[]> = { bare: [], monitor: [], dashboard: [], fm: [] }
@@ -172,7 +162,7 @@ async function throughput(): Promise<void> {
       unit: 'req/s',
       higherIsBetter: true,
       target: '>= 0.97x',
-      note: `medians of ${ROUNDS} rounds of 3 s, order rotated each round, ${PIN === undefined ? 'unpinned' : `servers on CPU ${PIN.server}, autocannon on ${PIN.client}`}; per round dashboard/bare ${got.dashboard.map((x, i) => (x / (got.bare[i] as number)).toFixed(2)).join(' ')}`,
+      note: `medians of ${ROUNDS} rounds of 3 s, order rotated each round, ${PIN === undefined ? 'unpinned' : `servers on CPU ${PIN.measured}, autocannon on ${PIN.driver}`}; per round dashboard/bare ${got.dashboard.map((x, i) => (x / (got.bare[i] as number)).toFixed(2)).join(' ')}`,
     })
     // The req/s rows measure the server and autocannon together (autocannon's one core is as busy
     // as the server's). The server's own CPU per answered request is what its capacity is: the
@@ -221,7 +211,7 @@ async function throughput(): Promise<void> {
       note: `streams received ${streams.map((s) => s.bytes()).join('/')} bytes`,
     })
   } finally {
-    if (PIN !== undefined) pinSelf(PIN.all)
+    if (PIN !== undefined) pinProcess(process.pid, PIN.all)
     for (const s of streams) s.close()
     for (const s of Object.values(servers)) s.child.kill('SIGTERM')
   }
