@@ -1,0 +1,104 @@
+/**
+ * An outside audit of the load tester: ground-truth loopback servers (known delays, known byte
+ * splits, a count of what they received) against what the reports say. Each test names what
+ * broke; runs are short and lightly loaded (think time, low rates).
+ */
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import net, { type AddressInfo } from 'node:net'
+import { after, before, describe, test } from 'node:test'
+import { runLoadTest } from '../../../src/loadtest/index.js'
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A raw HTTP/1.1 server that writes its answers in chosen pieces; counts non-HEAD requests. */
+let raw: net.Server
+let rawBase: string
+let rawSeen = 0
+
+before(async () => {
+  raw = net.createServer((socket) => {
+    socket.setNoDelay(true)
+    socket.on('error', () => {})
+    let buffered = ''
+    let chain = Promise.resolve()
+    socket.on('data', (d: Buffer) => {
+      buffered += d.toString('latin1')
+      for (let end = buffered.indexOf('\r\n\r\n'); end !== -1; end = buffered.indexOf('\r\n\r\n')) {
+        const [method, path] = buffered.slice(0, end).split(' ')
+        buffered = buffered.slice(end + 4)
+        // answers in order, each written in its pieces
+        chain = chain.then(() => answer(socket, method as string, path as string))
+      }
+    })
+  })
+  raw.listen(0, '127.0.0.1')
+  await once(raw, 'listening')
+  rawBase = `http://127.0.0.1:${(raw.address() as AddressInfo).port}`
+})
+
+after(() => {
+  raw.close()
+})
+
+async function answer(socket: net.Socket, method: string, path: string): Promise<void> {
+  const w = (s: string): void => {
+    if (!socket.destroyed) socket.write(s)
+  }
+  if (method === 'HEAD') return w('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n')
+  rawSeen++
+  if (path === '/fill') {
+    // a body of line feeds: it leaves the client's read buffer full of them
+    w(`HTTP/1.1 200 OK\r\ncontent-length: 60000\r\n\r\n${'\n'.repeat(60_000)}`)
+  } else if (path === '/split-header') {
+    // a header line cut in two TCP segments
+    w('HTTP/1.1 200 OK\r\ncontent-len')
+    await sleep(20)
+    w('gth: 5\r\n\r\nhello')
+  } else if (path === '/byte-by-byte') {
+    // a chunked answer, one byte per TCP segment
+    for (const c of 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n') {
+      w(c)
+      await sleep(1)
+    }
+  } else w('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok')
+}
+
+describe('net client: responses split across TCP segments', () => {
+  test('a header line split across two segments is read whole (not joined to stale bytes of the shared read buffer)', async () => {
+    rawSeen = 0
+    const r = await runLoadTest({
+      target: `${rawBase}/`,
+      client: 'net',
+      vus: 1,
+      think: '20ms',
+      duration: '300ms',
+      timeout: '1s',
+      scrape: false,
+      steps: [{ path: '/fill' }, { path: '/split-header' }],
+    })
+    assert.ok(r.requests >= 4, `${r.requests} requests`)
+    assert.deepEqual(r.errorKinds, {})
+    assert.equal(r.errors, 0)
+    assert.equal(r.requests, rawSeen)
+    assert.equal(r.statuses['200'], r.requests)
+    assert.equal(r.bytes, (r.requests / 2) * (60_000 + 5))
+  })
+
+  test('a chunked answer arriving one byte per segment is parsed, not failed as malformed', async () => {
+    rawSeen = 0
+    const r = await runLoadTest({
+      target: `${rawBase}/byte-by-byte`,
+      client: 'net',
+      vus: 1,
+      think: '20ms',
+      duration: '300ms',
+      timeout: '1s',
+      scrape: false,
+    })
+    assert.ok(r.requests >= 1)
+    assert.deepEqual(r.errorKinds, {})
+    assert.equal(r.requests, rawSeen)
+    assert.equal(r.bytes, r.requests * 5)
+  })
+})
