@@ -155,6 +155,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
         maxInFlight: plan.maxInFlight,
         lateAfterMs: plan.lateAfterMs,
         pacing: plan.pacing,
+        shard: plan.shard,
         signal: stop.signal,
         iteration: (intended, i) => iterate(intended, i),
         direct: direct === undefined ? undefined : (intended, _i, done) => direct(intended, done),

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import net, { type AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import { runLoadTest } from '../../../src/loadtest/index.js'
+import { type LoadTestOptions, runLoadTest, runLoadTestInWorkers } from '../../../src/loadtest/index.js'
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -100,5 +100,31 @@ describe('net client: responses split across TCP segments', () => {
     assert.deepEqual(r.errorKinds, {})
     assert.equal(r.requests, rawSeen)
     assert.equal(r.bytes, r.requests * 5)
+  })
+})
+
+describe('worker threads', () => {
+  test('workers schedule the same sends as one process (a rate not divisible by the workers is not rounded up per worker)', async () => {
+    rawSeen = 0
+    const options: LoadTestOptions = { target: `${rawBase}/`, duration: '1s', scrape: false, client: 'net' }
+    // one process: 5/s over 1 s is 5 sends (at 0, 200, ... 800 ms); a ramp 3->9/s over 1 s is 6
+    const single = await runLoadTest({ ...options, rate: 5 })
+    assert.equal(single.sends.scheduled, 5)
+    const constant = await runLoadTestInWorkers({ ...options, rate: 5 }, 2)
+    assert.equal(constant.sends.scheduled, 5)
+    assert.equal(constant.requests, 5)
+    const ramp = await runLoadTestInWorkers({ ...options, rate: '3-9' }, 4)
+    assert.equal(ramp.sends.scheduled, 6)
+    assert.deepEqual(ramp.plan.stages, [{ durationMs: 1000, from: 3, to: 9 }])
+    assert.equal(rawSeen, 5 + 5 + 6)
+  })
+
+  test('workers run the users asked for (3 users on 2 workers are 3, not 4)', async () => {
+    const r = await runLoadTestInWorkers(
+      { target: `${rawBase}/`, vus: 3, connections: 3, think: '100ms', duration: '300ms', scrape: false },
+      2,
+    )
+    assert.equal(r.plan.vus, 3)
+    assert.equal(r.plan.connections, 3)
   })
 })
