@@ -128,3 +128,14 @@ describe('worker threads', () => {
     assert.equal(r.plan.connections, 3)
   })
 })
+
+describe('open model figures against the plan', () => {
+  test('a run at 5/s for 1 s lasts 1 s and reports 5/s (not the 0.8 s to the last answer, 6.1/s)', async () => {
+    rawSeen = 0
+    const r = await runLoadTest({ target: `${rawBase}/`, rate: 5, duration: '1s', scrape: false })
+    assert.equal(r.requests, 5)
+    assert.equal(rawSeen, 5)
+    assert.ok(r.durationMs >= 1000, `durationMs ${r.durationMs}`)
+    assert.ok(r.rps <= 5 && r.rps > 4.8, `rps ${r.rps}`)
+  })
+})
