@@ -104,6 +104,8 @@ export function resolveLoadTestOptions(options: LoadTestOptions): ResolvedLoadTe
     throw new ScenarioError({ field: 'target' }, problem)
   })
   const timeoutMs = toTimerMs(s.timeout ?? '10s', 'timeout')
+  // undici reads 0 as "no timeout", the net client's sweep as "already late": neither is a plan
+  if (timeoutMs <= 0) throw new ScenarioError({ field: 'timeout' }, 'must be longer than 0')
   let stages: RateStage[] = []
   let durationMs = toTimerMs(s.duration ?? '10s', 'duration')
   if (s.stages !== undefined) {

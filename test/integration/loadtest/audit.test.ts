@@ -139,3 +139,14 @@ describe('open model figures against the plan', () => {
     assert.ok(r.rps <= 5 && r.rps > 4.8, `rps ${r.rps}`)
   })
 })
+
+describe('edge values', () => {
+  test('a timeout of 0 is refused before any load (the net client timed every request out, undici waited forever)', async () => {
+    rawSeen = 0
+    await assert.rejects(
+      runLoadTest({ target: `${rawBase}/`, rate: 20, duration: '300ms', timeout: '0ms', scrape: false }),
+      (err: Error) => err.name === 'ScenarioError' && /timeout/.test(err.message),
+    )
+    assert.equal(rawSeen, 0)
+  })
+})
