@@ -7,7 +7,13 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import net, { type AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import { type LoadTestOptions, runLoadTest, runLoadTestInWorkers } from '../../../src/loadtest/index.js'
+import {
+  formatMs,
+  formatReport,
+  type LoadTestOptions,
+  runLoadTest,
+  runLoadTestInWorkers,
+} from '../../../src/loadtest/index.js'
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -61,6 +67,9 @@ async function answer(socket: net.Socket, method: string, path: string): Promise
       w(c)
       await sleep(1)
     }
+  } else if (path === '/delay-20') {
+    await sleep(20)
+    w('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok')
   } else w('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok')
 }
 
@@ -148,5 +157,22 @@ describe('edge values', () => {
       (err: Error) => err.name === 'ScenarioError' && /timeout/.test(err.message),
     )
     assert.equal(rawSeen, 0)
+  })
+})
+
+describe('closed model text against its verdicts', () => {
+  test('the printed closed-model latency is the one its thresholds judge (4 users on 1 connection: p50 20ms printed, 80ms judged)', async () => {
+    const r = await runLoadTest({
+      target: `${rawBase}/delay-20`,
+      vus: 4,
+      connections: 1,
+      duration: '400ms',
+      scrape: false,
+      thresholds: ['p50 < 1s'],
+    })
+    const text = formatReport(r)
+    const line = /^latency .*$/m.exec(text)?.[0] ?? ''
+    const printed = /p50 (\S+)/.exec(line)?.[1]
+    assert.equal(printed, formatMs(r.thresholds[0]?.actual ?? -1), text)
   })
 })
