@@ -91,8 +91,9 @@ export class ResponseParser {
       }
       // Line-oriented states: the head, chunk sizes, chunk ends, trailers.
       this.started = true
+      // `buf` may be longer than `len` (a shared read buffer): a line feed past `len` is stale
       const nl = buf.indexOf(LF, pos)
-      if (nl === -1) {
+      if (nl === -1 || nl >= len) {
         const rest = buf.subarray(pos, len)
         this.carry = this.carry === undefined ? Buffer.from(rest) : Buffer.concat([this.carry, rest])
         return this.carry.length > MAX_HEAD_BYTES ? 'UND_ERR_HEADERS_OVERFLOW' : undefined

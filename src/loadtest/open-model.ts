@@ -21,7 +21,7 @@
  */
 import type { Clock, TimerHandle } from '../time.js'
 import { type Pacer, type PacerCallbacks, startPacer } from './pacer.js'
-import { ArrivalSchedule, type RateStage } from './schedule.js'
+import { ArrivalSchedule, type RateStage, type ScheduleShard } from './schedule.js'
 import type { Stats } from './stats.js'
 
 /** How the open model waits for its next send (see the module's comment). */
@@ -77,6 +77,8 @@ export interface OpenModelRun {
   pacing?: Pacing
   /** Runs `fn` on the next event-loop turn (`spin` pacing; tests pass a fake). @default setImmediate */
   immediate?: (fn: () => void) => void
+  /** This generator's share of the schedule (worker threads). @default all of it */
+  shard?: ScheduleShard
   /** Starts the pacer thread (`precise` pacing; tests pass a fake). @default startPacer */
   startPacer?: (callbacks: PacerCallbacks) => Promise<Pacer>
 }
@@ -90,7 +92,7 @@ export async function runOpenModel(run: OpenModelRun): Promise<number> {
   const { direct } = run
   const spin = run.pacing === 'spin'
   const immediate = run.immediate ?? setImmediate
-  const schedule = new ArrivalSchedule(run.stages)
+  const schedule = new ArrivalSchedule(run.stages, run.shard)
   let inFlight = 0
   let drained: (() => void) | undefined
   let timer: TimerHandle | undefined

@@ -10,7 +10,7 @@ import { ScenarioError } from './errors.js'
 import { type Pacing, resolvePacing } from './open-model.js'
 import type { LiveFigures } from './run.js'
 import { checkUrl, parseRate, SCENARIO_KEYS, type ScenarioSpec, validateScenario } from './scenario.js'
-import { peakRate, type RateStage, scheduleLength, stairs } from './schedule.js'
+import { peakRate, type RateStage, type ScheduleShard, scheduleLength, stairs } from './schedule.js'
 import type { TimelinePoint } from './stats.js'
 import { parseThreshold, type Threshold } from './thresholds.js'
 
@@ -35,6 +35,11 @@ export interface LoadTestOptions extends ScenarioSpec {
    * target's `/metrics` when it answers with Prometheus text, otherwise no scraping
    */
   scrape?: string | false
+  /**
+   * @internal Worker threads: this generator sends every `of`-th arrival of the schedule, from
+   * arrival `index` (the rates stay the whole run's). @default all of them
+   */
+  shard?: ScheduleShard
 }
 
 /** The resolved plan. */
@@ -66,6 +71,7 @@ export interface ResolvedLoadTest {
   signal: AbortSignal | undefined
   onProgress: LoadTestOptions['onProgress']
   scrape: string | false | undefined
+  shard: ScheduleShard | undefined
 }
 
 const KNOWN = [
@@ -77,12 +83,14 @@ const KNOWN = [
   'abortAfter',
   'gracefulStop',
   'scrape',
+  'shard',
 ]
 
 /** Validates and resolves `options` (throws `ScenarioError` or `TypeError` naming the field). */
 export function resolveLoadTestOptions(options: LoadTestOptions): ResolvedLoadTest {
   assertKnownKeys(options, KNOWN, 'loadtest options')
-  const { clock, signal, onProgress, lateAfter, abortAfter, gracefulStop, scrape, ...scenario } = options
+  const { clock, signal, onProgress, lateAfter, abortAfter, gracefulStop, scrape, shard, ...scenario } =
+    options
   const s = validateScenario(
     Object.fromEntries(Object.entries(scenario).filter(([, v]) => v !== undefined)),
     undefined,
@@ -96,6 +104,8 @@ export function resolveLoadTestOptions(options: LoadTestOptions): ResolvedLoadTe
     throw new ScenarioError({ field: 'target' }, problem)
   })
   const timeoutMs = toTimerMs(s.timeout ?? '10s', 'timeout')
+  // undici reads 0 as "no timeout", the net client's sweep as "already late": neither is a plan
+  if (timeoutMs <= 0) throw new ScenarioError({ field: 'timeout' }, 'must be longer than 0')
   let stages: RateStage[] = []
   let durationMs = toTimerMs(s.duration ?? '10s', 'duration')
   if (s.stages !== undefined) {
@@ -116,7 +126,8 @@ export function resolveLoadTestOptions(options: LoadTestOptions): ResolvedLoadTe
   if (open) durationMs = scheduleLength(stages)
   if (durationMs <= 0) throw new ScenarioError({ field: 'duration' }, 'must be longer than 0')
   const connections = s.connections ?? (open ? 50 : (s.vus ?? 10))
-  const peak = peakRate(stages)
+  // a shard sends 1/of of the arrivals: its own peak rate
+  const peak = peakRate(stages) / (shard?.of ?? 1)
   const plain = target.protocol === 'http:'
   // the pacer thread sleeps on the system clock: a run on a clock of the caller's paces by its timers
   const ownClock = options.clock !== undefined
@@ -155,6 +166,7 @@ export function resolveLoadTestOptions(options: LoadTestOptions): ResolvedLoadTe
     clock: clock ?? precisionClock,
     signal,
     onProgress,
+    shard,
     scrape:
       scrape === undefined || scrape === false
         ? scrape

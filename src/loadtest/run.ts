@@ -155,6 +155,7 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
         maxInFlight: plan.maxInFlight,
         lateAfterMs: plan.lateAfterMs,
         pacing: plan.pacing,
+        shard: plan.shard,
         signal: stop.signal,
         iteration: (intended, i) => iterate(intended, i),
         direct: direct === undefined ? undefined : (intended, _i, done) => direct(intended, done),
@@ -182,7 +183,11 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
       })
     }
   } finally {
-    stats.endedAt = clock.now()
+    const now = clock.now()
+    // An open run spans its schedule even when its last answers come before the planned end
+    // (at 5/s the last send leaves at 800 ms of 1 s): its rate is over the whole plan.
+    stats.endedAt =
+      plan.model === 'open' && stopped === undefined ? Math.max(now, start + plan.durationMs) : now
     clock.clearTimeout(ticker)
     clock.clearTimeout(endTimer)
     if (graceTimer !== undefined) clock.clearTimeout(graceTimer)

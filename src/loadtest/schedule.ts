@@ -44,26 +44,46 @@ export function rateAt(stages: readonly RateStage[], t: number): number {
   return 0
 }
 
+/**
+ * One of `of` generators sharing a schedule (worker threads): generator `index` takes arrivals
+ * `index`, `index + of`, `index + 2 * of`... so together they send exactly what one would.
+ */
+export interface ScheduleShard {
+  index: number
+  of: number
+}
+
 /** Intended send times, one after the other. */
 export class ArrivalSchedule {
   private readonly stages: readonly RateStage[]
+  private readonly shard: ScheduleShard | undefined
   private stage = 0
   private stageStart = 0
   /** Arrivals (fractional) before the current stage. */
   private countBefore = 0
   private index = 0
 
-  constructor(stages: readonly RateStage[]) {
+  constructor(stages: readonly RateStage[], shard?: ScheduleShard) {
     this.stages = stages
+    this.shard = shard !== undefined && shard.of > 1 ? shard : undefined
   }
 
-  /** Number of times handed out so far. */
+  /** Arrivals of the whole schedule up to the last one handed out (this shard's or not). */
   get issued(): number {
     return this.index
   }
 
   /** The intended time (ms from start) of the next request, or `undefined` when the schedule ends. */
   next(): number | undefined {
+    const shard = this.shard
+    if (shard === undefined) return this.nextOfAll()
+    for (;;) {
+      const t = this.nextOfAll()
+      if (t === undefined || (this.index - 1) % shard.of === shard.index) return t
+    }
+  }
+
+  private nextOfAll(): number | undefined {
     const k = this.index
     for (;;) {
       const s = this.stages[this.stage]

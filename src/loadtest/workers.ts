@@ -1,6 +1,6 @@
 /**
- * Multi-core generation: the plan split over worker threads (rates, users, connections and the
- * in-flight bound divided evenly), each a full generator with its own undici agent and
+ * Multi-core generation: the plan split over worker threads (each sends every n-th arrival of
+ * the whole schedule; users, connections and the in-flight bound divided exactly), each a full generator with its own undici agent and
  * histograms, and the reports merged exactly (`mergeReports`). Thresholds are checked on the
  * merged report; `abortOnFail` and `onProgress` are not available across workers.
  */
@@ -25,33 +25,25 @@ export async function runLoadTestInWorkers(
       { field: 'steps' },
       'functions in steps cannot be sent to worker threads; use templates ({{var}}) or run without --workers',
     )
-  const split = (n: number | undefined, min = 1): number | undefined =>
-    n === undefined ? undefined : Math.max(min, Math.round(n / workers))
-  const part: LoadTestOptions = {
-    ...rest,
-    rate:
-      typeof rest.rate === 'number'
-        ? rest.rate / workers
-        : typeof rest.rate === 'string'
-          ? rest.rate
-              .split('-')
-              .map((r) => Number(r) / workers)
-              .join('-')
-          : undefined,
-    stages: rest.stages?.map((s) => ({
-      ...s,
-      ...(s.rate === undefined ? {} : { rate: s.rate / workers }),
-      ...(s.from === undefined ? {} : { from: s.from / workers }),
-      ...(s.to === undefined ? {} : { to: s.to / workers }),
-    })),
-    stairs:
-      rest.stairs === undefined
-        ? undefined
-        : { ...rest.stairs, from: rest.stairs.from / workers, step: rest.stairs.step / workers },
-    vus: split(rest.vus),
-    connections: split(rest.connections),
-    maxInFlight: split(rest.maxInFlight),
+  // Exact shares: worker i gets floor(n / workers), plus one while the remainder lasts.
+  const share = (n: number | undefined, field: string, i: number): number | undefined => {
+    if (n === undefined) return undefined
+    if (n < workers)
+      throw new ScenarioError(
+        { field },
+        `${n} cannot be split over ${workers} worker threads: use at most ${n} workers`,
+      )
+    return Math.floor(n / workers) + (i < n % workers ? 1 : 0)
   }
+  // Every worker keeps the whole schedule and sends its share of the arrivals (every
+  // workers-th one): together they send exactly what one process would, evenly interleaved.
+  const parts: LoadTestOptions[] = Array.from({ length: workers }, (_, i) => ({
+    ...rest,
+    shard: { index: i, of: workers },
+    vus: share(rest.vus, 'vus', i),
+    connections: share(rest.connections, 'connections', i),
+    maxInFlight: share(rest.maxInFlight, 'maxInFlight', i),
+  }))
   const threads = Array.from({ length: workers }, () => newWorker())
   const onAbort = (): void => {
     for (const t of threads) t.postMessage({ stop: true })
@@ -60,26 +52,26 @@ export async function runLoadTestInWorkers(
   try {
     const reports = await Promise.all(
       threads.map(
-        (t) =>
+        (t, i) =>
           new Promise<LoadTestReport>((resolve, reject) => {
             t.once('message', (m: { report?: LoadTestReport; error?: string }) => {
               if (m.report !== undefined) resolve(m.report)
               else reject(new ScenarioError({ field: 'target' }, m.error ?? 'worker failed'))
             })
             t.once('error', reject)
-            t.postMessage({ run: JSON.parse(JSON.stringify(part)) })
+            t.postMessage({ run: JSON.parse(JSON.stringify(parts[i])) })
           }),
       ),
     )
     const merged = mergeReports(reports)
-    // The plan as asked for (the sum of the workers' shares), not one worker's share.
-    const p = merged.plan
+    // The plan as asked for (the sum of the workers' shares; each ran the whole schedule's stages).
+    const sum = (f: (p: LoadTestReport['plan']) => number): number =>
+      reports.reduce((n, r) => n + f(r.plan), 0)
     merged.plan = {
-      ...p,
-      stages: p.stages.map((s) => ({ ...s, from: s.from * workers, to: s.to * workers })),
-      vus: p.vus * workers,
-      connections: p.connections * workers,
-      maxInFlight: p.maxInFlight * workers,
+      ...merged.plan,
+      vus: sum((p) => p.vus),
+      connections: sum((p) => p.connections),
+      maxInFlight: sum((p) => p.maxInFlight),
     }
     return checkThresholds(merged, thresholds)
   } finally {
