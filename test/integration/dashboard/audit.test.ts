@@ -60,6 +60,111 @@ function frameOf(own: Frame, instance: string): Frame {
   return { ...(JSON.parse(JSON.stringify(own)) as Frame), instance }
 }
 
+describe('share channel: what another process on the channel can do', () => {
+  it('a frame with __proto__ keys does not pollute Object.prototype', async () => {
+    const { d, own, publish } = await shared()
+    const f = frameOf(own, 'evil')
+    // JSON.parse makes "__proto__" an own key; the aggregate used to add into Object.prototype
+    const text = JSON.stringify({ type: 'frame', instance: 'evil', data: f })
+      .replace('"panels":{}', '"panels":{"__proto__":{"auditPolluted":1}}')
+      .replace('"cache":{}', '"cache":{"__proto__":{"hits":7,"misses":0}}')
+    assert.match(text, /auditPolluted/)
+    const before = new Set(Object.getOwnPropertyNames(Object.prototype))
+    await publish(text)
+    await d.tick().catch(() => {})
+    const added = Object.getOwnPropertyNames(Object.prototype).filter((k) => !before.has(k))
+    // undo it before asserting: a polluted prototype breaks the other tests (prom-client's
+    // labels among them: 'Added label "misses" is not included in initial labelset')
+    for (const k of added) delete (Object.prototype as Record<string, unknown>)[k]
+    assert.deepEqual(added, [], 'properties added to Object.prototype')
+  })
+
+  it('a malformed frame is ignored: ticks keep coming and the aggregate stays numeric', async () => {
+    const { d, own, publish } = await shared()
+    const bad: Array<[string, (f: Frame) => unknown]> = [
+      ['no routes', (f) => ({ ...f, http: { b: [], n: 1 } })],
+      ['gc null', (f) => ({ ...f, gc: null })],
+      ['strings for numbers', (f) => ({ ...f, http: { ...f.http, n: 'abc' }, mem: { heapUsed: 'lots' } })],
+      ['routes as a string', (f) => ({ ...f, http: { ...f.http, routes: 'x' } })],
+      ['constructor route', (f) => ({ ...f, http: { ...f.http, routes: { constructor: f.http } } })],
+    ]
+    for (const [what, make] of bad) {
+      const instance = `bad-${what.replace(/\W/g, '-')}`
+      await publish({ type: 'frame', instance, data: make(frameOf(own, instance)) })
+      const tick = await d.tick().catch((err: unknown) => err as Error)
+      assert.ok(!(tick instanceof Error), `${what}: the tick failed: ${String(tick)}`)
+      for (const f of tick?.frames ?? []) {
+        assert.equal(typeof f.http.n, 'number', `${what}: http.n of ${f.instance}`)
+        assert.ok(Number.isFinite(f.mem.heapUsed), `${what}: mem.heapUsed of ${f.instance}`)
+        assert.ok(Number.isFinite(f.mem.rss), `${what}: mem.rss of ${f.instance}`)
+      }
+    }
+    // and a good frame still gets in
+    await publish({ type: 'frame', instance: 'good', data: frameOf(own, 'good') })
+    const tick = await d.tick()
+    assert.ok(tick?.frames.some((f) => f.instance === 'good'))
+    assert.ok(tick?.frames.some((f) => f.instance === '*'))
+  })
+
+  it('recommendations and alerts are checked: nobody else writes ours, garbage is not kept', async () => {
+    const { d, own, publish } = await shared()
+    await publish({ type: 'frame', instance: 'other', data: frameOf(own, 'other') })
+    await d.tick()
+    // "other" publishes recommendations claiming to be "me", then ones the page cannot draw
+    await publish({
+      type: 'recs',
+      instance: 'other',
+      data: {
+        instance: 'me',
+        at: 1,
+        items: [{ id: 'x', severity: 'critical', message: 'spoof', evidence: {} }],
+      },
+    })
+    await publish({ type: 'recs', instance: 'other', data: { instance: 'other', at: 1, items: 'nope' } })
+    await publish({ type: 'alert', instance: 'other', data: { name: { a: 1 }, state: 'firing' } })
+    await publish({
+      type: 'alert',
+      instance: 'other',
+      data: { name: 'x', state: 'firing', instance: 'me', at: 1 },
+    })
+    const s = d.state()
+    assert.deepEqual(
+      s.recommendations.filter((r) => r.instance === 'me').flatMap((r) => r.items.map((i) => i.message)),
+      [],
+      'recommendations of "me" come only from "me"',
+    )
+    for (const r of s.recommendations) assert.ok(Array.isArray(r.items), `items of ${r.instance}`)
+    for (const a of s.alerts) {
+      assert.equal(typeof a.name, 'string')
+      assert.notEqual(a.instance, 'me', 'an alert of "me" comes only from "me"')
+    }
+    // a well-formed one is kept
+    await publish({
+      type: 'recs',
+      instance: 'other',
+      data: {
+        instance: 'other',
+        at: 2,
+        items: [{ id: 'r', severity: 'info', message: 'ok', evidence: { n: 1 } }],
+      },
+    })
+    await publish({
+      type: 'alert',
+      instance: 'other',
+      data: { name: 'slow', state: 'firing', severity: 'warning', value: 3, at: 2, instance: 'other' },
+    })
+    const s2 = d.state()
+    assert.deepEqual(
+      s2.recommendations.find((r) => r.instance === 'other')?.items.map((i) => i.message),
+      ['ok'],
+    )
+    assert.deepEqual(
+      s2.alerts.map((a) => a.name),
+      ['slow'],
+    )
+  })
+})
+
 describe('aggregate', () => {
   it('panel series named like Object.prototype members add up as numbers', async () => {
     const { d, own, publish } = await shared([
