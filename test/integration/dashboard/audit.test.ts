@@ -4,10 +4,13 @@
  * how the routes answer odd requests, and what a slow page may cost.
  */
 import assert from 'node:assert/strict'
+import type { ServerResponse } from 'node:http'
+import { Writable } from 'node:stream'
 import { after, describe, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { createDashboard, type Dashboard, type Frame } from '../../../src/dashboard/index.js'
 import { createMonitor, type Monitor } from '../../../src/metrics/index.js'
+import { systemClock } from '../../../src/time.js'
 import { REDIS_URL, uniquePrefix } from '../../helpers/services.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -162,6 +165,102 @@ describe('share channel: what another process on the channel can do', () => {
       s2.alerts.map((a) => a.name),
       ['slow'],
     )
+  })
+
+  it('thousands of fake instances and huge ids: what is kept stays bounded', async () => {
+    const { d, own, publish } = await shared()
+    const pipe: Promise<void>[] = []
+    for (let i = 0; i < 1000; i++) {
+      const instance = `fake-${i}`
+      pipe.push(publish({ type: 'recs', instance, data: { instance, at: 1, items: [] } }))
+    }
+    await Promise.all(pipe)
+    const huge = 'x'.repeat(100_000)
+    await publish({ type: 'frame', instance: huge, data: frameOf(own, huge) })
+    await publish({ type: 'recs', instance: huge, data: { instance: huge, at: 1, items: [] } })
+    const tick = await d.tick()
+    const s = d.state()
+    assert.ok(s.recommendations.length <= 65, `recommendations of ${s.recommendations.length} instances kept`)
+    for (const f of tick?.frames ?? [])
+      assert.ok(f.instance.length <= 100, 'an instance id of 100,000 characters')
+    for (const r of s.recommendations) assert.ok(r.instance.length <= 100)
+  })
+})
+
+describe('share channel: an instance that stops publishing', () => {
+  it('leaves with its recommendations and table rows, on the pages too', async () => {
+    const channel = `${uniquePrefix('dashboard-audit')}share`
+    const monitor = createMonitor({ enabled: false, env: {}, recommendations: { builtIn: false } })
+    let now = Date.now()
+    const clock = { ...systemClock, now: () => now }
+    const d = createDashboard({
+      monitor,
+      instance: 'me',
+      interval: '10s',
+      window: '10m',
+      share: { redis: REDIS_URL, channel, staleAfter: '30s' },
+      clock,
+    })
+    await d.ready()
+    const pub = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
+    pub.on('error', () => {})
+    closers.push(async () => {
+      await d.close()
+      monitor.close()
+      pub.disconnect()
+    })
+    const publish = async (m: unknown) => {
+      await pub.publish(channel, JSON.stringify(m))
+      await pub.ping()
+      await sleep(20)
+    }
+    const own = (await d.tick())?.frames[0] as Frame
+    await publish({ type: 'frame', instance: 'gone', data: frameOf(own, 'gone') })
+    await publish({
+      type: 'recs',
+      instance: 'gone',
+      data: {
+        instance: 'gone',
+        at: now,
+        items: [{ id: 'r', severity: 'warning', message: 'old', evidence: {} }],
+      },
+    })
+    await publish({
+      type: 'table',
+      instance: 'gone',
+      data: { id: 't', instance: 'gone', at: now, rows: [{ a: 1 }] },
+    })
+    await d.tick()
+    assert.ok(d.state().recommendations.some((r) => r.instance === 'gone'))
+    assert.ok(d.state().tables.some((t) => t.instance === 'gone'))
+    // a page streaming now
+    let written = ''
+    const res = new Writable({
+      write(chunk, _enc, cb) {
+        written += String(chunk)
+        cb()
+      },
+    }) as unknown as ServerResponse
+    Object.assign(res, { writeHead: () => res })
+    assert.ok(d.stream(res))
+    now += 31_000
+    const tick = await d.tick()
+    assert.ok(!tick?.frames.some((f) => f.instance === 'gone'), 'its frames left the view')
+    const s = d.state()
+    assert.deepEqual(
+      s.recommendations.filter((r) => r.instance === 'gone'),
+      [],
+      'its recommendations left the state (and the snapshot)',
+    )
+    assert.deepEqual(
+      s.tables.filter((t) => t.instance === 'gone'),
+      [],
+      'its table rows left the state',
+    )
+    // the page is told: empty recommendations and rows for it
+    assert.match(written, /event: recs\ndata: \{"instance":"gone","at":\d+,"items":\[\]\}/)
+    assert.match(written, /event: table\ndata: \{"id":"t","instance":"gone","at":\d+,"rows":\[\]\}/)
+    d.endStreams()
   })
 })
 
