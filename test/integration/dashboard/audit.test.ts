@@ -7,11 +7,13 @@ import assert from 'node:assert/strict'
 import type { ServerResponse } from 'node:http'
 import { Writable } from 'node:stream'
 import { after, describe, it } from 'node:test'
+import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { createDashboard, type Dashboard, type Frame } from '../../../src/dashboard/index.js'
 import { createMonitor, type Monitor } from '../../../src/metrics/index.js'
 import { systemClock } from '../../../src/time.js'
 import { REDIS_URL, uniquePrefix } from '../../helpers/services.js'
+import { buildApp, TOKEN } from './helpers.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const closers: Array<() => Promise<unknown> | unknown> = []
@@ -277,5 +279,33 @@ describe('aggregate', () => {
     const series = all.panels.odd as Record<string, unknown>
     // ours (1, 2, 3) plus other's copy of our first frame (the same series)
     assert.deepEqual({ ...series }, { constructor: 2, toString: 4, valueOf: 6 })
+  })
+})
+
+describe('routes', () => {
+  const auth = { authorization: `Bearer ${TOKEN}` }
+  const apps: FastifyInstance[] = []
+  after(async () => {
+    for (const a of apps) await a.close()
+  })
+
+  it('HEAD /stream answers its headers and ends (it used to hang, holding a stream slot)', async () => {
+    const { app, dashboard } = await buildApp({ dashboard: { maxClients: 1 } })
+    apps.push(app)
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as { port: number }
+    const ac = new AbortController()
+    const timer = setTimeout(() => ac.abort(), 2000)
+    const r = await fetch(`http://127.0.0.1:${port}/dashboard/stream`, {
+      method: 'HEAD',
+      headers: auth,
+      signal: ac.signal,
+    }).catch((err: unknown) => err as Error)
+    clearTimeout(timer)
+    assert.ok(!(r instanceof Error), `HEAD /dashboard/stream: ${String(r)}`)
+    assert.equal(r.status, 200)
+    assert.match(r.headers.get('content-type') ?? '', /^text\/event-stream/)
+    await sleep(50)
+    assert.equal(dashboard.clients, 0, 'a HEAD holds no stream slot')
   })
 })
