@@ -266,6 +266,59 @@ describe('share channel: an instance that stops publishing', () => {
   })
 })
 
+describe('stream: slow pages', () => {
+  it('a page still reading a history over 4 MiB is not dropped; one 4 MiB behind after it is', async () => {
+    const monitor = createMonitor({ enabled: false, env: {}, recommendations: { builtIn: false } })
+    // big frames: 4 panels of 64 series with long names, about 55 KB a tick
+    const series: Record<string, number> = {}
+    for (let i = 0; i < 64; i++) series[`${'s'.repeat(200)}-${i}`] = i
+    const d = createDashboard({
+      monitor,
+      interval: '10s',
+      window: '1000s',
+      panels: [0, 1, 2, 3].map((i) => ({ id: `big${i}`, title: 'big', sample: () => series })),
+    })
+    closers.push(async () => {
+      await d.close()
+      monitor.close()
+    })
+    for (let i = 0; i < 100; i++) await d.tick()
+    const history = JSON.stringify(d.state()).length
+    assert.ok(history > 5 * 1024 * 1024, `the history is ${history} bytes`)
+    // a page on a slow link: nothing it was sent is taken off the socket's buffer until released
+    const held: Array<() => void> = []
+    let slow = true
+    const res = new Writable({
+      write(_chunk, _enc, cb) {
+        if (slow) held.push(cb)
+        else cb()
+      },
+    }) as unknown as ServerResponse & Writable
+    Object.assign(res, { writeHead: () => res })
+    assert.ok(d.stream(res))
+    await d.tick()
+    await sleep(10)
+    assert.equal(res.destroyed, false, 'dropped while it was still reading its history')
+    assert.equal(d.clients, 1)
+    // it reads everything: then it keeps up
+    slow = false
+    for (const cb of held.splice(0)) cb()
+    await d.tick()
+    assert.equal(res.destroyed, false)
+    // and one that falls 4 MiB behind the live ticks is still dropped
+    slow = true
+    let ticks = 0
+    while (!res.destroyed && ticks < 200) {
+      await d.tick()
+      ticks++
+      await sleep(1)
+    }
+    assert.equal(res.destroyed, true, 'a page 4 MiB behind the live ticks is dropped')
+    assert.ok(ticks * 55_000 < 6 * 1024 * 1024, `dropped after ${ticks} ticks`)
+    for (const cb of held.splice(0)) cb()
+  })
+})
+
 describe('aggregate', () => {
   it('panel series named like Object.prototype members add up as numbers', async () => {
     const { d, own, publish } = await shared([
