@@ -1,7 +1,8 @@
 /**
  * Regressions found by an outside audit of the dashboard: what another process on the share
- * channel can do to this one (Redis pub/sub is not a trust boundary the dashboard may ignore),
- * how the routes answer odd requests, and what a slow page may cost.
+ * channel can do to this one (anyone who can publish on that Redis channel), what a slow page
+ * reading a large history costs, how the routes answer odd requests, and what the snapshot
+ * export keeps of odd strings.
  */
 import assert from 'node:assert/strict'
 import type { ServerResponse } from 'node:http'
@@ -340,6 +341,23 @@ describe('routes', () => {
   const apps: FastifyInstance[] = []
   after(async () => {
     for (const a of apps) await a.close()
+  })
+
+  it('the snapshot keeps strings with U+2028 or %BASE% in them as they were', async () => {
+    const odd = 'line\u2028sep\u2029%BASE%-end'
+    const { app, dashboard } = await buildApp({
+      dashboard: { panels: [{ id: 'odd', title: odd, sample: () => ({ [odd]: 1 }) }] },
+    })
+    apps.push(app)
+    await dashboard.tick()
+    const html = (await app.inject({ url: '/dashboard/snapshot', headers: auth })).body
+    const at = html.indexOf('window.HOTPATH_SNAPSHOT=')
+    const state = JSON.parse(html.slice(at + 24, html.indexOf('</script>', at))) as {
+      hello: { panels: Array<{ title: string }> }
+      ticks: Array<{ frames: Frame[] }>
+    }
+    assert.equal(state.hello.panels[0]?.title, odd)
+    assert.deepEqual(Object.keys(state.ticks.at(-1)?.frames[0]?.panels.odd ?? {}), [odd])
   })
 
   it('HEAD /stream answers its headers and ends (it used to hang, holding a stream slot)', async () => {
