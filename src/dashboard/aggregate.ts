@@ -7,9 +7,17 @@ import { emptyRoute, settle } from './frame-builder.js'
 import { addInto } from './quantiles.js'
 import type { Frame, RouteFigures } from './types.js'
 
+/**
+ * `o[key]` when it is o's own: a series named `constructor` or `toString` must not read
+ * Object.prototype's (the sum was 'function Object() { [native code] }1').
+ */
+function own<T>(o: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(o, key) ? o[key] : undefined
+}
+
 function addRoute(into: RouteFigures, r: RouteFigures): void {
   into.n += r.n
-  for (const [k, n] of Object.entries(r.status)) into.status[k] = (into.status[k] ?? 0) + n
+  for (const [k, n] of Object.entries(r.status)) into.status[k] = (own(into.status, k) ?? 0) + n
   addInto(into.b, r.b)
 }
 
@@ -44,14 +52,14 @@ export function aggregate(
   for (const f of deltas) {
     addRoute(out.http, f.http)
     for (const [key, r] of Object.entries(f.http.routes)) {
-      const into = out.http.routes[key] ?? emptyRoute(width)
+      const into = own(out.http.routes, key) ?? emptyRoute(width)
       addRoute(into, r)
       out.http.routes[key] = into
     }
     out.gc.n += f.gc.n
     out.gc.ms += f.gc.ms
     for (const [k, c] of Object.entries(f.cache)) {
-      const into = out.cache[k] ?? { hits: 0, misses: 0 }
+      const into = own(out.cache, k) ?? { hits: 0, misses: 0 }
       into.hits += c.hits
       into.misses += c.misses
       out.cache[k] = into
@@ -59,8 +67,8 @@ export function aggregate(
     out.shed += f.shed
     out.rateLimited += f.rateLimited
     for (const [id, series] of Object.entries(f.panels)) {
-      const into = out.panels[id] ?? {}
-      for (const [k, v] of Object.entries(series)) into[k] = (into[k] ?? 0) + v
+      const into = own(out.panels, id) ?? {}
+      for (const [k, v] of Object.entries(series)) into[k] = (own(into, k) ?? 0) + v
       out.panels[id] = into
     }
     Object.assign(out.ext, f.ext)

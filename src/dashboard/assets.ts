@@ -85,9 +85,11 @@ export function livePage(files: PageFiles, base: string): Asset {
 /** One self-contained HTML file: every file inlined and the state embedded. */
 export function snapshotPage(files: PageFiles, state: unknown): string {
   const t = (n: string) => files.text.get(n) as string
+  // escaped, not removed: a string holding U+2028 or U+2029 keeps them
   const json = JSON.stringify(state)
     .replace(/</g, '\\u003c')
-    .replace(/\u2028|\u2029/g, '')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029')
   const styles = `<style>${t('uplot.css')}\n${t('app.css')}</style>`
   const scripts =
     `<script>${t('uplot.js').replace(/<\/script/gi, '<\\/script')}</script>` +
@@ -96,9 +98,11 @@ export function snapshotPage(files: PageFiles, state: unknown): string {
   return fill(files.template, '', styles, scripts)
 }
 
+// %BASE% is filled in the template before the files and the state go in: a '%BASE%' inside the
+// embedded state (a route, a panel's series) used to be replaced too
 function fill(template: string, base: string, styles: string, scripts: string): string {
   return template
+    .replace(/%BASE%/g, () => base)
     .replace('<!--STYLES-->', () => styles)
     .replace('<!--SCRIPTS-->', () => scripts)
-    .replace(/%BASE%/g, () => base)
 }

@@ -193,6 +193,8 @@ export class Dashboard {
       }
       const now = own.t
       const others = this.remote.gather(now, this.builder.bounds)
+      // what an instance that left had on the page leaves with it (the pages are told)
+      for (const id of others.left) this.feed.forget(id, now)
       const frames = [own, ...others.frames]
       const deltas = [own, ...others.deltas]
       const latest = [own, ...others.latest]
@@ -304,8 +306,11 @@ export class Dashboard {
     if (m.type === 'frame') {
       this.remote.add(m.data, now)
     } else if (m.type === 'alert') this.feed.alert(m.data)
-    else if (m.type === 'recs') this.feed.recommendations(m.data)
-    else if (m.type === 'table') this.feed.table(m.data)
+    // recommendations of the instances in the view only (published after their frame): a bound
+    // on what is kept whatever is on the channel, and they leave with the instance
+    else if (m.type === 'recs') {
+      if (this.remote.has(m.instance)) this.feed.recommendations(m.data)
+    } else if (m.type === 'table') this.feed.table(m.data)
   }
 
   /** Stops ticking, ends the streams, leaves Redis. Idempotent. */

@@ -104,6 +104,19 @@ export class Feed {
     return true
   }
 
+  /**
+   * Forgets the recommendations and table rows of an instance that left the view, and tells the
+   * pages (no recommendations, no rows for it).
+   */
+  forget(instance: string, at: number): void {
+    if (this.recs.delete(instance)) this.hub.send('recs', JSON.stringify({ instance, at, items: [] }))
+    for (const [key, t] of this.tables) {
+      if (t.instance !== instance) continue
+      this.tables.delete(key)
+      this.hub.send('table', JSON.stringify({ id: t.id, instance, at, rows: [] }))
+    }
+  }
+
   /** Forgets the rows of a table that was removed. */
   dropTable(instance: string, id: string): void {
     this.tables.delete(tableKey(instance, id))

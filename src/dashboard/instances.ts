@@ -18,6 +18,8 @@ export interface Gathered {
   deltas: Frame[]
   /** The newest frame of each live instance (for totals and levels). */
   latest: Frame[]
+  /** Instances that just left the view (silent for too long). */
+  left: string[]
 }
 
 /** Frames of the other instances, between two of our ticks. */
@@ -25,6 +27,11 @@ export class RemoteInstances {
   private readonly remote = new Map<string, { latest: Frame; pending: Frame[]; seenAt: number }>()
 
   constructor(private readonly staleAfterMs: number) {}
+
+  /** Whether frames of `instance` are in the view. */
+  has(instance: string): boolean {
+    return this.remote.has(instance)
+  }
 
   /** Adds a frame received from instance `f.instance` at `now`. */
   add(f: Frame, now: number): void {
@@ -42,10 +49,11 @@ export class RemoteInstances {
 
   /** Takes what arrived since the previous call; drops instances silent for too long. */
   gather(now: number, bounds: number[]): Gathered {
-    const out: Gathered = { frames: [], deltas: [], latest: [] }
+    const out: Gathered = { frames: [], deltas: [], latest: [], left: [] }
     for (const [id, r] of this.remote) {
       if (now - r.seenAt > this.staleAfterMs) {
         this.remote.delete(id)
+        out.left.push(id)
         continue
       }
       out.latest.push(r.latest)

@@ -109,6 +109,14 @@ const plugin: FastifyPluginAsync<DashboardPluginOptions> = async (app: FastifyIn
 
   app.get(`${base}/stream`, { config }, async (request, reply) => {
     if (!(await guard.check(request, reply))) return reply
+    // a HEAD has no body: a stream opened for it sent nothing (not even its headers) and held a
+    // slot until the client gave up
+    if (request.method === 'HEAD') {
+      return reply
+        .header('content-type', 'text/event-stream; charset=utf-8')
+        .header('cache-control', 'no-cache')
+        .send()
+    }
     const last = Number(request.headers['last-event-id'])
     reply.hijack()
     if (!d.stream(reply.raw, Number.isFinite(last) && last > 0 ? last : undefined)) {

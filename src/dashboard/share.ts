@@ -6,6 +6,7 @@
  */
 
 import type { InstanceRecommendations } from './dashboard.js'
+import { checkAlert, checkFrame, checkRecommendations, checkTable, INSTANCE_ID } from './share-check.js'
 import type { ResolvedShare, ShareRedisLike, ShareSubscriberLike } from './share-options.js'
 import type { AlertTransition, Frame, InstanceTable } from './types.js'
 
@@ -56,8 +57,18 @@ export async function connectShare(o: ResolvedShare, onMessage: (m: ShareMessage
   }
 }
 
-/** Parses a message from another instance; undefined when it is not one (ignored). */
+/**
+ * The longest message read from the channel, in characters: a frame of 1,000 routes is about
+ * 200 KB. Anything longer is not parsed at all.
+ */
+export const MAX_MESSAGE_CHARS = 1024 * 1024
+
+/**
+ * Parses a message from another instance; undefined when it is not one (ignored). Everything in it
+ * is checked and rebuilt (share-check.ts): anyone who can publish on the channel can send it.
+ */
 export function parse(message: string): ShareMessage | undefined {
+  if (typeof message !== 'string' || message.length > MAX_MESSAGE_CHARS) return undefined
   let m: unknown
   try {
     m = JSON.parse(message)
@@ -66,19 +77,22 @@ export function parse(message: string): ShareMessage | undefined {
   }
   if (m === null || typeof m !== 'object') return undefined
   const { type, instance, data } = m as { type?: unknown; instance?: unknown; data?: unknown }
-  if (typeof instance !== 'string' || instance === '*' || data === null || typeof data !== 'object')
-    return undefined
+  if (typeof instance !== 'string' || !INSTANCE_ID.test(instance)) return undefined
   if (type === 'frame') {
-    const f = data as Frame
-    if (typeof f.t !== 'number' || typeof f.http !== 'object' || !Array.isArray(f.http?.b)) return undefined
-    if (f.instance !== instance) return undefined
-    return { type, instance, data: f }
+    const f = checkFrame(data, instance)
+    return f === undefined ? undefined : { type, instance, data: f }
   }
   if (type === 'table') {
-    const t = data as InstanceTable
-    if (typeof t.id !== 'string' || !Array.isArray(t.rows) || t.instance !== instance) return undefined
-    return { type, instance, data: t }
+    const t = checkTable(data, instance)
+    return t === undefined ? undefined : { type, instance, data: t }
   }
-  if (type === 'alert' || type === 'recs') return { type, instance, data } as ShareMessage
+  if (type === 'alert') {
+    const a = checkAlert(data, instance)
+    return a === undefined ? undefined : { type, instance, data: a }
+  }
+  if (type === 'recs') {
+    const r = checkRecommendations(data, instance)
+    return r === undefined ? undefined : { type, instance, data: r }
+  }
   return undefined
 }

@@ -5,12 +5,18 @@
  */
 import type { ServerResponse } from 'node:http'
 
-/** Bytes a client may have waiting in its socket before it is dropped. */
+/** Bytes a client may have waiting in its socket, past its first chunk, before it is dropped. */
 export const MAX_BUFFERED = 4 * 1024 * 1024
 
 /** The pages connected to one dashboard. */
 export class SseHub {
-  private readonly clients = new Set<ServerResponse>()
+  /**
+   * Each client and what it may have waiting: MAX_BUFFERED past its first chunk (the history, which
+   * may be larger than MAX_BUFFERED by itself: a page still reading it is not behind; dropped, it
+   * reconnected without an event id, got the whole history again, and never got through). Once
+   * a client has taken all but MAX_BUFFERED of it, MAX_BUFFERED is its bound.
+   */
+  private readonly clients = new Map<ServerResponse, number>()
 
   constructor(readonly maxClients: number) {}
 
@@ -30,7 +36,7 @@ export class SseHub {
       'x-accel-buffering': 'no',
     })
     res.write(first)
-    this.clients.add(res)
+    this.clients.set(res, MAX_BUFFERED + Buffer.byteLength(first))
     const drop = () => this.clients.delete(res)
     res.once('close', drop)
     res.once('error', drop)
@@ -49,19 +55,21 @@ export class SseHub {
   }
 
   private write(chunk: string): void {
-    for (const res of this.clients) {
-      if (res.writableLength > MAX_BUFFERED) {
+    for (const [res, limit] of this.clients) {
+      const waiting = res.writableLength
+      if (waiting > limit) {
         this.clients.delete(res)
         res.destroy()
         continue
       }
+      if (limit > MAX_BUFFERED && waiting <= MAX_BUFFERED) this.clients.set(res, MAX_BUFFERED)
       res.write(chunk)
     }
   }
 
   /** Ends every stream. */
   close(): void {
-    for (const res of this.clients) res.end()
+    for (const res of this.clients.keys()) res.end()
     this.clients.clear()
   }
 }
