@@ -41,6 +41,8 @@ export class Guard {
 
   /** True when allowed; otherwise answers 401 and returns false. */
   async check(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+    // every dashboard answer, refusals included: a browser never guesses another type
+    reply.header('x-content-type-options', 'nosniff')
     if (this.hasToken(request) && (this.protect === undefined || (await this.protect(request)))) return true
     reply.code(401).header('cache-control', 'no-store').send({
       error: 'Unauthorized',

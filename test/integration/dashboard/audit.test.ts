@@ -379,4 +379,26 @@ describe('routes', () => {
     await sleep(50)
     assert.equal(dashboard.clients, 0, 'a HEAD holds no stream slot')
   })
+
+  it('every answer of the page, its assets, state and snapshot says nosniff, refusals too (none did)', async () => {
+    const { app, dashboard } = await buildApp()
+    apps.push(app)
+    await dashboard.tick()
+    const asset = (await app.inject({ url: '/dashboard', headers: auth })).body.match(
+      /assets\/([\w.-]+\.js)/,
+    )?.[1]
+    assert.ok(asset !== undefined, 'the page links its script')
+    for (const url of [
+      '/dashboard',
+      `/dashboard/assets/${asset}`,
+      '/dashboard/state',
+      '/dashboard/snapshot',
+    ]) {
+      for (const headers of [auth, {}]) {
+        const r = await app.inject({ url, headers })
+        assert.equal(r.statusCode, headers === auth ? 200 : 401, url)
+        assert.equal(r.headers['x-content-type-options'], 'nosniff', `${url} ${r.statusCode}`)
+      }
+    }
+  })
 })
