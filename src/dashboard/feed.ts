@@ -122,11 +122,17 @@ export class Feed {
     this.tables.delete(tableKey(instance, id))
   }
 
-  /** History, alerts and recommendations under `hello`; with `after`, only the ticks after that seq. */
+  /**
+   * History, alerts and recommendations under `hello`; with `after`, only the ticks after that
+   * seq. An `after` beyond the newest tick held is another process's (a page reconnecting after a
+   * restart): it gets the whole history (it got none, and lost the new process's first ticks).
+   */
   state(hello: Hello, after?: number): DashboardState {
+    const newest = this.ring.last()?.seq ?? 0
+    const since = after !== undefined && after <= newest ? after : undefined
     return {
       hello,
-      ticks: this.ring.toArray(after === undefined ? undefined : (t) => t.seq > after),
+      ticks: this.ring.toArray(since === undefined ? undefined : (t) => t.seq > since),
       alerts: this.alertLog.toArray(),
       recommendations: [...this.recs.values()],
       tables: [...this.tables.values()].map(({ json: _json, ...t }) => t),

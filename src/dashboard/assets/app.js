@@ -534,10 +534,11 @@
   const on = (name, fn) => es.addEventListener(name, (e) => fn(JSON.parse(e.data)))
   on('hello', onHello)
   on('history', (s) => {
-    // a reconnect replays what was missed: ticks already held are skipped
-    const lastSeq = ticks.length > 0 ? ticks[ticks.length - 1].seq : -1
-    if (lastSeq < 0) return onHistory(s)
-    for (const t of s.ticks) if (t.seq > lastSeq) onTick(t)
+    // a reconnect replays what was missed: ticks already held are skipped (by time: after a
+    // server restart the sequence starts again, and the whole new history comes)
+    const lastT = ticks.length > 0 ? ticks[ticks.length - 1].t : -1
+    if (lastT < 0) return onHistory(s)
+    for (const t of s.ticks) if (t.t > lastT) onTick(t)
     alertLog.length = 0
     for (const a of s.alerts) alertLog.push(a)
     renderAlerts()

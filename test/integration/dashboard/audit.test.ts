@@ -14,7 +14,7 @@ import { createDashboard, type Dashboard, type Frame } from '../../../src/dashbo
 import { createMonitor, type Monitor } from '../../../src/metrics/index.js'
 import { systemClock } from '../../../src/time.js'
 import { REDIS_URL, uniquePrefix } from '../../helpers/services.js'
-import { buildApp, TOKEN } from './helpers.js'
+import { buildApp, openStream, TOKEN } from './helpers.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const closers: Array<() => Promise<unknown> | unknown> = []
@@ -400,5 +400,27 @@ describe('routes', () => {
         assert.equal(r.headers['x-content-type-options'], 'nosniff', `${url} ${r.statusCode}`)
       }
     }
+  })
+
+  it('a page reconnecting after a restart (Last-Event-ID beyond every tick held) gets the whole history (it got none)', async () => {
+    const { app, dashboard } = await buildApp({ dashboard: { interval: '10s', window: '10m' } })
+    apps.push(app)
+    for (let i = 0; i < 3; i++) await dashboard.tick()
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as { port: number }
+    const url = `http://127.0.0.1:${port}/dashboard/stream`
+    const history = async (lastId: string) => {
+      const s = await openStream(url, { ...auth, 'last-event-id': lastId })
+      await s.next('hello')
+      const h = JSON.parse((await s.next('history')).data) as { ticks: Array<{ seq: number }> }
+      s.close()
+      return h.ticks.map((t) => t.seq)
+    }
+    const all = await history('0')
+    assert.equal(all.length, 3)
+    // the old process had sent far more ticks than this one holds
+    assert.deepEqual(await history('5000'), all)
+    // an id this process sent still replays only what came after it
+    assert.deepEqual(await history(String(all[0])), all.slice(1))
   })
 })
