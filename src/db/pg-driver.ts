@@ -148,8 +148,7 @@ export class PgDriver implements Driver {
     const onAbort = signal === undefined ? undefined : () => void this.cancel(client)
     if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      const r = await client.query({ text, values: params as unknown[] })
-      return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length, command: r.command ?? '' }
+      return toRaw(await client.query({ text, values: params as unknown[] }))
     } catch (err) {
       if (signal?.aborted && (err as { code?: string }).code === '57014')
         throw new AbortedError(signal.reason)
@@ -276,12 +275,24 @@ function send(
         return
       }
       client.release()
-      resolve({ rows: r.rows, rowCount: r.rowCount ?? r.rows.length, command: r.command ?? '' })
+      resolve(toRaw(r))
     })
   } catch (err) {
     client.release(brokenConnection(err))
     reject(err)
   }
+}
+
+/**
+ * A node-postgres result as the client wants it. A text of several statements sent without
+ * parameters (simple protocol) is answered with one result per statement: the last one stands
+ * for the text (regression: reading `rows` of that array threw inside node-postgres' callback,
+ * an uncaught exception, and the query never settled).
+ */
+function toRaw(r: PgResultLike | PgResultLike[]): RawResult {
+  const last = Array.isArray(r) ? r[r.length - 1] : r
+  const rows = Array.isArray(last?.rows) ? last.rows : []
+  return { rows, rowCount: last?.rowCount ?? rows.length, command: last?.command ?? '' }
 }
 
 /** A connection-level failure (not an SQL error, which has a code): the connection must not go back into the pool. */

@@ -1,0 +1,62 @@
+/**
+ * Regression tests from an outside audit of hotpath/db: each test is named for what broke.
+ * Every test gets its own schema (support.ts) and, where Redis is involved, its own key prefix.
+ */
+import assert from 'node:assert/strict'
+import { after, describe, test } from 'node:test'
+import type { Db } from '../../../src/db/index.js'
+import { type Backend, memoryCache, pgBackend } from './support.js'
+
+const opened: Backend[] = []
+after(async () => {
+  for (const b of opened) await b.close()
+})
+
+function backend(make: () => Backend): Backend {
+  const b = make()
+  opened.push(b)
+  return b
+}
+
+async function kvDb(b: Backend): Promise<Db> {
+  const db = await b.open({ cache: memoryCache() })
+  await db.query('CREATE TABLE kv (id int PRIMARY KEY, v int NOT NULL)')
+  await db.query('INSERT INTO kv SELECT g, g * 10 FROM generate_series(1, 5) g')
+  return db
+}
+
+async function cachedV(db: Db, id = 1, from = 'kv'): Promise<number | undefined> {
+  const r = await db.query<{ v: number }>(`SELECT v FROM ${from} WHERE id = $1`, [id], { cache: true })
+  return r.rows[0]?.v
+}
+
+async function rawV(b: Backend, id = 1, from = 'kv'): Promise<number | undefined> {
+  const rows = await b.raw(`SELECT v FROM ${from} WHERE id = $1`, [id])
+  return rows[0]?.v as number | undefined
+}
+
+/** Rejects when `p` has not settled within `ms` (a statement that never answers fails the test, not the run). */
+function settled<T>(p: Promise<T>, ms = 3000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)
+  })
+  return Promise.race([p, late]).finally(() => clearTimeout(timer))
+}
+
+describe('multi-statement texts on pg', () => {
+  test('a multi-statement text threw an uncaught TypeError inside node-postgres, and its query() never settled nor invalidated', async () => {
+    const b = backend(pgBackend)
+    const db = await kvDb(b)
+    assert.equal(await cachedV(db), 10)
+    const w = await settled(db.query('UPDATE kv SET v = 12 WHERE id = 1; UPDATE kv SET v = 13 WHERE id = 1'))
+    assert.equal(w.rowCount, 1)
+    assert.equal(await rawV(b), 13)
+    assert.equal(await cachedV(db), 13)
+    const signal = new AbortController().signal
+    const r = await settled(db.query('SELECT 1 AS a; SELECT 2 AS b', [], { signal }))
+    assert.deepEqual(r.rows, [{ b: 2 }])
+    const p = db.poolStats()
+    assert.equal(p.total, p.idle)
+  })
+})
