@@ -217,20 +217,40 @@ export class PgDriver implements Driver {
     }
   }
 
+  /**
+   * BEGIN, `fn`, COMMIT on one connection. The signal reaches the acquire and the statements of
+   * `fn`, never BEGIN / COMMIT / ROLLBACK: an aborted signal must not keep ROLLBACK from being
+   * sent (regression: it was skipped, and the connection went back to the pool inside the open
+   * transaction, so the next caller's statements ran in it and were never committed). A signal
+   * aborted by the time `fn` returns rolls back. A connection whose ROLLBACK failed is dropped.
+   */
   async transaction<T>(fn: (conn: Runner) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    return this.session(async (conn) => {
-      await conn.run('BEGIN', [], undefined)
+    const client = await this.acquire(signal)
+    let broken: Error | undefined
+    const control = (text: string) =>
+      this.exec(client, text, [], undefined).catch((err: unknown) => {
+        broken = brokenConnection(err)
+        throw err
+      })
+    const conn: Runner = { run: (t, p, s) => this.exec(client, t, p, s ?? signal) }
+    try {
+      await control('BEGIN')
       let result: T
       try {
         result = await fn(conn)
+        if (signal?.aborted) throw new AbortedError(signal.reason)
       } catch (err) {
-        await conn.run('ROLLBACK', [], undefined).catch(() => {})
+        await control('ROLLBACK').catch((e: unknown) => {
+          broken = e instanceof Error ? e : new Error(String(e))
+        })
         throw err
       }
-      const done = await conn.run('COMMIT', [], undefined)
+      const done = await control('COMMIT')
       if (done.command === 'ROLLBACK') throw rolledBack()
       return result
-    }, signal)
+    } finally {
+      client.release(broken)
+    }
   }
 
   /** A connection taken out of the pool for LISTEN (released by the listener's stop function). */

@@ -138,6 +138,8 @@ export class PGliteDriver implements Driver {
       let result: T
       try {
         result = await fn(conn)
+        // as on pg: a transaction whose signal was aborted by the time its callback returned rolls back
+        if (signal?.aborted) throw new AbortedError(signal.reason)
       } catch (err) {
         await conn.run('ROLLBACK', [], undefined).catch(() => {})
         throw err

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import type { Db } from '../../../src/db/index.js'
-import { type Backend, memoryCache, pgBackend } from './support.js'
+import { isHotpathError } from '../../../src/errors.js'
+import { BACKENDS, type Backend, memoryCache, pgBackend } from './support.js'
 
 const opened: Backend[] = []
 after(async () => {
@@ -59,4 +60,53 @@ describe('multi-statement texts on pg', () => {
     const p = db.poolStats()
     assert.equal(p.total, p.idle)
   })
+})
+
+describe('transactions and their AbortSignal', () => {
+  test('pg: an aborted transaction signal skipped ROLLBACK, and the connection went back to the pool inside the open transaction', async () => {
+    const b = backend(pgBackend)
+    const db = await b.open({ max: 1 })
+    await db.query('CREATE TABLE kv (id int PRIMARY KEY, v int NOT NULL)')
+    await db.query('INSERT INTO kv VALUES (1, 10)')
+    const ac = new AbortController()
+    const err = await db
+      .transaction(
+        async (tx) => {
+          await tx.query('UPDATE kv SET v = 11 WHERE id = 1')
+          ac.abort()
+          await tx.query('UPDATE kv SET v = 12 WHERE id = 1')
+        },
+        { signal: ac.signal },
+      )
+      .catch((e: unknown) => e)
+    assert.ok(isHotpathError(err, 'E_ABORTED'), String(err))
+    // the pool's only connection: a later autocommitted write must be committed, visible to others
+    await db.query('UPDATE kv SET v = 20 WHERE id = 1')
+    assert.equal(await rawV(b), 20)
+    const p = db.poolStats()
+    assert.deepEqual([p.total, p.idle, p.waiting], [1, 1, 0])
+  })
+
+  for (const make of BACKENDS) {
+    test(`${make().name}: a signal aborted by the time the callback returned: pg skipped COMMIT and left the transaction open, PGlite committed (both now roll back)`, async () => {
+      const b = backend(make)
+      const db = await b.open({ max: 1 })
+      await db.query('CREATE TABLE kv (id int PRIMARY KEY, v int NOT NULL)')
+      await db.query('INSERT INTO kv VALUES (1, 10)')
+      const ac = new AbortController()
+      const err = await db
+        .transaction(
+          async (tx) => {
+            await tx.query('UPDATE kv SET v = 11 WHERE id = 1')
+            ac.abort()
+          },
+          { signal: ac.signal },
+        )
+        .catch((e: unknown) => e)
+      assert.ok(isHotpathError(err, 'E_ABORTED'), String(err))
+      assert.equal(await rawV(b), 10, 'the aborted transaction rolled back')
+      await db.query('UPDATE kv SET v = 20 WHERE id = 1')
+      assert.equal(await rawV(b), 20)
+    })
+  }
 })
