@@ -30,6 +30,8 @@ export interface Analysis {
   readonly fingerprint: string
   /** The parser could not read the text (the server may still run it). */
   readonly unparsed: boolean
+  /** Names of the statement's CTEs (an unqualified relation so named may resolve to no table). */
+  readonly ctes: readonly string[]
 }
 
 interface Parser {
@@ -75,6 +77,7 @@ interface Walk {
   dml: boolean
   locking: boolean
   into: boolean
+  ctes: string[]
 }
 
 /** Visits every node of the tree once, collecting relations, write targets and read-spoilers. */
@@ -106,6 +109,9 @@ function walk(node: unknown, w: Walk): void {
       w.locking = true
     } else if (key === 'intoClause') {
       w.into = true
+    } else if (key === 'CommonTableExpr') {
+      const name = (value as { ctename?: unknown }).ctename
+      if (typeof name === 'string') w.ctes.push(name)
     }
     if (value !== null && typeof value === 'object') walk(value, w)
   }
@@ -113,7 +119,7 @@ function walk(node: unknown, w: Walk): void {
 
 /** Classifies a parsed statement list. Exported for unit tests that feed it parse trees. */
 export function classify(stmts: Array<{ stmt: Record<string, unknown> }>, fingerprint: string): Analysis {
-  const w: Walk = { reads: [], writes: [], dml: false, locking: false, into: false }
+  const w: Walk = { reads: [], writes: [], dml: false, locking: false, into: false, ctes: [] }
   let kind: Analysis['kind'] | undefined
   let harmless = false
   for (const { stmt } of stmts) {
@@ -138,7 +144,15 @@ export function classify(stmts: Array<{ stmt: Record<string, unknown> }>, finger
   else if (stmts.length !== 1) uncacheable = 'it holds several statements'
   else if (harmless) uncacheable = 'it is a utility statement (SET, SHOW, EXPLAIN)'
   else if (w.locking) uncacheable = 'it takes row locks (FOR UPDATE / FOR SHARE)'
-  return { kind: final, reads: w.reads, writes: w.writes, uncacheable, fingerprint, unparsed: false }
+  return {
+    kind: final,
+    reads: w.reads,
+    writes: w.writes,
+    uncacheable,
+    fingerprint,
+    unparsed: false,
+    ctes: w.ctes,
+  }
 }
 
 // EXPLAIN ANALYZE runs the statement, so a DML inside it really writes; plain EXPLAIN does not.
@@ -167,6 +181,7 @@ export function unreadable(reason: string): Analysis {
     uncacheable: `the PostgreSQL parser could not read it (${reason})`,
     fingerprint: '',
     unparsed: true,
+    ctes: [],
   }
 }
 

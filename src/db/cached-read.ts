@@ -26,6 +26,13 @@ export interface Entry {
   writes: readonly string[] | undefined
 }
 
+/** The tables a statement reads ('*' first) and writes; `complete` when every name resolved. */
+export interface Resolved {
+  readonly reads: readonly string[]
+  readonly writes: readonly string[]
+  readonly complete: boolean
+}
+
 /** The client's counters. */
 export interface Counters {
   queries: number

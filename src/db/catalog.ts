@@ -3,8 +3,12 @@
  * server's own catalog: `to_regclass` applies the search_path, and a view is expanded through
  * pg_rewrite and pg_depend (recursively, so views of views end at tables), the technique PGlite's
  * live extension uses. A partition also stands for its partition root, so a write to a partition
- * invalidates reads of the parent. Names that resolve to nothing (CTE names, tables that do not
- * exist yet) stand for no table. Results are cached per name until DDL runs (`clear()`).
+ * invalidates reads of the parent. Results are cached per name until DDL runs (`clear()`). A name
+ * that resolves to nothing is not cached, and unless it is one of the statement's CTE names the
+ * resolution is incomplete: the relation does not exist yet (it may be created outside the
+ * client, by a migration) or is a temporary table of another session (regression: the empty
+ * answer was cached, so once the table existed its reads were cached under '*' alone and no
+ * write to it ever invalidated them).
  */
 import type { RelName } from './analyze.js'
 
@@ -40,27 +44,41 @@ export class Catalog {
   private readonly cache = new Map<string, readonly string[]>()
 
   /**
-   * The base tables behind `rels`, deduplicated and sorted. `run` is the connection to ask on
+   * The base tables behind `rels`, deduplicated and sorted, and whether every name resolved
+   * (unqualified names in `ctes` may resolve to nothing). `run` is the connection to ask on
    * (inside a transaction, its own: PGlite's only connection is held by the transaction).
    */
-  async tables(rels: readonly RelName[], run: CatalogQuery): Promise<string[]> {
+  async tables(
+    rels: readonly RelName[],
+    run: CatalogQuery,
+    ctes: readonly string[] = [],
+  ): Promise<{ tables: string[]; complete: boolean }> {
     const out = new Set<string>()
-    for (const r of rels) for (const t of await this.one(r, run)) out.add(t)
-    return [...out].sort()
+    let complete = true
+    for (const r of rels) {
+      const found = await this.one(r, run)
+      if (found === undefined) {
+        if (r.schema !== undefined || !ctes.includes(r.name)) complete = false
+        continue
+      }
+      for (const t of found) out.add(t)
+    }
+    return { tables: [...out].sort(), complete }
   }
 
-  private async one(r: RelName, run: CatalogQuery): Promise<readonly string[]> {
+  /** The base tables behind one name; undefined when it names no relation (not cached). */
+  private async one(r: RelName, run: CatalogQuery): Promise<readonly string[] | undefined> {
     const key = regclassText(r)
     const hit = this.cache.get(key)
     if (hit !== undefined) return hit
     const { rows } = await run(RESOLVE, [key])
+    if (rows.length === 0) return undefined
     const tables: string[] = []
     for (const row of rows) {
       if (!TABLE_KINDS.has(String(row.kind))) continue
       tables.push(`${String(row.schema)}.${String(row.name)}`)
       if (typeof row.root === 'string' && row.root.length > 0) tables.push(row.root)
     }
-    // names that resolve to nothing (CTE names) are cached too; DDL through the client clears all
     this.cache.set(key, tables)
     return tables
   }

@@ -12,7 +12,7 @@ import type { Instrumentable } from '../types.js'
 import { type Analysis, analyze } from './analyze.js'
 import { cacheOptions, normalize } from './args.js'
 import { type BatchItem, type BatchQueryOptions, batchQuery } from './batch-query.js'
-import { CachedReads, type Counters, type Entry, type Exec, uncached } from './cached-read.js'
+import { CachedReads, type Counters, type Entry, type Exec, type Resolved, uncached } from './cached-read.js'
 import { Catalog, type CatalogQuery } from './catalog.js'
 import type { Driver, PoolStats, RawResult, Runner } from './driver.js'
 import { DbQueryError, UncacheableError } from './errors.js'
@@ -106,9 +106,23 @@ export class Db implements Instrumentable, Queryable {
     })
   }
 
-  private async resolve(e: Entry, run: CatalogQuery): Promise<void> {
-    if (e.reads === undefined) e.reads = ['*', ...(await this.catalog.tables(e.analysis.reads, run))]
-    if (e.writes === undefined) e.writes = await this.catalog.tables(e.analysis.writes, run)
+  /**
+   * The tables `e` reads ('*' first) and writes. Kept on the entry only when every name resolved;
+   * otherwise (a relation that does not exist yet, or a temporary table) it is resolved again on
+   * the next call, and `complete` is false: such a read is not cached.
+   */
+  private async resolve(e: Entry, run: CatalogQuery): Promise<Resolved> {
+    if (e.reads !== undefined && e.writes !== undefined)
+      return { reads: e.reads, writes: e.writes, complete: true }
+    const a = e.analysis
+    const r = await this.catalog.tables(a.reads, run, a.ctes)
+    const w = await this.catalog.tables(a.writes, run, a.ctes)
+    const out = { reads: ['*', ...r.tables], writes: w.tables, complete: r.complete && w.complete }
+    if (out.complete) {
+      e.reads = out.reads
+      e.writes = out.writes
+    }
+    return out
   }
 
   query<T = Record<string, unknown>>(statement: SqlStatement, options?: QueryOptions): Promise<QueryResult<T>>
@@ -166,18 +180,21 @@ export class Db implements Instrumentable, Queryable {
           this.events.emit('uncacheable', { text, reason: a.uncacheable ?? 'unknown' })
       } else if (a.kind !== 'read') {
         throw new UncacheableError(a.uncacheable ?? 'it writes')
-      } else {
-        await this.resolve(e, this.catalogRun)
+      } else if ((await this.resolve(e, this.catalogRun)).complete) {
         return this.cached.read<T>(e, params, co, opts?.signal)
+      } else {
+        this.c.uncacheable++
+        if (this.events.has('uncacheable'))
+          this.events.emit('uncacheable', { text, reason: 'a relation it reads did not resolve to a table' })
       }
     }
     if (a.kind === 'read') return uncached<T>(await this.exec(e, params, opts?.signal, this.driver))
-    if (a.kind === 'write') await this.resolve(e, this.catalogRun)
+    const writes = a.kind === 'write' ? (await this.resolve(e, this.catalogRun)).writes : []
     try {
       return uncached<T>(await this.exec(e, params, opts?.signal, this.driver))
     } finally {
       // bumped even when the statement failed: a multi-statement text may have done part of its work
-      if (a.kind === 'write') await this.bump(e.writes ?? [])
+      if (a.kind === 'write') await this.bump(writes)
       else await this.bumpAll()
     }
   }
@@ -317,7 +334,7 @@ export class Db implements Instrumentable, Queryable {
     const names: string[] = []
     for (const t of checkWatched(this.driver.backend, tables)) {
       const e = await this.entry(`SELECT 1 FROM ${t}`)
-      const found = await this.catalog.tables(e.analysis.reads, this.catalogRun)
+      const found = (await this.catalog.tables(e.analysis.reads, this.catalogRun)).tables
       if (found.length === 0) throw new TypeError(`watchExternalWrites(): no table "${t}"`)
       names.push(...found)
     }
@@ -333,12 +350,8 @@ export class Db implements Instrumentable, Queryable {
   /** The tables (schema.table) a statement reads and writes, as the client sees them (views expanded). */
   async tablesOf(text: string): Promise<{ kind: Analysis['kind']; reads: string[]; writes: string[] }> {
     const e = await this.entry(text)
-    await this.resolve(e, this.catalogRun)
-    return {
-      kind: e.analysis.kind,
-      reads: (e.reads ?? []).filter((t) => t !== '*'),
-      writes: [...(e.writes ?? [])],
-    }
+    const t = await this.resolve(e, this.catalogRun)
+    return { kind: e.analysis.kind, reads: t.reads.filter((x) => x !== '*'), writes: [...t.writes] }
   }
 
   /** Per-fingerprint statement statistics, by total time. */

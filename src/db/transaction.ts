@@ -4,7 +4,7 @@
  * client can invalidate them once COMMIT is sent, and not at all on rollback.
  */
 import { cacheOptions, normalize } from './args.js'
-import type { Entry } from './cached-read.js'
+import type { Entry, Resolved } from './cached-read.js'
 import type { CatalogQuery } from './catalog.js'
 import type { RawResult, Runner } from './driver.js'
 import type { QueryOptions } from './options.js'
@@ -14,7 +14,7 @@ import type { Transaction } from './types.js'
 /** What a transaction handle needs from the client. */
 export interface TxDeps {
   entry(text: string): Entry | Promise<Entry>
-  resolve(e: Entry, run: CatalogQuery): Promise<void>
+  resolve(e: Entry, run: CatalogQuery): Promise<Resolved>
   exec(
     e: Entry,
     params: readonly unknown[],
@@ -42,8 +42,7 @@ export function txHandle(
       )
     }
     if (k === 'write') {
-      await d.resolve(e, run)
-      for (const t of e.writes ?? []) writes.add(t)
+      for (const t of (await d.resolve(e, run)).writes) writes.add(t)
     } else if (k === 'other') state.other = true
     const r = await d.exec(e, params, opts?.signal, conn)
     return { rows: r.rows, rowCount: r.rowCount, cached: false }

@@ -45,6 +45,10 @@ function settled<T>(p: Promise<T>, ms = 3000): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer))
 }
 
+async function schemaOf(b: Backend): Promise<string> {
+  return String((await b.raw('SELECT current_schema() AS s'))[0]?.s)
+}
+
 describe('multi-statement texts on pg', () => {
   test('a multi-statement text threw an uncaught TypeError inside node-postgres, and its query() never settled nor invalidated', async () => {
     const b = backend(pgBackend)
@@ -110,3 +114,31 @@ describe('transactions and their AbortSignal', () => {
     })
   }
 })
+
+for (const make of BACKENDS) {
+  describe(`name resolution on ${make().name}`, () => {
+    test('a table created outside the client (a migration) after the client first read its name stayed resolved to nothing: its cached reads were never invalidated', async () => {
+      const b = backend(make)
+      const db = await b.open({ cache: memoryCache() })
+      await assert.rejects(cachedV(db, 1, 'later'), (e: unknown) => isHotpathError(e, 'E_DB_QUERY'))
+      await b.raw('CREATE TABLE later (id int PRIMARY KEY, v int NOT NULL)')
+      await b.raw('INSERT INTO later VALUES (1, 10)')
+      assert.equal(await cachedV(db, 1, 'later'), 10)
+      assert.equal(await cachedV(db, 1, 'later'), 10)
+      await db.query('UPDATE later SET v = 11 WHERE id = 1')
+      assert.equal(await cachedV(db, 1, 'later'), 11)
+      assert.deepEqual((await db.tablesOf('SELECT v FROM later')).reads, [`${await schemaOf(b)}.later`])
+    })
+
+    test('a read through a CTE is still cached, and invalidated by writes to the table behind it', async () => {
+      const b = backend(make)
+      const db = await kvDb(b)
+      const q = 'WITH x AS (SELECT id, v FROM kv) SELECT v FROM x WHERE id = $1'
+      assert.equal((await db.query(q, [1], { cache: true })).cached, false)
+      assert.equal((await db.query(q, [1], { cache: true })).cached, true)
+      await db.query('UPDATE kv SET v = 11 WHERE id = 1')
+      const r = await db.query<{ v: number }>(q, [1], { cache: true })
+      assert.deepEqual([r.cached, r.rows[0]?.v], [false, 11])
+    })
+  })
+}
