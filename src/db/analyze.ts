@@ -78,6 +78,8 @@ interface Walk {
   locking: boolean
   into: boolean
   ctes: string[]
+  /** Something whose effects the tables named cannot describe (TRUNCATE ... CASCADE). */
+  other: boolean
 }
 
 /** Visits every node of the tree once, collecting relations, write targets and read-spoilers. */
@@ -98,6 +100,8 @@ function walk(node: unknown, w: Walk): void {
       const target = relName((value as { relation?: unknown }).relation)
       if (target !== undefined) w.writes.push(target)
     } else if (key === 'TruncateStmt') {
+      // TRUNCATE ... CASCADE empties every table that references these, whatever its actions
+      if ((value as { behavior?: unknown }).behavior === 'DROP_CASCADE') w.other = true
       w.dml = true
       for (const r of ((value as { relations?: unknown[] }).relations ?? []) as Array<{
         RangeVar?: unknown
@@ -119,7 +123,7 @@ function walk(node: unknown, w: Walk): void {
 
 /** Classifies a parsed statement list. Exported for unit tests that feed it parse trees. */
 export function classify(stmts: Array<{ stmt: Record<string, unknown> }>, fingerprint: string): Analysis {
-  const w: Walk = { reads: [], writes: [], dml: false, locking: false, into: false, ctes: [] }
+  const w: Walk = { reads: [], writes: [], dml: false, locking: false, into: false, ctes: [], other: false }
   let kind: Analysis['kind'] | undefined
   let harmless = false
   for (const { stmt } of stmts) {
@@ -136,6 +140,7 @@ export function classify(stmts: Array<{ stmt: Record<string, unknown> }>, finger
     walk(stmt, w)
     if (k === 'read' && w.dml) k = 'write'
     if (k === 'read' && w.into) k = 'other'
+    if (w.other && k !== 'tx') k = 'other'
     kind = kind === undefined || kind === k ? k : kind === 'tx' || k === 'tx' ? 'tx' : combine(kind, k)
   }
   const final = kind ?? 'other'

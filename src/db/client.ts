@@ -116,7 +116,7 @@ export class Db implements Instrumentable, Queryable {
       return { reads: e.reads, writes: e.writes, complete: true }
     const a = e.analysis
     const r = await this.catalog.tables(a.reads, run, a.ctes)
-    const w = await this.catalog.tables(a.writes, run, a.ctes)
+    const w = await this.catalog.writeTables(a.writes, run, a.ctes)
     const out = { reads: ['*', ...r.tables], writes: w.tables, complete: r.complete && w.complete }
     if (out.complete) {
       e.reads = out.reads

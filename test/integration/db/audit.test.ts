@@ -142,3 +142,65 @@ for (const make of BACKENDS) {
     })
   })
 }
+
+for (const make of BACKENDS) {
+  describe(`foreign-key actions on ${make().name}`, () => {
+    async function family(b: Backend): Promise<Db> {
+      const db = await b.open({ cache: memoryCache() })
+      await db.query('CREATE TABLE parent (id int PRIMARY KEY)')
+      await db.query(
+        'CREATE TABLE child (id int PRIMARY KEY, parent int REFERENCES parent ON DELETE CASCADE ON UPDATE SET NULL, v int)',
+      )
+      await db.query(
+        'CREATE TABLE grandchild (id int PRIMARY KEY, child int REFERENCES child ON DELETE CASCADE, v int)',
+      )
+      await db.query('INSERT INTO parent VALUES (1), (2)')
+      await db.query('INSERT INTO child VALUES (1, 1, 10), (2, 2, 20)')
+      await db.query('INSERT INTO grandchild VALUES (1, 1, 100)')
+      return db
+    }
+    const childParent = async (db: Db, id: number) =>
+      (
+        await db.query<{ parent: number | null }>('SELECT parent FROM child WHERE id = $1', [id], {
+          cache: true,
+        })
+      ).rows[0]?.parent
+
+    test('a DELETE on a parent table with ON DELETE CASCADE left cached reads of the child (and grandchild) stale', async () => {
+      const b = backend(make)
+      const db = await family(b)
+      assert.equal(await cachedV(db, 1, 'child'), 10)
+      assert.equal(await cachedV(db, 1, 'grandchild'), 100)
+      await db.query('DELETE FROM parent WHERE id = 1')
+      assert.equal(await cachedV(db, 1, 'child'), undefined)
+      assert.equal(await cachedV(db, 1, 'grandchild'), undefined)
+    })
+
+    test('an UPDATE of a parent key with ON UPDATE SET NULL, inside a transaction, left cached reads of the child stale', async () => {
+      const b = backend(make)
+      const db = await family(b)
+      assert.equal(await childParent(db, 2), 2)
+      await db.transaction(async (tx) => {
+        await tx.query('UPDATE parent SET id = 3 WHERE id = 2')
+      })
+      assert.equal(await childParent(db, 2), null)
+    })
+
+    test('TRUNCATE ... CASCADE on a parent left cached reads of the referencing tables stale', async () => {
+      const b = backend(make)
+      const db = await family(b)
+      assert.equal(await cachedV(db, 1, 'grandchild'), 100)
+      await db.query('TRUNCATE parent CASCADE')
+      assert.equal(await cachedV(db, 1, 'grandchild'), undefined)
+    })
+
+    test('an INSERT into the parent still leaves cached reads of unrelated tables cached', async () => {
+      const b = backend(make)
+      const db = await kvDb(b)
+      await db.query('CREATE TABLE parent (id int PRIMARY KEY)')
+      await cachedV(db)
+      await db.query('INSERT INTO parent VALUES (1)')
+      assert.equal((await db.query('SELECT v FROM kv WHERE id = $1', [1], { cache: true })).cached, true)
+    })
+  })
+}
