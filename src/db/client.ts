@@ -148,13 +148,19 @@ export class Db implements Instrumentable, Queryable {
       return Promise.reject(err)
     }
     const e = this.entries.get(text)
-    // the hot paths: a known read, cached (resolved, cacheable) or not, with no async hop of ours
+    // the hot paths: a known read, cached (resolved, cacheable) or not, with no async hop of ours;
+    // whatever they throw is a rejection, as on the other paths (regression: a cache option the
+    // cache refused, or a parameter the key could not encode, threw out of query() synchronously)
     if (e !== undefined && e.analysis.kind === 'read') {
-      if (co === undefined || this.cached === undefined) {
-        return this.exec(e, params, opts?.signal, this.driver, uncached<T>)
-      }
-      if (e.reads !== undefined && e.analysis.uncacheable === undefined) {
-        return this.cached.read<T>(e, params, co, opts?.signal)
+      try {
+        if (co === undefined || this.cached === undefined) {
+          return this.exec(e, params, opts?.signal, this.driver, uncached<T>)
+        }
+        if (e.reads !== undefined && e.analysis.uncacheable === undefined) {
+          return this.cached.read<T>(e, params, co, opts?.signal)
+        }
+      } catch (err) {
+        return Promise.reject(err)
       }
     }
     return this.querySlow<T>(text, params, opts, co)

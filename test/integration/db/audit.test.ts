@@ -204,3 +204,32 @@ for (const make of BACKENDS) {
     })
   })
 }
+
+for (const make of BACKENDS) {
+  describe(`cached-read parameters and options on ${make().name}`, () => {
+    test('a cached read with a bigint[] parameter threw "Do not know how to serialize a BigInt" (synchronously, once the statement was known)', async () => {
+      const b = backend(make)
+      const db = await kvDb(b)
+      const q = 'SELECT v FROM kv WHERE id = ANY($1::int8[]) ORDER BY id'
+      assert.deepEqual((await db.query(q, [[1n, 2n]], { cache: true })).rows, [{ v: 10 }, { v: 20 }])
+      let p: Promise<{ rows: readonly unknown[]; cached: boolean }> | undefined
+      assert.doesNotThrow(() => {
+        p = db.query(q, [[1n, 3n]], { cache: true })
+      })
+      assert.deepEqual((await (p as NonNullable<typeof p>)).rows, [{ v: 10 }, { v: 30 }])
+      const again = await db.query(q, [[1n, 2n]], { cache: true })
+      assert.deepEqual([again.cached, again.rows], [true, [{ v: 10 }, { v: 20 }]])
+    })
+
+    test('a refused cache option on a miss of a known statement threw out of query() synchronously instead of rejecting', async () => {
+      const b = backend(make)
+      const db = await kvDb(b)
+      await cachedV(db, 1)
+      let p: Promise<unknown> | undefined
+      assert.doesNotThrow(() => {
+        p = db.query('SELECT v FROM kv WHERE id = $1', [2], { cache: { ttl: 0 } })
+      })
+      await assert.rejects(p as Promise<unknown>, RangeError)
+    })
+  })
+}
