@@ -291,13 +291,17 @@ export class Db implements Instrumentable, Queryable {
     if (this.closed) throw new ClosedError(`db "${this.o.name}"`)
     assertKnownKeys(options, ['signal'], 'transaction options')
     const writes = new Set<string>()
-    const state = { other: false, reachedCommit: false }
+    const state = { other: false, reachedCommit: false, ended: false }
     try {
       return await this.driver.transaction(async (conn) => {
         const tx = txHandle(this.txDeps, conn, writes, state)
-        const result = await fn(tx)
-        state.reachedCommit = true
-        return result
+        try {
+          const result = await fn(tx)
+          state.reachedCommit = true
+          return result
+        } finally {
+          state.ended = true
+        }
       }, options.signal)
     } finally {
       // once COMMIT was sent the outcome may be unknown (a dropped connection): invalidate anyway

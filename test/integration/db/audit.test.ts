@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
-import type { Db } from '../../../src/db/index.js'
+import type { Db, Transaction } from '../../../src/db/index.js'
 import { isHotpathError } from '../../../src/errors.js'
 import { BACKENDS, type Backend, memoryCache, pgBackend } from './support.js'
 
@@ -230,6 +230,41 @@ for (const make of BACKENDS) {
         p = db.query('SELECT v FROM kv WHERE id = $1', [2], { cache: { ttl: 0 } })
       })
       await assert.rejects(p as Promise<unknown>, RangeError)
+    })
+  })
+}
+
+for (const make of BACKENDS) {
+  describe(`transaction handles on ${make().name}`, () => {
+    test('a transaction handle kept past its transaction ran statements on a connection no longer its own, and its write was never invalidated', async () => {
+      const b = backend(make)
+      const db = await kvDb(b)
+      assert.equal(await cachedV(db), 10)
+      let kept: Transaction | undefined
+      await db.transaction(async (tx) => {
+        kept = tx
+        await tx.query('SELECT 1')
+      })
+      await assert.rejects((kept as Transaction).query('UPDATE kv SET v = 11 WHERE id = 1'), (e: unknown) =>
+        isHotpathError(e, 'E_CLOSED'),
+      )
+      assert.equal(await rawV(b), 10)
+      assert.equal(await cachedV(db), await rawV(b))
+    })
+
+    test('a tx.query() the callback forgot to await ran after COMMIT, outside the transaction', async () => {
+      const b = backend(make)
+      const db = await kvDb(b)
+      let late: Promise<unknown> | undefined
+      await db.transaction(async (tx) => {
+        // (the caught promise stands for the caller's floating one: no unhandled rejection here)
+        late = tx.query('UPDATE kv SET v = 12 WHERE id = 1').catch((e: unknown) => e)
+      })
+      const err = await late
+      assert.ok(isHotpathError(err, 'E_CLOSED'), String(err))
+      assert.equal(await rawV(b), 10)
+      const p = db.poolStats()
+      assert.equal(p.waiting, 0)
     })
   })
 }
