@@ -268,3 +268,24 @@ for (const make of BACKENDS) {
     })
   })
 }
+
+describe('PGlite and pg parity', () => {
+  test('rowCount of a SELECT after a comment or in parentheses was 0 on PGlite (pg: the rows returned)', async () => {
+    const counts: Record<string, number[]> = {}
+    for (const make of BACKENDS) {
+      const b = backend(make)
+      const db = await kvDb(b)
+      counts[b.name] = [
+        (await db.query('-- every row\nSELECT * FROM kv')).rowCount,
+        (await db.query('/* ids */ SELECT id FROM kv WHERE id < $1', [3])).rowCount,
+        (await db.query('(SELECT id FROM kv) UNION ALL (SELECT id FROM kv)')).rowCount,
+        (await db.query('WITH u AS (UPDATE kv SET v = v WHERE id < 3 RETURNING id) SELECT count(*) FROM u'))
+          .rowCount,
+        (await db.query('UPDATE kv SET v = v WHERE id < 4 RETURNING id')).rowCount,
+        (await db.query('-- touch\nUPDATE kv SET v = v')).rowCount,
+      ]
+    }
+    assert.deepEqual(counts.pg, [5, 2, 10, 1, 3, 5])
+    assert.deepEqual(counts.pglite, counts.pg)
+  })
+})
