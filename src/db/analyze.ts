@@ -30,6 +30,8 @@ export interface Analysis {
   readonly fingerprint: string
   /** The parser could not read the text (the server may still run it). */
   readonly unparsed: boolean
+  /** Every statement is SAVEPOINT, RELEASE or ROLLBACK TO (what a transaction callback may send). */
+  readonly savepoint: boolean
   /** Names of the statement's CTEs (an unqualified relation so named may resolve to no table). */
   readonly ctes: readonly string[]
 }
@@ -63,6 +65,7 @@ const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'])
 const READS = new Set(['SelectStmt'])
 /** Statements that change no data: they run uncached and invalidate nothing. */
 const HARMLESS = new Set(['VariableSetStmt', 'VariableShowStmt', 'ExplainStmt'])
+const SAVEPOINTS = new Set(['TRANS_STMT_SAVEPOINT', 'TRANS_STMT_RELEASE', 'TRANS_STMT_ROLLBACK_TO'])
 
 function relName(node: unknown): RelName | undefined {
   if (node === null || typeof node !== 'object') return undefined
@@ -144,6 +147,9 @@ export function classify(stmts: Array<{ stmt: Record<string, unknown> }>, finger
     kind = kind === undefined || kind === k ? k : kind === 'tx' || k === 'tx' ? 'tx' : combine(kind, k)
   }
   const final = kind ?? 'other'
+  const savepoint =
+    stmts.length > 0 &&
+    stmts.every(({ stmt }) => SAVEPOINTS.has(String((stmt.TransactionStmt as { kind?: unknown })?.kind)))
   let uncacheable: string | undefined
   if (final !== 'read') uncacheable = `it is not a plain read (${final})`
   else if (stmts.length !== 1) uncacheable = 'it holds several statements'
@@ -156,6 +162,7 @@ export function classify(stmts: Array<{ stmt: Record<string, unknown> }>, finger
     uncacheable,
     fingerprint,
     unparsed: false,
+    savepoint,
     ctes: w.ctes,
   }
 }
@@ -186,6 +193,7 @@ export function unreadable(reason: string): Analysis {
     uncacheable: `the PostgreSQL parser could not read it (${reason})`,
     fingerprint: '',
     unparsed: true,
+    savepoint: false,
     ctes: [],
   }
 }

@@ -48,7 +48,9 @@ export function txHandle(
     if (opts !== undefined) cacheOptions(opts)
     const e = await d.entry(text)
     const k = e.analysis.kind
-    if (k === 'tx' && !/^\s*(SAVEPOINT|RELEASE|ROLLBACK\s+TO)\b/i.test(text)) {
+    // every statement of the text, not its first word (regression: 'SAVEPOINT a; COMMIT' ended the
+    // transaction early, and 'SAVEPOINT a; UPDATE ...' wrote without its table being invalidated)
+    if (k === 'tx' && !e.analysis.savepoint) {
       throw new TypeError(
         'the transaction commits or rolls back when its callback returns or throws; do not send COMMIT or ROLLBACK',
       )

@@ -289,3 +289,35 @@ describe('PGlite and pg parity', () => {
     assert.deepEqual(counts.pglite, counts.pg)
   })
 })
+
+describe('savepoint texts inside a pg transaction', () => {
+  test("a text starting with SAVEPOINT passed the check whatever followed: 'SAVEPOINT a; UPDATE ...' was never invalidated, 'SAVEPOINT a; COMMIT' committed early", async () => {
+    const b = backend(pgBackend)
+    const db = await kvDb(b)
+    assert.equal(await cachedV(db), 10)
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        await tx.query('SAVEPOINT a; UPDATE kv SET v = 11 WHERE id = 1')
+      }),
+      TypeError,
+    )
+    assert.equal(await cachedV(db), await rawV(b))
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        await tx.query('SAVEPOINT a; COMMIT')
+        await tx.query('UPDATE kv SET v = 12 WHERE id = 1')
+        throw new Error('roll back')
+      }),
+    )
+    assert.equal(await rawV(b), 10, 'the rolled-back transaction wrote nothing')
+    // plain savepoints still work, one statement per text
+    await db.transaction(async (tx) => {
+      await tx.query('SAVEPOINT a')
+      await tx.query('UPDATE kv SET v = 13 WHERE id = 1')
+      await tx.query('ROLLBACK TO SAVEPOINT a')
+      await tx.query('RELEASE SAVEPOINT a')
+      await tx.query('UPDATE kv SET v = 14 WHERE id = 2')
+    })
+    assert.deepEqual([await cachedV(db, 1), await cachedV(db, 2)], [10, 14])
+  })
+})
