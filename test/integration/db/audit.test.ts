@@ -4,8 +4,11 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
-import type { Db, Transaction } from '../../../src/db/index.js'
+import { PGlite } from '@electric-sql/pglite'
+import { Redis } from 'ioredis'
+import { createDb, type Db, type Transaction } from '../../../src/db/index.js'
 import { isHotpathError } from '../../../src/errors.js'
+import { cleanupPrefix, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
 import { BACKENDS, type Backend, memoryCache, pgBackend } from './support.js'
 
 const opened: Backend[] = []
@@ -319,5 +322,43 @@ describe('savepoint texts inside a pg transaction', () => {
       await tx.query('UPDATE kv SET v = 14 WHERE id = 2')
     })
     assert.deepEqual([await cachedV(db, 1), await cachedV(db, 2)], [10, 14])
+  })
+})
+
+describe('createDb options', () => {
+  test('a monitor option that is not a monitor (or whose attach throws) failed in the client constructor after the backend and the Redis subscriber were opened, leaking them', async () => {
+    const prefix = uniquePrefix('db-audit')
+    const name = `audit-${prefix.split(':')[2]}`
+    const redis = new Redis(REDIS_URL, { connectionName: name })
+    const lite = await PGlite.create()
+    const monitors = [
+      {},
+      {
+        attach() {
+          throw new Error('monitor refused')
+        },
+      },
+    ]
+    try {
+      for (const monitor of monitors) {
+        await assert.rejects(
+          createDb({ connection: lite, redis, prefix, monitor: monitor as never }),
+          /monitor/,
+        )
+      }
+      // the version registry's subscriber is a duplicate of our client, so it carries our name
+      await new Promise((r) => setTimeout(r, 200))
+      const list = String(await redis.client('LIST'))
+      const ours = list.split('\n').filter((l) => l.includes(`name=${name} `))
+      assert.equal(ours.length, 1, ours.join('\n'))
+      await assert.rejects(
+        createDb({ connection: lite, monitor: {} as never }),
+        /db option monitor must be a hotpath monitor/,
+      )
+    } finally {
+      redis.disconnect()
+      await lite.close()
+      await cleanupPrefix(prefix)
+    }
   })
 })
