@@ -77,6 +77,12 @@ export class PgDriver implements Driver {
   private acquireTimeouts = 0
   private canceledAcquires = 0
   private pgModule: PgModule | undefined
+  /**
+   * Connections a cancel request was sent for whose statement has not been seen cancelled: the
+   * request may still be on its way and would cancel whatever runs there next, so they are not
+   * handed back to the pool.
+   */
+  private readonly cancelling = new WeakSet<PgClientLike>()
 
   constructor(private readonly o: PgDriverOptions) {}
 
@@ -145,11 +151,12 @@ export class PgDriver implements Driver {
     signal: AbortSignal | undefined,
   ): Promise<RawResult> {
     if (signal?.aborted) throw new AbortedError(signal.reason)
-    const onAbort = signal === undefined ? undefined : () => void this.cancel(client)
+    const onAbort = signal === undefined ? undefined : () => this.cancel(client)
     if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true })
     try {
       return toRaw(await client.query({ text, values: params as unknown[] }))
     } catch (err) {
+      if ((err as { code?: string }).code === '57014') this.cancelling.delete(client)
       if (signal?.aborted && (err as { code?: string }).code === '57014')
         throw new AbortedError(signal.reason)
       throw err
@@ -158,16 +165,35 @@ export class PgDriver implements Driver {
     }
   }
 
-  /** Sends a cancel request for the statement running on `client` (a separate short connection). */
-  private async cancel(client: PgClientLike): Promise<void> {
-    try {
-      this.pgModule ??= await loadPg()
-      const c = client as unknown as { connectionParameters?: Record<string, unknown>; activeQuery?: unknown }
-      const canceller = new this.pgModule.Client({ ...(c.connectionParameters ?? {}) })
-      canceller.cancel(client, c.activeQuery)
-    } catch {
-      // best effort: the statement then finishes and its result is dropped
+  /**
+   * Sends a cancel request for the statement running on `client` (a separate short connection).
+   * The statement is taken when the signal fires: when it has already ended nothing is sent
+   * (regression: with no statement running the request was sent anyway, reached the server
+   * after the connection had gone back to the pool, and cancelled the next caller's statement).
+   */
+  private cancel(client: PgClientLike): void {
+    const c = client as unknown as { connectionParameters?: Record<string, unknown>; activeQuery?: unknown }
+    const active = c.activeQuery
+    if (active === null || active === undefined) return
+    this.cancelling.add(client)
+    void (async () => {
+      try {
+        this.pgModule ??= await loadPg()
+        const canceller = new this.pgModule.Client({ ...(c.connectionParameters ?? {}) })
+        canceller.cancel(client, active)
+      } catch {
+        // best effort: the statement then finishes and its result is dropped
+      }
+    })()
+  }
+
+  /** Hands `client` back; dropped when broken or when a cancel request may still reach it. */
+  private release(client: PgClientLike, broken: Error | undefined): void {
+    if (broken === undefined && this.cancelling.has(client)) {
+      this.cancelling.delete(client)
+      broken = new Error('a cancel request may still reach this connection')
     }
+    client.release(broken)
   }
 
   /**
@@ -203,7 +229,7 @@ export class PgDriver implements Driver {
       broken = brokenConnection(err)
       throw err
     } finally {
-      client.release(broken)
+      this.release(client, broken)
     }
   }
 
@@ -213,7 +239,7 @@ export class PgDriver implements Driver {
     try {
       return await fn(conn)
     } finally {
-      client.release()
+      this.release(client, undefined)
     }
   }
 
@@ -249,7 +275,7 @@ export class PgDriver implements Driver {
       if (done.command === 'ROLLBACK') throw rolledBack()
       return result
     } finally {
-      client.release(broken)
+      this.release(client, broken)
     }
   }
 

@@ -6,9 +6,10 @@ import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import { PGlite } from '@electric-sql/pglite'
 import { Redis } from 'ioredis'
+import pg from 'pg'
 import { createDb, type Db, type Transaction } from '../../../src/db/index.js'
 import { isHotpathError } from '../../../src/errors.js'
-import { cleanupPrefix, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
+import { cleanupPrefix, DATABASE_URL, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
 import { BACKENDS, type Backend, memoryCache, pgBackend } from './support.js'
 
 const opened: Backend[] = []
@@ -359,6 +360,35 @@ describe('createDb options', () => {
       redis.disconnect()
       await lite.close()
       await cleanupPrefix(prefix)
+    }
+  })
+})
+
+describe('AbortSignal on pg', () => {
+  test("a signal aborted after its statement had answered sent a cancel request anyway, which cancelled the next caller's statement on that connection", async () => {
+    const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 1 })
+    // abort at the last moment: node-postgres emits 'drain' once the statement has answered,
+    // before the promise continuation that stops listening to the signal
+    let armed: AbortController | undefined
+    pool.on('connect', (client) => {
+      client.on('drain', () => {
+        const ac = armed
+        armed = undefined
+        ac?.abort()
+      })
+    })
+    const db = await createDb({ connection: pool })
+    try {
+      armed = new AbortController()
+      const first = await db.query<{ n: number }>('SELECT 1 AS n', [], { signal: armed.signal })
+      assert.deepEqual(first.rows, [{ n: 1 }])
+      const second = await db.query<{ n: number }>('SELECT 2 AS n FROM pg_sleep(0.3)')
+      assert.deepEqual(second.rows, [{ n: 2 }])
+      const p = db.poolStats()
+      assert.deepEqual([p.total, p.idle, p.waiting], [1, 1, 0])
+    } finally {
+      await db.close()
+      await pool.end()
     }
   })
 })
