@@ -7,8 +7,9 @@ import { after, describe, test } from 'node:test'
 import { PGlite } from '@electric-sql/pglite'
 import { Redis } from 'ioredis'
 import pg from 'pg'
-import { createDb, type Db, type Transaction } from '../../../src/db/index.js'
+import { createDb, createLoader, type Db, type Transaction } from '../../../src/db/index.js'
 import { isHotpathError } from '../../../src/errors.js'
+import { FakeClock } from '../../../src/time.js'
 import { cleanupPrefix, DATABASE_URL, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
 import { BACKENDS, type Backend, memoryCache, pgBackend } from './support.js'
 
@@ -390,5 +391,27 @@ describe('AbortSignal on pg', () => {
       await db.close()
       await pool.end()
     }
+  })
+})
+
+describe('createLoader', () => {
+  test('prime() after the cached entry expired did nothing, so the next load() went to the batch function', async () => {
+    const clock = new FakeClock()
+    const batches: number[][] = []
+    const loader = createLoader(
+      async (keys: readonly number[]) => {
+        batches.push([...keys])
+        return keys.map((k) => `loaded ${k}`)
+      },
+      { clock, cache: { ttl: '1s' } },
+    )
+    loader.prime(1, 'primed')
+    assert.equal(await loader.load(1), 'primed')
+    clock.advance(2000)
+    loader.prime(1, 'primed again')
+    assert.equal(await loader.load(1), 'primed again')
+    assert.deepEqual(batches, [])
+    loader.prime(1, 'ignored: cached and fresh')
+    assert.equal(await loader.load(1), 'primed again')
   })
 })
