@@ -26,6 +26,8 @@ import { type TxDeps, txHandle } from './transaction.js'
 import type { DbEvents, DbStats, Queryable, QueryResult, Transaction } from './types.js'
 import type { VersionSource } from './versions.js'
 
+const STAR: readonly string[] = Object.freeze(['*'])
+
 /** A database client. Create it with `createDb()`. */
 export class Db implements Instrumentable, Queryable {
   readonly kind = 'db'
@@ -77,6 +79,10 @@ export class Db implements Instrumentable, Queryable {
             events: this.events,
             table: this.table,
             exec: this.execDefault,
+            star: (v, e, params, co, signal) =>
+              this.noteStar(v)
+                ? this.querySlow(e.text, params, signal === undefined ? undefined : { signal }, co)
+                : undefined,
           })
     this.detach = o.monitor?.attach(this)
   }
@@ -112,6 +118,10 @@ export class Db implements Instrumentable, Queryable {
    * the next call, and `complete` is false: such a read is not cached.
    */
   private async resolve(e: Entry, run: CatalogQuery): Promise<Resolved> {
+    if (await this.syncStar()) {
+      e.reads = undefined
+      e.writes = undefined
+    }
     if (e.reads !== undefined && e.writes !== undefined)
       return { reads: e.reads, writes: e.writes, complete: true }
     const a = e.analysis
@@ -123,6 +133,35 @@ export class Db implements Instrumentable, Queryable {
       e.writes = out.writes
     }
     return out
+  }
+
+  /**
+   * The '*' version the catalog's resolutions and the entries' tables were made under. DDL bumps
+   * '*' wherever it ran; when this client sees another value, what it resolved may be outdated
+   * (regression: a view redefined by another instance kept its old base tables here, so writes
+   * to the new ones never invalidated this instance's cached reads of the view).
+   */
+  private star: number | undefined
+
+  /** Notes the '*' version seen; drops every resolution when it changed. True when it changed. */
+  private noteStar(v: number): boolean {
+    if (this.star === v) return false
+    const known = this.star !== undefined
+    this.star = v
+    if (known) {
+      this.catalog.clear()
+      this.entries.clear()
+    }
+    return known
+  }
+
+  /**
+   * Before resolving names: notes the current '*' version (true when resolutions were dropped).
+   * Best effort: skipped while the versions are unavailable.
+   */
+  private async syncStar(): Promise<boolean> {
+    const vs = await this.versions.read(STAR)
+    return vs !== undefined && vs[0] !== undefined && this.noteStar(vs[0])
   }
 
   query<T = Record<string, unknown>>(statement: SqlStatement, options?: QueryOptions): Promise<QueryResult<T>>

@@ -11,7 +11,7 @@ import { createDb, createLoader, type Db, type Transaction } from '../../../src/
 import { isHotpathError } from '../../../src/errors.js'
 import { FakeClock } from '../../../src/time.js'
 import { cleanupPrefix, DATABASE_URL, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
-import { BACKENDS, type Backend, memoryCache, pgBackend } from './support.js'
+import { BACKENDS, type Backend, memoryCache, pgBackend, until } from './support.js'
 
 const opened: Backend[] = []
 after(async () => {
@@ -414,4 +414,33 @@ describe('createLoader', () => {
     loader.prime(1, 'ignored: cached and fresh')
     assert.equal(await loader.load(1), 'primed again')
   })
+})
+
+describe('DDL seen by a second instance (pg, versions through Redis)', () => {
+  for (const consistency of ['strict', 'eventual'] as const) {
+    test(`${consistency}: a view redefined by another instance kept its old base tables here, so writes to the new ones never invalidated its cached reads`, async () => {
+      const prefix = uniquePrefix('db-audit')
+      const b = backend(pgBackend)
+      try {
+        const opts = { cache: memoryCache(), redis: REDIS_URL, prefix, consistency }
+        const a = await b.open(opts)
+        const other = await b.openAnother({ ...opts, cache: memoryCache() })
+        await a.query('CREATE TABLE t1 (id int PRIMARY KEY, v int NOT NULL)')
+        await a.query('CREATE TABLE t2 (id int PRIMARY KEY, v int NOT NULL)')
+        await a.query('INSERT INTO t1 VALUES (1, 1)')
+        await a.query('INSERT INTO t2 VALUES (1, 2)')
+        await a.query('CREATE VIEW v AS SELECT id, v FROM t1')
+        const seen = async (db: Db, want: number) =>
+          until(async () => (await cachedV(db, 1, 'v')) === want, `cached read of v = ${want}`, 2000)
+        await seen(other, 1)
+        await a.query('CREATE OR REPLACE VIEW v AS SELECT id, v FROM t2')
+        await seen(other, 2)
+        await a.query('UPDATE t2 SET v = 3 WHERE id = 1')
+        await seen(a, 3)
+        await seen(other, 3)
+      } finally {
+        await cleanupPrefix(prefix)
+      }
+    })
+  }
 })
