@@ -66,7 +66,8 @@ export class Db implements Instrumentable, Queryable {
     this.table = o.statements ? new StatementTable() : undefined
     this.slow =
       o.slowQuery === undefined ? undefined : new SlowLog(o.slowQuery, (q) => this.events.emit('slow', q))
-    this.catalogRun = (text, params) => driver.run(text, params, undefined)
+    this.catalogRun = (text, params) =>
+      this.closed ? Promise.reject(new ClosedError(`db "${o.name}"`)) : driver.run(text, params, undefined)
     this.execDefault = (e, params, signal, map) => this.exec(e, params, signal, driver, map)
     this.cached =
       o.cache === undefined
@@ -256,6 +257,10 @@ export class Db implements Instrumentable, Queryable {
     runner: Runner,
     map?: (r: RawResult) => R,
   ): Promise<R> {
+    // accepted before close() but not sent yet (still parsed or resolved): refused with E_CLOSED
+    // (regression: it reached the ended pool and failed as an uncoded 500, 'Cannot use a pool
+    // after calling end on the pool')
+    if (this.closed) return Promise.reject(new ClosedError(`db "${this.o.name}"`))
     this.c.queries++
     const start = performance.now()
     let running: Promise<RawResult>

@@ -444,3 +444,17 @@ describe('DDL seen by a second instance (pg, versions through Redis)', () => {
     })
   }
 })
+
+describe('close() while statements are on their way (pg)', () => {
+  test("a statement accepted just before close() failed with an uncoded 500 ('Cannot use a pool after calling end on the pool') instead of E_CLOSED", async () => {
+    const b = backend(pgBackend)
+    const db = await kvDb(b)
+    // new texts: parsed and resolved before they are sent, so close() overtakes them
+    const read = db.query('SELECT v FROM kv WHERE id = $1 AND v > $2', [1, 0]).catch((e: unknown) => e)
+    const write = db.query('UPDATE kv SET v = v + 1 WHERE id = $1', [2]).catch((e: unknown) => e)
+    await db.close()
+    for (const r of [await read, await write]) {
+      if (r instanceof Error) assert.ok(isHotpathError(r, 'E_CLOSED'), String(r))
+    }
+  })
+})
