@@ -374,8 +374,22 @@ export class Db implements Instrumentable, Queryable {
         `invalidate() takes an array of table names ('public.users'); received ${JSON.stringify(tables)}`,
       )
     }
-    const names = tables.map((t) => (t.includes('.') ? t : `public.${t}`))
-    await this.bump(names)
+    // names are resolved like a statement's: the search_path applies to an unqualified name and
+    // a view stands for its base tables (regression: an unqualified name always meant
+    // public.<name>, so it invalidated nothing for a table in another schema on the search_path).
+    // A name that resolves to nothing, or when the catalog cannot be asked, is taken as written.
+    const names = new Set<string>()
+    for (const t of tables) {
+      const i = t.indexOf('.')
+      const rel = i < 0 ? { schema: undefined, name: t } : { schema: t.slice(0, i), name: t.slice(i + 1) }
+      const found = await this.catalog.tables([rel], this.catalogRun).then(
+        (r) => r.tables,
+        () => [],
+      )
+      if (found.length === 0) names.add(i < 0 ? `public.${t}` : t)
+      for (const f of found) names.add(f)
+    }
+    await this.bump([...names].sort())
   }
 
   /**

@@ -458,3 +458,20 @@ describe('close() while statements are on their way (pg)', () => {
     }
   })
 })
+
+for (const make of BACKENDS) {
+  describe(`db.invalidate() on ${make().name}`, () => {
+    test('invalidate() of an unqualified name meant public.<name> whatever the search_path, so it did nothing for a table in another schema', async () => {
+      const b = backend(make)
+      const db = await kvDb(b)
+      assert.equal(await cachedV(db), 10)
+      await b.raw('UPDATE kv SET v = 11 WHERE id = 1') // a write made outside the app
+      await db.invalidate(['kv'])
+      assert.equal(await cachedV(db), 11)
+      await b.raw('UPDATE kv SET v = 12 WHERE id = 1')
+      await db.invalidate([`${await schemaOf(b)}.kv`])
+      assert.equal(await cachedV(db), 12)
+      await db.invalidate(['no_such_table']) // still accepted: nothing to resolve, nothing cached
+    })
+  })
+}
