@@ -46,7 +46,18 @@ interface PgModule {
 /** Loads `pg` (an optional peer dependency) and opens a Pool. */
 export async function openPgPool(url: string, max: number, acquireTimeoutMs: number): Promise<PgPoolLike> {
   const pg = await loadPg()
-  return new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: acquireTimeoutMs })
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    connectionTimeoutMillis: acquireTimeoutMs,
+  }) as PgPoolLike & {
+    on(event: 'error', listener: (err: Error) => void): unknown
+  }
+  // an idle connection the server closes (restart, failover, pg_terminate_backend, idle timeouts)
+  // makes the Pool emit 'error'; it drops that connection itself, but with no listener the event
+  // is thrown (regression: it crashed the process)
+  pool.on('error', () => {})
+  return pool
 }
 
 async function loadPg(): Promise<PgModule> {
@@ -83,6 +94,23 @@ export class PgDriver implements Driver {
    * handed back to the pool.
    */
   private readonly cancelling = new WeakSet<PgClientLike>()
+  /** Connections that have our 'error' listener. */
+  private readonly listened = new WeakSet<PgClientLike>()
+
+  /**
+   * A checked-out connection the server closes (restart, failover, pg_terminate_backend) emits
+   * 'error' after failing its statement; the pool listens only while it is idle, so with no
+   * listener of ours the event was thrown (regression: it crashed the process). The failure
+   * reaches the caller through the statement, and the pool drops the unqueryable connection
+   * when it is released.
+   */
+  private hold(client: PgClientLike): PgClientLike {
+    if (!this.listened.has(client)) {
+      this.listened.add(client)
+      ;(client as unknown as { on(event: 'error', fn: () => void): unknown }).on('error', () => {})
+    }
+    return client
+  }
 
   constructor(private readonly o: PgDriverOptions) {}
 
@@ -97,7 +125,7 @@ export class PgDriver implements Driver {
       throw this.acquireFailed(err)
     }
     this.acquired(start)
-    return client
+    return this.hold(client)
   }
 
   private beforeAcquire(): number {
@@ -210,7 +238,7 @@ export class PgDriver implements Driver {
           return
         }
         this.acquired(start)
-        send(client, text, params, resolve, reject)
+        send(this.hold(client), text, params, resolve, reject)
       })
     })
   }

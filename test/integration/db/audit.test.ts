@@ -475,3 +475,37 @@ for (const make of BACKENDS) {
     })
   })
 }
+
+describe('a PostgreSQL that closes connections (pg)', () => {
+  test('a connection the server closed crashed the process: idle (no pool error listener) or checked out (no client error listener)', async () => {
+    const b = backend(pgBackend)
+    const db = await b.open({ max: 1 })
+    const pid = (await db.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0]?.p
+    await b.raw('SELECT pg_terminate_backend($1)', [pid])
+    await until(() => db.poolStats().total === 0, 'the pool dropped the closed idle connection')
+    assert.deepEqual((await db.query('SELECT 1 AS n')).rows, [{ n: 1 }])
+    const sleep = `SELECT pg_sleep(5) -- ${await schemaOf(b)}`
+    const runs = [
+      () => db.query(sleep, [], { signal: new AbortController().signal }),
+      () => db.transaction((tx) => tx.query(sleep)),
+    ]
+    for (const run of runs) {
+      const failed = run().then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      await until(
+        async () =>
+          (await b.raw("SELECT 1 FROM pg_stat_activity WHERE query = $1 AND state = 'active'", [sleep]))
+            .length > 0,
+        'the statement runs',
+      )
+      await b.raw('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1', [sleep])
+      const err = await failed
+      assert.ok(isHotpathError(err, 'E_DB_QUERY'), String(err))
+      assert.deepEqual((await db.query('SELECT 2 AS n')).rows, [{ n: 2 }])
+    }
+    const h = await db.healthCheck().check(AbortSignal.timeout(5000))
+    assert.equal(typeof h === 'object' && h.status, 'healthy')
+  })
+})
