@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test'
 import { PGlite } from '@electric-sql/pglite'
 import { Redis } from 'ioredis'
 import pg from 'pg'
-import { createDb, createLoader, type Db, type Transaction } from '../../../src/db/index.js'
+import { createDb, createLoader, type Db, sql, type Transaction } from '../../../src/db/index.js'
 import { isHotpathError } from '../../../src/errors.js'
 import { FakeClock } from '../../../src/time.js'
 import { cleanupPrefix, DATABASE_URL, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
@@ -508,4 +508,35 @@ describe('a PostgreSQL that closes connections (pg)', () => {
     const h = await db.healthCheck().check(AbortSignal.timeout(5000))
     assert.equal(typeof h === 'object' && h.status, 'healthy')
   })
+})
+
+describe('the sql tag', () => {
+  test("an apostrophe in a nested fragment's comment stopped its placeholders from being renumbered; a $1 in its dollar-quoted string was renumbered", () => {
+    const inner = sql`id = ${1} -- don't
+  AND v = ${10}`
+    assert.equal(
+      sql`SELECT * FROM kv WHERE v > ${0} AND ${inner}`.text,
+      "SELECT * FROM kv WHERE v > $1 AND id = $2 -- don't\n  AND v = $3",
+    )
+    const block = sql`v = ${10} /* it's */ AND id = ${1}`
+    assert.equal(sql`SELECT ${0} WHERE ${block}`.text, "SELECT $1 WHERE v = $2 /* it's */ AND id = $3")
+    const dollar = sql`v = ${10} AND $q$costs $1$q$ <> ${'x'} AND $$it's$$ <> ${'y'}`
+    assert.equal(
+      sql`SELECT ${0}, ${dollar}`.text,
+      "SELECT $1, v = $2 AND $q$costs $1$q$ <> $3 AND $$it's$$ <> $4",
+    )
+    const escaped = sql`v = ${10} AND E'it\\'s' <> ${'x'}`
+    assert.equal(sql`SELECT ${0}, ${escaped}`.text, "SELECT $1, v = $2 AND E'it\\'s' <> $3")
+  })
+
+  for (const make of BACKENDS) {
+    test(`${make().name}: a nested fragment with a comment binds each value to its own placeholder`, async () => {
+      const b = backend(make)
+      const db = await kvDb(b)
+      const cond = sql`id = ${2} -- the row's id
+        AND v = ${20}`
+      const r = await db.query<{ v: number }>(sql`SELECT v FROM kv WHERE v > ${0} AND ${cond}`)
+      assert.deepEqual(r.rows, [{ v: 20 }])
+    })
+  }
 })
