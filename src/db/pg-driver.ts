@@ -369,9 +369,16 @@ function toRaw(r: PgResultLike | PgResultLike[]): RawResult {
   return { rows, rowCount: last?.rowCount ?? rows.length, command: last?.command ?? '' }
 }
 
-/** A connection-level failure (not an SQL error, which has a code): the connection must not go back into the pool. */
+/**
+ * A connection-level failure: the connection must not go back into the pool. That is an error
+ * without an SQLSTATE, or one the server sent as FATAL / PANIC, after which it closes the
+ * connection (regression: a statement ended by pg_terminate_backend, 57P01, gave its closed
+ * connection back, and the next statement on it failed with 'Connection terminated unexpectedly').
+ */
 function brokenConnection(err: unknown): Error | undefined {
-  return (err as { code?: unknown }).code === undefined && err instanceof Error ? err : undefined
+  if (!(err instanceof Error)) return undefined
+  const e = err as { code?: unknown; severity?: unknown }
+  return e.code === undefined || e.severity === 'FATAL' || e.severity === 'PANIC' ? err : undefined
 }
 
 /** COMMIT of a transaction in which a statement failed (and the caller caught it) rolls back. */

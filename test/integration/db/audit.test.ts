@@ -7,7 +7,14 @@ import { after, describe, test } from 'node:test'
 import { PGlite } from '@electric-sql/pglite'
 import { Redis } from 'ioredis'
 import pg from 'pg'
-import { createDb, createLoader, type Db, sql, type Transaction } from '../../../src/db/index.js'
+import {
+  createDb,
+  createLoader,
+  type Db,
+  DbQueryError,
+  sql,
+  type Transaction,
+} from '../../../src/db/index.js'
 import { isHotpathError } from '../../../src/errors.js'
 import { FakeClock } from '../../../src/time.js'
 import { cleanupPrefix, DATABASE_URL, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
@@ -539,4 +546,31 @@ describe('the sql tag', () => {
       assert.deepEqual(r.rows, [{ v: 20 }])
     })
   }
+})
+
+describe('a statement that failed FATAL (pg)', () => {
+  test("its connection, which the server had closed, went back to the pool, and the next statement failed with 'Connection terminated unexpectedly'", async () => {
+    const b = backend(pgBackend)
+    const db = await b.open({ max: 1 })
+    const sleep = `SELECT pg_sleep(5) -- fatal ${await schemaOf(b)}`
+    const signal = new AbortController().signal
+    for (let i = 0; i < 6; i++) {
+      const failed = (i % 2 === 0 ? db.query(sleep) : db.query(sleep, [], { signal })).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      await until(
+        async () =>
+          (await b.raw("SELECT 1 FROM pg_stat_activity WHERE query = $1 AND state = 'active'", [sleep]))
+            .length > 0,
+        'the statement runs',
+      )
+      await b.raw('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1', [sleep])
+      const err = await failed
+      assert.ok(err instanceof DbQueryError && err.sqlState === '57P01', String(err))
+      assert.equal(err.statusCode, 503)
+      // at once: the pool's only connection must be a new one
+      assert.deepEqual((await db.query('SELECT 2 AS n')).rows, [{ n: 2 }])
+    }
+  })
 })
