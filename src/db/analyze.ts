@@ -30,6 +30,10 @@ export interface Analysis {
   readonly fingerprint: string
   /** The parser could not read the text (the server may still run it). */
   readonly unparsed: boolean
+  /** Every statement is SAVEPOINT, RELEASE or ROLLBACK TO (what a transaction callback may send). */
+  readonly savepoint: boolean
+  /** Names of the statement's CTEs (an unqualified relation so named may resolve to no table). */
+  readonly ctes: readonly string[]
 }
 
 interface Parser {
@@ -61,6 +65,7 @@ const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'])
 const READS = new Set(['SelectStmt'])
 /** Statements that change no data: they run uncached and invalidate nothing. */
 const HARMLESS = new Set(['VariableSetStmt', 'VariableShowStmt', 'ExplainStmt'])
+const SAVEPOINTS = new Set(['TRANS_STMT_SAVEPOINT', 'TRANS_STMT_RELEASE', 'TRANS_STMT_ROLLBACK_TO'])
 
 function relName(node: unknown): RelName | undefined {
   if (node === null || typeof node !== 'object') return undefined
@@ -75,6 +80,9 @@ interface Walk {
   dml: boolean
   locking: boolean
   into: boolean
+  ctes: string[]
+  /** Something whose effects the tables named cannot describe (TRUNCATE ... CASCADE). */
+  other: boolean
 }
 
 /** Visits every node of the tree once, collecting relations, write targets and read-spoilers. */
@@ -95,6 +103,8 @@ function walk(node: unknown, w: Walk): void {
       const target = relName((value as { relation?: unknown }).relation)
       if (target !== undefined) w.writes.push(target)
     } else if (key === 'TruncateStmt') {
+      // TRUNCATE ... CASCADE empties every table that references these, whatever its actions
+      if ((value as { behavior?: unknown }).behavior === 'DROP_CASCADE') w.other = true
       w.dml = true
       for (const r of ((value as { relations?: unknown[] }).relations ?? []) as Array<{
         RangeVar?: unknown
@@ -106,6 +116,9 @@ function walk(node: unknown, w: Walk): void {
       w.locking = true
     } else if (key === 'intoClause') {
       w.into = true
+    } else if (key === 'CommonTableExpr') {
+      const name = (value as { ctename?: unknown }).ctename
+      if (typeof name === 'string') w.ctes.push(name)
     }
     if (value !== null && typeof value === 'object') walk(value, w)
   }
@@ -113,7 +126,7 @@ function walk(node: unknown, w: Walk): void {
 
 /** Classifies a parsed statement list. Exported for unit tests that feed it parse trees. */
 export function classify(stmts: Array<{ stmt: Record<string, unknown> }>, fingerprint: string): Analysis {
-  const w: Walk = { reads: [], writes: [], dml: false, locking: false, into: false }
+  const w: Walk = { reads: [], writes: [], dml: false, locking: false, into: false, ctes: [], other: false }
   let kind: Analysis['kind'] | undefined
   let harmless = false
   for (const { stmt } of stmts) {
@@ -130,15 +143,28 @@ export function classify(stmts: Array<{ stmt: Record<string, unknown> }>, finger
     walk(stmt, w)
     if (k === 'read' && w.dml) k = 'write'
     if (k === 'read' && w.into) k = 'other'
+    if (w.other && k !== 'tx') k = 'other'
     kind = kind === undefined || kind === k ? k : kind === 'tx' || k === 'tx' ? 'tx' : combine(kind, k)
   }
   const final = kind ?? 'other'
+  const savepoint =
+    stmts.length > 0 &&
+    stmts.every(({ stmt }) => SAVEPOINTS.has(String((stmt.TransactionStmt as { kind?: unknown })?.kind)))
   let uncacheable: string | undefined
   if (final !== 'read') uncacheable = `it is not a plain read (${final})`
   else if (stmts.length !== 1) uncacheable = 'it holds several statements'
   else if (harmless) uncacheable = 'it is a utility statement (SET, SHOW, EXPLAIN)'
   else if (w.locking) uncacheable = 'it takes row locks (FOR UPDATE / FOR SHARE)'
-  return { kind: final, reads: w.reads, writes: w.writes, uncacheable, fingerprint, unparsed: false }
+  return {
+    kind: final,
+    reads: w.reads,
+    writes: w.writes,
+    uncacheable,
+    fingerprint,
+    unparsed: false,
+    savepoint,
+    ctes: w.ctes,
+  }
 }
 
 // EXPLAIN ANALYZE runs the statement, so a DML inside it really writes; plain EXPLAIN does not.
@@ -167,6 +193,8 @@ export function unreadable(reason: string): Analysis {
     uncacheable: `the PostgreSQL parser could not read it (${reason})`,
     fingerprint: '',
     unparsed: true,
+    savepoint: false,
+    ctes: [],
   }
 }
 

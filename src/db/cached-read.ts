@@ -26,6 +26,13 @@ export interface Entry {
   writes: readonly string[] | undefined
 }
 
+/** The tables a statement reads ('*' first) and writes; `complete` when every name resolved. */
+export interface Resolved {
+  readonly reads: readonly string[]
+  readonly writes: readonly string[]
+  readonly complete: boolean
+}
+
 /** The client's counters. */
 export interface Counters {
   queries: number
@@ -57,6 +64,17 @@ export interface CachedReadDeps {
   readonly events: Events<DbEvents>
   readonly table: StatementTable | undefined
   readonly exec: Exec
+  /**
+   * Told the '*' version a cached read saw; when DDL ran since the statement's tables were
+   * resolved, answers the read again from scratch (undefined: carry on).
+   */
+  readonly star: <T>(
+    v: number,
+    e: Entry,
+    params: readonly unknown[],
+    co: QueryCacheOptions,
+    signal: AbortSignal | undefined,
+  ) => Promise<QueryResult<T>> | undefined
 }
 
 /** A statement's result as an uncached read returns it. */
@@ -123,6 +141,11 @@ export class CachedReads {
     co: QueryCacheOptions,
     signal: AbortSignal | undefined,
   ): Promise<QueryResult<T>> {
+    const again = this.d.star<T>(vs[0] as number, e, params, co, signal)
+    if (again !== undefined) {
+      this.d.counters.cachedReads--
+      return again
+    }
     let v = ''
     for (let i = 0; i < vs.length; i++) v += i === 0 ? `${vs[i]}` : `.${vs[i]}`
     const key = `${this.d.o.prefix}${v}|${e.keyText}|${params.length === 0 ? '' : keyParams(params)}`

@@ -3,8 +3,12 @@
  * server's own catalog: `to_regclass` applies the search_path, and a view is expanded through
  * pg_rewrite and pg_depend (recursively, so views of views end at tables), the technique PGlite's
  * live extension uses. A partition also stands for its partition root, so a write to a partition
- * invalidates reads of the parent. Names that resolve to nothing (CTE names, tables that do not
- * exist yet) stand for no table. Results are cached per name until DDL runs (`clear()`).
+ * invalidates reads of the parent. Results are cached per name until DDL runs (`clear()`). A name
+ * that resolves to nothing is not cached, and unless it is one of the statement's CTE names the
+ * resolution is incomplete: the relation does not exist yet (it may be created outside the
+ * client, by a migration) or is a temporary table of another session (regression: the empty
+ * answer was cached, so once the table existed its reads were cached under '*' alone and no
+ * write to it ever invalidated them).
  */
 import type { RelName } from './analyze.js'
 
@@ -29,6 +33,19 @@ FROM deps JOIN pg_class c ON c.oid = deps.oid JOIN pg_namespace n ON n.oid = c.r
 
 const TABLE_KINDS = new Set(['r', 'p', 'f', 'm'])
 
+// the tables a write to $1 may change through foreign keys with ON DELETE / ON UPDATE CASCADE,
+// SET NULL or SET DEFAULT, followed to any depth ($1 itself included)
+const CASCADES = `WITH RECURSIVE refs(oid) AS (
+  SELECT to_regclass($1)::oid WHERE to_regclass($1) IS NOT NULL
+  UNION
+  SELECT k.conrelid FROM refs JOIN pg_constraint k ON k.confrelid = refs.oid AND k.contype = 'f'
+    AND (k.confdeltype IN ('c', 'n', 'd') OR k.confupdtype IN ('c', 'n', 'd'))
+)
+SELECT n.nspname AS schema, c.relname AS name,
+  CASE WHEN c.relispartition THEN (SELECT rn.nspname || '.' || rc.relname FROM pg_class rc
+    JOIN pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = pg_partition_root(c.oid)) END AS root
+FROM refs JOIN pg_class c ON c.oid = refs.oid JOIN pg_namespace n ON n.oid = c.relnamespace`
+
 /** Quotes a name for to_regclass (which parses its argument like SQL text). */
 function regclassText(r: RelName): string {
   const q = (s: string) => `"${s.replaceAll('"', '""')}"`
@@ -38,29 +55,76 @@ function regclassText(r: RelName): string {
 /** Resolves relation names to base-table names (`schema.table`), cached. */
 export class Catalog {
   private readonly cache = new Map<string, readonly string[]>()
+  private readonly cascades = new Map<string, readonly string[]>()
 
   /**
-   * The base tables behind `rels`, deduplicated and sorted. `run` is the connection to ask on
+   * The base tables behind `rels`, deduplicated and sorted, and whether every name resolved
+   * (unqualified names in `ctes` may resolve to nothing). `run` is the connection to ask on
    * (inside a transaction, its own: PGlite's only connection is held by the transaction).
    */
-  async tables(rels: readonly RelName[], run: CatalogQuery): Promise<string[]> {
+  async tables(
+    rels: readonly RelName[],
+    run: CatalogQuery,
+    ctes: readonly string[] = [],
+  ): Promise<{ tables: string[]; complete: boolean }> {
     const out = new Set<string>()
-    for (const r of rels) for (const t of await this.one(r, run)) out.add(t)
-    return [...out].sort()
+    let complete = true
+    for (const r of rels) {
+      const found = await this.one(r, run)
+      if (found === undefined) {
+        if (r.schema !== undefined || !ctes.includes(r.name)) complete = false
+        continue
+      }
+      for (const t of found) out.add(t)
+    }
+    return { tables: [...out].sort(), complete }
   }
 
-  private async one(r: RelName, run: CatalogQuery): Promise<readonly string[]> {
+  /**
+   * The tables a write to `rels` changes: their base tables plus the tables whose rows their
+   * foreign keys' referential actions change (regression: DELETE on a parent with ON DELETE
+   * CASCADE left cached reads of the child stale).
+   */
+  async writeTables(
+    rels: readonly RelName[],
+    run: CatalogQuery,
+    ctes: readonly string[] = [],
+  ): Promise<{ tables: string[]; complete: boolean }> {
+    const direct = await this.tables(rels, run, ctes)
+    const out = new Set(direct.tables)
+    for (const t of direct.tables) for (const c of await this.cascade(t, run)) out.add(c)
+    return { tables: [...out].sort(), complete: direct.complete }
+  }
+
+  private async cascade(table: string, run: CatalogQuery): Promise<readonly string[]> {
+    const hit = this.cascades.get(table)
+    if (hit !== undefined) return hit
+    const i = table.indexOf('.')
+    const { rows } = await run(CASCADES, [
+      regclassText({ schema: table.slice(0, i), name: table.slice(i + 1) }),
+    ])
+    const tables: string[] = []
+    for (const row of rows) {
+      tables.push(`${String(row.schema)}.${String(row.name)}`)
+      if (typeof row.root === 'string' && row.root.length > 0) tables.push(row.root)
+    }
+    this.cascades.set(table, tables)
+    return tables
+  }
+
+  /** The base tables behind one name; undefined when it names no relation (not cached). */
+  private async one(r: RelName, run: CatalogQuery): Promise<readonly string[] | undefined> {
     const key = regclassText(r)
     const hit = this.cache.get(key)
     if (hit !== undefined) return hit
     const { rows } = await run(RESOLVE, [key])
+    if (rows.length === 0) return undefined
     const tables: string[] = []
     for (const row of rows) {
       if (!TABLE_KINDS.has(String(row.kind))) continue
       tables.push(`${String(row.schema)}.${String(row.name)}`)
       if (typeof row.root === 'string' && row.root.length > 0) tables.push(row.root)
     }
-    // names that resolve to nothing (CTE names) are cached too; DDL through the client clears all
     this.cache.set(key, tables)
     return tables
   }
@@ -68,5 +132,6 @@ export class Catalog {
   /** Forgets every resolution (after DDL: a view may have been redefined, a table created or dropped). */
   clear(): void {
     this.cache.clear()
+    this.cascades.clear()
   }
 }

@@ -12,7 +12,7 @@ import type { Instrumentable } from '../types.js'
 import { type Analysis, analyze } from './analyze.js'
 import { cacheOptions, normalize } from './args.js'
 import { type BatchItem, type BatchQueryOptions, batchQuery } from './batch-query.js'
-import { CachedReads, type Counters, type Entry, type Exec, uncached } from './cached-read.js'
+import { CachedReads, type Counters, type Entry, type Exec, type Resolved, uncached } from './cached-read.js'
 import { Catalog, type CatalogQuery } from './catalog.js'
 import type { Driver, PoolStats, RawResult, Runner } from './driver.js'
 import { DbQueryError, UncacheableError } from './errors.js'
@@ -25,6 +25,8 @@ import { type StatementStats, StatementTable } from './statements.js'
 import { type TxDeps, txHandle } from './transaction.js'
 import type { DbEvents, DbStats, Queryable, QueryResult, Transaction } from './types.js'
 import type { VersionSource } from './versions.js'
+
+const STAR: readonly string[] = Object.freeze(['*'])
 
 /** A database client. Create it with `createDb()`. */
 export class Db implements Instrumentable, Queryable {
@@ -64,7 +66,8 @@ export class Db implements Instrumentable, Queryable {
     this.table = o.statements ? new StatementTable() : undefined
     this.slow =
       o.slowQuery === undefined ? undefined : new SlowLog(o.slowQuery, (q) => this.events.emit('slow', q))
-    this.catalogRun = (text, params) => driver.run(text, params, undefined)
+    this.catalogRun = (text, params) =>
+      this.closed ? Promise.reject(new ClosedError(`db "${o.name}"`)) : driver.run(text, params, undefined)
     this.execDefault = (e, params, signal, map) => this.exec(e, params, signal, driver, map)
     this.cached =
       o.cache === undefined
@@ -77,6 +80,10 @@ export class Db implements Instrumentable, Queryable {
             events: this.events,
             table: this.table,
             exec: this.execDefault,
+            star: (v, e, params, co, signal) =>
+              this.noteStar(v)
+                ? this.querySlow(e.text, params, signal === undefined ? undefined : { signal }, co)
+                : undefined,
           })
     this.detach = o.monitor?.attach(this)
   }
@@ -106,9 +113,56 @@ export class Db implements Instrumentable, Queryable {
     })
   }
 
-  private async resolve(e: Entry, run: CatalogQuery): Promise<void> {
-    if (e.reads === undefined) e.reads = ['*', ...(await this.catalog.tables(e.analysis.reads, run))]
-    if (e.writes === undefined) e.writes = await this.catalog.tables(e.analysis.writes, run)
+  /**
+   * The tables `e` reads ('*' first) and writes. Kept on the entry only when every name resolved;
+   * otherwise (a relation that does not exist yet, or a temporary table) it is resolved again on
+   * the next call, and `complete` is false: such a read is not cached.
+   */
+  private async resolve(e: Entry, run: CatalogQuery): Promise<Resolved> {
+    if (await this.syncStar()) {
+      e.reads = undefined
+      e.writes = undefined
+    }
+    if (e.reads !== undefined && e.writes !== undefined)
+      return { reads: e.reads, writes: e.writes, complete: true }
+    const a = e.analysis
+    const r = await this.catalog.tables(a.reads, run, a.ctes)
+    const w = await this.catalog.writeTables(a.writes, run, a.ctes)
+    const out = { reads: ['*', ...r.tables], writes: w.tables, complete: r.complete && w.complete }
+    if (out.complete) {
+      e.reads = out.reads
+      e.writes = out.writes
+    }
+    return out
+  }
+
+  /**
+   * The '*' version the catalog's resolutions and the entries' tables were made under. DDL bumps
+   * '*' wherever it ran; when this client sees another value, what it resolved may be outdated
+   * (regression: a view redefined by another instance kept its old base tables here, so writes
+   * to the new ones never invalidated this instance's cached reads of the view).
+   */
+  private star: number | undefined
+
+  /** Notes the '*' version seen; drops every resolution when it changed. True when it changed. */
+  private noteStar(v: number): boolean {
+    if (this.star === v) return false
+    const known = this.star !== undefined
+    this.star = v
+    if (known) {
+      this.catalog.clear()
+      this.entries.clear()
+    }
+    return known
+  }
+
+  /**
+   * Before resolving names: notes the current '*' version (true when resolutions were dropped).
+   * Best effort: skipped while the versions are unavailable.
+   */
+  private async syncStar(): Promise<boolean> {
+    const vs = await this.versions.read(STAR)
+    return vs !== undefined && vs[0] !== undefined && this.noteStar(vs[0])
   }
 
   query<T = Record<string, unknown>>(statement: SqlStatement, options?: QueryOptions): Promise<QueryResult<T>>
@@ -134,13 +188,19 @@ export class Db implements Instrumentable, Queryable {
       return Promise.reject(err)
     }
     const e = this.entries.get(text)
-    // the hot paths: a known read, cached (resolved, cacheable) or not, with no async hop of ours
+    // the hot paths: a known read, cached (resolved, cacheable) or not, with no async hop of ours;
+    // whatever they throw is a rejection, as on the other paths (regression: a cache option the
+    // cache refused, or a parameter the key could not encode, threw out of query() synchronously)
     if (e !== undefined && e.analysis.kind === 'read') {
-      if (co === undefined || this.cached === undefined) {
-        return this.exec(e, params, opts?.signal, this.driver, uncached<T>)
-      }
-      if (e.reads !== undefined && e.analysis.uncacheable === undefined) {
-        return this.cached.read<T>(e, params, co, opts?.signal)
+      try {
+        if (co === undefined || this.cached === undefined) {
+          return this.exec(e, params, opts?.signal, this.driver, uncached<T>)
+        }
+        if (e.reads !== undefined && e.analysis.uncacheable === undefined) {
+          return this.cached.read<T>(e, params, co, opts?.signal)
+        }
+      } catch (err) {
+        return Promise.reject(err)
       }
     }
     return this.querySlow<T>(text, params, opts, co)
@@ -166,18 +226,21 @@ export class Db implements Instrumentable, Queryable {
           this.events.emit('uncacheable', { text, reason: a.uncacheable ?? 'unknown' })
       } else if (a.kind !== 'read') {
         throw new UncacheableError(a.uncacheable ?? 'it writes')
-      } else {
-        await this.resolve(e, this.catalogRun)
+      } else if ((await this.resolve(e, this.catalogRun)).complete) {
         return this.cached.read<T>(e, params, co, opts?.signal)
+      } else {
+        this.c.uncacheable++
+        if (this.events.has('uncacheable'))
+          this.events.emit('uncacheable', { text, reason: 'a relation it reads did not resolve to a table' })
       }
     }
     if (a.kind === 'read') return uncached<T>(await this.exec(e, params, opts?.signal, this.driver))
-    if (a.kind === 'write') await this.resolve(e, this.catalogRun)
+    const writes = a.kind === 'write' ? (await this.resolve(e, this.catalogRun)).writes : []
     try {
       return uncached<T>(await this.exec(e, params, opts?.signal, this.driver))
     } finally {
       // bumped even when the statement failed: a multi-statement text may have done part of its work
-      if (a.kind === 'write') await this.bump(e.writes ?? [])
+      if (a.kind === 'write') await this.bump(writes)
       else await this.bumpAll()
     }
   }
@@ -194,6 +257,10 @@ export class Db implements Instrumentable, Queryable {
     runner: Runner,
     map?: (r: RawResult) => R,
   ): Promise<R> {
+    // accepted before close() but not sent yet (still parsed or resolved): refused with E_CLOSED
+    // (regression: it reached the ended pool and failed as an uncoded 500, 'Cannot use a pool
+    // after calling end on the pool')
+    if (this.closed) return Promise.reject(new ClosedError(`db "${this.o.name}"`))
     this.c.queries++
     const start = performance.now()
     let running: Promise<RawResult>
@@ -268,13 +335,17 @@ export class Db implements Instrumentable, Queryable {
     if (this.closed) throw new ClosedError(`db "${this.o.name}"`)
     assertKnownKeys(options, ['signal'], 'transaction options')
     const writes = new Set<string>()
-    const state = { other: false, reachedCommit: false }
+    const state = { other: false, reachedCommit: false, ended: false }
     try {
       return await this.driver.transaction(async (conn) => {
         const tx = txHandle(this.txDeps, conn, writes, state)
-        const result = await fn(tx)
-        state.reachedCommit = true
-        return result
+        try {
+          const result = await fn(tx)
+          state.reachedCommit = true
+          return result
+        } finally {
+          state.ended = true
+        }
       }, options.signal)
     } finally {
       // once COMMIT was sent the outcome may be unknown (a dropped connection): invalidate anyway
@@ -303,8 +374,22 @@ export class Db implements Instrumentable, Queryable {
         `invalidate() takes an array of table names ('public.users'); received ${JSON.stringify(tables)}`,
       )
     }
-    const names = tables.map((t) => (t.includes('.') ? t : `public.${t}`))
-    await this.bump(names)
+    // names are resolved like a statement's: the search_path applies to an unqualified name and
+    // a view stands for its base tables (regression: an unqualified name always meant
+    // public.<name>, so it invalidated nothing for a table in another schema on the search_path).
+    // A name that resolves to nothing, or when the catalog cannot be asked, is taken as written.
+    const names = new Set<string>()
+    for (const t of tables) {
+      const i = t.indexOf('.')
+      const rel = i < 0 ? { schema: undefined, name: t } : { schema: t.slice(0, i), name: t.slice(i + 1) }
+      const found = await this.catalog.tables([rel], this.catalogRun).then(
+        (r) => r.tables,
+        () => [],
+      )
+      if (found.length === 0) names.add(i < 0 ? `public.${t}` : t)
+      for (const f of found) names.add(f)
+    }
+    await this.bump([...names].sort())
   }
 
   /**
@@ -317,7 +402,7 @@ export class Db implements Instrumentable, Queryable {
     const names: string[] = []
     for (const t of checkWatched(this.driver.backend, tables)) {
       const e = await this.entry(`SELECT 1 FROM ${t}`)
-      const found = await this.catalog.tables(e.analysis.reads, this.catalogRun)
+      const found = (await this.catalog.tables(e.analysis.reads, this.catalogRun)).tables
       if (found.length === 0) throw new TypeError(`watchExternalWrites(): no table "${t}"`)
       names.push(...found)
     }
@@ -333,12 +418,8 @@ export class Db implements Instrumentable, Queryable {
   /** The tables (schema.table) a statement reads and writes, as the client sees them (views expanded). */
   async tablesOf(text: string): Promise<{ kind: Analysis['kind']; reads: string[]; writes: string[] }> {
     const e = await this.entry(text)
-    await this.resolve(e, this.catalogRun)
-    return {
-      kind: e.analysis.kind,
-      reads: (e.reads ?? []).filter((t) => t !== '*'),
-      writes: [...(e.writes ?? [])],
-    }
+    const t = await this.resolve(e, this.catalogRun)
+    return { kind: e.analysis.kind, reads: t.reads.filter((x) => x !== '*'), writes: [...t.writes] }
   }
 
   /** Per-fingerprint statement statistics, by total time. */

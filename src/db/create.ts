@@ -78,7 +78,16 @@ export async function createDb(options: DbOptions = {}): Promise<Db> {
     await driver.close()
     throw err
   }
-  const db = new Db(o, driver, versions)
+  let db: Db
+  try {
+    db = new Db(o, driver, versions)
+  } catch (err) {
+    // nothing opened here may outlive a client that was never returned (Redis sockets keep the
+    // process alive)
+    await versions.close()
+    await driver.close()
+    throw err
+  }
   tell = (available, reason) => db._versionsChanged(available, reason)
   return db
 }

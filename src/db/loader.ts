@@ -273,7 +273,12 @@ export class Loader<K, V, C = K> implements Instrumentable {
   prime(key: K, value: V | Error): this {
     if (this.maxEntries === 0) return this
     const ck = this.cacheKey(key)
-    if (this.map.has(ck) || value instanceof Error) return this
+    if (value instanceof Error) return this
+    // an expired entry is not cached any more (regression: it made prime() a no-op, and the next
+    // load() went to the batch function instead of taking the primed value)
+    const slot = this.map.get(ck)
+    if (slot !== undefined && slot.expires > this.clock.now()) return this
+    if (slot !== undefined) this.map.delete(ck)
     this.map.set(ck, { promise: Promise.resolve(value), expires: this.clock.now() + this.ttl })
     if (this.map.size > this.maxEntries) this.map.delete(this.map.keys().next().value)
     return this

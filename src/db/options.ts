@@ -271,6 +271,13 @@ export function resolveDbOptions(options: DbOptions = {}): ResolvedDbOptions {
       `db option consistency must be 'eventual' or 'strict'; received ${String(consistency)}`,
     )
   }
+  const monitor = options.monitor as unknown
+  if (
+    monitor !== undefined &&
+    (monitor === null || typeof monitor !== 'object' || typeof (monitor as MonitorLike).attach !== 'function')
+  ) {
+    throw new TypeError('db option monitor must be a hotpath monitor (createMonitor())')
+  }
   if (options.statements !== undefined && typeof options.statements !== 'boolean') {
     throw new TypeError(`db option statements must be a boolean; received ${typeof options.statements}`)
   }

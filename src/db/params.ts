@@ -29,8 +29,22 @@ function one(v: unknown): string {
       if (v === null) return 'z'
       if (v instanceof Date) return `d${v.getTime()}`
       if (Buffer.isBuffer(v) || v instanceof Uint8Array) return `x${Buffer.from(v).toString('base64')}`
-      return `j${JSON.stringify(v)}`
+      if (Array.isArray(v)) {
+        // element by element, so bigint, Date and Buffer elements keep their own encodings
+        // (regression: JSON.stringify threw on a bigint element, and a Date element shared the
+        // key of its ISO string)
+        let s = `a${v.length}[`
+        for (let i = 0; i < v.length; i++) s += `${one(v[i])}|`
+        return `${s}]`
+      }
+      return jsonKey(v)
   }
+}
+
+/** An object as JSON (length-prefixed; a bigint inside, which pg cannot send either, does not throw here). */
+function jsonKey(v: unknown): string {
+  const j = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x)) ?? 'undefined'
+  return `j${j.length}:${j}`
 }
 
 /** The parameters' part of a key (hashed when long, to stay under the cache's key limit). */

@@ -46,7 +46,18 @@ interface PgModule {
 /** Loads `pg` (an optional peer dependency) and opens a Pool. */
 export async function openPgPool(url: string, max: number, acquireTimeoutMs: number): Promise<PgPoolLike> {
   const pg = await loadPg()
-  return new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: acquireTimeoutMs })
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    connectionTimeoutMillis: acquireTimeoutMs,
+  }) as PgPoolLike & {
+    on(event: 'error', listener: (err: Error) => void): unknown
+  }
+  // an idle connection the server closes (restart, failover, pg_terminate_backend, idle timeouts)
+  // makes the Pool emit 'error'; it drops that connection itself, but with no listener the event
+  // is thrown (regression: it crashed the process)
+  pool.on('error', () => {})
+  return pool
 }
 
 async function loadPg(): Promise<PgModule> {
@@ -77,6 +88,29 @@ export class PgDriver implements Driver {
   private acquireTimeouts = 0
   private canceledAcquires = 0
   private pgModule: PgModule | undefined
+  /**
+   * Connections a cancel request was sent for whose statement has not been seen cancelled: the
+   * request may still be on its way and would cancel whatever runs there next, so they are not
+   * handed back to the pool.
+   */
+  private readonly cancelling = new WeakSet<PgClientLike>()
+  /** Connections that have our 'error' listener. */
+  private readonly listened = new WeakSet<PgClientLike>()
+
+  /**
+   * A checked-out connection the server closes (restart, failover, pg_terminate_backend) emits
+   * 'error' after failing its statement; the pool listens only while it is idle, so with no
+   * listener of ours the event was thrown (regression: it crashed the process). The failure
+   * reaches the caller through the statement, and the pool drops the unqueryable connection
+   * when it is released.
+   */
+  private hold(client: PgClientLike): PgClientLike {
+    if (!this.listened.has(client)) {
+      this.listened.add(client)
+      ;(client as unknown as { on(event: 'error', fn: () => void): unknown }).on('error', () => {})
+    }
+    return client
+  }
 
   constructor(private readonly o: PgDriverOptions) {}
 
@@ -91,7 +125,7 @@ export class PgDriver implements Driver {
       throw this.acquireFailed(err)
     }
     this.acquired(start)
-    return client
+    return this.hold(client)
   }
 
   private beforeAcquire(): number {
@@ -145,12 +179,12 @@ export class PgDriver implements Driver {
     signal: AbortSignal | undefined,
   ): Promise<RawResult> {
     if (signal?.aborted) throw new AbortedError(signal.reason)
-    const onAbort = signal === undefined ? undefined : () => void this.cancel(client)
+    const onAbort = signal === undefined ? undefined : () => this.cancel(client)
     if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      const r = await client.query({ text, values: params as unknown[] })
-      return { rows: r.rows, rowCount: r.rowCount ?? r.rows.length, command: r.command ?? '' }
+      return toRaw(await client.query({ text, values: params as unknown[] }))
     } catch (err) {
+      if ((err as { code?: string }).code === '57014') this.cancelling.delete(client)
       if (signal?.aborted && (err as { code?: string }).code === '57014')
         throw new AbortedError(signal.reason)
       throw err
@@ -159,16 +193,35 @@ export class PgDriver implements Driver {
     }
   }
 
-  /** Sends a cancel request for the statement running on `client` (a separate short connection). */
-  private async cancel(client: PgClientLike): Promise<void> {
-    try {
-      this.pgModule ??= await loadPg()
-      const c = client as unknown as { connectionParameters?: Record<string, unknown>; activeQuery?: unknown }
-      const canceller = new this.pgModule.Client({ ...(c.connectionParameters ?? {}) })
-      canceller.cancel(client, c.activeQuery)
-    } catch {
-      // best effort: the statement then finishes and its result is dropped
+  /**
+   * Sends a cancel request for the statement running on `client` (a separate short connection).
+   * The statement is taken when the signal fires: when it has already ended nothing is sent
+   * (regression: with no statement running the request was sent anyway, reached the server
+   * after the connection had gone back to the pool, and cancelled the next caller's statement).
+   */
+  private cancel(client: PgClientLike): void {
+    const c = client as unknown as { connectionParameters?: Record<string, unknown>; activeQuery?: unknown }
+    const active = c.activeQuery
+    if (active === null || active === undefined) return
+    this.cancelling.add(client)
+    void (async () => {
+      try {
+        this.pgModule ??= await loadPg()
+        const canceller = new this.pgModule.Client({ ...(c.connectionParameters ?? {}) })
+        canceller.cancel(client, active)
+      } catch {
+        // best effort: the statement then finishes and its result is dropped
+      }
+    })()
+  }
+
+  /** Hands `client` back; dropped when broken or when a cancel request may still reach it. */
+  private release(client: PgClientLike, broken: Error | undefined): void {
+    if (broken === undefined && this.cancelling.has(client)) {
+      this.cancelling.delete(client)
+      broken = new Error('a cancel request may still reach this connection')
     }
+    client.release(broken)
   }
 
   /**
@@ -185,7 +238,7 @@ export class PgDriver implements Driver {
           return
         }
         this.acquired(start)
-        send(client, text, params, resolve, reject)
+        send(this.hold(client), text, params, resolve, reject)
       })
     })
   }
@@ -204,7 +257,7 @@ export class PgDriver implements Driver {
       broken = brokenConnection(err)
       throw err
     } finally {
-      client.release(broken)
+      this.release(client, broken)
     }
   }
 
@@ -214,24 +267,44 @@ export class PgDriver implements Driver {
     try {
       return await fn(conn)
     } finally {
-      client.release()
+      this.release(client, undefined)
     }
   }
 
+  /**
+   * BEGIN, `fn`, COMMIT on one connection. The signal reaches the acquire and the statements of
+   * `fn`, never BEGIN / COMMIT / ROLLBACK: an aborted signal must not keep ROLLBACK from being
+   * sent (regression: it was skipped, and the connection went back to the pool inside the open
+   * transaction, so the next caller's statements ran in it and were never committed). A signal
+   * aborted by the time `fn` returns rolls back. A connection whose ROLLBACK failed is dropped.
+   */
   async transaction<T>(fn: (conn: Runner) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    return this.session(async (conn) => {
-      await conn.run('BEGIN', [], undefined)
+    const client = await this.acquire(signal)
+    let broken: Error | undefined
+    const control = (text: string) =>
+      this.exec(client, text, [], undefined).catch((err: unknown) => {
+        broken = brokenConnection(err)
+        throw err
+      })
+    const conn: Runner = { run: (t, p, s) => this.exec(client, t, p, s ?? signal) }
+    try {
+      await control('BEGIN')
       let result: T
       try {
         result = await fn(conn)
+        if (signal?.aborted) throw new AbortedError(signal.reason)
       } catch (err) {
-        await conn.run('ROLLBACK', [], undefined).catch(() => {})
+        await control('ROLLBACK').catch((e: unknown) => {
+          broken = e instanceof Error ? e : new Error(String(e))
+        })
         throw err
       }
-      const done = await conn.run('COMMIT', [], undefined)
+      const done = await control('COMMIT')
       if (done.command === 'ROLLBACK') throw rolledBack()
       return result
-    }, signal)
+    } finally {
+      this.release(client, broken)
+    }
   }
 
   /** A connection taken out of the pool for LISTEN (released by the listener's stop function). */
@@ -276,7 +349,7 @@ function send(
         return
       }
       client.release()
-      resolve({ rows: r.rows, rowCount: r.rowCount ?? r.rows.length, command: r.command ?? '' })
+      resolve(toRaw(r))
     })
   } catch (err) {
     client.release(brokenConnection(err))
@@ -284,9 +357,28 @@ function send(
   }
 }
 
-/** A connection-level failure (not an SQL error, which has a code): the connection must not go back into the pool. */
+/**
+ * A node-postgres result as the client wants it. A text of several statements sent without
+ * parameters (simple protocol) is answered with one result per statement: the last one stands
+ * for the text (regression: reading `rows` of that array threw inside node-postgres' callback,
+ * an uncaught exception, and the query never settled).
+ */
+function toRaw(r: PgResultLike | PgResultLike[]): RawResult {
+  const last = Array.isArray(r) ? r[r.length - 1] : r
+  const rows = Array.isArray(last?.rows) ? last.rows : []
+  return { rows, rowCount: last?.rowCount ?? rows.length, command: last?.command ?? '' }
+}
+
+/**
+ * A connection-level failure: the connection must not go back into the pool. That is an error
+ * without an SQLSTATE, or one the server sent as FATAL / PANIC, after which it closes the
+ * connection (regression: a statement ended by pg_terminate_backend, 57P01, gave its closed
+ * connection back, and the next statement on it failed with 'Connection terminated unexpectedly').
+ */
 function brokenConnection(err: unknown): Error | undefined {
-  return (err as { code?: unknown }).code === undefined && err instanceof Error ? err : undefined
+  if (!(err instanceof Error)) return undefined
+  const e = err as { code?: unknown; severity?: unknown }
+  return e.code === undefined || e.severity === 'FATAL' || e.severity === 'PANIC' ? err : undefined
 }
 
 /** COMMIT of a transaction in which a statement failed (and the caller caught it) rolls back. */

@@ -104,8 +104,11 @@ export class PGliteDriver implements Driver {
     const r = await this.db.query<Record<string, unknown>>(text, params as unknown[])
     const command = commandOf(text)
     // pg's rowCount: rows returned by a query, rows affected by a write (PGlite reports a SELECT's
-    // affected rows, 0: regression, a SELECT's rowCount and the statement statistics' rows read 0)
-    const rowCount = READS.has(command) ? r.rows.length : (r.affectedRows ?? r.rows.length)
+    // affected rows, 0: regression, a SELECT's rowCount and the statement statistics' rows read 0).
+    // A statement that returns columns (a read, or a write with RETURNING) counts its rows
+    // (regression: a SELECT after a comment, or in parentheses, had rowCount 0 where pg said N)
+    const rowCount =
+      r.fields.length > 0 || READS.has(command) ? r.rows.length : (r.affectedRows ?? r.rows.length)
     return { rows: r.rows, rowCount, command }
   }
 
@@ -138,6 +141,8 @@ export class PGliteDriver implements Driver {
       let result: T
       try {
         result = await fn(conn)
+        // as on pg: a transaction whose signal was aborted by the time its callback returned rolls back
+        if (signal?.aborted) throw new AbortedError(signal.reason)
       } catch (err) {
         await conn.run('ROLLBACK', [], undefined).catch(() => {})
         throw err
@@ -177,6 +182,6 @@ export class PGliteDriver implements Driver {
 const READS = new Set(['SELECT', 'VALUES', 'TABLE'])
 
 function commandOf(text: string): string {
-  const m = /^\s*(?:WITH\b[\s\S]*?\)\s*)?([A-Za-z]+)/.exec(text)
+  const m = /^(?:\s|--[^\n]*\n?|\/\*[\s\S]*?\*\/|\()*(?:WITH\b[\s\S]*?\)\s*)?([A-Za-z]+)/.exec(text)
   return m === null ? '' : (m[1] as string).toUpperCase()
 }

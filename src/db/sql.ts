@@ -30,26 +30,52 @@ function isIdent(v: unknown): v is Identifier {
   return typeof v === 'object' && v !== null && typeof (v as Record<symbol, unknown>)[IDENT] === 'string'
 }
 
-/** Renumbers $n placeholders of a nested fragment by `offset` (outside string literals and identifiers). */
+/**
+ * Renumbers $n placeholders of a nested fragment by `offset`, outside string literals, quoted
+ * identifiers, dollar-quoted strings and comments (regression: an apostrophe in a comment, as in
+ * `-- don't`, was taken for the start of a string literal, so the placeholders after it kept
+ * their numbers and pointed at the outer statement's values; a `$1` inside a dollar-quoted
+ * string was renumbered).
+ */
 function shift(text: string, offset: number): string {
   if (offset === 0) return text
   let out = ''
   let i = 0
   while (i < text.length) {
     const c = text[i] as string
+    let stop = -1
     if (c === "'" || c === '"') {
-      const end = text.indexOf(c, i + 1)
-      const stop = end < 0 ? text.length : end + 1
-      out += text.slice(i, stop)
-      i = stop
-    } else if (c === '$' && /[0-9]/.test(text[i + 1] ?? '')) {
+      // E'...' strings take backslash escapes; elsewhere a doubled quote is two adjacent literals
+      const escapes = c === "'" && /[eE]/.test(text[i - 1] ?? '') && !/[A-Za-z0-9_]/.test(text[i - 2] ?? '')
       let j = i + 1
-      while (j < text.length && /[0-9]/.test(text[j] as string)) j++
-      out += `$${Number(text.slice(i + 1, j)) + offset}`
-      i = j
-    } else {
+      while (j < text.length && text[j] !== c) j += escapes && text[j] === '\\' ? 2 : 1
+      stop = j + 1
+    } else if (c === '-' && text[i + 1] === '-') {
+      const end = text.indexOf('\n', i)
+      stop = end < 0 ? text.length : end + 1
+    } else if (c === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2)
+      stop = end < 0 ? text.length : end + 2
+    } else if (c === '$') {
+      const tag = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/.exec(text.slice(i))
+      if (tag !== null && !/[A-Za-z0-9_]/.test(text[i - 1] ?? '')) {
+        const end = text.indexOf(tag[0], i + tag[0].length)
+        stop = end < 0 ? text.length : end + tag[0].length
+      } else if (/[0-9]/.test(text[i + 1] ?? '')) {
+        let j = i + 1
+        while (j < text.length && /[0-9]/.test(text[j] as string)) j++
+        out += `$${Number(text.slice(i + 1, j)) + offset}`
+        i = j
+        continue
+      }
+    }
+    if (stop < 0) {
       out += c
       i++
+    } else {
+      stop = Math.min(stop, text.length)
+      out += text.slice(i, stop)
+      i = stop
     }
   }
   return out
