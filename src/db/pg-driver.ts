@@ -80,6 +80,10 @@ export interface PgDriverOptions {
   acquireTimeoutMs: number
 }
 
+/** Marks a connection that has the driver's 'error' listener. */
+const LISTENED = Symbol('hotpath.db.errorListener')
+const ignore = (): void => {}
+
 export class PgDriver implements Driver {
   readonly backend = 'pg' as const
   private readonly acquireWait = new Histogram()
@@ -94,8 +98,6 @@ export class PgDriver implements Driver {
    * handed back to the pool.
    */
   private readonly cancelling = new WeakSet<PgClientLike>()
-  /** Connections that have our 'error' listener. */
-  private readonly listened = new WeakSet<PgClientLike>()
 
   /**
    * A checked-out connection the server closes (restart, failover, pg_terminate_backend) emits
@@ -105,9 +107,11 @@ export class PgDriver implements Driver {
    * when it is released.
    */
   private hold(client: PgClientLike): PgClientLike {
-    if (!this.listened.has(client)) {
-      this.listened.add(client)
-      ;(client as unknown as { on(event: 'error', fn: () => void): unknown }).on('error', () => {})
+    // a flag on the connection, not a WeakSet: this runs on every statement
+    const c = client as unknown as { [LISTENED]?: true; on(event: 'error', fn: () => void): unknown }
+    if (c[LISTENED] !== true) {
+      c[LISTENED] = true
+      c.on('error', ignore)
     }
     return client
   }
