@@ -42,6 +42,31 @@ async function pinBackends(admin: pg.Pool, cpus: string): Promise<number> {
   return n
 }
 
+/**
+ * Runs `measure` pinned: this process on one CPU, the PostgreSQL backends serving `bodies` (each
+ * run once first, so their connections exist) on the other. Unpinned, where the scheduler put a
+ * backend (beside the client or not) moved single rounds of a serial loop by 10-20%: per-round
+ * ratios of the miss rows spread 0.78-0.98 (interquartile), pinned 0.89-0.93 (scratch, 21 rounds,
+ * three runs each).
+ */
+async function pinnedDuring<R>(
+  admin: pg.Pool,
+  bodies: Record<string, (n: number) => Promise<void>>,
+  measure: () => Promise<R>,
+): Promise<{ result: R; pinned: boolean }> {
+  for (const body of Object.values(bodies)) await body(200)
+  const pinned =
+    PIN !== undefined && (await pinBackends(admin, PIN.measured)) > 0 && pinProcess(process.pid, PIN.driver)
+  try {
+    return { result: await measure(), pinned }
+  } finally {
+    if (PIN !== undefined) {
+      pinProcess(process.pid, PIN.all)
+      await pinBackends(admin, PIN.all)
+    }
+  }
+}
+
 async function pointSelects(admin: pg.Pool): Promise<void> {
   const url = await schemaUrl(admin, 'bench_db_point')
   const pool = new pg.Pool({ connectionString: url, max: 10 })
@@ -139,19 +164,10 @@ async function pointSelects(admin: pg.Pool): Promise<void> {
       for (let i = 0; i < n; i++) sink = await peerPool.query(text, [1 + (m++ % ROWS)])
     },
   }
-  // Pinned: this process on one CPU, the PostgreSQL backends serving it on the other. Unpinned,
-  // where the scheduler put the backend (beside the client or not) moved single rounds of this
-  // serial loop by 10-20%: per-round ratios spread 0.78-0.98 (interquartile), pinned 0.89-0.93
-  // (scratch, 21 rounds, three runs each).
-  for (const body of Object.values(missBodies)) await body(200)
-  const pinned =
-    PIN !== undefined && (await pinBackends(admin, PIN.measured)) > 0 && pinProcess(process.pid, PIN.driver)
   // 21 rounds: single rounds of this serial, network-bound loop move by 10-20% on a VM
-  const mr = await compareOps(missBodies, { rounds: 21, roundMs: 300 })
-  if (PIN !== undefined) {
-    pinProcess(process.pid, PIN.all)
-    await pinBackends(admin, PIN.all)
-  }
+  const { result: mr, pinned } = await pinnedDuring(admin, missBodies, () =>
+    compareOps(missBodies, { rounds: 21, roundMs: 300 }),
+  )
   const pinNote = pinned
     ? `pinned: this process on CPU ${PIN?.driver}, its PostgreSQL backends on CPU ${PIN?.measured}`
     : 'unpinned'
@@ -198,16 +214,16 @@ async function pointSelects(admin: pg.Pool): Promise<void> {
 
   // slow-query capture on (10 s threshold, never reached) vs off, same client code path
   const slowOn = await createDb({ connection: url, slowQuery: { threshold: '10s' } })
-  const sr = await compareOps(
-    {
-      ours: async (n) => {
-        for (let i = 0; i < n; i++) sink = await slowOn.query(text, [1 + (m++ % ROWS)])
-      },
-      off: async (n) => {
-        for (let i = 0; i < n; i++) sink = await plain.query(text, [1 + (m++ % ROWS)])
-      },
+  const slowBodies: Record<string, (n: number) => Promise<void>> = {
+    ours: async (n) => {
+      for (let i = 0; i < n; i++) sink = await slowOn.query(text, [1 + (m++ % ROWS)])
     },
-    { rounds: 7, roundMs: 300 },
+    off: async (n) => {
+      for (let i = 0; i < n; i++) sink = await plain.query(text, [1 + (m++ % ROWS)])
+    },
+  }
+  const { result: sr } = await pinnedDuring(admin, slowBodies, () =>
+    compareOps(slowBodies, { rounds: 15, roundMs: 300 }),
   )
   report({
     suite: SUITE,
@@ -218,6 +234,7 @@ async function pointSelects(admin: pg.Pool): Promise<void> {
     unit: 'ops/s',
     higherIsBetter: true,
     target: '>= 0.98x',
+    note: `medians of 15 interleaved rounds; ${pinNote}`,
   })
 
   // Redis tier hit at 64 in flight: L1 off so every hit comes from Redis
