@@ -41,6 +41,8 @@ export async function reclaim(redis: Redis | Cluster, c: Claimer, claimIdle: num
       cursor = r[0]
       const singles: Array<[string, string[] | null]> = []
       const counts: number[] = []
+      // the packs' splits go out together (pipelined on the connection), not one round trip each
+      const splits: Promise<number>[] = []
       for (let i = 0; i < r[1].length; i++) {
         const [id, fields] = r[1][i] as [string, string[] | null]
         if (fields === null) continue // deleted while pending
@@ -53,10 +55,11 @@ export async function reclaim(redis: Redis | Cluster, c: Claimer, claimIdle: num
         }
         // a pack: one entry per message, attempts raised by the deliveries that did not finish
         const members = envs.map((e) => encode({ ...e, attempt: e.attempt + deliveries - 1 }))
-        await cmd.hpBusSplit(key, GROUP, id, ...members)
+        splits.push(cmd.hpBusSplit(key, GROUP, id, ...members))
         taken += envs.length
         room -= envs.length
       }
+      if (splits.length > 0) await Promise.all(splits)
       if (singles.length > 0) {
         const n = c.take(key, singles, counts)
         taken += n

@@ -29,6 +29,41 @@ export interface Subscription {
   perEntry: number
 }
 
+/**
+ * The next turn's COUNT per class (into `out`): each class's budget, and the classes that filled
+ * what they asked for share what the others left of theirs, in proportion to their budgets. When
+ * every class is busy, the budgets alone. A short class keeps its own budget, so traffic that
+ * arrives there is read at once; a turn asks at most twice readCount (and never more than the
+ * sink has room for: the loop caps each count).
+ */
+export function nextCounts(
+  budgets: readonly number[],
+  asked: readonly number[],
+  read: readonly number[],
+  out: number[],
+): void {
+  let spare = 0
+  let filled = 0
+  for (let p = 0; p < budgets.length; p++) {
+    const b = budgets[p] as number
+    if ((read[p] as number) < (asked[p] as number)) spare += Math.max(0, b - (read[p] as number))
+    else filled += b
+  }
+  for (let p = 0; p < budgets.length; p++) {
+    const b = budgets[p] as number
+    const full = (read[p] as number) >= (asked[p] as number)
+    out[p] = full && filled > 0 ? b + Math.floor((spare * b) / filled) : b
+  }
+}
+
+/** Entries in one XREADGROUP reply (null when the stream had none). */
+function entriesIn(reply: unknown): number {
+  if (!Array.isArray(reply)) return 0
+  let n = 0
+  for (const r of reply as Array<[string, unknown[]]>) n += r[1].length
+  return n
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: defineCommand adds methods ioredis does not type
 const scripted = (c: Client): any => c
 
@@ -101,6 +136,13 @@ export class Consumer {
     // the last blocking read found every class empty after what it returned: block again at
     // once (one round trip per wake-up, which is what a request's latency waits on)
     let drained = false
+    // this turn's COUNT per class: the weighted budgets, plus the share of the classes that came
+    // back short last turn for those that filled theirs (work-conserving: one busy class of
+    // single entries, like a dead consumer's packs split on take-over, reads readCount a turn,
+    // not its weight's share of it)
+    const counts = this.budgets.slice()
+    const asked = [0, 0, 0, 0]
+    const read = [0, 0, 0, 0]
     while (!s.stopped && !this.closed) {
       try {
         const room = s.sink.room()
@@ -113,12 +155,18 @@ export class Consumer {
         if (!drained) {
           const pipe = s.reader.pipeline()
           for (let p = 0; p < 4; p++) {
-            const n = Math.min(entries, this.budgets[p] as number)
+            const n = Math.min(entries, counts[p] as number)
+            asked[p] = n
             pipe.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', n, 'STREAMS', s.keys[p] as string, '>')
           }
           const res = (await pipe.exec()) ?? []
           let got = 0
-          for (let p = 0; p < 4; p++) got += this.deliverRead(s, res[p]?.[1])
+          for (let p = 0; p < 4; p++) {
+            const reply = res[p]?.[1]
+            got += this.deliverRead(s, reply)
+            read[p] = entriesIn(reply)
+          }
+          nextCounts(this.budgets, asked, read, counts)
           if (got > 0 || s.stopped) continue
         }
         const count = Math.min(entries, this.budgets[0] as number)
@@ -230,8 +278,10 @@ export class Consumer {
       this.timers.push(this.clock.setBackgroundTimeout(tick, ms))
     }
     every(this.promoteEvery, () => this.promote())
-    // checked often: a dead consumer's entries come back within claimIdle + claimIdle/5
-    every(Math.max(100, Math.floor(this.claimIdle / 5)), () => this.reclaimAll())
+    // checked often: a dead consumer's entries come back within claimIdle + claimIdle/10 of their
+    // last delivery or heartbeat (at claimIdle/5, a 5 s claimIdle's take-over of ~10k messages
+    // ended 6.2 s after a kill -9 on a slow machine: the sweep's phase alone could add a second)
+    every(Math.max(100, Math.floor(this.claimIdle / 10)), () => this.reclaimAll())
     const beat = Math.max(100, Math.floor(this.claimIdle / 3))
     every(beat, () => heartbeat(this.cmd(), this.acks.inflight.values(), this.clock.now() - beat))
   }
