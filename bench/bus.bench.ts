@@ -3,7 +3,7 @@
  * figures run on a private redis-server on a free port (so INFO commandstats counts only this
  * bench); NATS core request and the NATS JetStream transport (bus-nats.ts) use the NATS at
  * NATS_URL (127.0.0.1:4222 by default). BUS_ONLY=nats runs only the NATS rows, BUS_ONLY=memory
- * the memory rows, BUS_ONLY=request the request-reply rows.
+ * the memory rows, BUS_ONLY=request the request-reply rows, BUS_ONLY=recovery the kill -9 row.
  * BUS_STARVE_MS sets the starvation run's length (default 5000; the issue's figure is 30000).
  */
 import { spawn } from 'node:child_process'
@@ -375,20 +375,31 @@ async function recovery(url: string): Promise<void> {
     },
     { maxSize: 50, maxWait: 20, idempotent: true },
   )
-  await until(async () => (await admin.hlen(effects)) === N)
-  const recovered = performance.now() - killedAt
+  // redelivered: when the survivor received its last message (its received count last moved);
+  // processed: when every side effect is there (the batches of 50 run one at a time)
+  let received = 0
+  let redelivered = 0
+  await until(async () => {
+    const r = survivor.stats().received
+    if (r !== received) {
+      received = r
+      redelivered = performance.now() - killedAt
+    }
+    return (await admin.hlen(effects)) === N
+  })
+  const processed = performance.now() - killedAt
   const repeated = Object.values(await admin.hgetall(effects)).filter((v) => Number(v) > 1).length
   report({
     suite: SUITE,
-    name: 'kill -9 with ~10k in flight: all recovered after',
-    ours: recovered,
+    name: 'kill -9 with ~10k in flight: all redelivered after',
+    ours: redelivered,
     peer: 30_000,
     peerName:
       'BullMQ default lockDuration 30 s (+ stalledInterval up to 30 s; documented, not measured here)',
     unit: 'ms',
     higherIsBetter: false,
     target: '<= claimIdle (5 s) + 1 s',
-    note: `in flight at the kill ${N - before}, lost ${N - (await admin.hlen(effects))}, repeated side effects ${repeated}`,
+    note: `in flight at the kill ${N - before}, redelivered ${received}, all processed after ${Math.round(processed)} ms (batches of 50, one at a time), lost ${N - (await admin.hlen(effects))}, repeated side effects ${repeated}`,
   })
   await survivor.close()
   await producer.close()
@@ -399,7 +410,7 @@ async function recovery(url: string): Promise<void> {
 export default {
   name: 'bus: memory, Redis Streams (private redis-server), NATS JetStream vs BullMQ, p-queue, raw JetStream, NATS core request',
   async run(): Promise<void> {
-    // BUS_ONLY=nats | memory | request: only those rows
+    // BUS_ONLY=nats | memory | request | recovery: only those rows
     const only = process.env.BUS_ONLY
     if (only === undefined || only === 'memory') await memory()
     if (only === 'memory') return
@@ -407,6 +418,7 @@ export default {
     const priv = await PrivateRedis.start()
     try {
       if (only === 'request') return await requestReply(priv.url)
+      if (only === 'recovery') return await recovery(priv.url)
       await natsRows(NATS_URL, priv.url)
       if (only === 'nats') return
       await redisThroughput(priv.url)
