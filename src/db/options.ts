@@ -43,7 +43,9 @@ export interface DbOptions {
    */
   connection?: string | PgPoolLike | PGliteLike | { dataDir: string } | undefined
   /**
-   * Name used in metrics, errors and cache keys.
+   * Name used in metrics, errors and the Redis version hash (`<prefix><name>:tv`). Clients of
+   * different databases that share a cache and its Redis need different names (or prefixes):
+   * the ones of one database share its versions on purpose, and with them its cached reads.
    * @default 'db'
    */
   name?: string
