@@ -22,9 +22,11 @@ async function openDriver(o: ReturnType<typeof resolveDbOptions>): Promise<Drive
       acquireTimeoutMs: o.acquireTimeoutMs,
     })
   }
-  if (c === undefined) return new PGliteDriver(await openPGlite(undefined), true)
+  const lite = (db: PGliteLike, owned: boolean) =>
+    new PGliteDriver({ db, owned, name: o.name, acquireTimeoutMs: o.acquireTimeoutMs })
+  if (c === undefined) return lite(await openPGlite(undefined), true)
   if ('dataDir' in c && typeof c.dataDir === 'string' && !('query' in c)) {
-    return new PGliteDriver(await openPGlite(c.dataDir), true)
+    return lite(await openPGlite(c.dataDir), true)
   }
   if (typeof (c as PgPoolLike).connect === 'function') {
     return new PgDriver({
@@ -34,7 +36,7 @@ async function openDriver(o: ReturnType<typeof resolveDbOptions>): Promise<Drive
       acquireTimeoutMs: o.acquireTimeoutMs,
     })
   }
-  return new PGliteDriver(c as PGliteLike, false)
+  return lite(c as PGliteLike, false)
 }
 
 type Availability = (available: boolean, reason: string) => void

@@ -55,7 +55,9 @@ export interface DbOptions {
    */
   max?: number
   /**
-   * How long a statement waits for a pool connection before E_ACQUIRE_TIMEOUT (pools opened from a URL).
+   * How long a statement waits for a connection before E_ACQUIRE_TIMEOUT: a pool opened from a
+   * URL, or PGlite's one connection (a `db.query` inside `db.transaction()` waits for the
+   * transaction, which waits for it: it fails after this long; use the transaction's handle).
    * @default '5s'
    */
   acquireTimeout?: Duration

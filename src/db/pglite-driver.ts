@@ -2,9 +2,13 @@
  * The PGlite backend: one embedded PostgreSQL (WASM) with one connection. Statements queue here,
  * in our own FIFO, so the queue depth and the wait are known exactly (PGlite's internal mutex
  * exposes neither) and an AbortSignal can take a statement out of the queue before it starts.
- * A statement that has started runs to the end: PGlite cannot cancel one.
+ * A statement that has started runs to the end: PGlite cannot cancel one. A statement that waits
+ * longer than `acquireTimeout` fails with E_ACQUIRE_TIMEOUT, as on a pg pool: with one connection,
+ * a `db.query` made inside `db.transaction()` (instead of through the transaction's handle) waits
+ * for the transaction that waits for it, and hung for good.
  */
 import { AbortedError } from '../errors.js'
+import { AcquireTimeoutError } from '../resilience/index.js'
 import type { Driver, PoolStats, RawResult, Runner } from './driver.js'
 import { Histogram } from './histogram.js'
 import { rolledBack } from './pg-driver.js'
@@ -38,6 +42,18 @@ interface Waiter {
   reject: (err: unknown) => void
   signal: AbortSignal | undefined
   onAbort: (() => void) | undefined
+  timer: ReturnType<typeof setTimeout> | undefined
+}
+
+/** Options of the PGlite driver. */
+export interface PGliteDriverOptions {
+  db: PGliteLike
+  /** Closed with the client (opened by createDb). */
+  owned: boolean
+  /** The client's name (in errors). */
+  name: string
+  /** How long a statement waits for the connection before E_ACQUIRE_TIMEOUT. */
+  acquireTimeoutMs: number
 }
 
 export class PGliteDriver implements Driver {
@@ -48,11 +64,16 @@ export class PGliteDriver implements Driver {
   private acquires = 0
   private emptyAcquires = 0
   private canceledAcquires = 0
+  private acquireTimeouts = 0
+  /** The connection is held by a session or transaction (not a single statement). */
+  private held: 'statement' | 'transaction' = 'statement'
+  private readonly db: PGliteLike
+  private readonly owned: boolean
 
-  constructor(
-    private readonly db: PGliteLike,
-    private readonly owned: boolean,
-  ) {}
+  constructor(private readonly o: PGliteDriverOptions) {
+    this.db = o.db
+    this.owned = o.owned
+  }
 
   private acquire(signal: AbortSignal | undefined): Promise<void> | undefined {
     if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason))
@@ -74,12 +95,30 @@ export class PGliteDriver implements Driver {
         reject,
         signal,
         onAbort: undefined,
+        timer: undefined,
       }
+      w.timer = setTimeout(() => {
+        const i = this.queue.indexOf(w)
+        if (i < 0) return
+        this.queue.splice(i, 1)
+        if (w.onAbort !== undefined) signal?.removeEventListener('abort', w.onAbort)
+        this.acquireTimeouts++
+        reject(
+          new AcquireTimeoutError(
+            this.o.name,
+            this.o.acquireTimeoutMs,
+            this.held === 'transaction'
+              ? 'PGlite has one connection and a transaction held it: inside db.transaction(), run statements through the transaction handle (tx.query), not db.query'
+              : 'PGlite has one connection: raise acquireTimeout, or shorten the statements ahead',
+          ),
+        )
+      }, this.o.acquireTimeoutMs)
       if (signal !== undefined) {
         w.onAbort = () => {
           const i = this.queue.indexOf(w)
           if (i >= 0) {
             this.queue.splice(i, 1)
+            clearTimeout(w.timer)
             this.canceledAcquires++
             reject(new AbortedError(signal.reason))
           }
@@ -96,6 +135,7 @@ export class PGliteDriver implements Driver {
       this.busy = false
       return
     }
+    clearTimeout(next.timer)
     if (next.onAbort !== undefined) next.signal?.removeEventListener('abort', next.onAbort)
     next.resolve()
   }
@@ -128,9 +168,11 @@ export class PGliteDriver implements Driver {
     const conn: Runner = {
       run: (t, p, s) => (s?.aborted ? Promise.reject(new AbortedError(s.reason)) : this.exec(t, p)),
     }
+    this.held = 'transaction'
     try {
       return await fn(conn)
     } finally {
+      this.held = 'statement'
       this.release()
     }
   }
@@ -167,7 +209,7 @@ export class PGliteDriver implements Driver {
       max: 1,
       acquires: this.acquires,
       emptyAcquires: this.emptyAcquires,
-      acquireTimeouts: 0,
+      acquireTimeouts: this.acquireTimeouts,
       canceledAcquires: this.canceledAcquires,
       acquireWait: this.acquireWait.snapshot(),
     }

@@ -55,14 +55,11 @@ export class BulkheadFullError extends HotpathError {
 
 /** A pool could not lend a resource in time. */
 export class AcquireTimeoutError extends HotpathError {
-  constructor(name: string, ms: number) {
-    super(
-      'E_ACQUIRE_TIMEOUT',
-      `pool "${name}" had no resource free within ${ms}ms; raise max or acquireTimeout`,
-      {
-        statusCode: 503,
-      },
-    )
+  /** `advice` replaces the default "raise max or acquireTimeout" (a pool of one, for example). */
+  constructor(name: string, ms: number, advice = 'raise max or acquireTimeout') {
+    super('E_ACQUIRE_TIMEOUT', `pool "${name}" had no resource free within ${ms}ms; ${advice}`, {
+      statusCode: 503,
+    })
   }
 }
 

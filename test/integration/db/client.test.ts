@@ -217,3 +217,46 @@ describe('db client on pg only', () => {
       assert.equal(db.poolStats().total, 1)
     }))
 })
+
+describe('db client on pglite only', () => {
+  test('regression: a db.query inside db.transaction() hung for good on PGlite (one connection); it fails with E_ACQUIRE_TIMEOUT naming the transaction handle, and the transaction goes on', async () => {
+    const b = BACKENDS[1]?.() as Backend
+    try {
+      const db = await b.open({ acquireTimeout: '200ms' })
+      await db.query('CREATE TABLE kv (id int PRIMARY KEY, v int NOT NULL)')
+      let inner: unknown
+      await db.transaction(async (tx) => {
+        await tx.query('INSERT INTO kv VALUES (1, 10)')
+        inner = await db.query('SELECT count(*)::int AS n FROM kv').then(
+          () => 'answered',
+          (err: unknown) => err,
+        )
+        await tx.query('INSERT INTO kv VALUES (2, 20)')
+      })
+      assert.ok(isHotpathError(inner, 'E_ACQUIRE_TIMEOUT'), String(inner))
+      assert.match((inner as Error).message, /within 200ms; .*tx\.query/)
+      assert.equal((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM kv')).rows[0]?.n, 2)
+      assert.equal(db.stats().pool.acquireTimeouts, 1)
+      assert.equal(db.stats().pool.waiting, 0)
+    } finally {
+      await b.close()
+    }
+  })
+
+  test('a statement queued behind another one waits its turn within acquireTimeout and is answered', async () => {
+    const b = BACKENDS[1]?.() as Backend
+    try {
+      const db = await b.open({ acquireTimeout: '5s' })
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => db.query<{ n: number }>('SELECT $1::int AS n', [i])),
+      )
+      assert.deepEqual(
+        answers.map((r) => r.rows[0]?.n),
+        Array.from({ length: 20 }, (_, i) => i),
+      )
+      assert.equal(db.stats().pool.acquireTimeouts, 0)
+    } finally {
+      await b.close()
+    }
+  })
+})
