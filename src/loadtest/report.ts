@@ -282,7 +282,7 @@ export function formatReport(r: LoadTestReport): string {
   if (kinds.length > 0) lines.push(`errors        ${kinds.map(([k, v]) => `${k}: ${v}`).join(', ')}`)
   for (const t of r.thresholds)
     lines.push(
-      `threshold     ${t.ok ? 'PASS' : 'FAIL'}  ${t.threshold}  (actual ${t.actual}${/errors|dropped/.test(t.threshold) && t.threshold.includes('%') ? '%' : ''})`,
+      `threshold     ${t.ok ? 'PASS' : 'FAIL'}  ${t.threshold}  (${typeof t.actual !== 'number' || Number.isNaN(t.actual) ? 'no request finished' : `actual ${t.actual}${/errors|dropped/.test(t.threshold) && t.threshold.includes('%') ? '%' : ''}`})`,
     )
   if (r.server !== undefined) lines.push(formatServer(r.server.samples))
   if (r.comparison !== undefined) lines.push(formatComparison(r.comparison))

@@ -17,7 +17,7 @@ import { type LoadTestOptions, resolveLoadTestOptions } from './options.js'
 import { type LoadTestReport, REPORT_FORMAT, type StopReason } from './report.js'
 import { reduceScrape, type ServerSample, scrape } from './scrape.js'
 import { Stats } from './stats.js'
-import { canAbortEarly, evaluate, type Figures } from './thresholds.js'
+import { canAbortEarly, evaluate, type Figures, isLatency } from './thresholds.js'
 
 /** Longest wait for in-flight requests after a stop. */
 const STOP_GRACE_MS = 1000
@@ -128,7 +128,11 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRep
     const now = clock.now()
     if (abortable.length > 0 && now - start >= plan.abortAfterMs) {
       const figures = liveFigures(stats, now)
-      const failed = abortable.map((t) => evaluate(t, figures)).find((r) => !r.ok)
+      // nothing finished yet: a latency threshold cannot be judged before the first answer
+      const failed = abortable
+        .filter((t) => figures.requests > 0 || !isLatency(t))
+        .map((t) => evaluate(t, figures))
+        .find((r) => !r.ok)
       if (failed !== undefined) stopRun('threshold', `${failed.threshold} failed (actual ${failed.actual})`)
     }
     plan.onProgress?.(point, {

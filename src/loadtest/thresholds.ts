@@ -78,8 +78,17 @@ export function canAbortEarly(t: Threshold): boolean {
   return t.metric !== 'rps' && t.metric !== 'dropped'
 }
 
-/** Checks `t` against `f`. */
+/** True for latency thresholds (percentiles, mean, min, max): they need a finished request. */
+export function isLatency(t: Threshold): boolean {
+  return t.metric.startsWith('p') || t.metric === 'mean' || t.metric === 'min' || t.metric === 'max'
+}
+
+/**
+ * Checks `t` against `f`. A latency threshold with no finished request fails (`actual` NaN,
+ * null in JSON): there is no latency to hold it (regression: it read 0 ms and passed).
+ */
 export function evaluate(t: Threshold, f: Figures): ThresholdResult {
+  if (f.requests === 0 && isLatency(t)) return { threshold: t.source, ok: false, actual: Number.NaN }
   let actual: number
   if (t.metric.startsWith('p')) actual = f.percentile(Number(t.metric.slice(1)))
   else if (t.metric === 'mean') actual = f.mean

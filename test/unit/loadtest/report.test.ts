@@ -146,6 +146,26 @@ describe('reports', () => {
   })
 })
 
+describe('a report with no finished request', () => {
+  test('checkThresholds fails a latency threshold, the text says no request finished, and the JSON round trip keeps it failed', async () => {
+    const empty = checkThresholds(reportOf(new Stats(), '2026-01-01T00:00:00.000Z', 1000), [
+      'p99 < 200ms',
+      'errors < 1%',
+    ])
+    assert.equal(empty.passed, false)
+    assert.deepEqual(
+      empty.thresholds.map((t) => t.ok),
+      [false, true],
+    )
+    assert.match(formatReport(empty), /^threshold +FAIL {2}p99 < 200ms {2}\(no request finished\)$/m)
+    const file = join(dir, 'empty.json')
+    writeFileSync(file, JSON.stringify(empty))
+    const back = await readReport(file)
+    assert.equal(back.passed, false)
+    assert.match(formatReport(back), /\(no request finished\)/)
+  })
+})
+
 describe('baseline comparison', () => {
   test('the same figures are no regression; slower percentiles and more errors are', () => {
     const base = reportOf(run(7, 1000, 1000), '2026-01-01T00:00:00.000Z', 10_000)

@@ -49,6 +49,28 @@ describe('thresholds', () => {
     }
   })
 
+  test('regression: with no finished request a latency threshold read 0 ms and passed; now it fails, and the others are judged as before', () => {
+    const none: Figures = {
+      ...figures,
+      percentile: () => 0,
+      mean: 0,
+      min: 0,
+      max: 0,
+      requests: 0,
+      errors: 0,
+      rps: 0,
+    }
+    for (const t of ['p99 < 200ms', 'p50 <= 1s', 'mean < 50ms', 'min < 1ms', 'max < 1s']) {
+      const r = evaluate(parseThreshold(t, 't'), none)
+      assert.equal(r.ok, false, t)
+      assert.ok(Number.isNaN(r.actual), t)
+      assert.equal(JSON.parse(JSON.stringify(r)).actual, null)
+    }
+    assert.equal(evaluate(parseThreshold('errors < 1%', 't'), none).ok, true)
+    assert.equal(evaluate(parseThreshold('rps > 10', 't'), none).ok, false)
+    assert.equal(evaluate(parseThreshold('dropped < 1%', 't'), none).ok, true)
+  })
+
   test('evaluate against figures, reporting the actual value in the threshold unit', () => {
     assert.deepEqual(evaluate(parseThreshold('p99 < 200ms', 't'), figures), {
       threshold: 'p99 < 200ms',
