@@ -1,6 +1,6 @@
 /**
- * Who may see the dashboard: a bearer token (header, `?token=` once, then a cookie, because a
- * browser's EventSource cannot send headers), and/or a `protect` function, or nobody's business
+ * Who may see the dashboard: a bearer token (header, or `?token=` on the page once, then a cookie,
+ * because a browser's EventSource cannot send headers), and/or a `protect` function, or nobody's business
  * when the app says `public: true`. The cookie holds a digest of the token, never the token.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
@@ -29,21 +29,26 @@ export class Guard {
 
   private readonly token: string | undefined
 
-  /** Whether the request carries the token (header, query or cookie). */
-  hasToken(request: FastifyRequest): boolean {
+  /**
+   * Whether the request carries the token: the header or the cookie, and `?token=` where `query`
+   * (the page alone: it trades the token for the cookie; elsewhere a token in the URL would
+   * only end up in access logs and browser history).
+   */
+  hasToken(request: FastifyRequest, query = false): boolean {
     if (this.bearer === undefined) return true
     if (same(request.headers.authorization, this.bearer)) return true
-    const q = (request.query as { token?: unknown } | undefined)?.token
+    const q = query ? (request.query as { token?: unknown } | undefined)?.token : undefined
     if (typeof q === 'string' && same(q, Buffer.from(this.token as string))) return true
     const c = cookie(request.headers.cookie, COOKIE)
     return c !== undefined && same(c, Buffer.from(this.digest as string))
   }
 
-  /** True when allowed; otherwise answers 401 and returns false. */
-  async check(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+  /** True when allowed; otherwise answers 401 and returns false. `query`: see hasToken. */
+  async check(request: FastifyRequest, reply: FastifyReply, query = false): Promise<boolean> {
     // every dashboard answer, refusals included: a browser never guesses another type
     reply.header('x-content-type-options', 'nosniff')
-    if (this.hasToken(request) && (this.protect === undefined || (await this.protect(request)))) return true
+    if (this.hasToken(request, query) && (this.protect === undefined || (await this.protect(request))))
+      return true
     reply.code(401).header('cache-control', 'no-store').send({
       error: 'Unauthorized',
       message: 'open the dashboard with ?token=<token> or send Authorization: Bearer <token>',

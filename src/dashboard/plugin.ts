@@ -85,7 +85,7 @@ const plugin: FastifyPluginAsync<DashboardPluginOptions> = async (app: FastifyIn
   const page = livePage(files, base)
 
   app.get(base === '' ? '/' : base, { config }, async (request, reply) => {
-    if (!(await guard.check(request, reply))) return reply
+    if (!(await guard.check(request, reply, true))) return reply
     if (guard.digest !== undefined) {
       reply.header(
         'set-cookie',

@@ -73,6 +73,22 @@ describe('protection', () => {
     )
   })
 
+  it('regression: ?token= was accepted on every route (tokens in URLs end up in access logs); only the page trades it for the cookie', async () => {
+    const { app: a } = await app()
+    for (const url of [
+      '/dashboard/assets/app.js',
+      '/dashboard/state',
+      '/dashboard/snapshot',
+      '/dashboard/stream',
+    ]) {
+      const r = await a.inject({ url: `${url}?token=${TOKEN}` })
+      assert.equal(r.statusCode, 401, url)
+      assert.equal(r.headers['x-content-type-options'], 'nosniff', url)
+    }
+    assert.equal((await a.inject({ url: `/dashboard?token=${TOKEN}` })).statusCode, 200)
+    assert.equal((await a.inject({ url: '/dashboard/state', headers: auth })).statusCode, 200)
+  })
+
   it('runs protect after the token, and public: true opens it', async () => {
     const { app: a } = await app({ plugin: { protect: (r) => r.headers['x-role'] === 'ops' } })
     assert.equal((await a.inject({ url: '/dashboard/state', headers: auth })).statusCode, 401)
