@@ -473,7 +473,8 @@ export class Db implements Instrumentable, Queryable {
 
   /**
    * A health check for the monitor (`monitor.addHealthCheck(db.healthCheck())`): one trivial
-   * statement; degraded while callers queue for connections, unhealthy when the statement fails.
+   * statement; unhealthy when it fails, degraded when a caller's wait for a connection timed out
+   * since the previous check or more callers wait than the pool has connections.
    */
   healthCheck(): HealthCheck {
     return poolHealthCheck(this.o.name, this.driver)

@@ -61,15 +61,30 @@ export async function listen(
   }
 }
 
-/** One trivial statement; degraded while callers queue for connections, unhealthy when it fails. */
+/**
+ * One trivial statement: unhealthy when it fails; degraded when a caller gave up waiting for a
+ * connection (E_ACQUIRE_TIMEOUT) since the previous check, or more callers wait than the pool
+ * has connections; otherwise healthy. (Degraded used to need the queue longer than the pool at
+ * the moment of the check, so callers failing with acquire timeouts between checks read healthy.)
+ */
 export function poolHealthCheck(name: string, driver: Driver): HealthCheck {
+  let seenTimeouts = driver.stats().acquireTimeouts
   return {
     name,
     check: async (signal) => {
       await driver.run('SELECT 1', [], signal)
       const p = driver.stats()
-      const details = { backend: p.backend, total: p.total, idle: p.idle, waiting: p.waiting, max: p.max }
-      return { status: p.waiting > p.max ? 'degraded' : 'healthy', details }
+      const timedOut = p.acquireTimeouts - seenTimeouts
+      seenTimeouts = p.acquireTimeouts
+      const details = {
+        backend: p.backend,
+        total: p.total,
+        idle: p.idle,
+        waiting: p.waiting,
+        max: p.max,
+        acquireTimeoutsSinceLastCheck: timedOut,
+      }
+      return { status: timedOut > 0 || p.waiting > p.max ? 'degraded' : 'healthy', details }
     },
   }
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
+import { isHotpathError } from '../../../src/errors.js'
 import { createMonitor } from '../../../src/metrics/index.js'
 import { type Backend, pgBackend, pgliteBackend } from './support.js'
 
@@ -61,6 +62,29 @@ describe('pool, statement and slow-query insight', () => {
     const db = await b.open({ slowQuery: { threshold: '10s' } })
     await db.query('SELECT 1')
     assert.equal(db.slowQueries().length, 0)
+  })
+
+  test('regression: callers failing with E_ACQUIRE_TIMEOUT between checks read healthy (degraded needed a queue longer than the pool at the check); the next check says degraded, the one after healthy', async () => {
+    const b = pgBackend()
+    backends.push(b)
+    const db = await b.open({ max: 1, acquireTimeout: '100ms' })
+    const hc = db.healthCheck()
+    const status = async () => {
+      const h = await hc.check(AbortSignal.timeout(5000))
+      return typeof h === 'object' ? h : undefined
+    }
+    assert.equal((await status())?.status, 'healthy')
+    const held = db.query('SELECT pg_sleep(0.4)')
+    const late = await db.query('SELECT 1').then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    assert.ok(isHotpathError(late, 'E_ACQUIRE_TIMEOUT'), String(late))
+    await held
+    const h = await status()
+    assert.equal(h?.status, 'degraded')
+    assert.equal((h?.details as { acquireTimeoutsSinceLastCheck?: number }).acquireTimeoutsSinceLastCheck, 1)
+    assert.equal((await status())?.status, 'healthy')
   })
 
   test('the monitor exports pool, acquire-wait and statement figures', async () => {
