@@ -83,7 +83,10 @@ describe('pool, statement and slow-query insight', () => {
     await held
     const h = await status()
     assert.equal(h?.status, 'degraded')
-    assert.equal((h?.details as { acquireTimeoutsSinceLastCheck?: number }).acquireTimeoutsSinceLastCheck, 1)
+    assert.equal(
+      (h?.details as { acquireTimeoutsSinceLastCheck?: number } | undefined)?.acquireTimeoutsSinceLastCheck,
+      1,
+    )
     assert.equal((await status())?.status, 'healthy')
   })
 
