@@ -31,7 +31,8 @@ export class SseHub {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
+      // no connection header of ours: Node says keep-alive to HTTP/1.1 clients and close to
+      // HTTP/1.0 ones, whose body (no length, no chunks) ends only when the connection does
       // nginx and friends buffer responses unless told not to
       'x-accel-buffering': 'no',
     })

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 import { after, describe, it } from 'node:test'
 import { gunzipSync } from 'node:zlib'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -202,6 +202,37 @@ describe('stream over a real socket', () => {
     assert.equal(replay.ticks[0]?.seq, Number(seen.id) + 1, 'the replay starts right after the last id seen')
     assert.ok(replay.ticks.some((t) => String(t.seq) === later.id))
     r.close()
+  })
+
+  it('regression: an HTTP/1.0 client was told connection: keep-alive for a body that only the connection closing can end; it is told close, an HTTP/1.1 client keep-alive with chunks', async () => {
+    const { app: a } = await app()
+    await a.listen({ port: 0, host: '127.0.0.1' })
+    const port = (a.server.address() as AddressInfo).port
+    const head = (version: string) =>
+      new Promise<string>((resolve, reject) => {
+        const s = connect(port, '127.0.0.1', () =>
+          s.write(
+            `GET /dashboard/stream HTTP/${version}\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`,
+          ),
+        )
+        let buf = ''
+        s.on('data', (d) => {
+          buf += d
+          const end = buf.indexOf('\r\n\r\n')
+          if (end >= 0) {
+            s.destroy()
+            resolve(buf.slice(0, end).toLowerCase())
+          }
+        })
+        s.on('error', reject)
+      })
+    const old = await head('1.0')
+    assert.match(old, /^http\/1\.1 200/)
+    assert.match(old, /\r\nconnection: close(\r\n|$)/)
+    assert.doesNotMatch(old, /keep-alive|transfer-encoding/)
+    const now = await head('1.1')
+    assert.match(now, /\r\nconnection: keep-alive(\r\n|$)/)
+    assert.match(now, /\r\ntransfer-encoding: chunked(\r\n|$)/)
   })
 
   it('a page that connects after a table was sampled gets its rows in the history (regression)', async () => {
