@@ -1,7 +1,8 @@
 /**
- * Who may see the dashboard: a bearer token (header, or `?token=` on the page once, then a cookie,
- * because a browser's EventSource cannot send headers), and/or a `protect` function, or nobody's business
- * when the app says `public: true`. The cookie holds a digest of the token, never the token.
+ * Who may see the dashboard: a bearer token (header, or `?token=` on the page once, then a
+ * cookie, because a browser's EventSource cannot send headers), and/or a `protect` function, or
+ * nobody's business when the app says `public: true`. The cookie holds a digest of the token,
+ * never the token.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'

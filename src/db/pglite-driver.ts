@@ -65,7 +65,7 @@ export class PGliteDriver implements Driver {
   private emptyAcquires = 0
   private canceledAcquires = 0
   private acquireTimeouts = 0
-  /** The connection is held by a session or transaction (not a single statement). */
+  /** What holds the connection: a single statement, or a session (a transaction, an advisor's what-if run). */
   private held: 'statement' | 'transaction' = 'statement'
   private readonly db: PGliteLike
   private readonly owned: boolean
@@ -108,7 +108,7 @@ export class PGliteDriver implements Driver {
             this.o.name,
             this.o.acquireTimeoutMs,
             this.held === 'transaction'
-              ? 'PGlite has one connection and a transaction held it: inside db.transaction(), run statements through the transaction handle (tx.query), not db.query'
+              ? 'PGlite has one connection and a transaction (or session) held it: inside db.transaction(), run statements through the transaction handle (tx.query), not db.query'
               : 'PGlite has one connection: raise acquireTimeout, or shorten the statements ahead',
           ),
         )
