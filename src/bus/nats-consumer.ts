@@ -134,6 +134,12 @@ export class Lanes {
       callback: (m) => this.take(lane, m),
     })
     lane.consumers[p] = messages
+    // the lane was removed while this consume was being set up: stop it at once (remove() saw
+    // no consume here to stop)
+    if (lane.stopped) {
+      messages.stop()
+      return
+    }
     // the server lost the stream or consumer (a restarted memory-storage server): the client
     // would only ask again after its backoff (30 s); end this consume and start one that makes
     // them again

@@ -51,6 +51,10 @@ export class RedisTransport implements Transport {
   private readonly acks: Settlement
   private readonly consumer: Consumer
   private closed = false
+  /** close() has begun: a subscribe still on its way gives up instead of starting a reader. */
+  private closing = false
+  /** Subscriptions still on their way (inbox -> given up by an unsubscribe that came first). */
+  private readonly pending = new Map<string, { cancelled: boolean }>()
   private connecting: Promise<void> | undefined
   /** Entries taken over from dead consumers. */
   reclaimed = 0
@@ -120,17 +124,34 @@ export class RedisTransport implements Transport {
   }
 
   async subscribe(address: string, inbox: string, sink: TransportSink): Promise<void> {
-    await this.ready()
-    const keys = [0, 1, 2, 3].map((p) => this.stream(address, p))
-    for (const k of keys) {
-      try {
-        await this.cmd.xgroup('CREATE', k, GROUP, '0', 'MKSTREAM')
-      } catch (err) {
-        if (!String((err as Error).message).includes('BUSYGROUP')) throw err
+    // an unsubscribe (a bus closed) or a close that comes while this is on its way must not
+    // find nothing to stop and leave a reader blocking on Redis for good (regression: a server
+    // closed right after it started kept its process alive with the agents' readers)
+    const mark = { cancelled: false }
+    this.pending.set(inbox, mark)
+    try {
+      await this.ready()
+      const keys = [0, 1, 2, 3].map((p) => this.stream(address, p))
+      for (const k of keys) {
+        try {
+          await this.cmd.xgroup('CREATE', k, GROUP, '0', 'MKSTREAM')
+        } catch (err) {
+          if (!String((err as Error).message).includes('BUSYGROUP')) throw err
+        }
       }
+      await this.cmd.sadd(`${this.prefix}addresses`, address)
+      await this.sub.subscribe(`${this.prefix}r:${inbox}`)
+      if (mark.cancelled || this.closing) {
+        await this.sub.unsubscribe(`${this.prefix}r:${inbox}`).catch(() => {})
+        return
+      }
+      this.start(address, inbox, sink, keys)
+    } finally {
+      if (this.pending.get(inbox) === mark) this.pending.delete(inbox)
     }
-    await this.cmd.sadd(`${this.prefix}addresses`, address)
-    await this.sub.subscribe(`${this.prefix}r:${inbox}`)
+  }
+
+  private start(address: string, inbox: string, sink: TransportSink, keys: string[]): void {
     this.inboxes.set(inbox, sink)
     const s: Subscription = {
       address,
@@ -146,6 +167,8 @@ export class RedisTransport implements Transport {
   }
 
   async unsubscribe(address: string, inbox: string, sink: TransportSink): Promise<void> {
+    const mark = this.pending.get(inbox)
+    if (mark !== undefined) mark.cancelled = true
     const s = this.consumer.subs.find((x) => x.address === address && x.inbox === inbox && x.sink === sink)
     this.inboxes.delete(inbox)
     if (s === undefined) return
@@ -289,6 +312,7 @@ export class RedisTransport implements Transport {
 
   async close(): Promise<void> {
     if (this.closed) return
+    this.closing = true
     for (const s of [...this.consumer.subs]) await this.unsubscribe(s.address, s.inbox, s.sink)
     this.closed = true
     this.consumer.close()

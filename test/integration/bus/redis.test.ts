@@ -137,3 +137,30 @@ it('an outage logs no "[ioredis] Unhandled error event" from the clients a URL-m
     [],
   )
 })
+
+it('regression: buses closed while the transport was still subscribing them left readers connected to Redis for good (a server closed right after it started never exited)', async () => {
+  const name = `hp-bus-race-${process.pid}-${Date.now()}`
+  const racePrefix = uniquePrefix('bus-race')
+  try {
+    // as the reference server stopped right after it started: its agents' buses are still being
+    // subscribed when they close, one after another, and then the transport closes; the timing
+    // decides where each subscribe is, so the race is run a few times
+    for (let round = 0; round < 40; round++) {
+      const client = new Redis(REDIS_URL, { connectionName: name })
+      const t = redisTransport({ redis: client, prefix: racePrefix, block: 200 })
+      const buses = ['pricing', 'inventory', 'gateway'].map((n) => createBus({ name: n, transport: t }))
+      await new Promise((r) => setTimeout(r, round % 8))
+      for (const b of buses) await b.close({ drain: false })
+      await t.close()
+      client.disconnect()
+    }
+    // a reader started after its bus or transport closed connects a little later
+    await new Promise((r) => setTimeout(r, 500))
+    const left = String(await redis.client('LIST'))
+      .split('\n')
+      .filter((l) => l.includes(` name=${name} `))
+    assert.deepEqual(left, [], 'no connection of these transports stays open')
+  } finally {
+    await cleanupPrefix(racePrefix)
+  }
+})
