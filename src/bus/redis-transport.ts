@@ -313,6 +313,9 @@ export class RedisTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return
     this.closing = true
+    // a subscribe may be connecting (ioredis still loading): its connections must exist before
+    // they are closed (regression: closed during the connect, both stayed open for good)
+    await this.connecting?.catch(() => {})
     for (const s of [...this.consumer.subs]) await this.unsubscribe(s.address, s.inbox, s.sink)
     this.closed = true
     this.consumer.close()
