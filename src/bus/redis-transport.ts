@@ -310,7 +310,15 @@ export class RedisTransport implements Transport {
     this.cmd?.disconnect()
   }
 
-  async close(): Promise<void> {
+  /** The close under way: a second close() waits for it (regression: it returned at once, a reader still connected). */
+  private closingDone: Promise<void> | undefined
+
+  close(): Promise<void> {
+    this.closingDone ??= this.closeOnce()
+    return this.closingDone
+  }
+
+  private async closeOnce(): Promise<void> {
     if (this.closed) return
     this.closing = true
     // a subscribe may be connecting (ioredis still loading): its connections must exist before

@@ -34,3 +34,20 @@ it('regression: a transport closed while its first subscribe was still connectin
   await new Promise((r) => setTimeout(r, 300))
   assert.equal(await named(name), 0)
 })
+
+it('regression: a second close() made while the first was still stopping a reader returned at once, the reader still connected and blocking on Redis', async () => {
+  const prefix = uniquePrefix('a26-close2')
+  prefixes.push(prefix)
+  const name = `a26d${Math.random().toString(36).slice(2, 8)}`
+  const t = redisTransport({ redis: withName(name), prefix, block: 2000 })
+  const bus = createBus({ name: 'x', transport: t })
+  const deadline = Date.now() + 5000
+  while ((await named(name)) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  assert.equal(await named(name), 3, 'command, pub/sub and reader connected')
+  const first = t.close()
+  await t.close()
+  await new Promise((r) => setTimeout(r, 200))
+  assert.equal(await named(name), 0)
+  await first
+  await bus.close()
+})
