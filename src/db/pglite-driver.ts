@@ -101,22 +101,25 @@ export class PGliteDriver implements Driver {
         onAbort: undefined,
         timer: undefined,
       }
-      w.timer = setTimeout(() => {
-        const i = this.queue.indexOf(w)
-        if (i < 0) return
-        this.queue.splice(i, 1)
-        if (w.onAbort !== undefined) signal?.removeEventListener('abort', w.onAbort)
-        this.acquireTimeouts++
-        reject(
-          new AcquireTimeoutError(
-            this.o.name,
-            this.o.acquireTimeoutMs,
-            this.held === 'transaction'
-              ? 'PGlite has one connection and a transaction (or session) held it: inside db.transaction(), run statements through the transaction handle (tx.query), not db.query'
-              : 'PGlite has one connection: raise acquireTimeout, or shorten the statements ahead',
-          ),
-        )
-      }, this.o.acquireTimeoutMs)
+      // 0 waits without a limit, as pg's connectionTimeoutMillis does (regression: every statement
+      // queued behind another failed at once on PGlite, where the same option waited on pg)
+      if (this.o.acquireTimeoutMs > 0)
+        w.timer = setTimeout(() => {
+          const i = this.queue.indexOf(w)
+          if (i < 0) return
+          this.queue.splice(i, 1)
+          if (w.onAbort !== undefined) signal?.removeEventListener('abort', w.onAbort)
+          this.acquireTimeouts++
+          reject(
+            new AcquireTimeoutError(
+              this.o.name,
+              this.o.acquireTimeoutMs,
+              this.held === 'transaction'
+                ? 'PGlite has one connection and a transaction (or session) held it: inside db.transaction(), run statements through the transaction handle (tx.query), not db.query'
+                : 'PGlite has one connection: raise acquireTimeout, or shorten the statements ahead',
+            ),
+          )
+        }, this.o.acquireTimeoutMs)
       if (signal !== undefined) {
         w.onAbort = () => {
           const i = this.queue.indexOf(w)

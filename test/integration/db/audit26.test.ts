@@ -38,3 +38,28 @@ test('regression: closing a PGlite db while a transaction held the connection fa
   await closed
   assert.equal(db.stats().pool.waiting, 0)
 })
+
+test('regression: acquireTimeout 0 failed every PGlite statement queued behind another at once with E_ACQUIRE_TIMEOUT (on pg, 0 waits without a limit)', async () => {
+  const db = await createDb({ acquireTimeout: 0 })
+  let go!: () => void
+  const gate = new Promise<void>((r) => {
+    go = r
+  })
+  const tx = db.transaction(async (t) => {
+    await t.query('SELECT 1')
+    await gate
+    return 'done'
+  })
+  await sleep(30)
+  const queued = db.query('SELECT 2 AS n').then(
+    (r) => r.rows,
+    (err: unknown) => err,
+  )
+  await sleep(100)
+  assert.equal(db.stats().pool.waiting, 1)
+  go()
+  assert.equal(await tx, 'done')
+  assert.deepEqual(await queued, [{ n: 2 }])
+  assert.equal(db.stats().pool.acquireTimeouts, 0)
+  await db.close()
+})
