@@ -12,6 +12,7 @@
  * Cluster.
  */
 import type { Cluster, Redis } from 'ioredis'
+import { ClosedError } from '../errors.js'
 import type { Clock } from '../time.js'
 import { GROUP } from './redis-claim.js'
 import { Consumer, type Subscription } from './redis-consumer.js'
@@ -331,6 +332,12 @@ export class RedisTransport implements Transport {
     await this.pub.flush()
     this.sub?.disconnect()
     if (this.owned) await this.cmd.quit().catch(() => {})
+    // never connected: a bus or a send that comes after close must not open connections that
+    // nothing closes (regression: they stayed open for good and the send was stored)
+    if (this.connecting === undefined) {
+      this.connecting = Promise.reject(new ClosedError('redis transport'))
+      this.connecting.catch(() => {})
+    }
   }
 }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { createBus, redisTransport } from '../../../src/bus/index.js'
+import { isHotpathError } from '../../../src/errors.js'
 import { cleanupPrefix, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
 
 const redis = new Redis(REDIS_URL)
@@ -50,4 +51,17 @@ it('regression: a second close() made while the first was still stopping a reade
   assert.equal(await named(name), 0)
   await first
   await bus.close()
+})
+
+it('regression: a bus created on a transport closed before it ever connected opened Redis connections that nothing closed (and its send was stored)', async () => {
+  const prefix = uniquePrefix('a26-late')
+  prefixes.push(prefix)
+  const name = `a26l${Math.random().toString(36).slice(2, 8)}`
+  const t = redisTransport({ redis: withName(name), prefix, block: 100 })
+  await t.close()
+  const bus = createBus({ name: 'x', transport: t })
+  await assert.rejects(bus.send('x', 'job', 1), (err: unknown) => isHotpathError(err, 'E_CLOSED'))
+  await bus.close()
+  await new Promise((r) => setTimeout(r, 300))
+  assert.equal(await named(name), 0)
 })
