@@ -65,3 +65,56 @@ it('regression: a bus created on a transport closed before it ever connected ope
   await new Promise((r) => setTimeout(r, 300))
   assert.equal(await named(name), 0)
 })
+
+type Pending = [number, string | null, string | null, Array<[string, string]> | null]
+
+/**
+ * One round: a dead consumer holds `n` large single messages; bus A takes them over and is closed
+ * while the take-over's reply is on its way; bus B, on another transport, must get what A did not
+ * handle. Returns the messages handled and those still pending under A's inbox.
+ */
+async function takeOverRound(n: number): Promise<{ handled: number; stuck: number }> {
+  const prefix = uniquePrefix('a26-sweep')
+  prefixes.push(prefix)
+  const stream = `${prefix}{x}:s2`
+  await redis.xgroup('CREATE', stream, 'hp', '0', 'MKSTREAM')
+  const tp = redisTransport({ redis: REDIS_URL, prefix, pack: 1 })
+  const prod = createBus({ name: 'prod', transport: tp })
+  const big = 'x'.repeat(100_000)
+  await Promise.all(Array.from({ length: n }, (_, i) => prod.send('x', 'job', { i, big })))
+  // a consumer that read them all and died
+  await redis.call('XREADGROUP', 'GROUP', 'hp', 'dead', 'COUNT', n * 2, 'STREAMS', stream, '>')
+  const handled = new Set<number>()
+  const t1 = redisTransport({ redis: REDIS_URL, prefix, claimIdle: 300, block: 20 })
+  const a = createBus({ name: 'x', transport: t1 })
+  a.on('job', (m: { i: number }) => {
+    handled.add(m.i)
+  })
+  const owner = async () => ((await redis.call('XPENDING', stream, 'hp')) as Pending)[3] ?? []
+  const deadline = Date.now() + 10_000
+  while (!(await owner()).some(([c]) => c === a.inbox) && Date.now() < deadline) {
+    await new Promise((r) => setImmediate(r))
+  }
+  await a.close({ drain: false })
+  const t2 = redisTransport({ redis: REDIS_URL, prefix, claimIdle: 300, block: 20 })
+  const b = createBus({ name: 'x', transport: t2 })
+  b.on('job', (m: { i: number }) => {
+    handled.add(m.i)
+  })
+  const until = Date.now() + 4000
+  while (handled.size < n && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
+  const stuck = Number((await owner()).find(([c]) => c === a.inbox)?.[1] ?? 0)
+  await b.close()
+  await prod.close()
+  await t2.close()
+  await t1.close()
+  await tp.close()
+  return { handled: handled.size, stuck }
+}
+
+it('regression: messages taken over from a dead consumer while their bus was closing reached the closed bus and stayed held for good (kept claimed by the heartbeat, no other consumer got them)', async () => {
+  // the take-over's reply must land after the close: three rounds (it did in 2 of 3 before the fix)
+  for (let round = 0; round < 3; round++) {
+    assert.deepEqual(await takeOverRound(200), { handled: 200, stuck: 0 }, `round ${round}`)
+  }
+})
