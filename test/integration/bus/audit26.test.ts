@@ -3,6 +3,7 @@ import { after, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { createBus, redisTransport } from '../../../src/bus/index.js'
 import { isHotpathError } from '../../../src/errors.js'
+import { PrivateServer } from '../../helpers/private-servers.js'
 import { cleanupPrefix, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
 
 const redis = new Redis(REDIS_URL)
@@ -116,5 +117,38 @@ it('regression: messages taken over from a dead consumer while their bus was clo
   // the take-over's reply must land after the close: three rounds (it did in 2 of 3 before the fix)
   for (let round = 0; round < 3; round++) {
     assert.deepEqual(await takeOverRound(200), { handled: 200, stuck: 0 }, `round ${round}`)
+  }
+})
+
+it('regression: a pack whose split failed on take-over (Redis out of memory, XADD refused) kept the single messages claimed in the same sweep from running, and every sweep counted another delivery against them', async () => {
+  const srv = await PrivateServer.redis()
+  const r = new Redis(srv.url)
+  const prefix = 'a26:'
+  const stream = `${prefix}{x}:s2`
+  await r.xgroup('CREATE', stream, 'hp', '0', 'MKSTREAM')
+  const tp = redisTransport({ redis: srv.url, prefix })
+  const prod = createBus({ name: 'prod', transport: tp })
+  await Promise.all([1, 2, 3].map((i) => prod.send('x', 'job', { i }))) // one pack of three
+  await prod.send('x', 'job', { i: 4 }) // a single
+  assert.equal(await r.xlen(stream), 2)
+  // a consumer that read both entries and died
+  await r.call('XREADGROUP', 'GROUP', 'hp', 'dead', 'COUNT', 10, 'STREAMS', stream, '>')
+  const seen: Array<{ i: number; attempt: number }> = []
+  const t1 = redisTransport({ redis: srv.url, prefix, claimIdle: 1000, block: 50 })
+  const a = createBus({ name: 'x', transport: t1, retry: { attempts: 10 } })
+  a.on('job', (m: { i: number }, ctx: { attempt: number }) => {
+    seen.push({ i: m.i, attempt: ctx.attempt })
+  })
+  await new Promise((res) => setTimeout(res, 100)) // subscribed, before the take-over
+  await r.config('SET', 'maxmemory-policy', 'noeviction')
+  await r.config('SET', 'maxmemory', '1')
+  try {
+    await new Promise((res) => setTimeout(res, 3500))
+    // the single ran on the first take-over with one death counted; the pack waits for memory
+    assert.deepEqual(seen, [{ i: 4, attempt: 2 }])
+  } finally {
+    await r.config('SET', 'maxmemory', '0')
+    r.disconnect()
+    await srv.close([a, prod], [t1, tp])
   }
 })
