@@ -42,7 +42,8 @@ export async function reclaim(redis: Redis | Cluster, c: Claimer, claimIdle: num
       const singles: Array<[string, string[] | null]> = []
       const counts: number[] = []
       // the packs' splits go out together (pipelined on the connection), not one round trip each
-      const splits: Promise<number>[] = []
+      const splits: Array<Promise<number>> = []
+      const sizes: number[] = []
       for (let i = 0; i < r[1].length; i++) {
         const [id, fields] = r[1][i] as [string, string[] | null]
         if (fields === null) continue // deleted while pending
@@ -56,15 +57,28 @@ export async function reclaim(redis: Redis | Cluster, c: Claimer, claimIdle: num
         // a pack: one entry per message, attempts raised by the deliveries that did not finish
         const members = envs.map((e) => encode({ ...e, attempt: e.attempt + deliveries - 1 }))
         splits.push(cmd.hpBusSplit(key, GROUP, id, ...members))
-        taken += envs.length
-        room -= envs.length
+        sizes.push(envs.length)
       }
-      if (splits.length > 0) await Promise.all(splits)
+      // a split that fails (Redis out of memory: XADD is refused) leaves its pack claimed here and
+      // taken over again later; the singles this sweep claimed run now all the same (regression:
+      // they were left claimed but never delivered, and every sweep counted a delivery against them)
+      let failed: unknown
+      const outcomes = await Promise.allSettled(splits)
+      for (let i = 0; i < outcomes.length; i++) {
+        const o = outcomes[i] as PromiseSettledResult<number>
+        if (o.status === 'rejected') {
+          failed ??= o.reason
+          continue
+        }
+        taken += sizes[i] as number
+        room -= sizes[i] as number
+      }
       if (singles.length > 0) {
         const n = c.take(key, singles, counts)
         taken += n
         room -= n
       }
+      if (failed !== undefined) throw failed
     } while (cursor !== '0-0')
   }
   return taken

@@ -78,6 +78,8 @@ export class Consumer {
   private readonly budgets: readonly number[]
   private timers: unknown[] = []
   private closed = false
+  /** The take-over sweep under way (stop() waits for it: it may be handing entries to the sink). */
+  private sweep: Promise<void> = Promise.resolve()
 
   constructor(
     o: ResolvedRedisTransportOptions,
@@ -109,6 +111,9 @@ export class Consumer {
     this.subs.splice(this.subs.indexOf(s), 1)
     await this.acks.flush()
     await s.loop
+    // a take-over whose reply was on its way hands its entries over before the sink goes away
+    // (regression: they reached a closed bus and stayed held, kept claimed by the heartbeat)
+    await this.sweep
     s.reader.disconnect()
   }
 
@@ -281,7 +286,11 @@ export class Consumer {
     // checked often: a dead consumer's entries come back within claimIdle + claimIdle/10 of their
     // last delivery or heartbeat (at claimIdle/5, a 5 s claimIdle's take-over of ~10k messages
     // ended 6.2 s after a kill -9 on a slow machine: the sweep's phase alone could add a second)
-    every(Math.max(100, Math.floor(this.claimIdle / 10)), () => this.reclaimAll())
+    every(Math.max(100, Math.floor(this.claimIdle / 10)), () => {
+      const p = this.reclaimAll()
+      this.sweep = p.catch(() => {})
+      return p
+    })
     const beat = Math.max(100, Math.floor(this.claimIdle / 3))
     every(beat, () => heartbeat(this.cmd(), this.acks.inflight.values(), this.clock.now() - beat))
   }

@@ -12,6 +12,7 @@
  * Cluster.
  */
 import type { Cluster, Redis } from 'ioredis'
+import { ClosedError } from '../errors.js'
 import type { Clock } from '../time.js'
 import { GROUP } from './redis-claim.js'
 import { Consumer, type Subscription } from './redis-consumer.js'
@@ -310,9 +311,20 @@ export class RedisTransport implements Transport {
     this.cmd?.disconnect()
   }
 
-  async close(): Promise<void> {
+  /** The close under way: a second close() waits for it (regression: it returned at once, a reader still connected). */
+  private closingDone: Promise<void> | undefined
+
+  close(): Promise<void> {
+    this.closingDone ??= this.closeOnce()
+    return this.closingDone
+  }
+
+  private async closeOnce(): Promise<void> {
     if (this.closed) return
     this.closing = true
+    // a subscribe may be connecting (ioredis still loading): its connections must exist before
+    // they are closed (regression: closed during the connect, both stayed open for good)
+    await this.connecting?.catch(() => {})
     for (const s of [...this.consumer.subs]) await this.unsubscribe(s.address, s.inbox, s.sink)
     this.closed = true
     this.consumer.close()
@@ -320,6 +332,12 @@ export class RedisTransport implements Transport {
     await this.pub.flush()
     this.sub?.disconnect()
     if (this.owned) await this.cmd.quit().catch(() => {})
+    // never connected: a bus or a send that comes after close must not open connections that
+    // nothing closes (regression: they stayed open for good and the send was stored)
+    if (this.connecting === undefined) {
+      this.connecting = Promise.reject(new ClosedError('redis transport'))
+      this.connecting.catch(() => {})
+    }
   }
 }
 

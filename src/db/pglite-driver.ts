@@ -7,7 +7,7 @@
  * a `db.query` made inside `db.transaction()` (instead of through the transaction's handle) waits
  * for the transaction that waits for it, and hung for good.
  */
-import { AbortedError } from '../errors.js'
+import { AbortedError, ClosedError } from '../errors.js'
 import { AcquireTimeoutError } from '../resilience/index.js'
 import type { Driver, PoolStats, RawResult, Runner } from './driver.js'
 import { Histogram } from './histogram.js'
@@ -69,6 +69,9 @@ export class PGliteDriver implements Driver {
   private held: 'statement' | 'transaction' = 'statement'
   private readonly db: PGliteLike
   private readonly owned: boolean
+  private closed = false
+  /** Resolved when the connection is next handed back with no one waiting (close() waits for it). */
+  private readonly idle: Array<() => void> = []
 
   constructor(private readonly o: PGliteDriverOptions) {
     this.db = o.db
@@ -77,6 +80,7 @@ export class PGliteDriver implements Driver {
 
   private acquire(signal: AbortSignal | undefined): Promise<void> | undefined {
     if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason))
+    if (this.closed) return Promise.reject(new ClosedError(`db "${this.o.name}"`))
     if (!this.busy) {
       this.busy = true
       this.acquires++
@@ -97,22 +101,25 @@ export class PGliteDriver implements Driver {
         onAbort: undefined,
         timer: undefined,
       }
-      w.timer = setTimeout(() => {
-        const i = this.queue.indexOf(w)
-        if (i < 0) return
-        this.queue.splice(i, 1)
-        if (w.onAbort !== undefined) signal?.removeEventListener('abort', w.onAbort)
-        this.acquireTimeouts++
-        reject(
-          new AcquireTimeoutError(
-            this.o.name,
-            this.o.acquireTimeoutMs,
-            this.held === 'transaction'
-              ? 'PGlite has one connection and a transaction (or session) held it: inside db.transaction(), run statements through the transaction handle (tx.query), not db.query'
-              : 'PGlite has one connection: raise acquireTimeout, or shorten the statements ahead',
-          ),
-        )
-      }, this.o.acquireTimeoutMs)
+      // 0 waits without a limit, as pg's connectionTimeoutMillis does (regression: every statement
+      // queued behind another failed at once on PGlite, where the same option waited on pg)
+      if (this.o.acquireTimeoutMs > 0)
+        w.timer = setTimeout(() => {
+          const i = this.queue.indexOf(w)
+          if (i < 0) return
+          this.queue.splice(i, 1)
+          if (w.onAbort !== undefined) signal?.removeEventListener('abort', w.onAbort)
+          this.acquireTimeouts++
+          reject(
+            new AcquireTimeoutError(
+              this.o.name,
+              this.o.acquireTimeoutMs,
+              this.held === 'transaction'
+                ? 'PGlite has one connection and a transaction (or session) held it: inside db.transaction(), run statements through the transaction handle (tx.query), not db.query'
+                : 'PGlite has one connection: raise acquireTimeout, or shorten the statements ahead',
+            ),
+          )
+        }, this.o.acquireTimeoutMs)
       if (signal !== undefined) {
         w.onAbort = () => {
           const i = this.queue.indexOf(w)
@@ -133,6 +140,7 @@ export class PGliteDriver implements Driver {
     const next = this.queue.shift()
     if (next === undefined) {
       this.busy = false
+      for (const r of this.idle.splice(0)) r()
       return
     }
     clearTimeout(next.timer)
@@ -216,6 +224,21 @@ export class PGliteDriver implements Driver {
   }
 
   async close(): Promise<void> {
+    this.closed = true
+    // statements still queued were accepted before close but never sent: refused with E_CLOSED
+    // (regression: they ran on the closed PGlite and failed uncoded, 'PGlite is closed'), and
+    // what holds the connection finishes before PGlite closes (regression: a transaction under
+    // way failed at its COMMIT)
+    for (const w of this.queue.splice(0)) {
+      clearTimeout(w.timer)
+      if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort)
+      w.reject(new ClosedError(`db "${this.o.name}"`))
+    }
+    if (this.busy) {
+      await new Promise<void>((r) => {
+        this.idle.push(r)
+      })
+    }
     if (this.owned && this.db.closed !== true) await this.db.close()
   }
 }
