@@ -27,6 +27,7 @@ import {
   resolveNatsOptions,
 } from './nats-options.js'
 import { encodeEnvelope, ensureStreams, isStreamGone, NatsStore } from './nats-store.js'
+import { PendingSubscribes } from './pending-subscribes.js'
 import type {
   Backpressure,
   DeadLetter,
@@ -53,10 +54,7 @@ export class NatsTransport implements Transport {
   private readonly inflight = new Map<Envelope, Handle>()
   private readonly lanes: Lanes
   private closed = false
-  /** close() has begun: a subscribe still connecting gives up instead of starting a lane. */
-  private closing = false
-  /** Subscriptions still connecting (inbox -> given up by an unsubscribe that came first). */
-  private readonly pending = new Map<string, { cancelled: boolean }>()
+  private readonly pending = new PendingSubscribes()
   private readonly healthWatch: NatsHealth
   /** Ends the wait between two connection attempts. */
   private wake = () => {}
@@ -126,16 +124,8 @@ export class NatsTransport implements Transport {
   // --- consuming -----------------------------------------------------------------------------
 
   async subscribe(address: string, inbox: string, sink: TransportSink): Promise<void> {
-    // an unsubscribe (a bus closed) or a close that came while connecting: nothing to start
-    const mark = { cancelled: false }
-    this.pending.set(inbox, mark)
-    let c: Conn
-    try {
-      c = await this.ready()
-    } finally {
-      if (this.pending.get(inbox) === mark) this.pending.delete(inbox)
-    }
-    if (mark.cancelled || this.closing) return
+    const c = await this.pending.run(inbox, () => this.ready())
+    if (c === undefined) return
     await this.lanes.add(c, address, inbox, sink)
     c.store.watchMaxDeliveries()
     await c.nc.flush()
@@ -143,8 +133,7 @@ export class NatsTransport implements Transport {
   }
 
   async unsubscribe(address: string, inbox: string, sink: TransportSink): Promise<void> {
-    const mark = this.pending.get(inbox)
-    if (mark !== undefined) mark.cancelled = true
+    this.pending.cancel(inbox)
     if (!this.lanes.remove(address, inbox, sink)) return
     await this.c?.nc.flush().catch(() => {})
   }
@@ -303,7 +292,7 @@ export class NatsTransport implements Transport {
 
   async close(): Promise<void> {
     if (this.closed) return
-    this.closing = true
+    this.pending.close()
     for (const l of [...this.lanes.all]) await this.unsubscribe(l.address, l.inbox, l.sink)
     this.closed = true
     this.wake()

@@ -14,6 +14,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import { ClosedError } from '../errors.js'
 import type { Clock } from '../time.js'
+import { PendingSubscribes } from './pending-subscribes.js'
 import { GROUP } from './redis-claim.js'
 import { Consumer, type Subscription } from './redis-consumer.js'
 import { findDeadLetters, takeFound } from './redis-dead-letters.js'
@@ -52,10 +53,7 @@ export class RedisTransport implements Transport {
   private readonly acks: Settlement
   private readonly consumer: Consumer
   private closed = false
-  /** close() has begun: a subscribe still on its way gives up instead of starting a reader. */
-  private closing = false
-  /** Subscriptions still on their way (inbox -> given up by an unsubscribe that came first). */
-  private readonly pending = new Map<string, { cancelled: boolean }>()
+  private readonly pending = new PendingSubscribes()
   private connecting: Promise<void> | undefined
   /** Entries taken over from dead consumers. */
   reclaimed = 0
@@ -125,14 +123,10 @@ export class RedisTransport implements Transport {
   }
 
   async subscribe(address: string, inbox: string, sink: TransportSink): Promise<void> {
-    // an unsubscribe (a bus closed) or a close that comes while this is on its way must not
-    // find nothing to stop and leave a reader blocking on Redis for good (regression: a server
-    // closed right after it started kept its process alive with the agents' readers)
-    const mark = { cancelled: false }
-    this.pending.set(inbox, mark)
-    try {
+    const keys = [0, 1, 2, 3].map((p) => this.stream(address, p))
+    const channel = `${this.prefix}r:${inbox}`
+    const start = await this.pending.run(inbox, async () => {
       await this.ready()
-      const keys = [0, 1, 2, 3].map((p) => this.stream(address, p))
       for (const k of keys) {
         try {
           await this.cmd.xgroup('CREATE', k, GROUP, '0', 'MKSTREAM')
@@ -141,15 +135,11 @@ export class RedisTransport implements Transport {
         }
       }
       await this.cmd.sadd(`${this.prefix}addresses`, address)
-      await this.sub.subscribe(`${this.prefix}r:${inbox}`)
-      if (mark.cancelled || this.closing) {
-        await this.sub.unsubscribe(`${this.prefix}r:${inbox}`).catch(() => {})
-        return
-      }
-      this.start(address, inbox, sink, keys)
-    } finally {
-      if (this.pending.get(inbox) === mark) this.pending.delete(inbox)
-    }
+      await this.sub.subscribe(channel)
+      return true
+    })
+    if (start === true) this.start(address, inbox, sink, keys)
+    else await this.sub.unsubscribe(channel).catch(() => {})
   }
 
   private start(address: string, inbox: string, sink: TransportSink, keys: string[]): void {
@@ -168,8 +158,7 @@ export class RedisTransport implements Transport {
   }
 
   async unsubscribe(address: string, inbox: string, sink: TransportSink): Promise<void> {
-    const mark = this.pending.get(inbox)
-    if (mark !== undefined) mark.cancelled = true
+    this.pending.cancel(inbox)
     const s = this.consumer.subs.find((x) => x.address === address && x.inbox === inbox && x.sink === sink)
     this.inboxes.delete(inbox)
     if (s === undefined) return
@@ -321,7 +310,7 @@ export class RedisTransport implements Transport {
 
   private async closeOnce(): Promise<void> {
     if (this.closed) return
-    this.closing = true
+    this.pending.close()
     // a subscribe may be connecting (ioredis still loading): its connections must exist before
     // they are closed (regression: closed during the connect, both stayed open for good)
     await this.connecting?.catch(() => {})

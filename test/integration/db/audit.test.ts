@@ -31,6 +31,17 @@ function backend(make: () => Backend): Backend {
   return b
 }
 
+/** Waits until `text` runs on the server, then ends its backend (as an admin or a crash would). */
+async function terminateWhenRunning(b: Backend, text: string): Promise<void> {
+  await until(
+    async () =>
+      (await b.raw("SELECT 1 FROM pg_stat_activity WHERE query = $1 AND state = 'active'", [text])).length >
+      0,
+    'the statement runs',
+  )
+  await b.raw('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1', [text])
+}
+
 async function kvDb(b: Backend): Promise<Db> {
   const db = await b.open({ cache: memoryCache() })
   await db.query('CREATE TABLE kv (id int PRIMARY KEY, v int NOT NULL)')
@@ -501,13 +512,7 @@ describe('a PostgreSQL that closes connections (pg)', () => {
         () => undefined,
         (e: unknown) => e,
       )
-      await until(
-        async () =>
-          (await b.raw("SELECT 1 FROM pg_stat_activity WHERE query = $1 AND state = 'active'", [sleep]))
-            .length > 0,
-        'the statement runs',
-      )
-      await b.raw('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1', [sleep])
+      await terminateWhenRunning(b, sleep)
       const err = await failed
       assert.ok(isHotpathError(err, 'E_DB_QUERY'), String(err))
       assert.deepEqual((await db.query('SELECT 2 AS n')).rows, [{ n: 2 }])
@@ -559,13 +564,7 @@ describe('a statement that failed FATAL (pg)', () => {
         () => undefined,
         (e: unknown) => e,
       )
-      await until(
-        async () =>
-          (await b.raw("SELECT 1 FROM pg_stat_activity WHERE query = $1 AND state = 'active'", [sleep]))
-            .length > 0,
-        'the statement runs',
-      )
-      await b.raw('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1', [sleep])
+      await terminateWhenRunning(b, sleep)
       const err = await failed
       assert.ok(err instanceof DbQueryError && err.sqlState === '57P01', String(err))
       assert.equal(err.statusCode, 503)
