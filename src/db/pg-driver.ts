@@ -82,7 +82,17 @@ export interface PgDriverOptions {
 
 /** Marks a connection that has the driver's 'error' listener. */
 const LISTENED = Symbol('hotpath.db.errorListener')
+/**
+ * Marks a connection a cancel request was sent for whose statement has not been seen cancelled:
+ * the request may still be on its way and would cancel whatever runs there next, so it is not
+ * handed back to the pool. A flag on the connection (set up with LISTENED, so its shape stays
+ * put), not a WeakSet: release() reads it on every statement.
+ */
+const CANCELLING = Symbol('hotpath.db.cancelling')
 const ignore = (): void => {}
+
+type Flagged = { [LISTENED]?: true; [CANCELLING]?: boolean; on(event: 'error', fn: () => void): unknown }
+const flags = (client: PgClientLike): Flagged => client as unknown as Flagged
 
 export class PgDriver implements Driver {
   readonly backend = 'pg' as const
@@ -93,13 +103,6 @@ export class PgDriver implements Driver {
   private canceledAcquires = 0
   private pgModule: PgModule | undefined
   /**
-   * Connections a cancel request was sent for whose statement has not been seen cancelled: the
-   * request may still be on its way and would cancel whatever runs there next, so they are not
-   * handed back to the pool.
-   */
-  private readonly cancelling = new WeakSet<PgClientLike>()
-
-  /**
    * A checked-out connection the server closes (restart, failover, pg_terminate_backend) emits
    * 'error' after failing its statement; the pool listens only while it is idle, so with no
    * listener of ours the event was thrown (regression: it crashed the process). The failure
@@ -108,9 +111,10 @@ export class PgDriver implements Driver {
    */
   private hold(client: PgClientLike): PgClientLike {
     // a flag on the connection, not a WeakSet: this runs on every statement
-    const c = client as unknown as { [LISTENED]?: true; on(event: 'error', fn: () => void): unknown }
+    const c = flags(client)
     if (c[LISTENED] !== true) {
       c[LISTENED] = true
+      c[CANCELLING] = false
       c.on('error', ignore)
     }
     return client
@@ -188,7 +192,7 @@ export class PgDriver implements Driver {
     try {
       return toRaw(await client.query({ text, values: params as unknown[] }))
     } catch (err) {
-      if ((err as { code?: string }).code === '57014') this.cancelling.delete(client)
+      if ((err as { code?: string }).code === '57014') flags(client)[CANCELLING] = false
       if (signal?.aborted && (err as { code?: string }).code === '57014')
         throw new AbortedError(signal.reason)
       throw err
@@ -207,7 +211,7 @@ export class PgDriver implements Driver {
     const c = client as unknown as { connectionParameters?: Record<string, unknown>; activeQuery?: unknown }
     const active = c.activeQuery
     if (active === null || active === undefined) return
-    this.cancelling.add(client)
+    flags(client)[CANCELLING] = true
     void (async () => {
       try {
         this.pgModule ??= await loadPg()
@@ -221,8 +225,9 @@ export class PgDriver implements Driver {
 
   /** Hands `client` back; dropped when broken or when a cancel request may still reach it. */
   private release(client: PgClientLike, broken: Error | undefined): void {
-    if (broken === undefined && this.cancelling.has(client)) {
-      this.cancelling.delete(client)
+    const c = flags(client)
+    if (broken === undefined && c[CANCELLING] === true) {
+      c[CANCELLING] = false
       broken = new Error('a cancel request may still reach this connection')
     }
     client.release(broken)
