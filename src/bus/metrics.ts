@@ -23,6 +23,7 @@ const COUNTERS = [
   ['deferred', 'Messages delayed by an open breaker or a rate limit'],
   ['shed', 'Messages shed by backpressure'],
   ['batches', 'Batch handler calls'],
+  ['subscribeFailures', 'Failed subscribe attempts on the transport (each retried)'],
 ] as const
 
 const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
@@ -49,6 +50,7 @@ const busAdapter: Adapter = (source, ctx) => {
     'class',
   ])
   const running = ctx.gauge(`${p}running`, 'Handlers running', ['bus'])
+  const consuming = ctx.gauge(`${p}consuming`, '1 while the transport consumes for the bus', ['bus'])
   const handler = ctx.gauge(`${p}handler_mean_seconds`, 'Mean handler time', ['bus'])
   const batch = ctx.gauge(`${p}max_batch_size`, 'Largest batch handled', ['bus'])
   return {
@@ -68,6 +70,7 @@ const busAdapter: Adapter = (source, ctx) => {
         meanWait.set(l, s.byClassMeanWaitMs[cls] / 1000)
       }
       running.set(own, s.running)
+      consuming.set(own, s.consuming ? 1 : 0)
       handler.set(own, s.handlerMeanMs / 1000)
       batch.set(own, s.maxBatchSize)
     },
@@ -78,6 +81,7 @@ const busAdapter: Adapter = (source, ctx) => {
         oldest.remove(l)
       }
       running.remove(own)
+      consuming.remove(own)
     },
   }
 }

@@ -76,7 +76,13 @@ export class NatsTransport implements Transport {
 
   /** Connects (loading `nats`) and makes sure the streams exist. */
   private ready(): Promise<Conn> {
-    this.conn ??= this.connect()
+    // a failed set-up is not kept: the next subscribe or send tries again (regression: a server
+    // without JetStream, or an account refused its streams, failed the transport for good, so
+    // the bus's retries of its subscribe could never succeed once the operator fixed it)
+    this.conn ??= this.connect().catch((err: unknown) => {
+      this.conn = undefined
+      throw err
+    })
     return this.conn
   }
 
@@ -126,9 +132,16 @@ export class NatsTransport implements Transport {
   async subscribe(address: string, inbox: string, sink: TransportSink): Promise<void> {
     const c = await this.pending.run(inbox, () => this.ready())
     if (c === undefined) return
-    await this.lanes.add(c, address, inbox, sink)
-    c.store.watchMaxDeliveries()
-    await c.nc.flush()
+    try {
+      await this.lanes.add(c, address, inbox, sink)
+      c.store.watchMaxDeliveries()
+      await c.nc.flush()
+    } catch (err) {
+      // nothing of a failed subscribe keeps running: the bus subscribes again, and a lane left
+      // half started would consume beside the new one
+      this.lanes.remove(address, inbox, sink)
+      throw err
+    }
     this.lanes.startHeartbeat()
   }
 

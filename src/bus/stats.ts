@@ -13,6 +13,8 @@ export interface BusEvents {
   retry: { id: string; type: string; attempt: number; delayMs: number; error: string }
   /** A handler failed (before the retry decision). */
   failure: { id: string; type: string; error: unknown }
+  /** Subscribing on the transport failed; the bus tries again after `retryInMs`. */
+  subscribeError: { error: unknown; attempt: number; retryInMs: number }
 }
 
 /** A bus's stats. */
@@ -45,6 +47,10 @@ export interface BusStats {
   blocked: number
   /** Batch handler calls. */
   batches: number
+  /** Failed subscribe attempts on the transport (each is retried; see the subscribeError event). */
+  subscribeFailures: number
+  /** The transport consumes for this bus (false until its subscribe succeeds, and once closed). */
+  consuming: boolean
   /** Messages queued now. */
   queued: number
   /** Handlers running now. */
@@ -94,6 +100,8 @@ export class BusCounters {
   shed = 0
   blocked = 0
   batches = 0
+  subscribeFailures = 0
+  consuming = false
   maxBatchSize = 0
   maxBatchLatenessMs = 0
   handlerMs = 0
@@ -129,6 +137,8 @@ export class BusCounters {
       shed: this.shed,
       blocked: this.blocked,
       batches: this.batches,
+      subscribeFailures: this.subscribeFailures,
+      consuming: this.consuming,
       queued: sched.size,
       running,
       pendingRequests,

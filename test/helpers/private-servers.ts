@@ -24,10 +24,14 @@ export class PrivateServer extends ServerProcess {
     super()
   }
 
-  /** nats-server with JetStream, its store in a temporary directory. */
-  static nats(): Promise<PrivateServer> {
-    return PrivateServer.launch('nats-server', 'nats', (port, dir) => [
-      '-js',
+  /**
+   * nats-server with JetStream (unless `jetStream: false`), its store in a temporary directory,
+   * on a free port or on `port`.
+   */
+  static nats(options: { jetStream?: boolean; port?: number } = {}): Promise<PrivateServer> {
+    const js = options.jetStream === false ? [] : ['-js']
+    return PrivateServer.launch('nats-server', 'nats', options.port, (port, dir) => [
+      ...js,
       '-a',
       '127.0.0.1',
       '-p',
@@ -39,7 +43,7 @@ export class PrivateServer extends ServerProcess {
 
   /** redis-server writing every command to its AOF before answering (appendfsync always). */
   static redis(): Promise<PrivateServer> {
-    return PrivateServer.launch('redis-server', 'redis', (port, dir) => [
+    return PrivateServer.launch('redis-server', 'redis', undefined, (port, dir) => [
       '--dir',
       dir,
       '--appendonly',
@@ -56,10 +60,11 @@ export class PrivateServer extends ServerProcess {
   private static async launch(
     bin: string,
     scheme: string,
+    port: number | undefined,
     args: (port: number, dir: string) => string[],
   ): Promise<PrivateServer> {
     const dir = mkdtempSync(join(tmpdir(), `hp-${scheme}-`))
-    const server = new PrivateServer(bin, args, scheme, await freePort(), dir)
+    const server = new PrivateServer(bin, args, scheme, port ?? (await freePort()), dir)
     await server.start()
     return server
   }
