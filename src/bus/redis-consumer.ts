@@ -90,6 +90,8 @@ export class Consumer {
     private readonly delayedKey: (address: string) => string,
     /** Counts entries taken over from dead consumers (the transport's `reclaimed`). */
     private readonly onReclaimed: (n: number) => void,
+    /** Counts consumer names removed by the periodic prune (the transport's `pruned`). */
+    private readonly onPruned: (n: number) => void,
   ) {
     this.clock = o.clock
     this.claimIdle = o.claimIdle
@@ -114,7 +116,36 @@ export class Consumer {
     // a take-over whose reply was on its way hands its entries over before the sink goes away
     // (regression: they reached a closed bus and stayed held, kept claimed by the heartbeat)
     await this.sweep
+    await this.pruneSelf(s)
     s.reader.disconnect()
+  }
+
+  /**
+   * Removes `s`'s consumer name from its groups when it holds nothing pending (what it still holds
+   * keeps it: another bus takes that over, and the periodic prune removes the name afterwards).
+   * Skipped while Redis is unreachable: a close does not wait for an outage to end.
+   */
+  private async pruneSelf(s: Subscription): Promise<void> {
+    const cmd = this.cmd()
+    if (cmd.status !== 'ready') return
+    for (const k of s.keys)
+      await scripted(cmd)
+        .hpBusPrune(k, GROUP, s.inbox, 0)
+        .catch(() => {})
+  }
+
+  /**
+   * Removes the consumer names of closed and crashed buses from the groups of the addresses read
+   * here: idle three take-over periods with nothing pending (regression: every bus instance ever
+   * started stayed listed in XINFO CONSUMERS, since XREADGROUP creates names and nothing removed them).
+   */
+  private async pruneIdle(): Promise<void> {
+    const keys = new Set<string>()
+    for (const s of this.subs) if (!s.stopped) for (const k of s.keys) keys.add(k)
+    let removed = 0
+    for (const k of keys)
+      removed += Number(await scripted(this.cmd()).hpBusPrune(k, GROUP, '', this.claimIdle * 3))
+    this.onPruned(removed)
   }
 
   /** Ends the background jobs (the subscriptions are stopped first). */
@@ -291,6 +322,7 @@ export class Consumer {
       this.sweep = p.catch(() => {})
       return p
     })
+    every(Math.max(1000, this.claimIdle * 2), () => this.pruneIdle())
     const beat = Math.max(100, Math.floor(this.claimIdle / 3))
     every(beat, () => heartbeat(this.cmd(), this.acks.inflight.values(), this.clock.now() - beat))
   }

@@ -63,3 +63,25 @@ end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 return #ARGV - 2`
+
+/**
+ * KEYS: stream. ARGV: group, consumer, minIdle. Removes consumers of the group that hold nothing
+ * pending: `consumer` alone (a bus closing), or with '' every one idle at least `minIdle` ms (the
+ * names of closed and crashed buses, which XREADGROUP created and nothing else removes). Checked
+ * and removed in one step, so an entry never loses its owner; a live consumer removed this way is
+ * created again by its next read. Returns how many were removed.
+ */
+export const PRUNE = `
+local cs = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+if type(cs) ~= 'table' or cs.err then return 0 end
+local removed = 0
+local minIdle = tonumber(ARGV[3])
+for _, c in ipairs(cs) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if f['pending'] == 0 and ((ARGV[2] ~= '' and f['name'] == ARGV[2]) or (ARGV[2] == '' and f['idle'] >= minIdle)) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
+    removed = removed + 1
+  end
+end
+return removed`

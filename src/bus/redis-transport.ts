@@ -20,7 +20,7 @@ import { Consumer, type Subscription } from './redis-consumer.js'
 import { findDeadLetters, takeFound } from './redis-dead-letters.js'
 import { type RedisTransportOptions, resolveRedisTransportOptions } from './redis-options.js'
 import { Publisher } from './redis-publisher.js'
-import { CLAIM, FINISH, PROMOTE, SPLIT } from './redis-scripts.js'
+import { CLAIM, FINISH, PROMOTE, PRUNE, SPLIT } from './redis-scripts.js'
 import { Settlement } from './redis-settle.js'
 import { type Entry, encode } from './redis-wire.js'
 
@@ -57,6 +57,8 @@ export class RedisTransport implements Transport {
   private connecting: Promise<void> | undefined
   /** Entries taken over from dead consumers. */
   reclaimed = 0
+  /** Consumer names of closed or crashed buses removed from the groups by the periodic prune. */
+  pruned = 0
 
   constructor(options: RedisTransportOptions) {
     const o = resolveRedisTransportOptions(options)
@@ -82,6 +84,9 @@ export class RedisTransport implements Transport {
       (n) => {
         this.reclaimed += n
       },
+      (n) => {
+        this.pruned += n
+      },
     )
   }
 
@@ -98,6 +103,7 @@ export class RedisTransport implements Transport {
       this.cmd.defineCommand('hpBusPromote', { numberOfKeys: 5, lua: PROMOTE })
       this.cmd.defineCommand('hpBusClaim', { numberOfKeys: 1, lua: CLAIM })
       this.cmd.defineCommand('hpBusSplit', { numberOfKeys: 1, lua: SPLIT })
+      this.cmd.defineCommand('hpBusPrune', { numberOfKeys: 1, lua: PRUNE })
       this.sub = this.cmd.duplicate()
       this.sub.on('error', () => {})
       this.sub.on('messageBuffer', () => {})
