@@ -17,6 +17,7 @@
  * letters and KV buckets are in nats-store.ts; dialling and health in nats-connection.ts.
  */
 import type { NatsConnection } from 'nats'
+import { ClosedError } from '../errors.js'
 import { BusTransportError } from './errors.js'
 import { type Conn, NatsHealth, openConnection } from './nats-connection.js'
 import { type Handle, Lanes } from './nats-consumer.js'
@@ -76,6 +77,9 @@ export class NatsTransport implements Transport {
 
   /** Connects (loading `nats`) and makes sure the streams exist. */
   private ready(): Promise<Conn> {
+    // what a caller starts after close() fails with E_CLOSED (regression: on a connection the
+    // caller passed in, which close() leaves open, sends were still stored)
+    if (this.closed) return Promise.reject(new ClosedError(`NATS transport "${this.o.stream}"`))
     // a failed set-up is not kept: the next subscribe or send tries again (regression: a server
     // without JetStream, or an account refused its streams, failed the transport for good, so
     // the bus's retries of its subscribe could never succeed once the operator fixed it)

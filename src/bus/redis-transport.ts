@@ -115,6 +115,15 @@ export class RedisTransport implements Transport {
     return this.connecting
   }
 
+  /**
+   * ready(), refused once the transport is closed: what a caller starts after close() fails with
+   * E_CLOSED (regression: a transport on a client the caller passed in, which close() leaves open,
+   * still stored sends after it was closed). Settling what was delivered is not refused.
+   */
+  private open(): Promise<void> {
+    return this.closed ? Promise.reject(new ClosedError('redis transport')) : this.ready()
+  }
+
   private tag(address: string): string {
     return `${this.prefix}{${address}}`
   }
@@ -132,7 +141,7 @@ export class RedisTransport implements Transport {
     const keys = [0, 1, 2, 3].map((p) => this.stream(address, p))
     const channel = `${this.prefix}r:${inbox}`
     const start = await this.pending.run(inbox, async () => {
-      await this.ready()
+      await this.open()
       for (const k of keys) {
         try {
           await this.cmd.xgroup('CREATE', k, GROUP, '0', 'MKSTREAM')
@@ -175,11 +184,12 @@ export class RedisTransport implements Transport {
   // --- writing -------------------------------------------------------------------------------
 
   publish(env: Envelope, _bp: Backpressure): Promise<void> {
+    if (this.closed) return Promise.reject(new ClosedError('redis transport'))
     return this.pub.publish(this.stream(env.to, env.p), env)
   }
 
   async broadcast(env: Envelope): Promise<void> {
-    await this.ready()
+    await this.open()
     const addresses = await this.cmd.smembers(`${this.prefix}addresses`)
     for (const address of addresses) {
       await this.publish({ ...env, id: `${env.id}@${address}`, to: address }, 'block')
@@ -187,7 +197,7 @@ export class RedisTransport implements Transport {
   }
 
   async reply(to: string, reply: Reply): Promise<void> {
-    await this.ready()
+    await this.open()
     await this.cmd.publish(`${this.prefix}r:${to}`, JSON.stringify(reply))
   }
 
@@ -237,25 +247,25 @@ export class RedisTransport implements Transport {
   }
 
   async listDeadLetters(filter: DeadLetterFilter): Promise<DeadLetter[]> {
-    await this.ready()
+    await this.open()
     await this.acks.flush()
     const found = await findDeadLetters(this.cmd, (a) => this.dlqKey(a), this.addressesOf(filter), filter)
     return found.map((x) => x.d)
   }
 
   async takeDeadLetters(filter: DeadLetterFilter): Promise<DeadLetter[]> {
-    await this.ready()
+    await this.open()
     const found = await findDeadLetters(this.cmd, (a) => this.dlqKey(a), this.addressesOf(filter), filter)
     return takeFound(this.cmd, found)
   }
 
   async claimDedup(key: string, windowMs: number): Promise<boolean> {
-    await this.ready()
+    await this.open()
     return (await this.cmd.set(`${this.prefix}dedup:${key}`, '1', 'PX', Math.max(1, windowMs), 'NX')) === 'OK'
   }
 
   async isProcessed(key: string): Promise<boolean> {
-    await this.ready()
+    await this.open()
     return (await this.cmd.exists(`${this.prefix}done:${key}`)) === 1
   }
 
@@ -280,12 +290,12 @@ export class RedisTransport implements Transport {
   }
 
   async markProcessed(key: string, windowMs: number): Promise<void> {
-    await this.ready()
+    await this.open()
     await this.cmd.set(`${this.prefix}done:${key}`, '1', 'PX', Math.max(1, windowMs))
   }
 
   async depth(address: string): Promise<number[]> {
-    await this.ready()
+    await this.open()
     const pipe = this.cmd.pipeline()
     for (let p = 0; p < 4; p++) pipe.xlen(this.stream(address, p))
     const res = (await pipe.exec()) ?? []
@@ -294,7 +304,7 @@ export class RedisTransport implements Transport {
 
   /** Messages waiting for a retry time, for `address`. */
   async delayedCount(address: string): Promise<number> {
-    await this.ready()
+    await this.open()
     return this.cmd.zcard(this.delayedKey(address))
   }
 
