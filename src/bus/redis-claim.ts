@@ -21,6 +21,8 @@ export interface Claimer {
   room(): number
   /** Delivers entries read from `stream` (single messages only), with their delivery counts. */
   take(stream: string, entries: Array<[string, string[] | null]>, deliveries: readonly number[]): number
+  /** Counts messages taken over, as each step of a sweep lands (a failed sweep keeps its count). */
+  taken(n: number): void
 }
 
 type Scripted = (Redis | Cluster) & {
@@ -28,15 +30,14 @@ type Scripted = (Redis | Cluster) & {
   hpBusSplit(...args: Array<string | number>): Promise<number>
 }
 
-/** Takes idle entries over for `c`, urgent class first; returns the messages taken. */
-export async function reclaim(redis: Redis | Cluster, c: Claimer, claimIdle: number): Promise<number> {
+/** Takes idle entries over for `c`, urgent class first, counting them through `c.taken`. */
+export async function reclaim(redis: Redis | Cluster, c: Claimer, claimIdle: number): Promise<void> {
   const cmd = redis as Scripted
-  let taken = 0
   for (const key of c.keys) {
     let room = c.room()
     let cursor = '0-0'
     do {
-      if (room <= 0 || c.stopped) return taken
+      if (room <= 0 || c.stopped) return
       const r = await cmd.hpBusClaim(key, GROUP, c.inbox, claimIdle, cursor, Math.min(room, 200))
       cursor = r[0]
       const singles: Array<[string, string[] | null]> = []
@@ -70,18 +71,19 @@ export async function reclaim(redis: Redis | Cluster, c: Claimer, claimIdle: num
           failed ??= o.reason
           continue
         }
-        taken += sizes[i] as number
+        c.taken(sizes[i] as number)
         room -= sizes[i] as number
       }
+      // counted before a failed split ends the sweep (regression: the singles it delivered and
+      // the splits that landed were not counted in the transport's `reclaimed`)
       if (singles.length > 0) {
         const n = c.take(key, singles, counts)
-        taken += n
+        c.taken(n)
         room -= n
       }
       if (failed !== undefined) throw failed
     } while (cursor !== '0-0')
   }
-  return taken
 }
 
 /** Keeps entries held longer than `olderThan` (epoch ms) claimed by their consumer. */

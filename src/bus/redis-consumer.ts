@@ -338,7 +338,7 @@ export class Consumer {
   private async reclaimAll(): Promise<void> {
     for (const s of this.subs) {
       if (s.stopped) continue
-      const taken = await reclaim(
+      await reclaim(
         this.cmd(),
         {
           inbox: s.inbox,
@@ -348,10 +348,10 @@ export class Consumer {
           },
           room: () => s.sink.room(),
           take: (stream, entries, deliveries) => this.take(s, stream, entries, deliveries),
+          taken: this.onReclaimed,
         },
         this.claimIdle,
       )
-      this.onReclaimed(taken)
     }
   }
 }

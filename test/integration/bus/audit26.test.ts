@@ -120,7 +120,7 @@ it('regression: messages taken over from a dead consumer while their bus was clo
   }
 })
 
-it('regression: a pack whose split failed on take-over (Redis out of memory, XADD refused) kept the single messages claimed in the same sweep from running, and every sweep counted another delivery against them', async () => {
+it('regression: a pack whose split failed on take-over (Redis out of memory, XADD refused) kept the single messages claimed in the same sweep from running, every sweep counted another delivery against them, and the singles were not counted in reclaimed', async () => {
   const srv = await PrivateServer.redis()
   const r = new Redis(srv.url)
   const prefix = 'a26:'
@@ -146,6 +146,8 @@ it('regression: a pack whose split failed on take-over (Redis out of memory, XAD
     await new Promise((res) => setTimeout(res, 3500))
     // the single ran on the first take-over with one death counted; the pack waits for memory
     assert.deepEqual(seen, [{ i: 4, attempt: 2 }])
+    // regression: the failed split ended the sweep before its count was reported
+    assert.equal(t1.reclaimed, 1, 'the single taken over is counted in reclaimed')
   } finally {
     await r.config('SET', 'maxmemory', '0')
     r.disconnect()
