@@ -45,6 +45,7 @@ export async function reclaim(redis: Redis | Cluster, c: Claimer, claimIdle: num
       // the packs' splits go out together (pipelined on the connection), not one round trip each
       const splits: Array<Promise<number>> = []
       const sizes: number[] = []
+      const packs: Array<[string, number]> = []
       for (let i = 0; i < r[1].length; i++) {
         const [id, fields] = r[1][i] as [string, string[] | null]
         if (fields === null) continue // deleted while pending
@@ -59,6 +60,7 @@ export async function reclaim(redis: Redis | Cluster, c: Claimer, claimIdle: num
         const members = envs.map((e) => encode({ ...e, attempt: e.attempt + deliveries - 1 }))
         splits.push(cmd.hpBusSplit(key, GROUP, id, ...members))
         sizes.push(envs.length)
+        packs.push([id, deliveries])
       }
       // a split that fails (Redis out of memory: XADD is refused) leaves its pack claimed here and
       // taken over again later; the singles this sweep claimed run now all the same (regression:
@@ -69,6 +71,13 @@ export async function reclaim(redis: Redis | Cluster, c: Claimer, claimIdle: num
         const o = outcomes[i] as PromiseSettledResult<number>
         if (o.status === 'rejected') {
           failed ??= o.reason
+          // the claim counted a delivery that never happened: put the count back (XCLAIM is not
+          // refused when Redis is out of memory), so an outage does not wear the pack's attempts
+          // down to a dead letter (regression: each sweep of the outage raised them by one)
+          const [id, deliveries] = packs[i] as [string, number]
+          await cmd
+            .call('XCLAIM', key, GROUP, c.inbox, 0, id, 'RETRYCOUNT', deliveries - 1, 'JUSTID')
+            .catch(() => {})
           continue
         }
         c.taken(sizes[i] as number)

@@ -120,7 +120,7 @@ it('regression: messages taken over from a dead consumer while their bus was clo
   }
 })
 
-it('regression: a pack whose split failed on take-over (Redis out of memory, XADD refused) kept the single messages claimed in the same sweep from running, every sweep counted another delivery against them, and the singles were not counted in reclaimed', async () => {
+it('regression: a pack whose split failed on take-over (Redis out of memory, XADD refused) kept the single messages claimed in the same sweep from running, every sweep counted another delivery against them (on the singles, and on the pack for as long as the outage lasted), and the singles were not counted in reclaimed', async () => {
   const srv = await PrivateServer.redis()
   const r = new Redis(srv.url)
   const prefix = 'a26:'
@@ -148,6 +148,15 @@ it('regression: a pack whose split failed on take-over (Redis out of memory, XAD
     assert.deepEqual(seen, [{ i: 4, attempt: 2 }])
     // regression: the failed split ended the sweep before its count was reported
     assert.equal(t1.reclaimed, 1, 'the single taken over is counted in reclaimed')
+    // memory back: the pack is split and its messages run, charged the one death only
+    // (regression: every sweep of the outage counted a delivery against them)
+    await r.config('SET', 'maxmemory', '0')
+    const deadline = Date.now() + 5000
+    while (seen.length < 4 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50))
+    assert.deepEqual(
+      seen.slice(1).sort((x, y) => x.i - y.i),
+      [1, 2, 3].map((i) => ({ i, attempt: 2 })),
+    )
   } finally {
     await r.config('SET', 'maxmemory', '0')
     r.disconnect()
