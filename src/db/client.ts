@@ -1,24 +1,25 @@
 /**
  * The client: one API over a pg Pool and PGlite. Statements are parameterized only (`sql` tag or
- * text + params). Every statement text is analysed once (analyze.ts: the PostgreSQL parser;
- * catalog.ts: views to base tables); reads may be cached, writes bump the versions of the tables
- * they touched after they commit (versions.ts explains why that makes stale refills impossible).
+ * text + params). Every statement text is analysed once and its tables resolved (resolutions.ts,
+ * over analyze.ts, the PostgreSQL parser, and catalog.ts, views to base tables); reads may be
+ * cached (cached-read.ts), writes bump the versions of the tables they touched after they commit
+ * (versions.ts explains why that makes stale refills impossible).
  */
 import { ClosedError, isHotpathError } from '../errors.js'
 import { type Disposer, Events } from '../events.js'
 import type { HealthCheck } from '../metrics/index.js'
 import { assertKnownKeys } from '../options.js'
 import type { Instrumentable } from '../types.js'
-import { type Analysis, analyze } from './analyze.js'
+import type { Analysis } from './analyze.js'
 import { cacheOptions, normalize } from './args.js'
 import { type BatchItem, type BatchQueryOptions, batchQuery } from './batch-query.js'
-import { CachedReads, type Counters, type Entry, type Exec, type Resolved, uncached } from './cached-read.js'
-import { Catalog, type CatalogQuery } from './catalog.js'
+import { CachedReads, type Counters, type Entry, type Exec, uncached } from './cached-read.js'
+import type { CatalogQuery } from './catalog.js'
 import type { Driver, PoolStats, RawResult, Runner } from './driver.js'
 import { DbQueryError, UncacheableError } from './errors.js'
 import { checkWatched, type ListeningClient, listen, poolHealthCheck, triggerSql } from './external.js'
 import type { QueryCacheOptions, QueryOptions, ResolvedDbOptions } from './options.js'
-import { keyText } from './params.js'
+import { Resolutions } from './resolutions.js'
 import { SlowLog, type SlowQuery } from './slow.js'
 import type { SqlStatement } from './sql.js'
 import { type StatementStats, StatementTable } from './statements.js'
@@ -26,14 +27,11 @@ import { type TxDeps, txHandle } from './transaction.js'
 import type { DbEvents, DbStats, Queryable, QueryResult, Transaction } from './types.js'
 import type { VersionSource } from './versions.js'
 
-const STAR: readonly string[] = Object.freeze(['*'])
-
 /** A database client. Create it with `createDb()`. */
 export class Db implements Instrumentable, Queryable {
   readonly kind = 'db'
   private readonly events = new Events<DbEvents>()
-  private readonly entries = new Map<string, Entry>()
-  private readonly catalog = new Catalog()
+  private readonly res: Resolutions
   private readonly table: StatementTable | undefined
   private readonly slow: SlowLog | undefined
   private readonly c: Counters = {
@@ -48,8 +46,8 @@ export class Db implements Instrumentable, Queryable {
   }
   private readonly cached: CachedReads | undefined
   private readonly txDeps: TxDeps = {
-    entry: (text) => this.entry(text),
-    resolve: (e, run) => this.resolve(e, run),
+    entry: (text) => this.res.entry(text),
+    resolve: (e, run) => this.res.resolve(e, run),
     exec: (e, params, signal, runner) => this.exec(e, params, signal, runner),
   }
   private readonly execDefault: Exec
@@ -64,6 +62,7 @@ export class Db implements Instrumentable, Queryable {
     private readonly versions: VersionSource,
   ) {
     this.table = o.statements ? new StatementTable() : undefined
+    this.res = new Resolutions(o.maxStatements, versions)
     this.slow =
       o.slowQuery === undefined ? undefined : new SlowLog(o.slowQuery, (q) => this.events.emit('slow', q))
     this.catalogRun = (text, params) =>
@@ -81,7 +80,7 @@ export class Db implements Instrumentable, Queryable {
             table: this.table,
             exec: this.execDefault,
             star: (v, e, params, co, signal) =>
-              this.noteStar(v)
+              this.res.noteStar(v)
                 ? this.querySlow(e.text, params, signal === undefined ? undefined : { signal }, co)
                 : undefined,
           })
@@ -96,73 +95,6 @@ export class Db implements Instrumentable, Queryable {
   /** 'pg' or 'pglite'. */
   get backend(): 'pg' | 'pglite' {
     return this.driver.backend
-  }
-
-  /** The analysis of `text` (parsed once; bounded map, oldest dropped first). */
-  private entry(text: string): Entry | Promise<Entry> {
-    const hit = this.entries.get(text)
-    if (hit !== undefined) return hit
-    return analyze(text).then((analysis) => {
-      const e: Entry = { text, analysis, keyText: keyText(text), reads: undefined, writes: undefined }
-      if (this.entries.size >= this.o.maxStatements) {
-        const oldest = this.entries.keys().next().value
-        if (oldest !== undefined) this.entries.delete(oldest)
-      }
-      this.entries.set(text, e)
-      return e
-    })
-  }
-
-  /**
-   * The tables `e` reads ('*' first) and writes. Kept on the entry only when every name resolved;
-   * otherwise (a relation that does not exist yet, or a temporary table) it is resolved again on
-   * the next call, and `complete` is false: such a read is not cached.
-   */
-  private async resolve(e: Entry, run: CatalogQuery): Promise<Resolved> {
-    if (await this.syncStar()) {
-      e.reads = undefined
-      e.writes = undefined
-    }
-    if (e.reads !== undefined && e.writes !== undefined)
-      return { reads: e.reads, writes: e.writes, complete: true }
-    const a = e.analysis
-    const r = await this.catalog.tables(a.reads, run, a.ctes)
-    const w = await this.catalog.writeTables(a.writes, run, a.ctes)
-    const out = { reads: ['*', ...r.tables], writes: w.tables, complete: r.complete && w.complete }
-    if (out.complete) {
-      e.reads = out.reads
-      e.writes = out.writes
-    }
-    return out
-  }
-
-  /**
-   * The '*' version the catalog's resolutions and the entries' tables were made under. DDL bumps
-   * '*' wherever it ran; when this client sees another value, what it resolved may be outdated
-   * (regression: a view redefined by another instance kept its old base tables here, so writes
-   * to the new ones never invalidated this instance's cached reads of the view).
-   */
-  private star: number | undefined
-
-  /** Notes the '*' version seen; drops every resolution when it changed. True when it changed. */
-  private noteStar(v: number): boolean {
-    if (this.star === v) return false
-    const known = this.star !== undefined
-    this.star = v
-    if (known) {
-      this.catalog.clear()
-      this.entries.clear()
-    }
-    return known
-  }
-
-  /**
-   * Before resolving names: notes the current '*' version (true when resolutions were dropped).
-   * Best effort: skipped while the versions are unavailable.
-   */
-  private async syncStar(): Promise<boolean> {
-    const vs = await this.versions.read(STAR)
-    return vs !== undefined && vs[0] !== undefined && this.noteStar(vs[0])
   }
 
   query<T = Record<string, unknown>>(statement: SqlStatement, options?: QueryOptions): Promise<QueryResult<T>>
@@ -187,7 +119,7 @@ export class Db implements Instrumentable, Queryable {
     } catch (err) {
       return Promise.reject(err)
     }
-    const e = this.entries.get(text)
+    const e = this.res.known(text)
     // the hot paths: a known read, cached (resolved, cacheable) or not, with no async hop of ours;
     // whatever they throw is a rejection, as on the other paths (regression: a cache option the
     // cache refused, or a parameter the key could not encode, threw out of query() synchronously)
@@ -212,7 +144,7 @@ export class Db implements Instrumentable, Queryable {
     opts: QueryOptions | undefined,
     co: QueryCacheOptions | undefined,
   ): Promise<QueryResult<T>> {
-    const e = await this.entry(text)
+    const e = await this.res.entry(text)
     const a = e.analysis
     if (a.kind === 'tx') {
       throw new TypeError(
@@ -226,7 +158,7 @@ export class Db implements Instrumentable, Queryable {
           this.events.emit('uncacheable', { text, reason: a.uncacheable ?? 'unknown' })
       } else if (a.kind !== 'read') {
         throw new UncacheableError(a.uncacheable ?? 'it writes')
-      } else if ((await this.resolve(e, this.catalogRun)).complete) {
+      } else if ((await this.res.resolve(e, this.catalogRun)).complete) {
         return this.cached.read<T>(e, params, co, opts?.signal)
       } else {
         this.c.uncacheable++
@@ -235,7 +167,7 @@ export class Db implements Instrumentable, Queryable {
       }
     }
     if (a.kind === 'read') return uncached<T>(await this.exec(e, params, opts?.signal, this.driver))
-    const writes = a.kind === 'write' ? (await this.resolve(e, this.catalogRun)).writes : []
+    const writes = a.kind === 'write' ? (await this.res.resolve(e, this.catalogRun)).writes : []
     try {
       return uncached<T>(await this.exec(e, params, opts?.signal, this.driver))
     } finally {
@@ -318,8 +250,7 @@ export class Db implements Instrumentable, Queryable {
 
   /** After DDL or a statement whose effects cannot be seen: every cached read is invalid, every analysis too. */
   private async bumpAll(): Promise<void> {
-    this.catalog.clear()
-    this.entries.clear()
+    this.res.clear()
     await this.bump(['*'])
   }
 
@@ -382,7 +313,7 @@ export class Db implements Instrumentable, Queryable {
     for (const t of tables) {
       const i = t.indexOf('.')
       const rel = i < 0 ? { schema: undefined, name: t } : { schema: t.slice(0, i), name: t.slice(i + 1) }
-      const found = await this.catalog.tables([rel], this.catalogRun).then(
+      const found = await this.res.catalog.tables([rel], this.catalogRun).then(
         (r) => r.tables,
         () => [],
       )
@@ -401,8 +332,8 @@ export class Db implements Instrumentable, Queryable {
   async watchExternalWrites(tables: readonly string[]): Promise<void> {
     const names: string[] = []
     for (const t of checkWatched(this.driver.backend, tables)) {
-      const e = await this.entry(`SELECT 1 FROM ${t}`)
-      const found = (await this.catalog.tables(e.analysis.reads, this.catalogRun)).tables
+      const e = await this.res.entry(`SELECT 1 FROM ${t}`)
+      const found = (await this.res.catalog.tables(e.analysis.reads, this.catalogRun)).tables
       if (found.length === 0) throw new TypeError(`watchExternalWrites(): no table "${t}"`)
       names.push(...found)
     }
@@ -417,8 +348,8 @@ export class Db implements Instrumentable, Queryable {
 
   /** The tables (schema.table) a statement reads and writes, as the client sees them (views expanded). */
   async tablesOf(text: string): Promise<{ kind: Analysis['kind']; reads: string[]; writes: string[] }> {
-    const e = await this.entry(text)
-    const t = await this.resolve(e, this.catalogRun)
+    const e = await this.res.entry(text)
+    const t = await this.res.resolve(e, this.catalogRun)
     return { kind: e.analysis.kind, reads: t.reads.filter((x) => x !== '*'), writes: [...t.writes] }
   }
 
