@@ -63,6 +63,8 @@ export class Agents {
     /** NATS URL(s) and stream: the bus on JetStream (wins over `redis`). */
     nats?: { url: string; stream: string } | undefined
     onUpdate: (p: Product) => void
+    /** Told each time an agent's subscribe on the transport fails (the bus retries it). */
+    onSubscribeError?: (bus: string, error: unknown, retryInMs: number) => void
   }): Promise<Agents> {
     const transport = Agents.transport(o)
     const pricing = createBus({ name: 'pricing', transport, monitor: o.monitor })
@@ -82,6 +84,11 @@ export class Agents {
       if (updated !== undefined) await inventory.broadcast('product.updated', updated)
     })
     gateway.on('product.updated', (p: Product) => o.onUpdate(p))
+    const onSubscribeError = o.onSubscribeError
+    if (onSubscribeError !== undefined) {
+      for (const b of [pricing, inventory, gateway])
+        b.onEvent('subscribeError', (e) => onSubscribeError(b.name, e.error, e.retryInMs))
+    }
     // ready when the transport is (with Redis or NATS down at start, the agents wait for it; the
     // server does not)
     if (transport.kind === 'memory')
@@ -114,6 +121,21 @@ export class Agents {
   /** The transport's connection health from recorded state (undefined: memory, or Redis, probed with the shared client). */
   transportHealth(): TransportHealth | undefined {
     return this.transport.health?.()
+  }
+
+  /**
+   * Whether every bus consumes: the names of those that do not yet (their transport unreachable,
+   * or their subscribe refused and being retried) and their failed subscribe attempts.
+   */
+  consuming(): { ok: boolean; waiting: string[]; subscribeFailures: number } {
+    const waiting: string[] = []
+    let subscribeFailures = 0
+    for (const b of [this.gateway, ...this.agents]) {
+      const s = b.stats()
+      if (!s.consuming) waiting.push(b.name)
+      subscribeFailures += s.subscribeFailures
+    }
+    return { ok: waiting.length === 0, waiting, subscribeFailures }
   }
 
   /** Resolves when every agent consumes (on NATS or Redis, once the server answered). */

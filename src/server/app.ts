@@ -106,6 +106,9 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
     monitor,
     redis,
     nats: config.natsUrl === undefined ? undefined : { url: config.natsUrl, stream: config.natsStream },
+    onSubscribeError: (bus, err, retryInMs) => {
+      app.log.warn({ err, bus, retryInMs }, 'an agent could not subscribe on the bus; retrying')
+    },
     onUpdate: (p) => {
       live.send(p, { key: `product:${p.id}` })
       // an agent's write reaches the HTTP responses as narrowly as the catalogue's own writes do
@@ -146,6 +149,17 @@ export async function buildServer(config: ServerConfig, options: { logger?: bool
       },
     })
   }
+  // the agents' buses consume (a subscribe refused by the transport, an ACL say, is retried and
+  // shows here rather than as requests to the agents timing out with nothing said)
+  monitor.addHealthCheck({
+    name: 'agents',
+    kind: 'readiness',
+    critical: false,
+    check: () => {
+      const { ok, ...details } = agents.consuming()
+      return { status: ok ? 'healthy' : 'unhealthy', details }
+    },
+  })
   monitor.addHealthCheck({ name: 'event-loop', kind: 'liveness', check: () => true })
 
   const app = Fastify({ logger: options.logger ?? false, ...connectionLimits(config) })

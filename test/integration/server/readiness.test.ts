@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { describe, it } from 'node:test'
+import { Redis } from 'ioredis'
 import { buildServer } from '../../../src/server/app.js'
 import { loadConfig } from '../../../src/server/config.js'
 import { PrivateServer } from '../../helpers/private-servers.js'
@@ -92,6 +93,50 @@ describe('reference server: readiness', () => {
       assert.equal(redis?.details?.connection, 'ready')
     } finally {
       await server.close()
+    }
+  })
+})
+
+describe('reference server: readiness of the agents', () => {
+  it('reports the agents not consuming while Redis refuses their subscribe (an ACL without XGROUP), and ready once it allows it', async () => {
+    const admin = new Redis(REDIS_URL)
+    const user = `hp_rdy_${Math.random().toString(36).slice(2, 10)}`
+    await admin.call('ACL', 'SETUSER', user, 'on', '>pw', '~*', '&*', '+@all', '-xgroup')
+    const url = new URL(REDIS_URL)
+    url.username = user
+    url.password = 'pw'
+    const server = await buildServer(loadConfig({ BACKEND_LATENCY_MS: '1', REDIS_URL: url.toString() }))
+    const agentsOf = async () => {
+      const report = (await server.app.inject('/health/ready')).json() as { components: Component[] }
+      return report.components.find((c) => c.name === 'agents')
+    }
+    try {
+      await server.app.ready()
+      let agents: Component | undefined
+      for (let i = 0; i < 200; i++) {
+        agents = await agentsOf()
+        if (Number(agents?.details?.subscribeFailures) >= 3) break
+        await tick(25)
+      }
+      assert.equal(agents?.status, 'unhealthy')
+      assert.deepEqual([...(agents?.details?.waiting as string[])].sort(), [
+        'gateway',
+        'inventory',
+        'pricing',
+      ])
+      assert.ok(Number(agents?.details?.subscribeFailures) >= 3, JSON.stringify(agents))
+      await admin.call('ACL', 'SETUSER', user, '+xgroup')
+      for (let i = 0; i < 400; i++) {
+        agents = await agentsOf()
+        if (agents?.status === 'healthy') break
+        await tick(25)
+      }
+      assert.equal(agents?.status, 'healthy', JSON.stringify(agents))
+      assert.deepEqual(agents?.details?.waiting, [])
+    } finally {
+      await server.close()
+      await admin.call('ACL', 'DELUSER', user)
+      admin.disconnect()
     }
   })
 })
