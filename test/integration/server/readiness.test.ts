@@ -119,7 +119,7 @@ describe('reference server: readiness of the agents', () => {
         await tick(25)
       }
       assert.equal(agents?.status, 'unhealthy')
-      assert.deepEqual([...(agents?.details?.waiting as string[])].sort(), [
+      assert.deepEqual([...((agents?.details?.waiting as string[] | undefined) ?? [])].sort(), [
         'gateway',
         'inventory',
         'pricing',
