@@ -252,7 +252,9 @@ export class NatsTransport implements Transport {
   deadLetter(letter: DeadLetter): void {
     const h = this.handleOf(letter.envelope)
     const run = async () => {
-      const c = await this.ready()
+      // settling what was delivered is not refused after close() (regression: a handler that
+      // failed after the transport closed had its dead letter refused with E_CLOSED and nak'ed)
+      const c = this.c ?? (await this.ready())
       await c.store.bury(letter)
       h?.m.term()
     }
