@@ -2,8 +2,16 @@ import assert from 'node:assert/strict'
 import { after, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { connect } from 'nats'
-import { createBus, natsTransport } from '../../../src/bus/index.js'
-import { cleanupNats, cleanupPrefix, NATS_URL, REDIS_URL, uniqueStream } from '../../helpers/services.js'
+import { createBus, natsTransport, redisTransport } from '../../../src/bus/index.js'
+import { isHotpathError } from '../../../src/errors.js'
+import {
+  cleanupNats,
+  cleanupPrefix,
+  NATS_URL,
+  REDIS_URL,
+  uniquePrefix,
+  uniqueStream,
+} from '../../helpers/services.js'
 
 const redis = new Redis(REDIS_URL)
 const prefixes: string[] = []
@@ -56,5 +64,32 @@ it('regression: a NATS transport closed while a handler still ran refused that m
     release()
     await reader.close()
     await nc.close()
+  }
+})
+
+it('regression: a bus created while its transport was closing was reported ready and consuming (whenReady resolved, consuming true) though nothing ever consumed for it; it fails with E_CLOSED', async () => {
+  const closedError = (err: unknown) => isHotpathError(err, 'E_CLOSED')
+  const prefix = uniquePrefix('a27-closing')
+  prefixes.push(prefix)
+  const stream = uniqueStream('a27closing')
+  streams.push(stream)
+  const transports = [
+    redisTransport({ redis: REDIS_URL, prefix, block: 500 }),
+    natsTransport({ servers: NATS_URL, stream }),
+  ]
+  for (const t of transports) {
+    const a = createBus({ name: 'a', transport: t })
+    await a.whenReady()
+    const closing = t.close() // stops a's reader first (a blocking read on Redis)
+    const b = createBus({ name: 'b', transport: t })
+    try {
+      await assert.rejects(b.whenReady(), closedError, t.kind)
+      await closing
+      assert.equal(b.stats().consuming, false, t.kind)
+    } finally {
+      await closing
+      await a.close()
+      await b.close()
+    }
   }
 })
