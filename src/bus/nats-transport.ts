@@ -135,7 +135,12 @@ export class NatsTransport implements Transport {
 
   async subscribe(address: string, inbox: string, sink: TransportSink): Promise<void> {
     const c = await this.pending.run(inbox, () => this.ready())
-    if (c === undefined) return
+    if (c === undefined) {
+      // the transport closed under it: the bus must not count itself consuming (regression: its
+      // whenReady() resolved and its stats said consuming, though nothing ever read for it)
+      if (this.pending.isClosing) throw new ClosedError(`NATS transport "${this.o.stream}"`)
+      return
+    }
     try {
       await this.lanes.add(c, address, inbox, sink)
       c.store.watchMaxDeliveries()

@@ -153,8 +153,14 @@ export class RedisTransport implements Transport {
       await this.sub.subscribe(channel)
       return true
     })
-    if (start === true) this.start(address, inbox, sink, keys)
-    else await this.sub.unsubscribe(channel).catch(() => {})
+    if (start === true) {
+      this.start(address, inbox, sink, keys)
+      return
+    }
+    await this.sub.unsubscribe(channel).catch(() => {})
+    // the transport closed under it: the bus must not count itself consuming (regression: its
+    // whenReady() resolved and its stats said consuming, though nothing ever read for it)
+    if (this.pending.isClosing) throw new ClosedError('redis transport')
   }
 
   private start(address: string, inbox: string, sink: TransportSink, keys: string[]): void {
