@@ -93,3 +93,52 @@ it('regression: a bus created while its transport was closing was reported ready
     }
   }
 })
+
+it('regression: an idempotent handler that finished after its transport closed (on a client or connection the caller passed in) had its processed mark refused with E_CLOSED, so the message that ran was failed and retried (run again)', async () => {
+  const prefix = uniquePrefix('a27-mark')
+  prefixes.push(prefix)
+  const stream = uniqueStream('a27mark')
+  streams.push(stream)
+  const client = new Redis(REDIS_URL)
+  const nc = await connect({ servers: NATS_URL })
+  const make = [
+    () => redisTransport({ redis: client, prefix, block: 100 }),
+    () => natsTransport({ connection: nc, stream }),
+  ]
+  try {
+    for (const transport of make) {
+      const t = transport()
+      const reader = transport()
+      const bus = createBus({ name: 'x', transport: t })
+      let release: () => void = () => {}
+      const gate = new Promise<void>((r) => {
+        release = r
+      })
+      let started = false
+      bus.on(
+        'job',
+        async () => {
+          started = true
+          await gate
+        },
+        { idempotent: true },
+      )
+      try {
+        await bus.whenReady()
+        const id = (await bus.send('x', 'job', 1)) as string
+        await until('the handler to start', () => started)
+        await bus.close({ timeout: 50 })
+        await t.close()
+        release() // the handler succeeds after the close: its message is marked processed
+        await until(`the processed mark (${t.kind})`, () => reader.isProcessed(id), 2000)
+        assert.equal(bus.stats().failures, 0, `${t.kind}: the message that ran is not failed`)
+      } finally {
+        release()
+        await reader.close()
+      }
+    }
+  } finally {
+    client.disconnect()
+    await nc.close()
+  }
+})
