@@ -285,12 +285,15 @@ export class NatsTransport implements Transport {
     return (await this.ready()).store.claimDedup(key, windowMs)
   }
 
+  // the processed-set is read and written for messages delivered before close(): not refused
+  // (regression: an idempotent handler that finished after close() had its mark refused with
+  // E_CLOSED, and the message that ran was failed and retried)
   async isProcessed(key: string): Promise<boolean> {
-    return (await this.ready()).store.isProcessed(key)
+    return (this.c ?? (await this.ready())).store.isProcessed(key)
   }
 
   async markProcessed(key: string, windowMs: number): Promise<void> {
-    return (await this.ready()).store.markProcessed(key, windowMs)
+    return (this.c ?? (await this.ready())).store.markProcessed(key, windowMs)
   }
 
   /** Messages stored for `address` per class (waiting or delivered and not yet acked). */

@@ -270,8 +270,11 @@ export class RedisTransport implements Transport {
     return (await this.cmd.set(`${this.prefix}dedup:${key}`, '1', 'PX', Math.max(1, windowMs), 'NX')) === 'OK'
   }
 
+  // the processed-set is read and written for messages delivered before close(): not refused
+  // (regression: an idempotent handler that finished after close() had its mark refused with
+  // E_CLOSED, and the message that ran was failed and retried)
   async isProcessed(key: string): Promise<boolean> {
-    await this.open()
+    await this.ready()
     return (await this.cmd.exists(`${this.prefix}done:${key}`)) === 1
   }
 
@@ -296,7 +299,7 @@ export class RedisTransport implements Transport {
   }
 
   async markProcessed(key: string, windowMs: number): Promise<void> {
-    await this.open()
+    await this.ready()
     await this.cmd.set(`${this.prefix}done:${key}`, '1', 'PX', Math.max(1, windowMs))
   }
 
