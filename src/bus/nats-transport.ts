@@ -135,7 +135,12 @@ export class NatsTransport implements Transport {
 
   async subscribe(address: string, inbox: string, sink: TransportSink): Promise<void> {
     const c = await this.pending.run(inbox, () => this.ready())
-    if (c === undefined) return
+    if (c === undefined) {
+      // the transport closed under it: the bus must not count itself consuming (regression: its
+      // whenReady() resolved and its stats said consuming, though nothing ever read for it)
+      if (this.pending.isClosing) throw new ClosedError(`NATS transport "${this.o.stream}"`)
+      return
+    }
     try {
       await this.lanes.add(c, address, inbox, sink)
       c.store.watchMaxDeliveries()
@@ -252,7 +257,9 @@ export class NatsTransport implements Transport {
   deadLetter(letter: DeadLetter): void {
     const h = this.handleOf(letter.envelope)
     const run = async () => {
-      const c = await this.ready()
+      // settling what was delivered is not refused after close() (regression: a handler that
+      // failed after the transport closed had its dead letter refused with E_CLOSED and nak'ed)
+      const c = this.c ?? (await this.ready())
       await c.store.bury(letter)
       h?.m.term()
     }
@@ -278,12 +285,15 @@ export class NatsTransport implements Transport {
     return (await this.ready()).store.claimDedup(key, windowMs)
   }
 
+  // the processed-set is read and written for messages delivered before close(): not refused
+  // (regression: an idempotent handler that finished after close() had its mark refused with
+  // E_CLOSED, and the message that ran was failed and retried)
   async isProcessed(key: string): Promise<boolean> {
-    return (await this.ready()).store.isProcessed(key)
+    return (this.c ?? (await this.ready())).store.isProcessed(key)
   }
 
   async markProcessed(key: string, windowMs: number): Promise<void> {
-    return (await this.ready()).store.markProcessed(key, windowMs)
+    return (this.c ?? (await this.ready())).store.markProcessed(key, windowMs)
   }
 
   /** Messages stored for `address` per class (waiting or delivered and not yet acked). */

@@ -35,4 +35,9 @@ export class PendingSubscribes {
   close(): void {
     this.closing = true
   }
+
+  /** The transport is closing (a subscribe that started nothing then fails with E_CLOSED). */
+  get isClosing(): boolean {
+    return this.closing
+  }
 }

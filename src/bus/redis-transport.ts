@@ -153,8 +153,14 @@ export class RedisTransport implements Transport {
       await this.sub.subscribe(channel)
       return true
     })
-    if (start === true) this.start(address, inbox, sink, keys)
-    else await this.sub.unsubscribe(channel).catch(() => {})
+    if (start === true) {
+      this.start(address, inbox, sink, keys)
+      return
+    }
+    await this.sub.unsubscribe(channel).catch(() => {})
+    // the transport closed under it: the bus must not count itself consuming (regression: its
+    // whenReady() resolved and its stats said consuming, though nothing ever read for it)
+    if (this.pending.isClosing) throw new ClosedError('redis transport')
   }
 
   private start(address: string, inbox: string, sink: TransportSink, keys: string[]): void {
@@ -264,8 +270,11 @@ export class RedisTransport implements Transport {
     return (await this.cmd.set(`${this.prefix}dedup:${key}`, '1', 'PX', Math.max(1, windowMs), 'NX')) === 'OK'
   }
 
+  // the processed-set is read and written for messages delivered before close(): not refused
+  // (regression: an idempotent handler that finished after close() had its mark refused with
+  // E_CLOSED, and the message that ran was failed and retried)
   async isProcessed(key: string): Promise<boolean> {
-    await this.open()
+    await this.ready()
     return (await this.cmd.exists(`${this.prefix}done:${key}`)) === 1
   }
 
@@ -290,7 +299,7 @@ export class RedisTransport implements Transport {
   }
 
   async markProcessed(key: string, windowMs: number): Promise<void> {
-    await this.open()
+    await this.ready()
     await this.cmd.set(`${this.prefix}done:${key}`, '1', 'PX', Math.max(1, windowMs))
   }
 
