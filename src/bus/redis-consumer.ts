@@ -142,10 +142,9 @@ export class Consumer {
   private async pruneIdle(): Promise<void> {
     const keys = new Set<string>()
     for (const s of this.subs) if (!s.stopped) for (const k of s.keys) keys.add(k)
-    let removed = 0
+    // counted per key as it lands: a failure on one key does not lose the others' count
     for (const k of keys)
-      removed += Number(await scripted(this.cmd()).hpBusPrune(k, GROUP, '', this.claimIdle * 3))
-    this.onPruned(removed)
+      this.onPruned(Number(await scripted(this.cmd()).hpBusPrune(k, GROUP, '', this.claimIdle * 3)))
   }
 
   /** Ends the background jobs (the subscriptions are stopped first). */
