@@ -74,6 +74,13 @@ export class Batched<T = unknown> extends BatchQueue<T> implements BufferReader 
     this.binary = this.codec.binary ? BINARY : TEXT
     this.counters.open.add(this)
     socket.on?.('close', () => this.gone())
+    // a socket that closed before it was wrapped will not say so again
+    if (socket.readyState === CLOSED) this.gone()
+  }
+
+  /** Whether this batcher is closed (its socket closed, or close() was called). */
+  get isClosed(): boolean {
+    return this.closed
   }
 
   /** Socket buffer plus queued bytes. */

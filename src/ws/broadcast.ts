@@ -47,6 +47,8 @@ export class Broadcaster<T = unknown> extends BatchQueue<T> {
       )
     }
     const member = given ?? new Batched<T>(socket as WebSocketLike, this.o)
+    // its socket already closed: it would never leave the group
+    if (member.isClosed) return member
     this.members.set(member.socket, member)
     member.socket.on?.('close', () => this.remove(member))
     return member
