@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { after, before, describe, it } from 'node:test'
-import { batched, broadcaster, wsCounters } from '../../../src/ws/index.js'
+import { batched, broadcaster, resolveBatchedOptions, wsCounters } from '../../../src/ws/index.js'
 import { connect, serve } from './support.js'
 
 let server: Awaited<ReturnType<typeof serve>>
@@ -29,5 +29,29 @@ describe('hotpath/ws audit', () => {
     assert.equal(room.size, 0, 'a closed socket never leaves the group: its close event is gone')
     assert.equal(wsCounters(undefined, 'audit-closed-first-room').stats().connections, 0)
     room.close()
+  })
+
+  it('regression: each add()/remove() of a member left a close listener on its socket, holding the group', async () => {
+    const c = await connect(server)
+    const options = resolveBatchedOptions({ name: 'audit-readd', window: 'turn' })
+    const member = batched(c.socket, options)
+    const room = broadcaster(options)
+    const listeners = c.socket.listenerCount('close')
+    for (let i = 0; i < 20; i++) {
+      room.add(member)
+      room.remove(member)
+    }
+    assert.equal(c.socket.listenerCount('close'), listeners, 'listeners left by add/remove')
+    room.add(member)
+    room.close()
+    assert.equal(c.socket.listenerCount('close'), listeners, 'listeners left by close()')
+    // a member still leaves its group when its socket closes
+    const other = broadcaster(options)
+    other.add(member)
+    assert.equal(other.size, 1)
+    c.client.close()
+    await once(c.socket, 'close')
+    assert.equal(other.size, 0)
+    other.close()
   })
 })
