@@ -22,6 +22,8 @@ export interface WebSocketLike {
   terminate?(): void
   // biome-ignore lint/suspicious/noExplicitAny: ws overloads `on` per event
   on?(event: 'close', listener: (...args: any[]) => void): unknown
+  // biome-ignore lint/suspicious/noExplicitAny: ws overloads `removeListener` per event
+  removeListener?(event: 'close', listener: (...args: any[]) => void): unknown
 }
 
 const BINARY = Object.freeze({ binary: true })
