@@ -7,13 +7,15 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { after, before, describe, it } from 'node:test'
 import { batched, broadcaster, resolveBatchedOptions, wsCounters } from '../../../src/ws/index.js'
-import { connect, serve } from './support.js'
+import { connect, fillKernel, notFill, serve, stopReading, until } from './support.js'
 
 let server: Awaited<ReturnType<typeof serve>>
 before(async () => {
   server = await serve()
 })
 after(() => server.close())
+
+const yieldTurn = () => new Promise<void>((r) => setImmediate(r))
 
 describe('hotpath/ws audit', () => {
   it('regression: a batcher made on a socket that had already closed stayed counted open, and a group kept it as a member forever', async () => {
@@ -53,5 +55,32 @@ describe('hotpath/ws audit', () => {
     await once(c.socket, 'close')
     assert.equal(other.size, 0)
     other.close()
+  })
+
+  it('regression: a slow member of a group replaced its pending keyed message with the broadcast one instead of merge()-ing them', async () => {
+    const c = await connect(server)
+    const reader = stopReading(c.client)
+    fillKernel(c.socket)
+    const room = broadcaster<Record<string, unknown>>({
+      name: 'audit-merge',
+      window: 'turn',
+      highWatermark: 1,
+      lowWatermark: 0,
+      maxBuffered: 1 << 30,
+      maxStall: '1m',
+      merge: (previous, next) => ({ ...previous, ...next }),
+    })
+    const member = room.add(c.socket)
+    room.send({ a: 1 }, { key: 'k' })
+    await yieldTurn()
+    assert.equal(member.isPaused, true, 'the member is slow')
+    room.send({ b: 2 }, { key: 'k' })
+    await yieldTurn()
+    reader.resume()
+    await until(() => notFill(c.received).length > 0, 10_000, 'the keyed message')
+    await new Promise((r) => setTimeout(r, 50))
+    assert.deepEqual(notFill(c.received), [{ a: 1, b: 2 }])
+    room.close()
+    c.client.close()
   })
 })
