@@ -11,7 +11,7 @@
 import type { TimerHandle } from '../time.js'
 import type { BufferReader } from './metrics.js'
 import { type BatchedOptions, type ResolvedBatchedOptions, resolveBatchedOptions } from './options.js'
-import { BatchQueue, Pending } from './queue.js'
+import { BatchQueue, type Pending } from './queue.js'
 
 /** What the batcher needs of a socket: `ws`'s WebSocket (and @fastify/websocket's) has all of it. */
 export interface WebSocketLike {
@@ -171,7 +171,7 @@ export class Batched<T = unknown> extends BatchQueue<T> implements BufferReader 
         this.counters.dropped++
         continue
       }
-      this.enqueue(new Pending(e.value, e.part, e.bytes, e.key, e.volatile))
+      this.adopt(e)
     }
     if (this.paused) this.overflowed()
     else this.flush()

@@ -156,6 +156,25 @@ export abstract class BatchQueue<T> {
     if (this.deadCount > 32 && this.deadCount > this.live) this.compact()
   }
 
+  /**
+   * Queues a message another queue encoded (a broadcast taken into a member's queue): a pending
+   * message of the same key is `merge`d with it (re-encoded), as `send()` would.
+   */
+  protected adopt(e: Pending<T>): void {
+    const merge = this.o.merge
+    const key = e.key
+    if (merge !== undefined && key !== undefined && e.value !== undefined) {
+      const previous = this.keys?.get(key)
+      if (previous !== undefined) {
+        const value = merge(previous.value as T, e.value, key)
+        const part = this.codec.encode(value)
+        this.enqueue(new Pending(value, part, part.length, key, e.volatile))
+        return
+      }
+    }
+    this.enqueue(new Pending(e.value, e.part, e.bytes, key, e.volatile))
+  }
+
   /** Marks a pending message as gone (conflated or dropped). */
   protected kill(entry: Pending<T>): void {
     entry.dead = true
