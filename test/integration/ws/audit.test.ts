@@ -83,4 +83,41 @@ describe('hotpath/ws audit', () => {
     room.close()
     c.client.close()
   })
+
+  it('regression: a flush that paused after writing a frame dropped its volatile messages again (pending < 0, dropped over-counted, queue bytes negative)', async () => {
+    const c = await connect(server)
+    const reader = stopReading(c.client)
+    fillKernel(c.socket)
+    const name = 'audit-volatile-twice'
+    const room = broadcaster({
+      name,
+      window: 'turn',
+      maxBatch: 2,
+      batchRange: [1, 50],
+      // the first frame below (own message + v1, ~4 KB) takes the buffer over the watermark
+      highWatermark: c.socket.bufferedAmount + 1000,
+      lowWatermark: 0,
+      maxBuffered: 1 << 30,
+      maxStall: '1m',
+    })
+    const member = room.add(c.socket)
+    const pad = 'v'.repeat(2000)
+    member.send({ own: 1 })
+    room.send({ v: 1, pad }, { volatile: true })
+    room.send({ v: 2, pad }, { volatile: true }) // the group's batch of 2 reaches the member now
+    assert.equal(member.isPaused, true)
+    const s = member.stats()
+    assert.equal(s.pending, 0, 'own and v1 were written, v2 was dropped')
+    assert.equal(s.bufferedBytes, c.socket.bufferedAmount, 'nothing left in the queue')
+    assert.equal(wsCounters(undefined, name).stats().dropped, 1, 'only v2 was dropped')
+    reader.resume()
+    await until(() => notFill(c.received).length >= 2, 10_000, 'the written frame')
+    await new Promise((r) => setTimeout(r, 50))
+    assert.deepEqual(
+      notFill(c.received).map((m) => (m as { v?: number }).v ?? m),
+      [{ own: 1 }, 1],
+    )
+    room.close()
+    c.client.close()
+  })
 })
