@@ -54,6 +54,8 @@ export abstract class BatchQueue<T> {
   /** The current batch size (adaptive). */
   protected limit: number
   private deadCount = 0
+  /** During a flush, where the unwritten part of the queue starts (what is before it was written). */
+  private head = 0
   private keys: Map<string, Pending<T>> | undefined
   private firstAt = 0
   private scheduled = false
@@ -185,7 +187,9 @@ export abstract class BatchQueue<T> {
 
   /** Drops pending volatile messages (the client became slow). */
   protected dropVolatile(): void {
-    for (const e of this.queue) {
+    const queue = this.queue
+    for (let i = this.head; i < queue.length; i++) {
+      const e = queue[i] as Pending<T>
       if (e.dead || !e.volatile) continue
       this.kill(e)
       if (e.key !== undefined && this.keys?.get(e.key) === e) this.keys.delete(e.key)
@@ -256,7 +260,11 @@ export abstract class BatchQueue<T> {
     const waited = performance.now() - this.firstAt
     let i = 0
     while (i < queue.length) {
-      if (this.blocked()) break
+      // a pause here drops the volatile messages still queued, not those just written
+      this.head = i
+      const stop = this.blocked()
+      this.head = 0
+      if (stop) break
       const start = i
       const parts: Part[] = []
       let bytes = 0
