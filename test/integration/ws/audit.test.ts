@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { after, before, describe, it } from 'node:test'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { batched, broadcaster, resolveBatchedOptions, wsCounters } from '../../../src/ws/index.js'
 import { connect, fillKernel, notFill, serve, stopReading, until } from './support.js'
 
@@ -119,5 +121,39 @@ describe('hotpath/ws audit', () => {
     )
     room.close()
     c.client.close()
+  })
+
+  it('regression: a stalled client sent tiny messages held ~50 times maxBuffered in heap (the cap counted only encoded bytes)', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const c = await connect(server)
+    stopReading(c.client)
+    fillKernel(c.socket, 2048)
+    const maxBuffered = 1024 * 1024
+    const b = batched(c.socket, {
+      name: 'audit-tiny',
+      window: 'turn',
+      highWatermark: 1024,
+      lowWatermark: 0,
+      maxBuffered,
+    })
+    gc()
+    const heapBefore = process.memoryUsage().heapUsed
+    let grown = 0
+    let sent = 0
+    while (sent < 2_000_000) {
+      let open = true
+      for (let i = 0; i < 10_000 && open; i++, sent++) open = b.send(i & 1)
+      if (!open) break
+      gc()
+      grown = Math.max(grown, process.memoryUsage().heapUsed - heapBefore)
+    }
+    assert.ok(
+      grown <= 2 * maxBuffered,
+      `the queue of a stalled client grew the heap by ${(grown / 1e6).toFixed(1)} MB under maxBuffered ${maxBuffered}`,
+    )
+    assert.equal(b.send(0), false, 'closed for backpressure')
+    assert.equal(wsCounters(undefined, 'audit-tiny').stats().closedForBackpressure, 1)
+    c.client.terminate()
   })
 })
