@@ -50,7 +50,7 @@ export interface BatchedStats {
   pending: number
   /** Whether the client is above the high watermark (not being written to). */
   paused: boolean
-  /** Socket buffer plus queued bytes. */
+  /** Socket buffer plus what the queue holds (encoded bytes plus `PENDING_COST` per message). */
   bufferedBytes: number
 }
 
@@ -85,9 +85,9 @@ export class Batched<T = unknown> extends BatchQueue<T> implements BufferReader 
     return this.closed
   }
 
-  /** Socket buffer plus queued bytes. */
+  /** Socket buffer plus what the queue holds (encoded bytes plus `PENDING_COST` per message). */
   get bufferedBytes(): number {
-    return this.socket.bufferedAmount + this.queuedBytes
+    return this.socket.bufferedAmount + this.queuedCost
   }
 
   /** Whether the client is above the high watermark. */
@@ -190,7 +190,7 @@ export class Batched<T = unknown> extends BatchQueue<T> implements BufferReader 
     this.poll = undefined
     if (this.closed) return
     const buffered = this.socket.bufferedAmount
-    if (buffered + this.queuedBytes > this.o.maxBuffered) {
+    if (buffered + this.queuedCost > this.o.maxBuffered) {
       this.closeForBackpressure(CLOSE_OVER_CAP)
       return
     }
