@@ -11,7 +11,7 @@
 import type { TimerHandle } from '../time.js'
 import type { BufferReader } from './metrics.js'
 import { type BatchedOptions, type ResolvedBatchedOptions, resolveBatchedOptions } from './options.js'
-import { BatchQueue, Pending } from './queue.js'
+import { BatchQueue, type Pending } from './queue.js'
 
 /** What the batcher needs of a socket: `ws`'s WebSocket (and @fastify/websocket's) has all of it. */
 export interface WebSocketLike {
@@ -22,6 +22,8 @@ export interface WebSocketLike {
   terminate?(): void
   // biome-ignore lint/suspicious/noExplicitAny: ws overloads `on` per event
   on?(event: 'close', listener: (...args: any[]) => void): unknown
+  // biome-ignore lint/suspicious/noExplicitAny: ws overloads `removeListener` per event
+  removeListener?(event: 'close', listener: (...args: any[]) => void): unknown
 }
 
 const BINARY = Object.freeze({ binary: true })
@@ -48,7 +50,7 @@ export interface BatchedStats {
   pending: number
   /** Whether the client is above the high watermark (not being written to). */
   paused: boolean
-  /** Socket buffer plus queued bytes. */
+  /** Socket buffer plus what the queue holds (encoded bytes plus `PENDING_COST` per message). */
   bufferedBytes: number
 }
 
@@ -74,11 +76,18 @@ export class Batched<T = unknown> extends BatchQueue<T> implements BufferReader 
     this.binary = this.codec.binary ? BINARY : TEXT
     this.counters.open.add(this)
     socket.on?.('close', () => this.gone())
+    // a socket that closed before it was wrapped will not say so again
+    if (socket.readyState === CLOSED) this.gone()
   }
 
-  /** Socket buffer plus queued bytes. */
+  /** Whether this batcher is closed (its socket closed, or close() was called). */
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  /** Socket buffer plus what the queue holds (encoded bytes plus `PENDING_COST` per message). */
   get bufferedBytes(): number {
-    return this.socket.bufferedAmount + this.queuedBytes
+    return this.socket.bufferedAmount + this.queuedCost
   }
 
   /** Whether the client is above the high watermark. */
@@ -162,7 +171,7 @@ export class Batched<T = unknown> extends BatchQueue<T> implements BufferReader 
         this.counters.dropped++
         continue
       }
-      this.enqueue(new Pending(e.value, e.part, e.bytes, e.key, e.volatile))
+      this.adopt(e)
     }
     if (this.paused) this.overflowed()
     else this.flush()
@@ -181,7 +190,7 @@ export class Batched<T = unknown> extends BatchQueue<T> implements BufferReader 
     this.poll = undefined
     if (this.closed) return
     const buffered = this.socket.bufferedAmount
-    if (buffered + this.queuedBytes > this.o.maxBuffered) {
+    if (buffered + this.queuedCost > this.o.maxBuffered) {
       this.closeForBackpressure(CLOSE_OVER_CAP)
       return
     }

@@ -14,6 +14,8 @@ import { BatchQueue, type Pending } from './queue.js'
 export class Broadcaster<T = unknown> extends BatchQueue<T> {
   /** The members by socket: a socket is in the group once. */
   private readonly members = new Map<WebSocketLike, Batched<T>>()
+  /** Each member's close listener, taken off its socket when it leaves (or the group closes). */
+  private readonly leaving = new Map<Batched<T>, () => void>()
 
   constructor(options: ResolvedBatchedOptions<T>) {
     super(options)
@@ -47,20 +49,35 @@ export class Broadcaster<T = unknown> extends BatchQueue<T> {
       )
     }
     const member = given ?? new Batched<T>(socket as WebSocketLike, this.o)
+    // its socket already closed: it would never leave the group
+    if (member.isClosed) return member
     this.members.set(member.socket, member)
-    member.socket.on?.('close', () => this.remove(member))
+    const leave = () => this.remove(member)
+    this.leaving.set(member, leave)
+    member.socket.on?.('close', leave)
     return member
   }
 
   /** Removes a connection from the group (its own queue is untouched). */
   remove(member: Batched<T>): boolean {
-    return this.members.get(member.socket) === member && this.members.delete(member.socket)
+    if (this.members.get(member.socket) !== member) return false
+    this.members.delete(member.socket)
+    this.forget(member)
+    return true
+  }
+
+  private forget(member: Batched<T>): void {
+    const leave = this.leaving.get(member)
+    if (leave === undefined) return
+    this.leaving.delete(member)
+    member.socket.removeListener?.('close', leave)
   }
 
   /** Writes what is pending, then stops the group (members stay open). */
   close(): void {
     this.flush()
     this.discard()
+    for (const member of this.members.values()) this.forget(member)
     this.members.clear()
   }
 

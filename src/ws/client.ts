@@ -19,6 +19,14 @@ const textDecoder = new TextDecoder()
 function bytesOf(data: Exclude<FrameData, string>): Uint8Array {
   if (data instanceof ArrayBuffer) return new Uint8Array(data)
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+  if (!Array.isArray(data)) {
+    const what = data === null ? 'null' : ((data as object)?.constructor?.name ?? typeof data)
+    throw new TypeError(
+      `hotpath/ws client: a frame must be a string, an ArrayBuffer, bytes or an array of Buffers; received ${what}${
+        what === 'Blob' ? " (set socket.binaryType = 'arraybuffer')" : ''
+      }`,
+    )
+  }
   const parts = data as readonly Uint8Array[]
   let n = 0
   for (const p of parts) n += p.byteLength

@@ -161,8 +161,13 @@ export function resolveBatchedOptions<T = unknown>(
     throw new RangeError(`hotpath/ws: format must be 'json' or 'msgpack'; received ${JSON.stringify(format)}`)
   }
   const monitor = o.monitor
-  if (monitor !== undefined && typeof (monitor as { attach?: unknown }).attach !== 'function') {
-    throw new TypeError('hotpath/ws: monitor must be a monitor from hotpath/metrics (createMonitor())')
+  if (
+    monitor !== undefined &&
+    (monitor === null || typeof (monitor as { attach?: unknown }).attach !== 'function')
+  ) {
+    throw new TypeError(
+      `hotpath/ws: monitor must be a monitor from hotpath/metrics (createMonitor()); received ${String(monitor)}`,
+    )
   }
   const eventLoop = o.eventLoop ?? monitor?.eventLoop
   if (eventLoop !== undefined && typeof eventLoop.retain !== 'function') {
@@ -171,6 +176,20 @@ export function resolveBatchedOptions<T = unknown>(
   const name = o.name ?? 'ws'
   if (typeof name !== 'string' || name === '') {
     throw new TypeError(`hotpath/ws: name must be a non-empty string; received ${JSON.stringify(name)}`)
+  }
+  const clock = o.clock ?? systemClock
+  const c = clock as Partial<Record<keyof Clock, unknown>> | null
+  if (
+    c === null ||
+    typeof c !== 'object' ||
+    typeof c.now !== 'function' ||
+    typeof c.setTimeout !== 'function' ||
+    typeof c.setBackgroundTimeout !== 'function' ||
+    typeof c.clearTimeout !== 'function'
+  ) {
+    throw new TypeError(
+      `hotpath/ws: clock must have now, setTimeout, setBackgroundTimeout and clearTimeout; received ${String(clock)}`,
+    )
   }
   const out: ResolvedBatchedOptions<T> = Object.freeze({
     maxBatch,
@@ -189,7 +208,7 @@ export function resolveBatchedOptions<T = unknown>(
     monitor,
     eventLoop,
     name,
-    clock: o.clock ?? systemClock,
+    clock,
   })
   resolved.add(out)
   return out

@@ -53,3 +53,22 @@ export async function until(check: () => boolean, ms = 10_000, what = 'condition
     await new Promise((r) => setTimeout(r, 5))
   }
 }
+
+/** Pauses the client's TCP socket: the client stops reading. */
+export function stopReading(client: WebSocket): { resume(): void } {
+  return (client as unknown as { _socket: { pause(): void; resume(): void } })._socket
+}
+
+/**
+ * Writes plain frames (a decodable array of `{ fill }` messages) on the server side of a client
+ * that stopped reading, until the kernel's buffers are full and ws buffers at least `atLeast`.
+ */
+export function fillKernel(socket: WebSocket, atLeast = 1): void {
+  const filler = JSON.stringify([{ fill: 'z'.repeat(256 * 1024) }])
+  for (let i = 0; i < 200 && socket.bufferedAmount < atLeast; i++) socket.send(filler)
+  if (socket.bufferedAmount < atLeast) throw new Error('the kernel took everything: no backpressure to test')
+}
+
+/** The messages that are not `fillKernel()`'s. */
+export const notFill = (messages: unknown[]): unknown[] =>
+  messages.filter((m) => typeof m !== 'object' || m === null || !('fill' in m))
