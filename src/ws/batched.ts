@@ -28,6 +28,7 @@ export interface WebSocketLike {
 
 const BINARY = Object.freeze({ binary: true })
 const TEXT = Object.freeze({ binary: false })
+const CONNECTING = 0
 const OPEN = 1
 const CLOSED = 3
 /** How often a paused connection looks at its socket buffer. */
@@ -123,8 +124,13 @@ export class Batched<T = unknown> extends BatchQueue<T> implements BufferReader 
 
   protected blocked(): boolean {
     if (this.paused) return true
-    if (this.socket.readyState !== OPEN) {
-      this.gone()
+    const state = this.socket.readyState
+    if (state !== OPEN) {
+      // a client socket still connecting is waited for like a slow client (the poll writes once
+      // it opens; the cap and maxStall hold meanwhile). Regression: the first flush closed the
+      // batcher and dropped what had been sent before the handshake ended
+      if (state === CONNECTING) this.pause()
+      else this.gone()
       return true
     }
     if (this.socket.bufferedAmount < this.o.highWatermark) return false
@@ -194,7 +200,7 @@ export class Batched<T = unknown> extends BatchQueue<T> implements BufferReader 
       this.closeForBackpressure(CLOSE_OVER_CAP)
       return
     }
-    if (buffered <= this.o.lowWatermark) {
+    if (buffered <= this.o.lowWatermark && this.socket.readyState !== CONNECTING) {
       this.paused = false
       this.flush()
       return

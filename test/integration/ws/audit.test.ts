@@ -8,6 +8,7 @@ import { once } from 'node:events'
 import { after, before, describe, it } from 'node:test'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
+import { WebSocket } from 'ws'
 import { batched, broadcaster, resolveBatchedOptions, wsCounters } from '../../../src/ws/index.js'
 import { connect, fillKernel, notFill, serve, stopReading, until } from './support.js'
 
@@ -155,5 +156,35 @@ describe('hotpath/ws audit', () => {
     assert.equal(b.send(0), false, 'closed for backpressure')
     assert.equal(wsCounters(undefined, 'audit-tiny').stats().closedForBackpressure, 1)
     c.client.terminate()
+  })
+})
+
+describe('hotpath/ws: a client socket still connecting', () => {
+  it('regression: a batcher on a client socket still connecting closed itself at its first flush, dropping what was sent; it waits for the connection and then writes', async () => {
+    const accepted = once(server.wss, 'connection') as Promise<[WebSocket]>
+    const client = new WebSocket(server.url, { perMessageDeflate: false })
+    const b = batched(client, { name: 'audit-connecting', window: 'turn' })
+    assert.equal(b.send({ n: 1 }), true)
+    assert.equal(b.send({ n: 2 }), true)
+    await yieldTurn() // the end of the turn: the batcher's first flush, before the handshake ends
+    const [socket] = await accepted
+    const received: unknown[] = []
+    socket.on('message', (data) => received.push(...(JSON.parse(String(data)) as unknown[])))
+    await until(() => received.length === 2, 5000, 'the two messages')
+    assert.deepEqual(received, [{ n: 1 }, { n: 2 }])
+    assert.equal(b.send({ n: 3 }), true, 'the batcher is still open')
+    await until(() => received.length === 3, 5000, 'the third message')
+    client.close()
+  })
+
+  it('a batcher on a client socket whose connection fails closes and refuses sends', async () => {
+    const client = new WebSocket('ws://127.0.0.1:1', { perMessageDeflate: false })
+    client.on('error', () => {})
+    const closed = new Promise<void>((resolve) => client.on('close', () => resolve()))
+    const b = batched(client, { name: 'audit-connect-fails', window: 'turn' })
+    assert.equal(b.send({ n: 1 }), true)
+    await closed
+    await until(() => !b.send({ n: 2 }), 2000, 'sends refused')
+    assert.equal(wsCounters(undefined, 'audit-connect-fails').stats().connections, 0)
   })
 })
