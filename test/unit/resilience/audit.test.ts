@@ -1,0 +1,49 @@
+// Regressions found by the resilience audit (no I/O).
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { isHotpathError } from '../../../src/errors.js'
+import type { Backoff } from '../../../src/resilience/backoff.js'
+import { circuitBreaker, consecutive } from '../../../src/resilience/index.js'
+import { FakeClock } from '../../../src/time.js'
+
+describe('circuitBreaker audit', () => {
+  it('regression: calls refused during a half-open trial advanced the halfOpenAfter backoff, so the next open lasted far longer', async () => {
+    const clock = new FakeClock()
+    // a backoff over successive re-opens that grows from the previous wait (as decorrelated jitter does)
+    const seen: number[] = []
+    const backoff: Backoff = {
+      next(attempt, previous) {
+        seen.push(attempt)
+        return previous > 0 ? previous * 2 : 1000
+      },
+    }
+    const cb = circuitBreaker({ breaker: consecutive(1), halfOpenAfter: backoff, clock })
+    await assert.rejects(
+      cb.execute(async () => {
+        throw new Error('down')
+      }),
+      /down/,
+    )
+    assert.equal(cb.snapshot().openUntil - clock.now(), 1000)
+    clock.advance(1000)
+    let failTrial: (e: Error) => void = () => {}
+    const trial = cb.execute(
+      () =>
+        new Promise((_resolve, reject) => {
+          failTrial = reject
+        }),
+    )
+    // five calls arrive while the trial runs: each is refused
+    for (let i = 0; i < 5; i++) {
+      await assert.rejects(
+        cb.execute(async () => 'x'),
+        (e) => isHotpathError(e, 'E_CIRCUIT_OPEN'),
+      )
+    }
+    failTrial(new Error('still down'))
+    await assert.rejects(trial, /still down/)
+    // the second open's wait is the backoff's second step, whatever traffic came meanwhile
+    assert.equal(cb.snapshot().openUntil - clock.now(), 2000)
+    assert.deepEqual(seen, [1, 2])
+  })
+})
