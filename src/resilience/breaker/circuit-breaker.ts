@@ -231,12 +231,22 @@ export class CircuitBreaker implements Policy {
     return Promise.reject(new CircuitOpenError(this.name, retryAfter))
   }
 
-  private halfOpenWait(): number {
+  /** The wait of a new open: the backoff's next step (it steps once per open, not per call). */
+  private nextWait(): number {
     if (this.halfOpenBackoff !== undefined) {
       this.lastWait = this.halfOpenBackoff.next(this.reopens + 1, this.lastWait)
       return this.lastWait
     }
     return this.halfOpenMs as number
+  }
+
+  /**
+   * The current wait, for a refusal's retryAfter and the trial claim's TTL in half-open; it does
+   * not step the backoff (an open adopted from Redis or a snapshot has no wait yet: a peek).
+   */
+  private halfOpenWait(): number {
+    if (this.halfOpenBackoff === undefined) return this.halfOpenMs as number
+    return this.lastWait > 0 ? this.lastWait : this.halfOpenBackoff.next(this.reopens + 1, 0)
   }
 
   private transition(to: CircuitState, source: 'local' | 'shared'): void {
@@ -248,7 +258,7 @@ export class CircuitBreaker implements Policy {
 
   private open(source: 'local' | 'shared', until?: number): void {
     this.counts.opens++
-    this.openUntil = until ?? this.clock.now() + this.halfOpenWait()
+    this.openUntil = until ?? this.clock.now() + this.nextWait()
     this.reopens++
     this.transition('open', source)
     if (source === 'local') this.shared?.publishOpen(this.openUntil, this.clock.now())
