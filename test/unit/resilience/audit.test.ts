@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { isHotpathError } from '../../../src/errors.js'
 import type { Backoff } from '../../../src/resilience/backoff.js'
-import { circuitBreaker, consecutive } from '../../../src/resilience/index.js'
+import { circuitBreaker, consecutive, constantBackoff, retry } from '../../../src/resilience/index.js'
 import { FakeClock } from '../../../src/time.js'
 
 describe('circuitBreaker audit', () => {
@@ -45,5 +45,30 @@ describe('circuitBreaker audit', () => {
     // the second open's wait is the backoff's second step, whatever traffic came meanwhile
     assert.equal(cb.snapshot().openUntil - clock.now(), 2000)
     assert.deepEqual(seen, [1, 2])
+  })
+})
+
+describe('retry audit', () => {
+  it('regression: an abort during the backoff gave up without a giveUp event and without counting a failure', async () => {
+    const clock = new FakeClock()
+    const r = retry({ maxAttempts: 5, backoff: constantBackoff(1000), budget: false, clock })
+    const giveUps: Array<{ attempts: number; reason: string; error: unknown }> = []
+    r.on('giveUp', (e) => giveUps.push(e))
+    const ac = new AbortController()
+    const failure = new Error('flaky')
+    let attempts = 0
+    const p = r.execute(async () => {
+      attempts++
+      throw failure
+    }, ac.signal)
+    while (attempts === 0) await new Promise((resolve) => setImmediate(resolve))
+    await new Promise((resolve) => setImmediate(resolve))
+    ac.abort()
+    await assert.rejects(p, (e) => isHotpathError(e, 'E_ABORTED'))
+    assert.equal(attempts, 1)
+    assert.deepEqual(giveUps, [{ attempts: 1, reason: 'aborted', error: failure }])
+    const s = r.stats()
+    assert.equal(s.calls, 1)
+    assert.equal(s.successes + s.failures, 1)
   })
 })
