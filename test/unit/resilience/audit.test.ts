@@ -48,6 +48,32 @@ describe('circuitBreaker audit', () => {
   })
 })
 
+describe('circuitBreaker initialState audit', () => {
+  it('regression: initialState was not checked (a misspelt key, a non-numeric openUntil or an unknown state was silently a closed circuit)', () => {
+    const until = Date.now() + 60_000
+    assert.throws(
+      () => circuitBreaker({ initialState: { state: 'open', openUntil: until, reopen: 2 } as never }),
+      (e: Error) => e instanceof TypeError && /"reopen"/.test(e.message) && /"reopens"/.test(e.message),
+    )
+    assert.throws(
+      () => circuitBreaker({ initialState: { state: 'open', openUntil: 'soon', reopens: 1 } as never }),
+      (e: Error) => /openUntil/.test(e.message) && /soon/.test(e.message),
+    )
+    assert.throws(
+      () => circuitBreaker({ initialState: { state: 'opened', openUntil: until, reopens: 1 } as never }),
+      (e: Error) => /state/.test(e.message) && /opened/.test(e.message),
+    )
+    assert.throws(
+      () => circuitBreaker({ initialState: { state: 'open', openUntil: until, reopens: -1 } }),
+      (e: Error) => /reopens/.test(e.message) && /-1/.test(e.message),
+    )
+    // a real snapshot still restores
+    const cb = circuitBreaker({ initialState: { state: 'open', openUntil: until, reopens: 1 } })
+    assert.equal(cb.state, 'open')
+    assert.deepEqual(circuitBreaker({ initialState: circuitBreaker().snapshot() }).state, 'closed')
+  })
+})
+
 describe('retry audit', () => {
   it('regression: an abort during the backoff gave up without a giveUp event and without counting a failure', async () => {
     const clock = new FakeClock()
