@@ -116,6 +116,17 @@ export class CircuitBreaker implements Policy {
     }
     const init = options.initialState
     if (init !== undefined) {
+      if (init === null || typeof init !== 'object')
+        throw new TypeError(`initialState must be a snapshot() object; received ${String(init)}`)
+      assertKnownKeys(init, ['state', 'openUntil', 'reopens'], 'circuitBreaker options.initialState')
+      if (init.state !== 'open' && init.state !== 'closed')
+        throw new TypeError(`initialState.state must be 'open' or 'closed'; received ${String(init.state)}`)
+      if (typeof init.openUntil !== 'number' || !Number.isFinite(init.openUntil))
+        throw new TypeError(
+          `initialState.openUntil must be a finite epoch in ms; received ${String(init.openUntil)}`,
+        )
+      if (init.reopens !== undefined && (!Number.isInteger(init.reopens) || init.reopens < 0))
+        throw new RangeError(`initialState.reopens must be an integer >= 0; received ${String(init.reopens)}`)
       if (init.state === 'open' && init.openUntil > this.clock.now()) {
         this._state = 'open'
         this.openUntil = init.openUntil
