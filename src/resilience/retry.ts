@@ -187,7 +187,17 @@ export class RetryPolicy implements Policy {
         previous = delay
         this.counts.retries++
         if (this.events.has('retry')) this.events.emit('retry', { attempt, delay, error })
-        if (delay > 0) await sleep(this.clock, delay, signal)
+        if (delay > 0) {
+          try {
+            await sleep(this.clock, delay, signal)
+          } catch (aborted) {
+            // an abort during the backoff is a give-up like one during an attempt
+            this.counts.failures++
+            if (this.events.has('giveUp'))
+              this.events.emit('giveUp', { attempts: attempt, error, reason: 'aborted' })
+            throw aborted
+          }
+        }
       }
     }
   }

@@ -116,6 +116,17 @@ export class CircuitBreaker implements Policy {
     }
     const init = options.initialState
     if (init !== undefined) {
+      if (init === null || typeof init !== 'object')
+        throw new TypeError(`initialState must be a snapshot() object; received ${String(init)}`)
+      assertKnownKeys(init, ['state', 'openUntil', 'reopens'], 'circuitBreaker options.initialState')
+      if (init.state !== 'open' && init.state !== 'closed')
+        throw new TypeError(`initialState.state must be 'open' or 'closed'; received ${String(init.state)}`)
+      if (typeof init.openUntil !== 'number' || !Number.isFinite(init.openUntil))
+        throw new TypeError(
+          `initialState.openUntil must be a finite epoch in ms; received ${String(init.openUntil)}`,
+        )
+      if (init.reopens !== undefined && (!Number.isInteger(init.reopens) || init.reopens < 0))
+        throw new RangeError(`initialState.reopens must be an integer >= 0; received ${String(init.reopens)}`)
       if (init.state === 'open' && init.openUntil > this.clock.now()) {
         this._state = 'open'
         this.openUntil = init.openUntil
@@ -231,12 +242,22 @@ export class CircuitBreaker implements Policy {
     return Promise.reject(new CircuitOpenError(this.name, retryAfter))
   }
 
-  private halfOpenWait(): number {
+  /** The wait of a new open: the backoff's next step (it steps once per open, not per call). */
+  private nextWait(): number {
     if (this.halfOpenBackoff !== undefined) {
       this.lastWait = this.halfOpenBackoff.next(this.reopens + 1, this.lastWait)
       return this.lastWait
     }
     return this.halfOpenMs as number
+  }
+
+  /**
+   * The current wait, for a refusal's retryAfter and the trial claim's TTL in half-open; it does
+   * not step the backoff (an open adopted from Redis or a snapshot has no wait yet: a peek).
+   */
+  private halfOpenWait(): number {
+    if (this.halfOpenBackoff === undefined) return this.halfOpenMs as number
+    return this.lastWait > 0 ? this.lastWait : this.halfOpenBackoff.next(this.reopens + 1, 0)
   }
 
   private transition(to: CircuitState, source: 'local' | 'shared'): void {
@@ -248,7 +269,7 @@ export class CircuitBreaker implements Policy {
 
   private open(source: 'local' | 'shared', until?: number): void {
     this.counts.opens++
-    this.openUntil = until ?? this.clock.now() + this.halfOpenWait()
+    this.openUntil = until ?? this.clock.now() + this.nextWait()
     this.reopens++
     this.transition('open', source)
     if (source === 'local') this.shared?.publishOpen(this.openUntil, this.clock.now())

@@ -13,9 +13,12 @@ import type { TimeoutPolicy } from '../timeout.js'
 import { type Decision, decideGcra, type Rate } from './algorithms.js'
 import type { Algorithm } from './memory.js'
 
+// tostring() keeps 14 significant digits: an epoch in ms (13 digits) to 0.1 ms, coarser than a
+// cost unit at a high rate (0.01 ms at 100 per ms), so stored clock values are written with 17
 const NOW = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local function num(x) return string.format('%.17g', x) end
 `
 
 const TOKEN_BUCKET = `${NOW}
@@ -36,10 +39,10 @@ for i = 1, #KEYS do
     tokens = tokens - cost
     allowed = 1
   end
-  redis.call('HSET', KEYS[i], 't', tostring(tokens), 'ts', tostring(now))
+  redis.call('HSET', KEYS[i], 't', num(tokens), 'ts', num(now))
   redis.call('PEXPIRE', KEYS[i], math.ceil((limit - tokens) / perMs) + 1000)
   out[#out + 1] = allowed
-  out[#out + 1] = tostring(tokens)
+  out[#out + 1] = num(tokens)
 end
 return out`
 
@@ -54,13 +57,13 @@ for i = 1, #KEYS do
   local nxt = tat + cost * interval
   out[#out + 1] = 0
   if nxt - now <= window then
-    redis.call('SET', KEYS[i], tostring(nxt), 'PX', math.ceil(nxt - now) + 1)
+    redis.call('SET', KEYS[i], num(nxt), 'PX', math.ceil(nxt - now) + 1)
     out[#out] = 1
-    out[#out + 1] = tostring(nxt - now)
+    out[#out + 1] = num(nxt - now)
   else
-    out[#out + 1] = tostring(tat - now)
+    out[#out + 1] = num(tat - now)
   end
-  out[#out + 1] = tostring(nxt - now)
+  out[#out + 1] = num(nxt - now)
 end
 return out`
 
