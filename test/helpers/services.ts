@@ -207,3 +207,16 @@ export async function cleanupNats(stream: string, url = NATS_URL): Promise<void>
     await nc.close()
   }
 }
+
+/** Resolves once `ok()` holds (polled every 20 ms); fails the test naming `what` after `ms`. */
+export async function waitUntil(
+  what: string,
+  ok: () => boolean | Promise<boolean>,
+  ms = 5000,
+): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}

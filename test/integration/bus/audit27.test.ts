@@ -11,6 +11,7 @@ import {
   REDIS_URL,
   uniquePrefix,
   uniqueStream,
+  waitUntil,
 } from '../../helpers/services.js'
 
 const redis = new Redis(REDIS_URL)
@@ -21,14 +22,6 @@ after(async () => {
   for (const s of streams) await cleanupNats(s)
   redis.disconnect()
 })
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await ok())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 it('regression: a NATS transport closed while a handler still ran refused that message’s dead letter with E_CLOSED (it was nak’ed back to the stream instead of stored), though ack and retry of delivered messages still worked', async () => {
   const stream = uniqueStream('a27dl')
@@ -50,12 +43,12 @@ it('regression: a NATS transport closed while a handler still ran refused that m
   try {
     await bus.whenReady()
     await bus.send('x', 'job', 1)
-    await until('the handler to start', () => started)
+    await waitUntil('the handler to start', () => started)
     // a shutdown: the bus gives its handler a short drain, then the transport closes
     await bus.close({ timeout: 50 })
     await t.close()
     release() // the handler fails after the close: its message is dead-lettered (attempts: 1)
-    await until(
+    await waitUntil(
       'the dead letter to be stored',
       async () => (await reader.listDeadLetters({ to: 'x' })).length === 1,
       3000,
@@ -126,11 +119,11 @@ it('regression: an idempotent handler that finished after its transport closed (
       try {
         await bus.whenReady()
         const id = (await bus.send('x', 'job', 1)) as string
-        await until('the handler to start', () => started)
+        await waitUntil('the handler to start', () => started)
         await bus.close({ timeout: 50 })
         await t.close()
         release() // the handler succeeds after the close: its message is marked processed
-        await until(`the processed mark (${t.kind})`, () => reader.isProcessed(id), 2000)
+        await waitUntil(`the processed mark (${t.kind})`, () => reader.isProcessed(id), 2000)
         assert.equal(bus.stats().failures, 0, `${t.kind}: the message that ran is not failed`)
       } finally {
         release()

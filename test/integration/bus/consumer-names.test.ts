@@ -3,7 +3,7 @@ import { after, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { createBus, redisTransport } from '../../../src/bus/index.js'
 import { PRUNE } from '../../../src/bus/redis-scripts.js'
-import { cleanupPrefix, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
+import { cleanupPrefix, REDIS_URL, uniquePrefix, waitUntil } from '../../helpers/services.js'
 
 const redis = new Redis(REDIS_URL)
 redis.defineCommand('prune', { numberOfKeys: 1, lua: PRUNE })
@@ -23,14 +23,6 @@ async function consumers(stream: string): Promise<Map<string, number>> {
   return out
 }
 
-async function until(what: string, ok: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await ok())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
-
 it('a closed bus leaves no consumer name behind in its groups', async () => {
   const prefix = uniquePrefix('names-close')
   prefixes.push(prefix)
@@ -42,7 +34,7 @@ it('a closed bus leaves no consumer name behind in its groups', async () => {
   })
   await bus.whenReady()
   await bus.send('x', 'job', 1)
-  await until('the message', async () => handled === 1)
+  await waitUntil('the message', async () => handled === 1)
   const streams = [0, 1, 2, 3].map((p) => `${prefix}{x}:s${p}`)
   assert.ok((await consumers(streams[2] as string)).has(bus.inbox), 'the bus reads under its inbox name')
   await bus.close()
@@ -62,7 +54,7 @@ it('regression: the consumer names of crashed buses piled up in the groups; the 
   const bus = createBus({ name: 'x', transport: t })
   try {
     await bus.whenReady()
-    await until('the ghosts to be pruned', async () => {
+    await waitUntil('the ghosts to be pruned', async () => {
       const names = await consumers(stream)
       return !names.has('ghost-a') && !names.has('ghost-b')
     })
@@ -74,7 +66,7 @@ it('regression: the consumer names of crashed buses piled up in the groups; the 
       handled++
     })
     await bus.send('x', 'job', 1)
-    await until('the message', async () => handled === 1)
+    await waitUntil('the message', async () => handled === 1)
   } finally {
     await bus.close()
     await t.close()

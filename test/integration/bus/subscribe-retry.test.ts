@@ -3,7 +3,7 @@ import { after, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { createBus, natsTransport, redisTransport } from '../../../src/bus/index.js'
 import { PrivateServer } from '../../helpers/private-servers.js'
-import { cleanupPrefix, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
+import { cleanupPrefix, REDIS_URL, uniquePrefix, waitUntil } from '../../helpers/services.js'
 
 const redis = new Redis(REDIS_URL)
 const prefixes: string[] = []
@@ -13,14 +13,6 @@ after(async () => {
   for (const p of prefixes) await cleanupPrefix(p)
   redis.disconnect()
 })
-
-async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!ok()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 /**
  * A bus on a Redis user of the test's own that may do everything but create consumer groups (its
@@ -50,7 +42,7 @@ it('regression: a bus whose subscribe got an error reply (NOPERM) never consumed
   })
   try {
     await assert.rejects(bus.whenReady(), /NOPERM/)
-    await until('a second failed attempt', () => errors.length >= 2)
+    await waitUntil('a second failed attempt', () => errors.length >= 2)
     assert.equal(errors[0]?.attempt, 1)
     assert.equal(errors[0]?.retryInMs, 100)
     assert.equal(errors[1]?.retryInMs, 200, 'the backoff doubles')
@@ -60,10 +52,10 @@ it('regression: a bus whose subscribe got an error reply (NOPERM) never consumed
 
     // the operator fixes the permission: the next attempt subscribes and the bus consumes
     await redis.call('ACL', 'SETUSER', user, '+xgroup')
-    await until('the bus to consume', () => bus.stats().consuming, 10_000)
+    await waitUntil('the bus to consume', () => bus.stats().consuming, 10_000)
     await bus.whenReady()
     await bus.send('jobs', 'job', 7)
-    await until('the message to be handled', () => handled.length === 1)
+    await waitUntil('the message to be handled', () => handled.length === 1)
     assert.deepEqual(handled, [7])
   } finally {
     await bus.close()
@@ -75,7 +67,7 @@ it('regression: a bus whose subscribe got an error reply (NOPERM) never consumed
 it('a bus closed while its subscribe is failing stops trying', async () => {
   const { t, bus, errors } = await busWithoutXgroup('sub-retry-close')
   try {
-    await until('a failed attempt', () => errors.length >= 1)
+    await waitUntil('a failed attempt', () => errors.length >= 1)
     await bus.close()
     const seen = errors.length
     await new Promise((r) => setTimeout(r, 500))
@@ -105,14 +97,14 @@ it('regression: a NATS transport whose stream set-up failed (a server without Je
       bus.whenReady(),
       (err: unknown) => (err as { code?: string }).code === 'E_BUS_TRANSPORT',
     )
-    await until('a second failed attempt', () => errors.length >= 2)
+    await waitUntil('a second failed attempt', () => errors.length >= 2)
     assert.equal(bus.stats().consuming, false)
     // the same address comes back with JetStream on
     await plain.stop()
     js = await PrivateServer.nats({ port: plain.port })
-    await until('the bus to consume', () => bus.stats().consuming, 15_000)
+    await waitUntil('the bus to consume', () => bus.stats().consuming, 15_000)
     await bus.send('jobs', 'job', 3)
-    await until('the message to be handled', () => handled.length === 1)
+    await waitUntil('the message to be handled', () => handled.length === 1)
     assert.deepEqual(handled, [3])
   } finally {
     await (js ?? plain).close([bus], [t])
