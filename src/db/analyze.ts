@@ -34,6 +34,12 @@ export interface Analysis {
   readonly savepoint: boolean
   /** Names of the statement's CTEs (an unqualified relation so named may resolve to no table). */
   readonly ctes: readonly string[]
+  /**
+   * One SELECT, VALUES, INSERT, UPDATE, DELETE or MERGE: a statement the pg driver may run as a
+   * named prepared statement (a text of several statements cannot be, and utility statements
+   * gain nothing from it).
+   */
+  readonly preparable: boolean
 }
 
 interface Parser {
@@ -155,6 +161,7 @@ export function classify(stmts: Array<{ stmt: Record<string, unknown> }>, finger
   else if (stmts.length !== 1) uncacheable = 'it holds several statements'
   else if (harmless) uncacheable = 'it is a utility statement (SET, SHOW, EXPLAIN)'
   else if (w.locking) uncacheable = 'it takes row locks (FOR UPDATE / FOR SHARE)'
+  const top = stmts.length === 1 ? (Object.keys((stmts[0] as { stmt: object }).stmt)[0] ?? '') : ''
   return {
     kind: final,
     reads: w.reads,
@@ -164,6 +171,7 @@ export function classify(stmts: Array<{ stmt: Record<string, unknown> }>, finger
     unparsed: false,
     savepoint,
     ctes: w.ctes,
+    preparable: (final === 'read' || final === 'write') && (READS.has(top) || DML.has(top)),
   }
 }
 
@@ -195,6 +203,7 @@ export function unreadable(reason: string): Analysis {
     unparsed: true,
     savepoint: false,
     ctes: [],
+    preparable: false,
   }
 }
 

@@ -21,6 +21,8 @@ export interface Entry {
   readonly text: string
   readonly analysis: Analysis
   readonly keyText: string
+  /** The name it runs under as a prepared statement on the pg driver (undefined: unnamed). */
+  readonly prepared: string | undefined
   /** '*' then the base tables read, resolved; undefined until resolved. */
   reads: readonly string[] | undefined
   writes: readonly string[] | undefined

@@ -19,6 +19,7 @@ import type { Driver, PoolStats, RawResult, Runner } from './driver.js'
 import { DbQueryError, UncacheableError } from './errors.js'
 import { checkWatched, type ListeningClient, listen, poolHealthCheck, triggerSql } from './external.js'
 import type { QueryCacheOptions, QueryOptions, ResolvedDbOptions } from './options.js'
+import { PreparedNames } from './prepared.js'
 import { Resolutions } from './resolutions.js'
 import { SlowLog, type SlowQuery } from './slow.js'
 import type { SqlStatement } from './sql.js'
@@ -62,7 +63,7 @@ export class Db implements Instrumentable, Queryable {
     private readonly versions: VersionSource,
   ) {
     this.table = o.statements ? new StatementTable() : undefined
-    this.res = new Resolutions(o.maxStatements, versions)
+    this.res = new Resolutions(o.maxStatements, versions, new PreparedNames(o.preparedStatements))
     this.slow =
       o.slowQuery === undefined ? undefined : new SlowLog(o.slowQuery, (q) => this.events.emit('slow', q))
     this.catalogRun = (text, params) =>
@@ -197,7 +198,7 @@ export class Db implements Instrumentable, Queryable {
     const start = performance.now()
     let running: Promise<RawResult>
     try {
-      running = runner.run(e.text, params, signal)
+      running = runner.run(e.text, params, signal, e.prepared)
     } catch (err) {
       running = Promise.reject(err)
     }

@@ -16,7 +16,16 @@ export interface RawResult {
 
 /** Something that runs statements: the pool, or one connection inside a transaction. */
 export interface Runner {
-  run(text: string, params: readonly unknown[], signal: AbortSignal | undefined): Promise<RawResult>
+  /**
+   * Runs one statement. `prepared`: the name it may run under as a named prepared statement
+   * (the pg driver's pool path uses it; transactions, sessions and PGlite run it unnamed).
+   */
+  run(
+    text: string,
+    params: readonly unknown[],
+    signal: AbortSignal | undefined,
+    prepared?: string | undefined,
+  ): Promise<RawResult>
 }
 
 /** Pool figures: what node-postgres exposes plus what it does not (acquire waits and timeouts). */

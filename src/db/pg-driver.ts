@@ -10,6 +10,7 @@ import type { Driver, PoolStats, RawResult, Runner } from './driver.js'
 import { DbQueryError } from './errors.js'
 import type { ListeningClient } from './external.js'
 import { Histogram } from './histogram.js'
+import { PreparedRenames } from './prepared.js'
 
 /** A statement's result as node-postgres reports it. */
 export interface PgResultLike {
@@ -20,9 +21,14 @@ export interface PgResultLike {
 
 /** The parts of a node-postgres client that hotpath uses. */
 export interface PgClientLike {
-  query(config: { text: string; values: unknown[] }): Promise<PgResultLike>
+  query(config: { name?: string; text: string; values: unknown[] }): Promise<PgResultLike>
   /** The callback form (what `pool.query` uses): no promise of node-postgres' own per statement. */
   query(text: string, values: unknown[], callback: (err: Error | null, result: PgResultLike) => void): void
+  /** The callback form with a statement name (a named prepared statement). */
+  query(
+    config: { name: string; text: string; values: unknown[] },
+    callback: (err: Error | null, result: PgResultLike) => void,
+  ): void
   release(err?: Error | boolean): void
 }
 
@@ -102,6 +108,8 @@ export class PgDriver implements Driver {
   private acquireTimeouts = 0
   private canceledAcquires = 0
   private pgModule: PgModule | undefined
+  /** The current names of the prepared statements whose server-side plans went stale. */
+  private readonly names = new PreparedRenames()
   /**
    * A checked-out connection the server closes (restart, failover, pg_terminate_backend) emits
    * 'error' after failing its statement; the pool listens only while it is idle, so with no
@@ -180,17 +188,36 @@ export class PgDriver implements Driver {
     })
   }
 
+  /** One statement on `client` (named when `prepared`), retried once under a new name when its plan went stale. */
+  private async query(
+    client: PgClientLike,
+    text: string,
+    params: readonly unknown[],
+    prepared: string | undefined,
+  ): Promise<PgResultLike> {
+    const values = params as unknown[]
+    const name = this.names.current(prepared)
+    try {
+      return await client.query(name === undefined ? { text, values } : { name, text, values })
+    } catch (err) {
+      const next = this.names.stale(prepared, name, err)
+      if (next === undefined) throw err
+      return await client.query({ name: next, text, values })
+    }
+  }
+
   private async exec(
     client: PgClientLike,
     text: string,
     params: readonly unknown[],
     signal: AbortSignal | undefined,
+    prepared?: string,
   ): Promise<RawResult> {
     if (signal?.aborted) throw new AbortedError(signal.reason)
     const onAbort = signal === undefined ? undefined : () => this.cancel(client)
     if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      return toRaw(await client.query({ text, values: params as unknown[] }))
+      return toRaw(await this.query(client, text, params, prepared))
     } catch (err) {
       if ((err as { code?: string }).code === '57014') flags(client)[CANCELLING] = false
       if (signal?.aborted && (err as { code?: string }).code === '57014')
@@ -236,9 +263,15 @@ export class PgDriver implements Driver {
   /**
    * One statement the way `pool.query` runs it (callback forms of connect and query, one promise
    * of ours), plus the acquire timing; with a signal, through the abortable acquire and exec.
+   * Named `prepared` when given (see prepared.ts).
    */
-  run(text: string, params: readonly unknown[], signal: AbortSignal | undefined): Promise<RawResult> {
-    if (signal !== undefined) return this.runAbortable(text, params, signal)
+  run(
+    text: string,
+    params: readonly unknown[],
+    signal: AbortSignal | undefined,
+    prepared?: string | undefined,
+  ): Promise<RawResult> {
+    if (signal !== undefined) return this.runAbortable(text, params, signal, prepared)
     return new Promise<RawResult>((resolve, reject) => {
       const start = this.beforeAcquire()
       this.o.pool.connect((err, client) => {
@@ -247,9 +280,45 @@ export class PgDriver implements Driver {
           return
         }
         this.acquired(start)
-        send(this.hold(client), text, params, resolve, reject)
+        this.send(this.hold(client), text, params, prepared, true, resolve, reject)
       })
     })
+  }
+
+  /**
+   * Sends one statement on a borrowed client and hands the client back when it is answered; a
+   * named statement whose plan went stale is sent again once under its new name.
+   */
+  private send(
+    client: PgClientLike,
+    text: string,
+    params: readonly unknown[],
+    prepared: string | undefined,
+    retry: boolean,
+    resolve: (r: RawResult) => void,
+    reject: (e: unknown) => void,
+  ): void {
+    const name = this.names.current(prepared)
+    const done = (err: Error | null, r: PgResultLike) => {
+      if (err !== null && err !== undefined) {
+        if (retry && this.names.stale(prepared, name, err) !== undefined) {
+          this.send(client, text, params, prepared, false, resolve, reject)
+          return
+        }
+        client.release(brokenConnection(err))
+        reject(err)
+        return
+      }
+      client.release()
+      resolve(toRaw(r))
+    }
+    try {
+      if (name === undefined) client.query(text, params as unknown[], done)
+      else client.query({ name, text, values: params as unknown[] }, done)
+    } catch (err) {
+      client.release(brokenConnection(err))
+      reject(err)
+    }
   }
 
   /** With a caller's signal (not the hot path): the abortable wait and the cancellable statement. */
@@ -257,11 +326,12 @@ export class PgDriver implements Driver {
     text: string,
     params: readonly unknown[],
     signal: AbortSignal,
+    prepared: string | undefined,
   ): Promise<RawResult> {
     const client = await this.acquire(signal)
     let broken: Error | undefined
     try {
-      return await this.exec(client, text, params, signal)
+      return await this.exec(client, text, params, signal, prepared)
     } catch (err) {
       broken = brokenConnection(err)
       throw err
@@ -339,30 +409,6 @@ export class PgDriver implements Driver {
 
   async close(): Promise<void> {
     if (this.o.owned) await this.o.pool.end()
-  }
-}
-
-/** Sends one statement on a borrowed client and hands the client back when it is answered. */
-function send(
-  client: PgClientLike,
-  text: string,
-  params: readonly unknown[],
-  resolve: (r: RawResult) => void,
-  reject: (e: unknown) => void,
-): void {
-  try {
-    client.query(text, params as unknown[], (err, r) => {
-      if (err !== null && err !== undefined) {
-        client.release(brokenConnection(err))
-        reject(err)
-        return
-      }
-      client.release()
-      resolve(toRaw(r))
-    })
-  } catch (err) {
-    client.release(brokenConnection(err))
-    reject(err)
   }
 }
 

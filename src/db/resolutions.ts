@@ -10,6 +10,7 @@ import { analyze } from './analyze.js'
 import type { Entry, Resolved } from './cached-read.js'
 import { Catalog, type CatalogQuery } from './catalog.js'
 import { keyText } from './params.js'
+import type { PreparedNames } from './prepared.js'
 import type { VersionSource } from './versions.js'
 
 const STAR: readonly string[] = Object.freeze(['*'])
@@ -25,6 +26,7 @@ export class Resolutions {
   constructor(
     private readonly maxStatements: number,
     private readonly versions: VersionSource,
+    private readonly prepared: PreparedNames,
   ) {}
 
   /** The entry of `text` when it was analysed already (the hot path's lookup). */
@@ -37,7 +39,14 @@ export class Resolutions {
     const hit = this.entries.get(text)
     if (hit !== undefined) return hit
     return analyze(text).then((analysis) => {
-      const e: Entry = { text, analysis, keyText: keyText(text), reads: undefined, writes: undefined }
+      const e: Entry = {
+        text,
+        analysis,
+        keyText: keyText(text),
+        prepared: this.prepared.nameOf(text, analysis),
+        reads: undefined,
+        writes: undefined,
+      }
       if (this.entries.size >= this.maxStatements) {
         const oldest = this.entries.keys().next().value
         if (oldest !== undefined) this.entries.delete(oldest)

@@ -67,3 +67,31 @@ test('fingerprints strip constants', async () => {
   assert.equal(a.fingerprint, b.fingerprint)
   assert.notEqual(a.fingerprint, '')
 })
+
+test('preparable: one SELECT, VALUES, INSERT, UPDATE, DELETE or MERGE (a data-modifying CTE included); nothing else', async () => {
+  for (const text of [
+    'SELECT v FROM t WHERE id = $1',
+    'VALUES (1), (2)',
+    'INSERT INTO t (id) VALUES ($1) RETURNING id',
+    'UPDATE t SET v = $1 WHERE id = $2',
+    'DELETE FROM t WHERE id = $1',
+    'MERGE INTO t USING u ON t.id = u.id WHEN MATCHED THEN DELETE',
+    'WITH x AS (UPDATE a SET v = 1 RETURNING *) SELECT * FROM x',
+  ]) {
+    assert.equal((await analyze(text)).preparable, true, text)
+  }
+  for (const text of [
+    'SELECT 1; SELECT 2',
+    'INSERT INTO t VALUES (1); SELECT * FROM t',
+    'CREATE TABLE z (id int)',
+    'SELECT * INTO z FROM t',
+    'TRUNCATE t',
+    'SET search_path TO x',
+    'SHOW search_path',
+    'EXPLAIN SELECT 1',
+    'BEGIN',
+    'SELEC 1',
+  ]) {
+    assert.equal((await analyze(text)).preparable, false, text)
+  }
+})
