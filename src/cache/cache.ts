@@ -313,16 +313,24 @@ export class Cache implements Instrumentable {
   ): Promise<T>
   getOrSet<T, Stale = T>(key: string, loader: Loader<T, Stale>, opts?: CallOptions): Promise<T>
   getOrSet<T>(key: string, loader: Loader<T>, opts?: CallOptions): Promise<T> {
-    return this.lookupOrLoad(key, loader, opts, false)
+    return this.lookupOrLoad(key, loader, opts, false, false)
   }
 
   /**
    * @internal `getOrSet` for a caller whose own `getSync(key)` has just missed (the db layer's
    * cached reads): L1 is not looked up a second time, and the miss is counted once (regression:
-   * each such miss counted twice in `stats().l1.misses`, halving the reported hit ratio).
+   * each such miss counted twice in `stats().l1.misses`, halving the reported hit ratio). With
+   * `storeAfterAnswer` and no L2, a loaded value is stored in L1 after its caller is answered, in
+   * the loop's check phase (deferred-store.ts): until then the caller's `getSync` misses, and its
+   * call here joins the finished load.
    */
-  getOrSetAfterSyncMiss<T>(key: string, loader: Loader<T>, opts?: CallOptions): Promise<T> {
-    return this.lookupOrLoad(key, loader, opts, true)
+  getOrSetAfterSyncMiss<T>(
+    key: string,
+    loader: Loader<T>,
+    opts?: CallOptions,
+    storeAfterAnswer = false,
+  ): Promise<T> {
+    return this.lookupOrLoad(key, loader, opts, true, storeAfterAnswer)
   }
 
   private lookupOrLoad<T>(
@@ -330,6 +338,7 @@ export class Cache implements Instrumentable {
     loader: Loader<T>,
     opts: CallOptions | undefined,
     afterSyncMiss: boolean,
+    storeAfterAnswer: boolean,
   ): Promise<T> {
     let full: string
     let policy: ResolvedPolicy
@@ -366,7 +375,7 @@ export class Cache implements Instrumentable {
         }
       }
     }
-    return this.getOrSetMiss(full, key, loader, policy, opts?.signal, afterSyncMiss)
+    return this.getOrSetMiss(full, key, loader, policy, opts?.signal, afterSyncMiss, storeAfterAnswer)
   }
 
   /** getOrSet past its L1 fast path; `counted`: the caller counted the L1 miss already. */
@@ -377,6 +386,7 @@ export class Cache implements Instrumentable {
     policy: ResolvedPolicy,
     signal: AbortSignal | undefined,
     counted: boolean,
+    storeAfterAnswer: boolean,
   ): Promise<T> {
     if (!wellFormed(key)) {
       return this.rejected(tracingChannels.getOrSet, key, invalidKey(key, this.maxKeyLength))
@@ -384,15 +394,17 @@ export class Cache implements Instrumentable {
     if (tracingChannels.getOrSet.hasSubscribers) {
       const trace = this.trace(key)
       return tracingChannels.getOrSet.tracePromise(
-        () => this.getOrSetSlow(full, key, loader, policy, signal, trace, counted),
+        () => this.getOrSetSlow(full, key, loader, policy, signal, trace, counted, storeAfterAnswer),
         trace,
       )
     }
     // the common miss (no schema, no trace) goes straight to the loads, without an async step here
     if (policy.schema === undefined) {
-      return this.engine.resolve(newLoad(full, key, loader, policy, signal, false, false, counted))
+      return this.engine.resolve(
+        newLoad(full, key, loader, policy, signal, false, false, counted, storeAfterAnswer),
+      )
     }
-    return this.getOrSetSlow(full, key, loader, policy, signal, undefined, counted)
+    return this.getOrSetSlow(full, key, loader, policy, signal, undefined, counted, storeAfterAnswer)
   }
 
   private async getOrSetSlow<T>(
@@ -403,13 +415,14 @@ export class Cache implements Instrumentable {
     signal: AbortSignal | undefined,
     trace: CacheOperationTrace | undefined,
     counted: boolean,
+    storeAfterAnswer: boolean,
   ): Promise<T> {
     const hit = await this.validatedL1(full, policy)
     if (hit !== NOTHING) {
       if (trace !== undefined) trace.answer = 'l1'
       return hit as T
     }
-    const load = newLoad(full, key, loader, policy, signal, false, false, counted)
+    const load = newLoad(full, key, loader, policy, signal, false, false, counted, storeAfterAnswer)
     const value = await this.engine.resolve(load)
     if (trace !== undefined) trace.answer = load.answer
     return value

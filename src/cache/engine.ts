@@ -6,6 +6,7 @@
 import { ClosedError } from '../errors.js'
 import { Events } from '../events.js'
 import { systemClock } from '../time.js'
+import { DeferredStores } from './deferred-store.js'
 import type { Invalidation } from './invalidation.js'
 import type { BreakerState } from './l2-guard.js'
 import { L2Tier, NOTHING, type StaleBox } from './l2-tier.js'
@@ -59,6 +60,8 @@ export class CacheEngine {
   readonly events = new Events<CacheEvents>()
   /** Set by createCache(): detaches the cache from its monitor when it closes. */
   detachMonitor: (() => void) | undefined
+  /** L1 stores that follow their callers' answers (the db layer's cached-read misses). */
+  private readonly deferred = new DeferredStores(this)
   private readonly c: Counters = {
     l1Hits: 0,
     l1Misses: 0,
@@ -298,6 +301,7 @@ export class CacheEngine {
 
   /** Stores a value in L1 and L2 and tells other instances. Throws SerializeError before touching anything. */
   async store(full: string, value: unknown, policy: ResolvedPolicy, delta: number): Promise<void> {
+    this.deferred.changed()
     await this.put(full, value, policy, delta)
   }
 
@@ -306,8 +310,14 @@ export class CacheEngine {
    * then starts the L2 write; the returned promise (which never rejects) ends when the write and
    * its invalidation are done. Writes start in call order on one connection, so they land in order.
    */
-  put(full: string, value: unknown, policy: ResolvedPolicy, delta: number): Promise<void> | undefined {
-    const now = this.options.clock.now()
+  put(
+    full: string,
+    value: unknown,
+    policy: ResolvedPolicy,
+    delta: number,
+    at?: number,
+  ): Promise<void> | undefined {
+    const now = at ?? this.options.clock.now()
     const expiresAt = now + policy.ttl
     const staleUntil = expiresAt + policy.grace
     const tags = policy.tags
@@ -326,6 +336,25 @@ export class CacheEngine {
     return l2.set(full, buf, staleUntil, tags)
   }
 
+  /** True when a loaded value's store may follow its caller's answer (L1 only; see deferred-store.ts). */
+  get canStoreAfterAnswer(): boolean {
+    return this.l2 === undefined && this.memory !== undefined
+  }
+
+  /**
+   * The L1 store of a loaded value whose caller is answered first; `done` runs after it. Its TTL
+   * counts from now, not from when the store runs.
+   */
+  putAfterAnswer(
+    full: string,
+    value: unknown,
+    policy: ResolvedPolicy,
+    delta: number,
+    done: () => void,
+  ): void {
+    this.deferred.add(full, value, policy, delta, this.options.clock.now(), done)
+  }
+
   /**
    * Like put(), for a loaded value whose caller is answered at once: the L2 write runs in the
    * background, and close() waits for it (each is bounded by the L2 timeout), so the last
@@ -340,6 +369,7 @@ export class CacheEngine {
 
   /** Drops keys from this instance's L1 (and keeps reads in flight from putting them back). */
   dropLocal(fulls: readonly string[]): void {
+    this.deferred.changed()
     for (const f of fulls) {
       this.l2?.touchKey(f)
       this.memory?.delete(f)
@@ -354,6 +384,7 @@ export class CacheEngine {
 
   /** Deletes entries carrying one of `tags` (encoded) in every tier and instance. */
   async deleteByTag(tags: string[]): Promise<void> {
+    this.deferred.changed()
     this.l2?.touchAll()
     for (const t of tags) this.memory?.deleteByTag(t)
     await this.l2?.deleteByTag(tags)
@@ -362,6 +393,7 @@ export class CacheEngine {
   /** Expires entries carrying one of `tags` now (they stay within grace). */
   async expireByTag(tags: string[]): Promise<void> {
     const now = this.options.clock.now()
+    this.deferred.changed()
     this.l2?.touchAll()
     for (const t of tags) this.memory?.expireByTag(t, now)
     await this.l2?.expireByTag(tags, now)
@@ -369,6 +401,7 @@ export class CacheEngine {
 
   /** Clears a namespace ('' : everything). */
   async clear(ns: string): Promise<void> {
+    this.deferred.changed()
     this.l2?.touchAll()
     this.memory?.deleteByPrefix(ns)
     await this.l2?.clear(ns)
@@ -378,6 +411,7 @@ export class CacheEngine {
 
   /** Applies an invalidation from another instance to L1. */
   applyInvalidation(msg: Invalidation): void {
+    this.deferred.changed()
     if (msg.t === 's' || msg.t === 'd') for (const k of msg.k) this.l2?.touchKey(k)
     else this.l2?.touchAll()
     const mem = this.memory
@@ -404,6 +438,7 @@ export class CacheEngine {
 
   /** The bus reconnected: invalidations may have been missed, so L1 is flushed. */
   busGap(): void {
+    this.deferred.changed()
     this.memory?.clear()
     this.l2?.touchAll()
     if (this.events.has('flush')) this.events.emit('flush', { reason: 'bus-gap' })

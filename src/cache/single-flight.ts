@@ -32,6 +32,11 @@ export interface Load<T> {
   readonly batched: boolean
   /** The caller counted the L1 miss already (its own getSync missed). */
   readonly missCounted: boolean
+  /**
+   * The L1 store may follow the caller's answer (deferred-store.ts): the caller's repeat reads
+   * find the value through the flight, which lands only after the store.
+   */
+  readonly storeAfterAnswer: boolean
   /** L2 was read already for this load. */
   l2Read: boolean
   /** Which tier answered this load's caller (for traces). */
@@ -48,6 +53,7 @@ export function newLoad<T>(
   early = false,
   batched = false,
   missCounted = false,
+  storeAfterAnswer = false,
 ): Load<T> {
   return {
     full,
@@ -59,6 +65,7 @@ export function newLoad<T>(
     early,
     batched,
     missCounted,
+    storeAfterAnswer,
     l2Read: false,
     answer: 'loader',
   }
@@ -66,6 +73,8 @@ export function newLoad<T>(
 
 interface Flight {
   readonly full: string
+  /** Its value's L1 store follows the answer: the flight lands after the store, not before. */
+  held: boolean
   /** The run's promise; undefined while its loader's synchronous part runs (see start()). */
   p: Promise<unknown> | undefined
   readonly box: StaleBox
@@ -189,7 +198,7 @@ export class Loads {
    * microtask spent waiting for the registration before the loader starts.
    */
   private start<T>(load: Load<T>, run: (load: Load<T>) => Promise<T>): Promise<T> {
-    const flight: Flight = { full: load.full, p: undefined, box: load.box, early: undefined }
+    const flight: Flight = { full: load.full, held: false, p: undefined, box: load.box, early: undefined }
     this.flights.set(flight.full, flight)
     // every run is an async function's promise: it never throws here
     const p = run(load)
@@ -203,9 +212,9 @@ export class Loads {
     return p
   }
 
-  /** A flight ended: later callers start a new one. */
+  /** A flight ended: later callers start a new one (a held flight lands when its store is done). */
   private land(flight: Flight): void {
-    if (this.flights.get(flight.full) === flight) this.flights.delete(flight.full)
+    if (!flight.held && this.flights.get(flight.full) === flight) this.flights.delete(flight.full)
   }
 
   /** Waits for `p`, or NOTHING after `ms` (0: no limit); rejects when `signal` aborts. */
@@ -309,7 +318,17 @@ export class Loads {
       engine.loaded(full, durationMs, true, load.early)
       // the caller is answered now; the L2 write and its invalidation follow in order in the
       // background (regression: a miss paid the read timeout and then the write timeout)
-      if (value !== undefined && !engine.isClosed) engine.putInBackground(full, value, policy, durationMs)
+      if (value !== undefined && !engine.isClosed) {
+        const flight =
+          load.storeAfterAnswer && engine.canStoreAfterAnswer ? this.flights.get(full) : undefined
+        if (flight !== undefined) {
+          flight.held = true
+          engine.putAfterAnswer(full, value, policy, durationMs, () => {
+            flight.held = false
+            this.land(flight)
+          })
+        } else engine.putInBackground(full, value, policy, durationMs)
+      }
       return value
     } catch (err) {
       const timedOut = isHotpathError(err, 'E_LOADER_TIMEOUT')

@@ -66,6 +66,8 @@ export interface CachedReadDeps {
   readonly events: Events<DbEvents>
   readonly table: StatementTable | undefined
   readonly exec: Exec
+  /** A miss's L1 store may follow its answer (Cache.getOrSetAfterSyncMiss). */
+  readonly storeAfterAnswer: boolean
   /**
    * Told the '*' version a cached read saw; when DDL ran since the statement's tables were
    * resolved, answers the read again from scratch (undefined: carry on).
@@ -176,6 +178,7 @@ export class CachedReads {
           })
         },
         this.callOptions(co, signal),
+        this.d.storeAfterAnswer,
       )
       .then((value) => {
         if (fresh !== undefined) return fresh

@@ -80,6 +80,9 @@ export class Db implements Instrumentable, Queryable {
             events: this.events,
             table: this.table,
             exec: this.execDefault,
+            // pg reads wait on the network between them, so the store of a miss can follow its
+            // answer (PGlite's can run back to back in promise jobs, with no check phase between)
+            storeAfterAnswer: driver.backend === 'pg',
             star: (v, e, params, co, signal) =>
               this.res.noteStar(v)
                 ? this.querySlow(e.text, params, signal === undefined ? undefined : { signal }, co)
