@@ -39,6 +39,7 @@ export type ErrorCode =
   | 'E_DB_UNCACHEABLE'
   | 'E_DB_INDEXES_MISSING'
   | 'E_BUS_TRANSPORT'
+  | 'E_WS_DECODE'
 
 /** Extra fields an error may carry. */
 export interface HotpathErrorOptions {

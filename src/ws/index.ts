@@ -14,7 +14,14 @@ export {
   type WebSocketLike,
 } from './batched.js'
 export { Broadcaster, broadcaster } from './broadcast.js'
-export { type DecodeOptions, decodeFrame, type FrameData } from './client.js'
+export {
+  type DecodeOptions,
+  decodeFrame,
+  type FrameData,
+  type OnMessagesOptions,
+  onMessages,
+  WsDecodeError,
+} from './client.js'
 export type { WireFormat } from './codec.js'
 export { countersFor as wsCounters, type WsCounters, type WsStats } from './metrics.js'
 export {

@@ -1,6 +1,7 @@
 /** Regressions found by an audit of hotpath/ws that need no socket. */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { isHotpathError } from '../../../src/errors.js'
 import { decodeFrame, resolveBatchedOptions } from '../../../src/ws/index.js'
 
 describe('hotpath/ws audit (no socket)', () => {
@@ -23,7 +24,8 @@ describe('hotpath/ws audit (no socket)', () => {
     for (const data of [new Blob(['[1]']), null, 5, {}]) {
       assert.throws(
         () => decodeFrame(data as never),
-        (e: Error) => e instanceof TypeError && /hotpath\/ws client/.test(e.message),
+        // a coded WsDecodeError (E_WS_DECODE) since onMessages hands these to onError
+        (e: Error) => isHotpathError(e, 'E_WS_DECODE') && /hotpath\/ws client/.test(e.message),
         String(data),
       )
     }
