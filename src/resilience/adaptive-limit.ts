@@ -66,6 +66,35 @@ export interface AdaptiveLimitOptions {
   monitor?: MonitorLike
 }
 
+/** Per-call options of `execute()`. */
+export interface AdaptiveLimitCallOptions {
+  /** The priority class (one of `priorities`). @default the first class */
+  priority?: string
+  /** Passed to `fn` as `ctx.signal`. */
+  signal?: AbortSignal
+}
+
+const CALL_KNOWN = ['priority', 'signal'] as const
+
+/** Refuses bad per-call options before a slot is taken (they would pass silently otherwise). */
+function checkCallOptions(options: unknown): void {
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(`adaptiveLimit execute options must be an object; received ${received(options)}`)
+  assertKnownKeys(options, CALL_KNOWN, 'adaptiveLimit execute options')
+  const { priority, signal } = options as AdaptiveLimitCallOptions
+  if (priority !== undefined && typeof priority !== 'string')
+    throw new TypeError(`priority must be a string; received ${received(priority)}`)
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new TypeError(`signal must be an AbortSignal; received ${received(signal)}`)
+}
+
+/** What a bad value was, for an error message: `null`, `object`, or `number 42`. */
+function received(v: unknown): string {
+  if (v === null) return 'null'
+  if (typeof v === 'object' || typeof v === 'function') return typeof v
+  return `${typeof v} ${String(v)}`
+}
+
 /** Events of an adaptive limit. */
 export interface AdaptiveLimitEvents {
   limit: { from: number; to: number }
@@ -171,8 +200,9 @@ export class AdaptiveLimit {
   /** Runs `fn` if admitted for `priority`; otherwise rejects with E_LIMIT_EXCEEDED. */
   async execute<T>(
     fn: (ctx: PolicyContext) => T | Promise<T>,
-    options: { priority?: string; signal?: AbortSignal } = {},
+    options: AdaptiveLimitCallOptions = {},
   ): Promise<T> {
+    checkCallOptions(options)
     const token = this.acquire(options.priority)
     try {
       const v = await fn(rootContext(options.signal))

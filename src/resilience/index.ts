@@ -6,6 +6,7 @@
  */
 export {
   AdaptiveLimit,
+  type AdaptiveLimitCallOptions,
   type AdaptiveLimitEvents,
   type AdaptiveLimitOptions,
   type AdaptiveLimitToken,

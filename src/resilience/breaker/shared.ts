@@ -2,9 +2,11 @@
  * Circuit state shared across instances through Redis. The opening instance stores
  * `<key>` = openUntil (expiring then) and publishes `open:<until>` on channel `<key>`; every
  * instance adopts it. In half-open, `SET <key>:trial NX PX` lets one instance run the trial;
- * the instance whose trial succeeds publishes `close`. Redis trouble never fails a call, nor
- * slows one: a call waits on Redis at most `timeout`, then the instance decides with its local
- * state. The subscriber connection never keeps the process alive (the caller's client is theirs).
+ * the instance whose trial succeeds publishes `close`; one whose trial fails publishes the reopen
+ * and cuts its lock to the reopen's wait, so the next trial follows the backoff, not the lock.
+ * Redis trouble never fails a call, nor slows one: a call waits on Redis at most `timeout`, then
+ * the instance decides with its local state. The subscriber connection never keeps the process
+ * alive (the caller's client is theirs).
  */
 import type { Cluster, Redis } from 'ioredis'
 import { assertKnownKeys } from '../../options.js'
@@ -21,6 +23,10 @@ export interface SharedStateOptions {
 }
 
 const KNOWN = ['redis', 'key', 'timeout'] as const
+
+/** PEXPIRE the trial lock KEYS[1] to ARGV[2] ms if ARGV[1] (this instance) holds it. */
+const SHORTEN_OWN_TRIAL = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0`
 
 /** What a Redis call answers when it did not answer within the timeout. */
 const TIMED_OUT = Symbol('timed out')
@@ -80,11 +86,18 @@ export class SharedBreakerState {
     }
   }
 
-  /** Tells every instance the circuit is open until `until`. */
+  /**
+   * Tells every instance the circuit is open until `until`. A trial lock this instance holds (its
+   * half-open trial just failed) is cut to the same wait: left at the TTL it was claimed with (the
+   * previous open's wait), it would refuse every other instance's trial past this open's end when
+   * the backoff steps down (a jittered one does as often as not). Not deleted outright: until the
+   * reopen reaches them, instances still in half-open must not start a trial meanwhile.
+   */
   publishOpen(until: number, now: number): void {
     const px = Math.max(1, Math.ceil(until - now))
     void this.redis.set(this.key, String(until), 'PX', px).catch(() => {})
     void this.redis.publish(this.key, `${this.id}|open|${until}`).catch(() => {})
+    void this.redis.eval(SHORTEN_OWN_TRIAL, 1, `${this.key}:trial`, this.id, px).catch(() => {})
   }
 
   /** Tells every instance the circuit closed. */

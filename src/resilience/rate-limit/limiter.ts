@@ -99,6 +99,13 @@ export class RateLimiter {
       throw new TypeError(`onRedisError must be 'open' or 'closed'; received ${String(onError)}`)
     }
     this.failClosed = onError === 'closed'
+    // both end up in Redis keys, metric labels and headers: a number or an object would be pasted
+    // in as text (`[object Object]`), so they are refused (prefix even without Redis)
+    for (const k of ['prefix', 'name'] as const) {
+      const v: unknown = options[k]
+      if (v !== undefined && typeof v !== 'string')
+        throw new TypeError(`${k} must be a string; received ${received(v)}`)
+    }
     this.name = options.name ?? 'default'
     this.clock = options.clock ?? systemClock
     const rate = { limit, windowMs: this.windowMs }
@@ -241,6 +248,13 @@ function checkCall(key: unknown, cost: number): Error | undefined {
   if (typeof cost !== 'number' || !(cost > 0) || !Number.isFinite(cost))
     return new RangeError(`cost must be a positive number; received ${String(cost)}`)
   return undefined
+}
+
+/** What a bad value was, for an error message: `null`, `object`, or `number 42`. */
+function received(v: unknown): string {
+  if (v === null) return 'null'
+  if (typeof v === 'object' || typeof v === 'function') return typeof v
+  return `${typeof v} ${String(v)}`
 }
 
 /** True for a rate-limit refusal. */
