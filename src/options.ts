@@ -52,3 +52,10 @@ export function assertKnownKeys(options: unknown, known: readonly string[], wher
     throw new TypeError(`${where}: unknown option "${key}".${hint}`)
   }
 }
+
+/** What a bad value was, for an error message: `null`, `object`, `function`, or `number 42`. */
+export function received(v: unknown): string {
+  if (v === null) return 'null'
+  if (typeof v === 'object' || typeof v === 'function') return typeof v
+  return `${typeof v} ${String(v)}`
+}

@@ -14,7 +14,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { Events } from '../events.js'
-import { assertKnownKeys } from '../options.js'
+import { assertKnownKeys, received } from '../options.js'
 import type { Clock } from '../time.js'
 import type { MonitorLike } from '../types.js'
 import { LimitExceededError } from './errors.js'
@@ -86,13 +86,6 @@ function checkCallOptions(options: unknown): void {
     throw new TypeError(`priority must be a string; received ${received(priority)}`)
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw new TypeError(`signal must be an AbortSignal; received ${received(signal)}`)
-}
-
-/** What a bad value was, for an error message: `null`, `object`, or `number 42`. */
-function received(v: unknown): string {
-  if (v === null) return 'null'
-  if (typeof v === 'object' || typeof v === 'function') return typeof v
-  return `${typeof v} ${String(v)}`
 }
 
 /** Events of an adaptive limit. */

@@ -7,7 +7,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import { isHotpathError } from '../../errors.js'
 import { Events } from '../../events.js'
-import { assertKnownKeys } from '../../options.js'
+import { assertKnownKeys, received } from '../../options.js'
 import { type Clock, type Duration, systemClock, toMs, toTimerMs } from '../../time.js'
 import type { MonitorLike } from '../../types.js'
 import { RateLimitedError } from '../errors.js'
@@ -248,13 +248,6 @@ function checkCall(key: unknown, cost: number): Error | undefined {
   if (typeof cost !== 'number' || !(cost > 0) || !Number.isFinite(cost))
     return new RangeError(`cost must be a positive number; received ${String(cost)}`)
   return undefined
-}
-
-/** What a bad value was, for an error message: `null`, `object`, or `number 42`. */
-function received(v: unknown): string {
-  if (v === null) return 'null'
-  if (typeof v === 'object' || typeof v === 'function') return typeof v
-  return `${typeof v} ${String(v)}`
 }
 
 /** True for a rate-limit refusal. */
