@@ -57,18 +57,33 @@ async function memory(): Promise<void> {
   const pq4: number[] = []
   // each run starts from a collected heap: without it a run pays for the garbage of the one
   // before (p-queue's 200k promises, or our 200k envelopes), which moved single runs by 30%
-  const ROUNDS = 5
+  const ROUNDS = 7
   const measure = async (f: () => Promise<number>): Promise<number> => {
     gc()
     return f()
   }
+  // p-queue's rounds first, then ours: a run right after a p-queue run was slower (its heap's
+  // state outlives gc()), and which of ours followed one showed in the kept fraction (rounds
+  // alternating 0.96-1.13 and 0.75-0.84 when ours shared rounds with p-queue)
   for (let r = 0; r < ROUNDS; r++) {
-    ours1.push(await measure(() => memoryRate(N, 1)))
     pq1.push(await measure(() => pQueueRate(N, false)))
-    ours4.push(await measure(() => memoryRate(N, 4)))
     pq4.push(await measure(() => pQueueRate(N, true)))
   }
-  const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(ROUNDS / 2)] as number
+  await measure(() => memoryRate(N, 1))
+  await measure(() => memoryRate(N, 4))
+  for (let r = 0; r < ROUNDS; r++) {
+    // one class and four back to back, which goes first alternating: the kept fraction compares
+    // runs a few hundred ms apart (single runs in one process move by more than the goal's 10%)
+    if (r % 2 === 0) {
+      ours1.push(await measure(() => memoryRate(N, 1)))
+      ours4.push(await measure(() => memoryRate(N, 4)))
+    } else {
+      ours4.push(await measure(() => memoryRate(N, 4)))
+      ours1.push(await measure(() => memoryRate(N, 1)))
+    }
+  }
+  const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number
+  const kept = ours4.map((x, i) => x / (ours1[i] as number))
   report({
     suite: SUITE,
     name: 'memory send -> handler, 200k queued, 1 class',
@@ -92,12 +107,13 @@ async function memory(): Promise<void> {
   report({
     suite: SUITE,
     name: 'memory: cost of 4 classes (throughput kept)',
-    ours: med(ours4) / med(ours1),
+    ours: med(kept),
     peer: med(pq4) / med(pq1),
     peerName: 'p-queue 9',
     unit: 'fraction',
     higherIsBetter: true,
     target: '>= 0.9',
+    note: `median of ${ROUNDS} paired rounds (4 classes / 1 class, run back to back); per round ${kept.map((k) => k.toFixed(2)).join(' ')}`,
   })
 }
 
