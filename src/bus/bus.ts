@@ -7,10 +7,10 @@
  * file holds the public surface: building and sending messages, registering handlers, the
  * transport's sink, dead-letter replay, stats and close.
  */
-import { AbortedError, ClosedError, isHotpathError } from '../errors.js'
+import { AbortedError, ClosedError } from '../errors.js'
 import { Events } from '../events.js'
 import { assertKnownKeys } from '../options.js'
-import { type TimerHandle, toTimerMs } from '../time.js'
+import { toTimerMs } from '../time.js'
 import { Admission } from './admission.js'
 import type { CloseOptions, MessageBatchHandler, MessageHandler, RequestOptions, SendOptions } from './api.js'
 import { type BatchIdempotency, batchProcessorFor } from './batch-handler.js'
@@ -31,6 +31,7 @@ import { Requests } from './requests.js'
 import { Scheduler } from './scheduler.js'
 import type { BusEvents, BusStats } from './stats.js'
 import { BusCounters } from './stats.js'
+import { Subscription } from './subscription.js'
 import type {
   Backpressure,
   DeadLetter,
@@ -69,9 +70,7 @@ export class Bus implements TransportSink {
   private readonly detachMonitor: (() => void) | undefined
   private seq = 0
   private closed = false
-  /** The latest subscribe attempt (whenReady answers with it). */
-  private ready: Promise<void>
-  private resubscribe: TimerHandle | undefined
+  private readonly subscription: Subscription
 
   constructor(options: BusOptions = {}) {
     this.o = resolveBusOptions(options)
@@ -92,7 +91,15 @@ export class Bus implements TransportSink {
       () => this.workers.dispatch(),
     )
     this.workers = new Workers(this.o, this.sched, this.exec, this.admission)
-    this.ready = this.subscribe()
+    this.subscription = new Subscription({
+      transport: this.transport,
+      name: this.name,
+      inbox: this.inbox,
+      sink: this,
+      clock: this.o.clock,
+      counters: this.c,
+      events: this.events,
+    })
     if (this.o.monitor !== undefined) registerBusAdapter(this.o.monitor)
     this.detachMonitor = this.o.monitor?.attach({
       kind: 'bus',
@@ -108,33 +115,7 @@ export class Bus implements TransportSink {
    * keeps trying with backoff (each failure is a `subscribeError` event).
    */
   whenReady(): Promise<void> {
-    return this.ready
-  }
-
-  /**
-   * Subscribes this bus on its transport. A failure is retried, 100 ms doubling up to 5 s, until
-   * it succeeds or the bus closes (regression: a subscribe that got an error reply left the bus
-   * never consuming and never trying again, with nothing said).
-   */
-  private subscribe(): Promise<void> {
-    const attempt = this.transport.subscribe(this.name, this.inbox, this)
-    attempt.then(
-      () => {
-        this.c.consuming = !this.closed
-      },
-      (err: unknown) => {
-        if (this.closed || isHotpathError(err, 'E_CLOSED')) return
-        const n = ++this.c.subscribeFailures
-        const retryInMs = Math.min(5000, 100 * 2 ** Math.min(n - 1, 6))
-        this.resubscribe = this.o.clock.setBackgroundTimeout(() => {
-          this.resubscribe = undefined
-          if (!this.closed) this.ready = this.subscribe()
-        }, retryInMs)
-        if (this.events.has('subscribeError'))
-          this.events.emit('subscribeError', { error: err, attempt: n, retryInMs })
-      },
-    )
-    return attempt
+    return this.subscription.ready
   }
 
   // --- producing -----------------------------------------------------------------------------
@@ -374,8 +355,7 @@ export class Bus implements TransportSink {
     assertKnownKeys(options, ['drain', 'timeout'], `bus "${this.name}" close options`)
     const ms = options.drain === false ? 0 : toTimerMs(options.timeout ?? '10s', 'close timeout')
     this.closed = true
-    if (this.resubscribe !== undefined) this.o.clock.clearTimeout(this.resubscribe)
-    this.c.consuming = false
+    this.subscription.stop()
     if (options.drain !== false) {
       let timer: unknown
       await Promise.race([
