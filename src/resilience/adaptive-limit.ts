@@ -195,6 +195,9 @@ export class AdaptiveLimit {
     fn: (ctx: PolicyContext) => T | Promise<T>,
     options: AdaptiveLimitCallOptions = {},
   ): Promise<T> {
+    // refused before a slot is taken: a call that never ran must not count as a drop (it shrank the limit)
+    if (typeof fn !== 'function')
+      throw new TypeError(`adaptiveLimit execute(fn): fn must be a function; received ${received(fn)}`)
     checkCallOptions(options)
     const token = this.acquire(options.priority)
     try {

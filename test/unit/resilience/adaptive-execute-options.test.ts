@@ -65,3 +65,20 @@ describe('adaptiveLimit execute() options', () => {
     )
   })
 })
+
+describe('adaptiveLimit execute() fn', () => {
+  it('regression: execute() with a fn that is not a function counted a dropped call and shrank the limit', async () => {
+    const limit = adaptiveLimit({ priorities: { live: 0.9, batch: 0.1 } })
+    const before = limit.limit
+    for (let i = 0; i < 20; i++) {
+      await assert.rejects(limit.execute('not a function' as never), (e: Error) => {
+        assert.ok(e instanceof TypeError, String(e))
+        assert.match(e.message, /execute\(fn\): fn must be a function; received string/)
+        return true
+      })
+    }
+    assert.equal(limit.limit, before, 'the limit moved for calls that never ran')
+    assert.equal(limit.inFlight, 0)
+    assert.equal(limit.stats().calls, 0, 'a refused call was counted as a call')
+  })
+})
