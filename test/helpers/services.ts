@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
-import { Redis } from 'ioredis'
+import { Redis, type RedisOptions } from 'ioredis'
 import { ServerProcess } from './server-process.js'
 
 /** The shared Redis every integration test talks to. */
@@ -32,6 +32,38 @@ export async function cleanupPrefix(prefix: string, url = REDIS_URL): Promise<vo
     } while (cursor !== '0')
   } finally {
     client.disconnect()
+  }
+}
+
+/** Redis clients and key prefixes of one test file; `close()` disconnects them and deletes the keys. */
+export interface RedisScope {
+  /** A client of the shared Redis (or `url`) whose errors are ignored (tests assert on results). */
+  client(options?: RedisOptions, url?: string): Redis
+  /** A unique key prefix, cleaned up by close(). */
+  prefix(name: string): string
+  close(): Promise<void>
+}
+
+/** A RedisScope: call `after(() => scope.close())` once per file. */
+export function redisScope(): RedisScope {
+  const clients: Redis[] = []
+  const prefixes: string[] = []
+  return {
+    client(options = {}, url = REDIS_URL) {
+      const c = new Redis(url, options)
+      c.on('error', () => {})
+      clients.push(c)
+      return c
+    },
+    prefix(name) {
+      const p = uniquePrefix(name)
+      prefixes.push(p)
+      return p
+    },
+    async close() {
+      for (const c of clients) c.disconnect()
+      for (const p of prefixes) await cleanupPrefix(p)
+    },
   }
 }
 

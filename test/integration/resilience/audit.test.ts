@@ -1,27 +1,14 @@
 // Regressions found by the resilience audit (Redis).
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { createRateLimiter } from '../../../src/resilience/index.js'
-import { cleanupPrefix, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
+import { redisScope } from '../../helpers/services.js'
 
-const prefixes: string[] = []
-const clients: Redis[] = []
-function client(): Redis {
-  const c = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false })
-  c.on('error', () => {})
-  clients.push(c)
-  return c
-}
-function prefix(name: string): string {
-  const p = uniquePrefix(name)
-  prefixes.push(p)
-  return p
-}
-after(async () => {
-  for (const c of clients) c.disconnect()
-  for (const p of prefixes) await cleanupPrefix(p)
-})
+const scope = redisScope()
+after(() => scope.close())
+const client = (): Redis => scope.client({ maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false })
+const prefix = (name: string): string => scope.prefix(name)
 
 describe('Redis rate limiter audit', () => {
   for (const algorithm of ['token-bucket', 'gcra'] as const) {

@@ -2,21 +2,14 @@
 // from it (`42user:1`, `[object Object]user:1`). Real Redis at 127.0.0.1:6379, own key prefix.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { Redis } from 'ioredis'
 import { createRateLimiter } from '../../../src/resilience/index.js'
-import { cleanupPrefix, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
+import { redisScope } from '../../helpers/services.js'
 
-const prefix = uniquePrefix('rl-prefix')
-let redis: Redis
-
-before(async () => {
-  redis = new Redis(REDIS_URL)
-  await redis.ping()
-})
-after(async () => {
-  await cleanupPrefix(prefix)
-  redis.disconnect()
-})
+const scope = redisScope()
+const prefix = scope.prefix('rl-prefix')
+const redis = scope.client()
+before(() => redis.ping())
+after(() => scope.close())
 
 describe('createRateLimiter with Redis: prefix and name', () => {
   it('regression: a Redis limiter accepted a non-string prefix or name for its keys and labels', () => {

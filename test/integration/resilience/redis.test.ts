@@ -1,33 +1,20 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { after, describe, it } from 'node:test'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { circuitBreaker, consecutive, createRateLimiter } from '../../../src/resilience/index.js'
-import { cleanupPrefix, PrivateRedis, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
+import { PrivateRedis, REDIS_URL, redisScope } from '../../helpers/services.js'
 
-const prefixes: string[] = []
-const clients: Redis[] = []
-function client(url = REDIS_URL): Redis {
-  // no silent re-send after a reconnect: a limiter script re-sent would take a second token for
-  // one answer (the exactness test counts failed calls instead)
-  const c = new Redis(url, {
-    enableAutoPipelining: true,
-    maxRetriesPerRequest: 1,
-    autoResendUnfulfilledCommands: false,
-  })
-  c.on('error', () => {})
-  clients.push(c)
-  return c
-}
-function prefix(name: string): string {
-  const p = uniquePrefix(name)
-  prefixes.push(p)
-  return p
-}
-after(async () => {
-  for (const c of clients) c.disconnect()
-  for (const p of prefixes) await cleanupPrefix(p)
-})
+const scope = redisScope()
+after(() => scope.close())
+// no silent re-send after a reconnect: a limiter script re-sent would take a second token for
+// one answer (the exactness test counts failed calls instead)
+const client = (url = REDIS_URL): Redis =>
+  scope.client(
+    { enableAutoPipelining: true, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false },
+    url,
+  )
+const prefix = (name: string): string => scope.prefix(name)
 
 function childAllowed(args: string[]): Promise<{ allowed: number; errors: number }> {
   return new Promise((resolve, reject) => {

@@ -4,26 +4,19 @@
 // lock's TTL, not the breaker's backoff. Real Redis at 127.0.0.1:6379, own key prefix.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { Redis } from 'ioredis'
 import {
   type Backoff,
   type CircuitBreaker,
   circuitBreaker,
   consecutive,
 } from '../../../src/resilience/index.js'
-import { cleanupPrefix, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
+import { redisScope } from '../../helpers/services.js'
 
-const prefix = uniquePrefix('cb-trial-lock')
-let redis: Redis
-
-before(async () => {
-  redis = new Redis(REDIS_URL)
-  await redis.ping()
-})
-after(async () => {
-  await cleanupPrefix(prefix)
-  redis.disconnect()
-})
+const scope = redisScope()
+const prefix = scope.prefix('cb-trial-lock')
+const redis = scope.client()
+before(() => redis.ping())
+after(() => scope.close())
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
