@@ -5,6 +5,8 @@
  * of the package in one process.
  */
 
+import { errorMessage } from './options.js'
+
 const BRAND = Symbol.for('hotpath.error')
 
 /**
@@ -101,7 +103,7 @@ export class DeserializeError extends HotpathError {
 /** The loader passed to `getOrSet` threw and no stale value could be served. */
 export class LoaderError extends HotpathError {
   constructor(key: string, cause: unknown) {
-    super('E_LOADER', `loader for key "${key}" failed: ${describe(cause)}`, { cause, statusCode: 502 })
+    super('E_LOADER', `loader for key "${key}" failed: ${errorMessage(cause)}`, { cause, statusCode: 502 })
   }
 }
 
@@ -135,9 +137,4 @@ export class TimeoutError extends HotpathError {
   constructor(message: string) {
     super('E_TIMEOUT', message, { statusCode: 504 })
   }
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) return err.message
-  return String(err)
 }

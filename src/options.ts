@@ -59,3 +59,8 @@ export function received(v: unknown): string {
   if (typeof v === 'object' || typeof v === 'function') return typeof v
   return `${typeof v} ${String(v)}`
 }
+
+/** The message of an error, or the thrown value as text. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

@@ -2,6 +2,7 @@
  * Coded errors of the bus and the batch processor. Each says what the caller can do.
  */
 import { HotpathError } from '../errors.js'
+import { errorMessage } from '../options.js'
 
 /**
  * A handler error that must not be retried: the message goes straight to the dead letters.
@@ -57,7 +58,7 @@ export class BusNoRouteError extends HotpathError {
 /** A request's handler failed for good (the message went to the dead letters). */
 export class BusHandlerError extends HotpathError {
   constructor(type: string, reason: string, cause: unknown) {
-    super('E_BUS_HANDLER', `handler for "${type}" failed (${reason}): ${describe(cause)}`, {
+    super('E_BUS_HANDLER', `handler for "${type}" failed (${reason}): ${errorMessage(cause)}`, {
       cause,
       statusCode: 502,
     })
@@ -70,7 +71,7 @@ export class BusHandlerError extends HotpathError {
  */
 export class BusTransportError extends HotpathError {
   constructor(what: string, todo: string, cause?: unknown) {
-    super('E_BUS_TRANSPORT', `${what}${cause === undefined ? '' : `: ${describe(cause)}`}; ${todo}`, {
+    super('E_BUS_TRANSPORT', `${what}${cause === undefined ? '' : `: ${errorMessage(cause)}`}; ${todo}`, {
       cause,
       statusCode: 503,
     })
@@ -84,10 +85,6 @@ export class BatchFullError extends HotpathError {
       statusCode: 503,
     })
   }
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }
 
 function describeIssues(issues: readonly unknown[]): string {

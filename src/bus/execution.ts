@@ -6,6 +6,7 @@
  */
 import { isHotpathError, TimeoutError } from '../errors.js'
 import type { Events } from '../events.js'
+import { errorMessage } from '../options.js'
 import type { Message, MessageHandler } from './api.js'
 import type { BatchProcessor } from './batch-processor.js'
 import { BusInvalidPayloadError, isNonRetryable } from './errors.js'
@@ -23,7 +24,6 @@ export interface HandlerEntry {
   skipped?: WeakSet<Envelope> | undefined
 }
 
-const message = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 const deliveriesError = (env: Envelope): string =>
   `"${env.type}" was delivered ${env.attempt} times and ${env.attempt - 1} consumers holding it stopped before an outcome (crash, kill, exit); it may crash its handler: inspect it, then replay it`
 
@@ -203,7 +203,7 @@ export class Execution {
         type: env.type,
         attempt: env.attempt,
         delayMs: delay,
-        error: message(err),
+        error: errorMessage(err),
       })
     }
     this.later(env, delay)
@@ -226,7 +226,7 @@ export class Execution {
 
   /** Moves a message to the dead letters (and fails its request, if any). */
   bury(env: Envelope, reason: DeadLetterReason, err: unknown): void {
-    const error = message(err)
+    const error = errorMessage(err)
     this.c.deadLettered++
     this.transport.deadLetter({
       id: env.id,

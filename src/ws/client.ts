@@ -5,6 +5,7 @@
  * any msgpack decoder) since the browser bundle should not carry one it may not use.
  */
 import { HotpathError } from '../errors.js'
+import { errorMessage } from '../options.js'
 
 /** A frame that is not an array of messages, or that its decoder could not read (E_WS_DECODE). */
 export class WsDecodeError extends HotpathError {
@@ -66,7 +67,7 @@ export function decodeFrame(data: FrameData, options: DecodeOptions = {}, isBina
       try {
         value = options.unpack(bytes)
       } catch (err) {
-        throw new WsDecodeError(`a binary frame could not be unpacked (${describe(err)})`, err)
+        throw new WsDecodeError(`a binary frame could not be unpacked (${errorMessage(err)})`, err)
       }
     }
   }
@@ -78,12 +79,8 @@ function parse(text: string): unknown {
   try {
     return JSON.parse(text)
   } catch (err) {
-    throw new WsDecodeError(`a text frame is not JSON (${describe(err)})`, err)
+    throw new WsDecodeError(`a text frame is not JSON (${errorMessage(err)})`, err)
   }
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }
 
 /** Something that emits message events: a browser WebSocket. */
