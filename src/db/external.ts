@@ -7,7 +7,7 @@
  */
 import type { HealthCheck } from '../metrics/index.js'
 import type { Driver } from './driver.js'
-import type { PgClientLike } from './pg-driver.js'
+import type { PgClientLike } from './pg-pool.js'
 
 /** The notification channel. */
 export const CHANNEL = 'hotpath_db_writes'

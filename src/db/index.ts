@@ -37,7 +37,7 @@ export {
   scopeLoaders,
 } from './loader.js'
 export type { DbOptions, QueryCacheOptions, QueryOptions, SlowQueryOptions } from './options.js'
-export type { PgClientLike, PgPoolLike } from './pg-driver.js'
+export type { PgClientLike, PgPoolLike } from './pg-pool.js'
 export type { PGliteLike } from './pglite-driver.js'
 export type { SlowQuery } from './slow.js'
 export { type SqlFragment, type SqlStatement, sql } from './sql.js'

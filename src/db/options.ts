@@ -6,7 +6,7 @@ import type { Cache } from '../cache/index.js'
 import { assertKnownKeys } from '../options.js'
 import { type Duration, toMs, toTimerMs } from '../time.js'
 import type { MonitorLike } from '../types.js'
-import type { PgPoolLike } from './pg-driver.js'
+import type { PgPoolLike } from './pg-pool.js'
 import type { PGliteLike } from './pglite-driver.js'
 
 /** Slow-query log settings. */
