@@ -39,6 +39,8 @@ export interface Load<T> {
   readonly storeAfterAnswer: boolean
   /** L2 was read already for this load. */
   l2Read: boolean
+  /** Its flight, once start() registered it (the store after the answer holds it). */
+  flight: Flight | undefined
   /** Which tier answered this load's caller (for traces). */
   answer: CacheAnswer
 }
@@ -67,6 +69,7 @@ export function newLoad<T>(
     missCounted,
     storeAfterAnswer,
     l2Read: false,
+    flight: undefined,
     answer: 'loader',
   }
 }
@@ -200,6 +203,7 @@ export class Loads {
   private start<T>(load: Load<T>, run: (load: Load<T>) => Promise<T>): Promise<T> {
     const flight: Flight = { full: load.full, held: false, p: undefined, box: load.box, early: undefined }
     this.flights.set(flight.full, flight)
+    load.flight = flight
     // every run is an async function's promise: it never throws here
     const p = run(load)
     flight.p = p
@@ -319,8 +323,7 @@ export class Loads {
       // the caller is answered now; the L2 write and its invalidation follow in order in the
       // background (regression: a miss paid the read timeout and then the write timeout)
       if (value !== undefined && !engine.isClosed) {
-        const flight =
-          load.storeAfterAnswer && engine.canStoreAfterAnswer ? this.flights.get(full) : undefined
+        const flight = load.storeAfterAnswer && engine.canStoreAfterAnswer ? load.flight : undefined
         if (flight !== undefined) {
           flight.held = true
           engine.putAfterAnswer(full, value, policy, durationMs, () => {

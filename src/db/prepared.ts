@@ -43,7 +43,9 @@ export class PreparedRenames {
 
   /** The name a prepared statement runs under now: its own, or the one it got when its plan went stale. */
   current(prepared: string | undefined): string | undefined {
-    return prepared === undefined ? undefined : (this.renamed.get(prepared) ?? prepared)
+    // every statement asks: no lookup until some plan went stale
+    if (prepared === undefined || this.renamed.size === 0) return prepared
+    return this.renamed.get(prepared) ?? prepared
   }
 
   /**

@@ -80,7 +80,13 @@ const CALL_KNOWN = ['priority', 'signal'] as const
 function checkCallOptions(options: unknown): void {
   if (options === null || typeof options !== 'object')
     throw new TypeError(`adaptiveLimit execute options must be an object; received ${received(options)}`)
-  assertKnownKeys(options, CALL_KNOWN, 'adaptiveLimit execute options')
+  // per call: the full check (and its key list) only when a key is not one of the two
+  for (const k in options) {
+    if (k !== 'priority' && k !== 'signal') {
+      assertKnownKeys(options, CALL_KNOWN, 'adaptiveLimit execute options')
+      break
+    }
+  }
   const { priority, signal } = options as AdaptiveLimitCallOptions
   if (priority !== undefined && typeof priority !== 'string')
     throw new TypeError(`priority must be a string; received ${received(priority)}`)
