@@ -53,11 +53,22 @@ export class Publisher {
       for (let i = 0; i < g.length; i += this.pack) writes.push(g.slice(i, i + this.pack))
     }
     try {
-      const pipe = (await this.client()).pipeline()
+      const client = await this.client()
+      if (writes.length === 1) {
+        // one entry (a request, a lone send, one pack): one command, no pipeline. An ioredis
+        // pipeline copies every defined script onto itself, a large object per message at a
+        // message a turn; its scavenges set the request-reply p99 (4.1-8.6 ms at 1,000
+        // requests/s, 1.6-2.4 ms without the pipelines here and in redis-settle.ts)
+        const w = writes[0] as Pub[]
+        const [stream, field, value] = entry(w)
+        await client.xadd(stream, '*', field, value)
+        for (const m of w) m.resolve()
+        return
+      }
+      const pipe = client.pipeline()
       for (const w of writes) {
-        const first = w[0] as Pub
-        if (w.length === 1) pipe.xadd(first.stream, '*', 'm', encode(first.env))
-        else pipe.xadd(first.stream, '*', 'b', encodePack(w.map((m) => m.env)))
+        const [stream, field, value] = entry(w)
+        pipe.xadd(stream, '*', field, value)
       }
       const res = (await pipe.exec()) ?? []
       for (let i = 0; i < writes.length; i++) {
@@ -71,4 +82,12 @@ export class Publisher {
       for (const m of batch) m.reject(err)
     }
   }
+}
+
+/** The XADD of one entry: a lone message in the first wire format, several as a pack. */
+function entry(w: Pub[]): [stream: string, field: string, value: string] {
+  const first = w[0] as Pub
+  return w.length === 1
+    ? [first.stream, 'm', encode(first.env)]
+    : [first.stream, 'b', encodePack(w.map((m) => m.env))]
 }
