@@ -119,6 +119,9 @@ export async function natsRequestReply(servers: string, rate: number, ms: number
   return lat
 }
 
+/** Unrecorded warm-up of each open-model run (ms). */
+const WARM_MS = 1000
+
 /** Latencies of an open-model run, and how late the driver itself started each call. */
 export interface OpenLoopResult {
   /** From each call's intended start to its answer (ms; Infinity for a failure). */
@@ -133,12 +136,18 @@ export interface OpenLoopResult {
  * tester's pacer thread (src/loadtest/pacer.ts, about 0.1 ms late), not from Node's timers:
  * with a timer per call, at 1,000/s calls left up to 1 ms late and in pairs, which added the
  * same 0.3-1 ms to every peer's figures (driver lag p50 0.25-0.5 ms, p90 1 ms, measured).
+ *
+ * The first `warmMs` run at the same rate unrecorded, for every system alike: a cold first second
+ * (the JIT compiling the system's request path, its first scavenges) showed in whichever ran
+ * first, and its p99 with it.
  */
 export async function openLoop(
   rate: number,
   ms: number,
   op: () => Promise<unknown>,
+  warmMs = WARM_MS,
 ): Promise<OpenLoopResult> {
+  if (warmMs > 0) await openLoop(rate, warmMs, op, 0)
   const lat: number[] = []
   const lag: number[] = []
   const total = Math.floor((rate * ms) / 1000)
