@@ -27,7 +27,7 @@ export interface RateLimiterOptions {
   algorithm?: Algorithm
   /** Keep the state in Redis (exact across instances). Omitted: in memory. */
   redis?: Redis | Cluster
-  /** Redis key prefix. @default 'hp:rl:' */
+  /** Redis key prefix; a key is `${prefix}${name}:${key}`. @default 'hp:rl:' */
   prefix?: string
   /** Longest wait for a Redis decision. @default '100ms' */
   timeout?: Duration
@@ -35,7 +35,7 @@ export interface RateLimiterOptions {
   onRedisError?: 'open' | 'closed'
   /** Most keys tracked in memory. @default 100000 */
   maxKeys?: number
-  /** Name for headers, metrics and errors. @default 'default' */
+  /** Name for headers, metrics, errors and the Redis keys (limiters of one name share their state). @default 'default' */
   name?: string
   clock?: Clock
   monitor?: MonitorLike
@@ -100,11 +100,13 @@ export class RateLimiter {
     }
     this.failClosed = onError === 'closed'
     // both end up in Redis keys, metric labels and headers: a number or an object would be pasted
-    // in as text (`[object Object]`), so they are refused (prefix even without Redis)
+    // in as text (`[object Object]`), so they are refused (prefix even without Redis); an empty
+    // one names nothing (an empty policy name in the headers, keys straight in the keyspace)
     for (const k of ['prefix', 'name'] as const) {
       const v: unknown = options[k]
       if (v !== undefined && typeof v !== 'string')
         throw new TypeError(`${k} must be a string; received ${received(v)}`)
+      if (v === '') throw new RangeError(`${k} must not be empty; omit it for the default`)
     }
     this.name = options.name ?? 'default'
     this.clock = options.clock ?? systemClock
@@ -118,7 +120,11 @@ export class RateLimiter {
         name: `${this.name}:redis`,
         clock: this.clock,
       })
-      this.remote = new RedisLimiterState(options.redis, options.prefix ?? 'hp:rl:', algorithm, rate, guard)
+      // the name is part of each key: limiters of different names (a route's and the global one,
+      // both keyed by the client) keep apart budgets on one Redis (regression: they shared one
+      // bucket per key, so a strict limiter's refusals used up a loose one's budget)
+      const ns = `${options.prefix ?? 'hp:rl:'}${this.name}:`
+      this.remote = new RedisLimiterState(options.redis, ns, algorithm, rate, guard)
       if (!this.failClosed) this.insurance = new MemoryLimiterState(algorithm, rate, maxKeys)
     } else {
       this.memory = new MemoryLimiterState(algorithm, rate, maxKeys)

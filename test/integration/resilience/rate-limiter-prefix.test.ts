@@ -27,9 +27,34 @@ describe('createRateLimiter with Redis: prefix and name', () => {
     )
   })
 
-  it('a string prefix keys the state under it', async () => {
+  it('a string prefix keys the state under it, then the name', async () => {
     const limiter = createRateLimiter({ limit: 5, window: '10s', redis, prefix, name: 'api' })
     assert.equal((await limiter.consume('user:1')).allowed, true)
-    assert.ok((await redis.exists(`${prefix}user:1`)) === 1, 'the state key is under the prefix')
+    assert.equal(await redis.exists(`${prefix}api:user:1`), 1, 'the state key is prefix, name, key')
+  })
+
+  it('regression: limiters of different names shared one Redis bucket per key', async () => {
+    // a strict login limit and a loose global one, both keyed by the client: the strict one's
+    // refusals used up the global budget (the loose limiter said `allowed: false, remaining: 0`)
+    const strict = createRateLimiter({ limit: 2, window: '1m', redis, prefix, name: 'login' })
+    const loose = createRateLimiter({ limit: 100, window: '1m', redis, prefix, name: 'global' })
+    const seen: boolean[] = []
+    for (let i = 0; i < 3; i++) seen.push((await strict.consume('client-a')).allowed)
+    assert.deepEqual(seen, [true, true, false])
+    const d = await loose.consume('client-a')
+    assert.equal(d.allowed, true)
+    assert.equal(d.remaining, 99, 'the loose limiter kept its own budget')
+  })
+
+  it('limiters of one name share their budget (instances of one policy)', async () => {
+    const a = createRateLimiter({ limit: 3, window: '1m', redis, prefix, name: 'shared' })
+    const b = createRateLimiter({ limit: 3, window: '1m', redis, prefix, name: 'shared' })
+    const got = [
+      (await a.consume('client-b')).allowed,
+      (await b.consume('client-b')).allowed,
+      (await a.consume('client-b')).allowed,
+      (await b.consume('client-b')).allowed,
+    ]
+    assert.deepEqual(got, [true, true, true, false])
   })
 })

@@ -29,6 +29,16 @@ describe('createRateLimiter prefix and name', () => {
     refused({ name: ['api'] }, /name must be a string; received object/)
   })
 
+  it('an empty prefix or name is refused (a RangeError naming the option)', () => {
+    for (const k of ['prefix', 'name']) {
+      assert.throws(
+        () => createRateLimiter({ limit: 10, window: '1s', [k]: '' }),
+        (e: Error) =>
+          e instanceof RangeError && e.message === `${k} must not be empty; omit it for the default`,
+      )
+    }
+  })
+
   it('string values and omitted ones still pass', () => {
     assert.equal(createRateLimiter({ limit: 1, window: '1s', name: 'api', prefix: 'x:' }).name, 'api')
     assert.equal(createRateLimiter({ limit: 1, window: '1s' }).name, 'default')
