@@ -216,9 +216,11 @@ export class CircuitBreaker implements Policy {
     }
     if (this.trialsInFlight >= this.trials) return this.reject(this.halfOpenWait())
     this.trialsInFlight++
+    let claimed = false
     try {
-      if (this.shared !== undefined && !(await this.shared.claimTrial(this.halfOpenWait()))) {
-        return this.reject(this.halfOpenWait())
+      if (this.shared !== undefined) {
+        if (!(await this.shared.claimTrial(this.halfOpenWait()))) return this.reject(this.halfOpenWait())
+        claimed = true
       }
       const value = await fn(rootContext(signal))
       this.counts.successes++
@@ -229,6 +231,10 @@ export class CircuitBreaker implements Policy {
         this.counts.failures++
         if (this.events.has('failure')) this.events.emit('failure', { error: err })
         if (this._state === 'half-open') this.open('local')
+      } else if (claimed && this._state === 'half-open') {
+        // no verdict: the lock goes back, so another instance need not wait out its TTL
+        // (regression: it stayed until then, and every other instance refused its calls)
+        this.shared?.releaseTrial()
       }
       throw err
     } finally {

@@ -3,7 +3,8 @@
  * `<key>` = openUntil (expiring then) and publishes `open:<until>` on channel `<key>`; every
  * instance adopts it. In half-open, `SET <key>:trial NX PX` lets one instance run the trial;
  * the instance whose trial succeeds publishes `close`; one whose trial fails publishes the reopen
- * and cuts its lock to the reopen's wait, so the next trial follows the backoff, not the lock.
+ * and cuts its lock to the reopen's wait, so the next trial follows the backoff, not the lock; one
+ * whose trial ends without a verdict (an error `handle` does not count) gives the lock back.
  * Redis trouble never fails a call, nor slows one: a call waits on Redis at most `timeout`, then
  * the instance decides with its local state. The subscriber connection never keeps the process
  * alive (the caller's client is theirs).
@@ -26,6 +27,10 @@ const KNOWN = ['redis', 'key', 'timeout'] as const
 
 /** PEXPIRE the trial lock KEYS[1] to ARGV[2] ms if ARGV[1] (this instance) holds it. */
 const SHORTEN_OWN_TRIAL = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0`
+
+/** DEL the trial lock KEYS[1] if ARGV[1] (this instance) holds it. */
+const RELEASE_OWN_TRIAL = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0`
 
 /** What a Redis call answers when it did not answer within the timeout. */
@@ -98,6 +103,14 @@ export class SharedBreakerState {
     void this.redis.set(this.key, String(until), 'PX', px).catch(() => {})
     void this.redis.publish(this.key, `${this.id}|open|${until}`).catch(() => {})
     void this.redis.eval(SHORTEN_OWN_TRIAL, 1, `${this.key}:trial`, this.id, px).catch(() => {})
+  }
+
+  /**
+   * Gives the trial lock back when this instance's trial ended without a verdict (an error the
+   * breaker's `handle` does not count): another instance may try at once.
+   */
+  releaseTrial(): void {
+    void this.redis.eval(RELEASE_OWN_TRIAL, 1, `${this.key}:trial`, this.id).catch(() => {})
   }
 
   /** Tells every instance the circuit closed. */

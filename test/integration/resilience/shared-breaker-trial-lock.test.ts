@@ -76,6 +76,48 @@ describe('shared breaker: a failed half-open trial', () => {
     }
   })
 
+  it('regression: a trial that failed with an error handle does not count kept the lock until its TTL', async () => {
+    // `handle` counts only 'down' errors: a 'not found' from the trial is no verdict on the
+    // service. The instance that ran it held the trial lock for the open's whole wait (1 s), and
+    // every other instance refused its calls (E_CIRCUIT_OPEN) until then
+    const key = `${prefix}circuit3`
+    const make = () =>
+      circuitBreaker({
+        name: 'payments',
+        breaker: consecutive(1),
+        halfOpenAfter: stepDown,
+        handle: (err) => (err as Error).message === 'down',
+        shared: { redis, key },
+      })
+    const a = make()
+    const b = make()
+    try {
+      await sleep(100)
+      await assert.rejects(a.execute(fail), /down/)
+      assert.equal(await eventually(() => b.state === 'open'), true)
+      assert.equal(await eventually(() => a.state === 'half-open' && b.state === 'half-open'), true)
+      await assert.rejects(
+        a.execute(async () => {
+          throw new Error('not found')
+        }),
+        /not found/,
+      )
+      assert.equal(a.state, 'half-open', 'no verdict: still half-open')
+      let gone = false
+      for (let i = 0; i < 50 && !gone; i++) {
+        gone = (await redis.exists(`${key}:trial`)) === 0
+        if (!gone) await sleep(10)
+      }
+      assert.equal(gone, true, 'the trial lock was given back')
+      assert.equal(await b.execute(async () => 'paid'), 'paid', 'b runs its trial at once')
+      assert.equal(b.state, 'closed')
+      assert.equal(await eventually(() => a.state === 'closed'), true)
+    } finally {
+      a.dispose()
+      b.dispose()
+    }
+  })
+
   it('a trial that succeeds still closes every instance and clears the lock', async () => {
     const key = `${prefix}circuit2`
     const a = instance(key)
