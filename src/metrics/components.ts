@@ -22,7 +22,9 @@ export class Components {
     ['cache', cacheAdapter],
     ['redis', redisAdapter],
   ])
-  private readonly attached = new Map<Instrumentable, Attachment>()
+  private readonly attached = new Map<Instrumentable, Held>()
+  /** `kind\0name` of every attached component, as its series label it. */
+  private readonly labels = new Set<string>()
 
   constructor(private readonly warn: (message: string) => void) {}
 
@@ -34,25 +36,49 @@ export class Components {
     this.adapters.set(kind, adapter)
   }
 
-  /** Attaches `source` through its kind's adapter (replacing an earlier attachment of it). */
+  /**
+   * Attaches `source` through its kind's adapter (replacing an earlier attachment of it). A
+   * second component of one kind and name is labelled `name#2` (then #3...), with a warning:
+   * sharing the first's series, its gauges overwrote the first's at every collection and its
+   * close removed series the first still fed.
+   */
   attach(source: Instrumentable, ctx: AdapterContext): Disposer {
-    this.attached.get(source)?.dispose()
-    const adapter = this.adapters.get(source.kind) ?? genericAdapter
-    const attachment = adapter(source, ctx)
-    this.attached.set(source, attachment)
-    return () => {
-      if (this.attached.get(source) === attachment) {
-        attachment.dispose()
-        this.attached.delete(source)
-      }
+    this.detach(source)
+    let name = source.name
+    if (this.labels.has(`${source.kind}\u0000${name}`)) {
+      let n = 2
+      while (this.labels.has(`${source.kind}\u0000${source.name}#${n}`)) n++
+      name = `${source.name}#${n}`
+      this.warn(
+        `monitor: a second ${source.kind} named "${source.name}" is attached; its series are labelled "${name}" (give each ${source.kind} its own name)`,
+      )
     }
+    const view: Instrumentable =
+      name === source.name
+        ? source
+        : { kind: source.kind, name, on: (e, f) => source.on(e, f), stats: () => source.stats() }
+    const adapter = this.adapters.get(source.kind) ?? genericAdapter
+    const held: Held = { attachment: adapter(view, ctx), label: `${source.kind}\u0000${name}`, name }
+    this.labels.add(held.label)
+    this.attached.set(source, held)
+    return () => {
+      if (this.attached.get(source) === held) this.detach(source)
+    }
+  }
+
+  private detach(source: Instrumentable): void {
+    const held = this.attached.get(source)
+    if (held === undefined) return
+    held.attachment.dispose()
+    this.attached.delete(source)
+    this.labels.delete(held.label)
   }
 
   /** Runs every attachment's collect step. */
   collect(): void {
-    for (const a of this.attached.values()) {
+    for (const { attachment } of this.attached.values()) {
       try {
-        a.collect()
+        attachment.collect()
       } catch (err) {
         this.warn(`collecting a component failed: ${String(err)}`)
       }
@@ -62,21 +88,30 @@ export class Components {
   /** Every attached component's stats, as the snapshot lists them. */
   stats(): MonitorSnapshot['components'] {
     const components: MonitorSnapshot['components'] = []
-    for (const source of this.attached.keys()) {
+    for (const [source, held] of this.attached) {
       let stats: Record<string, unknown> = {}
       try {
         stats = source.stats() as Record<string, unknown>
       } catch {
         stats = { error: 'stats() threw' }
       }
-      components.push({ kind: source.kind, name: source.name, stats })
+      components.push({ kind: source.kind, name: held.name, stats })
     }
     return components
   }
 
   /** Detaches every component. */
   dispose(): void {
-    for (const a of this.attached.values()) a.dispose()
+    for (const { attachment } of this.attached.values()) attachment.dispose()
     this.attached.clear()
+    this.labels.clear()
   }
+}
+
+/** One attached component: its attachment, and the name its series carry. */
+interface Held {
+  attachment: Attachment
+  /** `kind\0name`. */
+  label: string
+  name: string
 }
