@@ -106,10 +106,19 @@ export class Feed {
 
   /**
    * Forgets the recommendations and table rows of an instance that left the view, and tells the
-   * pages (no recommendations, no rows for it).
+   * pages (no recommendations, no rows for it). Its alerts still firing are resolved (at `at`,
+   * with no value): nothing would ever resolve them, and the pages would show them firing.
    */
   forget(instance: string, at: number): void {
     if (this.recs.delete(instance)) this.hub.send('recs', JSON.stringify({ instance, at, items: [] }))
+    const firing = new Map<string, AlertTransition>()
+    for (const a of this.alertLog.toArray()) {
+      if (a.instance !== instance) continue
+      if (a.state === 'firing') firing.set(a.name, a)
+      else firing.delete(a.name)
+    }
+    for (const a of firing.values())
+      this.alert({ name: a.name, state: 'resolved', severity: a.severity, value: undefined, at, instance })
     for (const [key, t] of this.tables) {
       if (t.instance !== instance) continue
       this.tables.delete(key)

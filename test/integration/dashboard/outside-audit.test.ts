@@ -8,8 +8,11 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, describe, it } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { createDashboard, dashboardPlugin } from '../../../src/dashboard/index.js'
+import { Redis } from 'ioredis'
+import { createDashboard, type Dashboard, dashboardPlugin, type Frame } from '../../../src/dashboard/index.js'
 import { createMonitor } from '../../../src/metrics/index.js'
+import { type Duration, systemClock } from '../../../src/time.js'
+import { REDIS_URL, uniquePrefix } from '../../helpers/services.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const closers: Array<() => Promise<unknown> | unknown> = []
@@ -43,8 +46,89 @@ describe('stream slots', () => {
     }
     await sleep(500)
     assert.equal(dashboard.clients, 0, 'streams held for pages that are gone')
-    const r = await fetch(url)
-    assert.equal(r.status, 200, 'a page opening now gets its stream')
-    await r.body?.cancel()
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.get(url, (res) => {
+        resolve(res.statusCode ?? 0)
+        req.destroy()
+      })
+      req.on('error', reject)
+    })
+    assert.equal(status, 200, 'a page opening now gets its stream')
+  })
+})
+
+/**
+ * A dashboard "me" sharing on a channel of its own with a clock the test moves, and a plain Redis
+ * client publishing on that channel as another instance would. Only the test's tick() calls run.
+ */
+async function shared(staleAfter: Duration = '30s') {
+  const channel = `${uniquePrefix('dashboard-outside-audit')}share`
+  const monitor = createMonitor({ enabled: false, env: {}, recommendations: { builtIn: false } })
+  const clock = { ...systemClock, now: () => shared.now }
+  const d: Dashboard = createDashboard({
+    monitor,
+    instance: 'me',
+    interval: '10s',
+    window: '10m',
+    share: { redis: REDIS_URL, channel, staleAfter },
+    clock,
+  })
+  await d.ready()
+  const pub = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
+  pub.on('error', () => {})
+  closers.push(async () => {
+    await d.close()
+    monitor.close()
+    pub.disconnect()
+  })
+  const own = (await d.tick())?.frames[0] as Frame
+  return {
+    d,
+    frameOf: (instance: string): Frame => ({ ...(JSON.parse(JSON.stringify(own)) as Frame), instance }),
+    async publish(...messages: unknown[]) {
+      for (const m of messages) await pub.publish(channel, JSON.stringify(m))
+      // the subscriber has them once a PING on the same connection answers
+      await pub.ping()
+      await sleep(30)
+    },
+  }
+}
+shared.now = Date.now()
+
+/** Alerts firing in a state, as the page works them out from the alert log. */
+function firing(alerts: Array<{ name: string; instance: string; state: string }>): string[] {
+  const on = new Map<string, string>()
+  for (const a of alerts) {
+    const key = `${a.instance}/${a.name}`
+    if (a.state === 'firing') on.set(key, key)
+    else on.delete(key)
+  }
+  return [...on.keys()]
+}
+
+describe('instances that leave the shared view', () => {
+  it('regression: an instance that left the view kept its firing alerts on the pages and in snapshots forever', async () => {
+    const { d, frameOf, publish } = await shared()
+    await publish(
+      { type: 'frame', instance: 'gone', data: frameOf('gone') },
+      {
+        type: 'alert',
+        instance: 'gone',
+        data: {
+          name: 'slow',
+          state: 'firing',
+          severity: 'critical',
+          value: 3,
+          at: shared.now,
+          instance: 'gone',
+        },
+      },
+    )
+    await d.tick()
+    assert.deepEqual(firing(d.state().alerts), ['gone/slow'])
+    shared.now += 31_000
+    const tick = await d.tick()
+    assert.ok(!tick?.frames.some((f) => f.instance === 'gone'), 'its frames left the view')
+    assert.deepEqual(firing(d.state().alerts), [], 'alerts still firing for an instance that left')
   })
 })
