@@ -132,3 +132,68 @@ describe('instances that leave the shared view', () => {
     assert.deepEqual(firing(d.state().alerts), [], 'alerts still firing for an instance that left')
   })
 })
+
+describe('instances that never join the shared view', () => {
+  it('regression: alerts and table rows of instances that never sent a frame stayed forever, and 256 such tables kept our own tables off the page', async () => {
+    const { d, publish } = await shared()
+    const ghosts: unknown[] = []
+    for (let i = 0; i < 256; i++) {
+      const instance = `ghost-${i}`
+      ghosts.push({ type: 'table', instance, data: { id: 't', instance, at: shared.now, rows: [{ a: i }] } })
+    }
+    ghosts.push({
+      type: 'alert',
+      instance: 'ghost-0',
+      data: {
+        name: 'boo',
+        state: 'firing',
+        severity: 'critical',
+        value: 1,
+        at: shared.now,
+        instance: 'ghost-0',
+      },
+    })
+    await publish(...ghosts)
+    d.addTable({ id: 'mine', title: 'Mine', columns: ['x'], rows: () => [{ x: 1 }] })
+    shared.now += 10_000
+    await d.tick()
+    assert.ok(
+      d.state().tables.some((t) => t.instance === 'me' && t.id === 'mine'),
+      'our own table was refused: the tables of other instances filled the bound',
+    )
+    shared.now += 31_000
+    await d.tick()
+    const s = d.state()
+    assert.deepEqual(
+      s.tables.filter((t) => t.instance !== 'me').map((t) => t.instance),
+      [],
+      'rows of instances never in the view',
+    )
+    assert.deepEqual(firing(s.alerts), [], 'alerts of instances never in the view')
+    assert.ok(s.tables.some((t) => t.instance === 'me' && t.id === 'mine'))
+  })
+
+  it('a new instance whose table rows come before its first frame keeps them', async () => {
+    const { d, frameOf, publish } = await shared()
+    await publish({
+      type: 'table',
+      instance: 'new',
+      data: { id: 't', instance: 'new', at: shared.now, rows: [{ a: 1 }] },
+    })
+    shared.now += 10_000
+    await d.tick()
+    await publish({ type: 'frame', instance: 'new', data: frameOf('new') })
+    for (let i = 0; i < 5; i++) {
+      shared.now += 10_000
+      await d.tick()
+      await publish({ type: 'frame', instance: 'new', data: frameOf('new') })
+    }
+    assert.deepEqual(
+      d
+        .state()
+        .tables.filter((t) => t.instance === 'new')
+        .map((t) => t.rows),
+      [[{ a: 1 }]],
+    )
+  })
+})
