@@ -51,7 +51,7 @@ export class Dashboard {
   constructor(options: DashboardOptions) {
     this.options = resolveDashboardOptions(options)
     const o = this.options
-    this.builder = new FrameBuilder(o.monitor, o.instance, o.maxRoutes, o.clock.now)
+    this.builder = new FrameBuilder(o.monitor, o.instance, o.maxRoutes, () => o.clock.now())
     this.feed = new Feed(o.capacity, o.maxClients)
     this.remote = new RemoteInstances(o.share?.staleAfterMs ?? 0)
     for (const p of o.panels) this.panels.set(p.id, p)

@@ -1,0 +1,41 @@
+/** Options the dashboard and its plugin took without a word (second outside audit). */
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+import { createDashboard } from '../../../src/dashboard/index.js'
+import { resolveDashboardOptions } from '../../../src/dashboard/options.js'
+import { createMonitor } from '../../../src/metrics/index.js'
+import { systemClock } from '../../../src/time.js'
+
+const monitor = createMonitor({ enabled: false, env: {}, recommendations: { builtIn: false } })
+const dashboard = createDashboard({ monitor, interval: '10s', window: '1m' })
+after(async () => {
+  await dashboard.close()
+  monitor.close()
+})
+
+describe('options refused with a clear error', () => {
+  it('regression: a clock without now() failed with "now is not a function" rather than naming the option', () => {
+    assert.throws(
+      () => resolveDashboardOptions({ monitor, clock: {} as never }),
+      (err: Error) => err instanceof TypeError && /^clock must implement now\(\)/.test(err.message),
+    )
+  })
+
+  it('regression: a clock whose now() is a method (it reads this) made createDashboard throw', async () => {
+    class Clock {
+      private readonly t = 1_000_000
+      now() {
+        return this.t
+      }
+      setTimeout = systemClock.setTimeout
+      setBackgroundTimeout = systemClock.setBackgroundTimeout
+      clearTimeout = systemClock.clearTimeout
+    }
+    const d = createDashboard({ monitor, interval: '10s', window: '1m', clock: new Clock() })
+    try {
+      assert.equal((await d.tick())?.t, 1_000_000)
+    } finally {
+      await d.close()
+    }
+  })
+})
