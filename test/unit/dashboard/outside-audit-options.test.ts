@@ -1,7 +1,8 @@
 /** Options the dashboard and its plugin took without a word (second outside audit). */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import { createDashboard } from '../../../src/dashboard/index.js'
+import Fastify from 'fastify'
+import { createDashboard, dashboardPlugin } from '../../../src/dashboard/index.js'
 import { resolveDashboardOptions } from '../../../src/dashboard/options.js'
 import { createMonitor } from '../../../src/metrics/index.js'
 import { systemClock } from '../../../src/time.js'
@@ -12,6 +13,15 @@ after(async () => {
   await dashboard.close()
   monitor.close()
 })
+
+async function mount(options: Record<string, unknown>): Promise<void> {
+  const app = Fastify()
+  try {
+    await app.register(dashboardPlugin, { dashboard, public: true, closeWithApp: false, ...options }).ready()
+  } finally {
+    await app.close()
+  }
+}
 
 describe('options refused with a clear error', () => {
   it('regression: a clock without now() failed with "now is not a function" rather than naming the option', () => {
@@ -37,5 +47,14 @@ describe('options refused with a clear error', () => {
     } finally {
       await d.close()
     }
+  })
+
+  it("regression: dashboardPlugin took closeWithApp of any type ('no' closed the dashboard) and a prefix that is not a plain path (quotes went into the page unescaped, :name made a route parameter)", async () => {
+    await assert.rejects(mount({ closeWithApp: 'no' }), /closeWithApp must be a boolean; received "no"/)
+    for (const prefix of ['/dash"><b>x</b>', '/:tenant', '/a b', '/dash*']) {
+      await assert.rejects(mount({ prefix }), /prefix must be a path like '\/dashboard'/, prefix)
+    }
+    // plain paths still mount
+    for (const prefix of ['/', '/dashboard', '/_ops/dash-board.v2']) await mount({ prefix })
   })
 })
