@@ -4,6 +4,7 @@ import { after, describe, it } from 'node:test'
 import Fastify from 'fastify'
 import { createDashboard, dashboardPlugin } from '../../../src/dashboard/index.js'
 import { resolveDashboardOptions } from '../../../src/dashboard/options.js'
+import hotpath from '../../../src/fastify/index.js'
 import { createMonitor } from '../../../src/metrics/index.js'
 import { systemClock } from '../../../src/time.js'
 
@@ -56,5 +57,25 @@ describe('options refused with a clear error', () => {
     }
     // plain paths still mount
     for (const prefix of ['/', '/dashboard', '/_ops/dash-board.v2']) await mount({ prefix })
+  })
+
+  it("regression: an endpoint path that is not a path (endpoints.paths.metrics: 'metrics' or 123) failed with Fastify's 'The first character of a path should be / or *', naming no option", async () => {
+    for (const metrics of ['metrics', 123, '']) {
+      const m = createMonitor({ enabled: false, env: {}, recommendations: { builtIn: false } })
+      const app = Fastify()
+      try {
+        await assert.rejects(
+          async () =>
+            app.register(hotpath, { monitor: m, endpoints: { paths: { metrics } } } as never).ready(),
+          (err: Error) =>
+            err instanceof TypeError &&
+            /^endpoints\.paths\.metrics must be a path starting with '\/' or false/.test(err.message),
+          String(metrics),
+        )
+      } finally {
+        await app.close()
+        m.close()
+      }
+    }
   })
 })
