@@ -35,6 +35,8 @@ export class Dashboard {
   private readonly tableDefs = new Map<string, Readonly<DashboardTable>>()
   private readonly alertStates = new Map<string, string>()
   private readonly remote: RemoteInstances
+  /** Instances with rows or alerts here but no frames in the view, and since when (our clock). */
+  private readonly outside = new Map<string, number>()
   private ext: Frame['ext'] = {}
   private timer: TimerHandle | undefined
   private alertTimer: TimerHandle | undefined
@@ -49,7 +51,7 @@ export class Dashboard {
   constructor(options: DashboardOptions) {
     this.options = resolveDashboardOptions(options)
     const o = this.options
-    this.builder = new FrameBuilder(o.monitor, o.instance, o.maxRoutes, o.clock.now)
+    this.builder = new FrameBuilder(o.monitor, o.instance, o.maxRoutes, () => o.clock.now())
     this.feed = new Feed(o.capacity, o.maxClients)
     this.remote = new RemoteInstances(o.share?.staleAfterMs ?? 0)
     for (const p of o.panels) this.panels.set(p.id, p)
@@ -195,6 +197,7 @@ export class Dashboard {
       const others = this.remote.gather(now, this.builder.bounds)
       // what an instance that left had on the page leaves with it (the pages are told)
       for (const id of others.left) this.feed.forget(id, now)
+      this.forgetOutside(now)
       const frames = [own, ...others.frames]
       const deltas = [own, ...others.deltas]
       const latest = [own, ...others.latest]
@@ -292,8 +295,31 @@ export class Dashboard {
         at: now,
         rows: rows.slice(0, MAX_ROWS),
       }
-      if (this.feed.table(t)) this.publish({ type: 'table', instance: t.instance, data: t })
+      if (this.feed.table(t, false)) this.publish({ type: 'table', instance: t.instance, data: t })
     }
+  }
+
+  /**
+   * Table rows and alerts of instances whose frames are not in the view (none ever came, or a
+   * message came after the instance left): nothing would ever take them away. They get
+   * `staleAfter` for the instance's frames to arrive (a new instance's rows come before its first
+   * frame), as a silent instance does, then they are forgotten like an instance that left.
+   */
+  private forgetOutside(now: number): void {
+    const staleAfterMs = this.options.share?.staleAfterMs
+    if (staleAfterMs === undefined) return
+    const seen = new Set<string>()
+    for (const id of this.feed.instances()) {
+      if (id === this.options.instance || this.remote.has(id)) continue
+      seen.add(id)
+      const since = this.outside.get(id)
+      if (since === undefined) this.outside.set(id, now)
+      else if (now - since > staleAfterMs) {
+        this.feed.forget(id, now)
+        this.outside.delete(id)
+      }
+    }
+    for (const id of this.outside.keys()) if (!seen.has(id)) this.outside.delete(id)
   }
 
   private publish(m: ShareMessage): void {

@@ -92,13 +92,17 @@ export class Feed {
     this.hub.send('recs', JSON.stringify(r))
   }
 
-  /** Keeps and sends a table's rows when they changed; true if they did. */
-  table(t: InstanceTable): boolean {
+  /**
+   * Keeps and sends a table's rows when they changed; true if they did. `bounded`: a table from
+   * the share channel, refused past MAX_TABLES (this instance's own tables never are: tables of
+   * others filling the bound kept them off the page).
+   */
+  table(t: InstanceTable, bounded = true): boolean {
     const key = tableKey(t.instance, t.id)
     const json = JSON.stringify(t.rows)
     if (this.tables.get(key)?.json === json) return false
     // a bound on memory whatever is on the channel
-    if (!this.tables.has(key) && this.tables.size >= MAX_TABLES) return false
+    if (bounded && !this.tables.has(key) && this.tables.size >= MAX_TABLES) return false
     this.tables.set(key, { ...t, json })
     this.hub.send('table', JSON.stringify(t))
     return true
@@ -106,15 +110,38 @@ export class Feed {
 
   /**
    * Forgets the recommendations and table rows of an instance that left the view, and tells the
-   * pages (no recommendations, no rows for it).
+   * pages (no recommendations, no rows for it). Its alerts still firing are resolved (at `at`,
+   * with no value): nothing would ever resolve them, and the pages would show them firing.
    */
   forget(instance: string, at: number): void {
     if (this.recs.delete(instance)) this.hub.send('recs', JSON.stringify({ instance, at, items: [] }))
+    const firing = new Map<string, AlertTransition>()
+    for (const a of this.alertLog.toArray()) {
+      if (a.instance !== instance) continue
+      if (a.state === 'firing') firing.set(a.name, a)
+      else firing.delete(a.name)
+    }
+    for (const a of firing.values())
+      this.alert({ name: a.name, state: 'resolved', severity: a.severity, value: undefined, at, instance })
     for (const [key, t] of this.tables) {
       if (t.instance !== instance) continue
       this.tables.delete(key)
       this.hub.send('table', JSON.stringify({ id: t.id, instance, at, rows: [] }))
     }
+  }
+
+  /** The instances that have table rows or alerts still firing here. */
+  instances(): Set<string> {
+    const out = new Set<string>()
+    for (const t of this.tables.values()) out.add(t.instance)
+    const firing = new Map<string, AlertTransition>()
+    for (const a of this.alertLog.toArray()) {
+      const key = `${a.instance}\u0000${a.name}`
+      if (a.state === 'firing') firing.set(key, a)
+      else firing.delete(key)
+    }
+    for (const a of firing.values()) out.add(a.instance)
+    return out
   }
 
   /** Forgets the rows of a table that was removed. */

@@ -129,6 +129,13 @@ export function resolveDashboardOptions(options: DashboardOptions): ResolvedDash
     throw new RangeError(`maxClients must be an integer >= 1; received ${String(maxClients)}`)
   }
   const clock = options.clock ?? systemClock
+  if (
+    typeof clock?.now !== 'function' ||
+    typeof clock.setBackgroundTimeout !== 'function' ||
+    typeof clock.clearTimeout !== 'function'
+  ) {
+    throw new TypeError('clock must implement now(), setBackgroundTimeout() and clearTimeout()')
+  }
   return Object.freeze({
     monitor: options.monitor,
     intervalMs,

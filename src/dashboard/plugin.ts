@@ -63,8 +63,12 @@ const plugin: FastifyPluginAsync<DashboardPluginOptions> = async (app: FastifyIn
   if (!(d instanceof Dashboard))
     throw new TypeError('dashboardPlugin needs dashboard: createDashboard({ monitor })')
   const prefix = options.prefix ?? '/dashboard'
-  if (typeof prefix !== 'string' || !prefix.startsWith('/') || (prefix.length > 1 && prefix.endsWith('/'))) {
-    throw new TypeError(`dashboardPlugin prefix must be a path like '/dashboard'; received ${String(prefix)}`)
+  // plain path segments only: the prefix goes into the page's HTML as it is, and a ':name' or '*'
+  // would be a route parameter or a wildcard to Fastify
+  if (typeof prefix !== 'string' || (prefix !== '/' && !/^(\/[\w.~-]+)+$/.test(prefix))) {
+    throw new TypeError(
+      `dashboardPlugin prefix must be a path like '/dashboard' (letters, digits, . _ ~ - between slashes, no trailing slash); received ${JSON.stringify(prefix)}`,
+    )
   }
   const base = prefix === '/' ? '' : prefix
   const token = checkToken(options.token, 'dashboardPlugin token')
@@ -74,6 +78,11 @@ const plugin: FastifyPluginAsync<DashboardPluginOptions> = async (app: FastifyIn
   }
   if (options.public !== undefined && typeof options.public !== 'boolean') {
     throw new TypeError(`dashboardPlugin public must be a boolean; received ${String(options.public)}`)
+  }
+  if (options.closeWithApp !== undefined && typeof options.closeWithApp !== 'boolean') {
+    throw new TypeError(
+      `dashboardPlugin closeWithApp must be a boolean; received ${JSON.stringify(options.closeWithApp)}`,
+    )
   }
   if (token === undefined && options.protect === undefined && options.public !== true) {
     throw new TypeError(

@@ -25,8 +25,13 @@ export class SseHub {
     return this.clients.size
   }
 
-  /** Starts an event stream on `res`; false when the hub is full (the caller answers 503). */
+  /**
+   * Starts an event stream on `res`; false when the hub is full (the caller answers 503). A page
+   * already gone (its connection closed while the request was being authorized) gets nothing and
+   * takes no slot: its 'close' came before we could listen for it, so it would never give it back.
+   */
   open(res: ServerResponse, first: string): boolean {
+    if (res.destroyed) return true
     if (this.clients.size >= this.maxClients) return false
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',

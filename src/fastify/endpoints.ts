@@ -60,7 +60,16 @@ export function registerEndpoints(
   deps: { monitor: Monitor | undefined; rc: ResponseCache | undefined; cache: Cache },
 ): string[] {
   assertKnownKeys(o, KNOWN, 'endpoints')
-  if (o.paths !== undefined) assertKnownKeys(o.paths, Object.keys(DEFAULTS), 'endpoints.paths')
+  if (o.paths !== undefined) {
+    assertKnownKeys(o.paths, Object.keys(DEFAULTS), 'endpoints.paths')
+    for (const [n, p] of Object.entries(o.paths)) {
+      if (p !== false && p !== undefined && (typeof p !== 'string' || !p.startsWith('/'))) {
+        throw new TypeError(
+          `endpoints.paths.${n} must be a path starting with '/' or false; received ${JSON.stringify(p)}`,
+        )
+      }
+    }
+  }
   const prefix = o.prefix ?? ''
   if (typeof prefix !== 'string' || (prefix !== '' && (!prefix.startsWith('/') || prefix.endsWith('/')))) {
     throw new TypeError(
