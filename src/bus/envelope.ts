@@ -6,7 +6,7 @@
 
 import { toTimerMs } from '../time.js'
 import type { SendOptions } from './api.js'
-import { type Backpressure, type Envelope, PRIORITIES, type Priority } from './types.js'
+import { type Backpressure, type Envelope, PRIORITIES, type Priority, type Reply } from './types.js'
 
 /**
  * Class index of a priority name, -1 for anything else. A switch, not `PRIORITY_INDEX[name]`:
@@ -79,4 +79,22 @@ export function newEnvelope(
     if (o.backpressure !== undefined) checkBackpressure(o.backpressure)
   }
   return env
+}
+
+/**
+ * A reply read off the wire, or undefined for anything that is not one (not JSON, not an object
+ * with a string `corr` and a boolean `ok`): reply channels are open to any client of the server,
+ * and what someone else writes there must not throw in the connection's event handler
+ * (regression: a forged 'not json' crashed the process on Redis and closed the connection on NATS).
+ */
+export function parseReply(text: string): Reply | undefined {
+  let r: unknown
+  try {
+    r = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (r === null || typeof r !== 'object') return undefined
+  const { corr, ok } = r as { corr?: unknown; ok?: unknown }
+  return typeof corr === 'string' && typeof ok === 'boolean' ? (r as Reply) : undefined
 }

@@ -14,6 +14,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import { ClosedError } from '../errors.js'
 import type { Clock } from '../time.js'
+import { parseReply } from './envelope.js'
 import { PendingSubscribes } from './pending-subscribes.js'
 import { GROUP } from './redis-claim.js'
 import { Consumer, type Subscription } from './redis-consumer.js'
@@ -109,7 +110,8 @@ export class RedisTransport implements Transport {
       this.sub.on('messageBuffer', () => {})
       this.sub.on('message', (channel: string, text: string) => {
         const sink = this.inboxes.get(channel.slice(this.prefix.length + 2))
-        if (sink !== undefined) sink.reply(JSON.parse(text) as Reply)
+        const reply = sink === undefined ? undefined : parseReply(text)
+        if (reply !== undefined) sink?.reply(reply)
       })
     })()
     return this.connecting
