@@ -8,10 +8,13 @@
  * which shares the in-flight map.
  */
 import type { ConsumerMessages, JsMsg, Subscription } from 'nats'
+import { parseReply } from './envelope.js'
 import type { Conn } from './nats-connection.js'
 import type { NatsNames, ResolvedNatsOptions } from './nats-options.js'
 import { decode } from './nats-store.js'
-import type { Envelope, Reply, TransportSink } from './types.js'
+import type { Envelope, TransportSink } from './types.js'
+
+const untext = new TextDecoder()
 
 /** One address consumed for one bus instance. */
 export interface Lane {
@@ -65,8 +68,11 @@ export class Lanes {
       deferred: new Map(),
     }
     lane.replies = c.nc.subscribe(this.names.reply(inbox), {
+      // anything else published there is ignored: a throw here closes the whole connection
+      // (regression: a forged 'not json' reply left every later send and close() hanging)
       callback: (_err, m) => {
-        if (!lane.stopped) sink.reply(decode<Reply>(m.data))
+        const reply = lane.stopped ? undefined : parseReply(untext.decode(m.data))
+        if (reply !== undefined) sink.reply(reply)
       },
     })
     this.all.push(lane)

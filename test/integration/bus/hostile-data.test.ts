@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict'
 import { after, it } from 'node:test'
-import { createBus, redisTransport } from '../../../src/bus/index.js'
-import { cleanupNats, redisScope } from '../../helpers/services.js'
+import { connect } from 'nats'
+import { createBus, natsTransport, redisTransport } from '../../../src/bus/index.js'
+import { cleanupNats, NATS_URL, redisScope, uniqueStream } from '../../helpers/services.js'
 
 const scope = redisScope()
 const streams: string[] = []
@@ -47,6 +48,33 @@ it('regression: a forged reply on a Redis bus reply channel (not JSON, or null) 
     assert.deepEqual(uncaught, [], 'no uncaught exception')
     assert.equal(await a.request('b', 'q', 1, { timeout: 3000 }), 2, 'requests still work')
   } finally {
+    await a.close()
+    await b.close()
+    await t.close()
+  }
+})
+
+it("regression: a forged reply on a NATS bus reply subject that was not JSON threw in the subscription callback and closed the transport's connection (every later send, request and consume failed)", async () => {
+  const stream = uniqueStream('hostilereply')
+  streams.push(stream)
+  const t = natsTransport({ servers: NATS_URL, stream, storage: 'memory' })
+  const a = createBus({ name: 'a', transport: t })
+  const b = createBus({ name: 'b', transport: t })
+  b.on('q', (x: number) => x + 1)
+  const nc = await connect({ servers: NATS_URL })
+  try {
+    await Promise.all([a.whenReady(), b.whenReady()])
+    const bytes = new TextEncoder()
+    for (const body of ['not json', 'null', '{"corr":5,"ok":true}'])
+      nc.publish(t.names.reply(a.inbox), bytes.encode(body))
+    // the max-deliveries advisory subject is open to any client too
+    nc.publish(t.names.maxDeliveries.replace('*', 'x'), bytes.encode('not json'))
+    await nc.flush()
+    await new Promise((r) => setTimeout(r, 200))
+    assert.equal(t.health().connection, 'connected', 'the connection is still up')
+    assert.equal(await a.request('b', 'q', 1, { timeout: 3000 }), 2, 'requests still work')
+  } finally {
+    await nc.close()
     await a.close()
     await b.close()
     await t.close()
