@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { after, it } from 'node:test'
 import { connect } from 'nats'
 import { createBus, natsTransport, redisTransport } from '../../../src/bus/index.js'
-import { cleanupNats, NATS_URL, redisScope, uniqueStream } from '../../helpers/services.js'
+import { cleanupNats, NATS_URL, redisScope, uniqueStream, waitUntil } from '../../helpers/services.js'
 
 const scope = redisScope()
 const streams: string[] = []
@@ -78,5 +78,63 @@ it("regression: a forged reply on a NATS bus reply subject that was not JSON thr
     await a.close()
     await b.close()
     await t.close()
+  }
+})
+
+it('regression: a stream entry on a Redis bus stream that was not a message (not JSON, null, wrong shape, a pack that is no array) threw in the read loop: the messages read with it were never handled, its take-over failed each sweep, and close() could hang', async () => {
+  const redis = scope.client()
+  const prefix = scope.prefix('hostile-entry')
+  const t = redisTransport({ redis, prefix, block: 100, claimIdle: 500 })
+  const sender = createBus({ name: 's', transport: t })
+  const stream = `${prefix}{w}:s2`
+  const bad: Array<[string, string]> = [
+    ['m', 'not json'],
+    ['m', 'null'],
+    ['m', '{}'],
+    [
+      'm',
+      JSON.stringify({ id: 'x', to: 'w', type: 'job', payload: 1, p: 9, attempt: 1, sentAt: 1, queuedAt: 1 }),
+    ],
+    ['b', '{"a":1}'],
+    [
+      'b',
+      JSON.stringify([
+        null,
+        { id: 'ok', to: 'w', type: 'job', payload: 99, p: 2, attempt: 1, sentAt: 1, queuedAt: 1 },
+      ]),
+    ],
+  ]
+  await redis.xgroup('CREATE', stream, 'hp', '0', 'MKSTREAM')
+  for (let i = 0; i < 3; i++) await sender.send('w', 'job', i)
+  for (const [f, v] of bad) await redis.xadd(stream, '*', f, v)
+  for (let i = 3; i < 6; i++) await sender.send('w', 'job', i)
+  const handled: number[] = []
+  const worker = createBus({ name: 'w', transport: t })
+  worker.on('job', (n: number) => {
+    handled.push(n)
+  })
+  try {
+    await waitUntil(
+      "the six messages and the pack's good one to be handled",
+      () => handled.length === 7,
+      5000,
+    )
+    assert.deepEqual(
+      handled.sort((x, y) => x - y),
+      [0, 1, 2, 3, 4, 5, 99],
+    )
+    await waitUntil('the stream to be empty', async () => (await redis.xlen(stream)) === 0, 3000)
+    const letters = await worker.deadLetters({ to: 'w' })
+    assert.equal(letters.length, 6, 'each malformed message is a dead letter')
+    assert.ok(letters.every((d) => d.reason === 'invalid'))
+  } finally {
+    await Promise.race([
+      (async () => {
+        await worker.close()
+        await sender.close()
+        await t.close()
+      })(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('close() hung')), 5000)),
+    ])
   }
 })
