@@ -8,10 +8,9 @@
  * which shares the in-flight map.
  */
 import type { ConsumerMessages, JsMsg, Subscription } from 'nats'
-import { parseReply } from './envelope.js'
+import { envelopeFault, malformedLetter, parseReply } from './envelope.js'
 import type { Conn } from './nats-connection.js'
 import type { NatsNames, ResolvedNatsOptions } from './nats-options.js'
-import { decode } from './nats-store.js'
 import type { Envelope, TransportSink } from './types.js'
 
 const untext = new TextDecoder()
@@ -137,7 +136,7 @@ export class Lanes {
     const consumer = await c.js.consumers.get(this.names.stream, config.durable_name)
     const messages = await consumer.consume({
       max_messages: this.o.readCount,
-      callback: (m) => this.take(lane, m),
+      callback: (m) => this.take(c, lane, m),
     })
     lane.consumers[p] = messages
     // the lane was removed while this consume was being set up: stop it at once (remove() saw
@@ -170,10 +169,26 @@ export class Lanes {
     }, 500).unref()
   }
 
-  private take(lane: Lane, m: JsMsg): void {
+  private take(c: Conn, lane: Lane, m: JsMsg): void {
     if (lane.stopped || this.closed) return // never acked: redelivered to another consumer
-    const env = decode<Envelope>(m.data)
     const now = this.o.clock.now()
+    const text = untext.decode(m.data)
+    let raw: unknown = text
+    let fault: string | undefined = 'not JSON'
+    try {
+      raw = JSON.parse(text)
+      fault = envelopeFault(raw)
+    } catch {}
+    if (fault !== undefined) {
+      // not a message (someone else published it): a dead letter, then term (regression: the
+      // wrong shape was held for good by the heartbeat, not JSON redelivered up to maxDeliver)
+      c.store
+        .bury(malformedLetter(raw, fault, `${this.names.stream}:${m.seq}`, lane.address, now))
+        .then(() => m.term())
+        .catch(() => m.nak(1000))
+      return
+    }
+    const env = raw as Envelope
     // the delivery count is the attempt: a nak'ed retry and a dead consumer's message both count
     const delivered = m.info.redeliveryCount
     if (delivered > 1) {

@@ -138,3 +138,41 @@ it('regression: a stream entry on a Redis bus stream that was not a message (not
     ])
   }
 })
+
+it('regression: a message on a NATS bus subject that was not a message was never settled: one of the wrong shape was held for good (the heartbeat kept it, taking a maxAckPending slot), one not JSON was redelivered until maxDeliver and then stayed in the stream', async () => {
+  const stream = uniqueStream('hostilemsg')
+  streams.push(stream)
+  const t = natsTransport({ servers: NATS_URL, stream, storage: 'memory', ackWait: 1000, maxDeliver: 3 })
+  const handled: number[] = []
+  const worker = createBus({ name: 'w', transport: t })
+  worker.on('job', (n: number) => {
+    handled.push(n)
+  })
+  const nc = await connect({ servers: NATS_URL })
+  try {
+    await worker.whenReady()
+    const js = nc.jetstream()
+    const bytes = new TextEncoder()
+    const bad = [
+      'not json',
+      'null',
+      '{}',
+      JSON.stringify({ id: 'x', to: 'w', type: 'job', payload: 1, p: 9, attempt: 1, sentAt: 1, queuedAt: 1 }),
+    ]
+    for (const body of bad) await js.publish(t.names.message('w', 2), bytes.encode(body))
+    for (let i = 0; i < 3; i++) await worker.send('w', 'job', i)
+    await waitUntil('the good messages to be handled', () => handled.length === 3, 5000)
+    await waitUntil(
+      'the stream to be empty',
+      async () => (await worker.queues()).normal === 0 && t.held === 0,
+      5000,
+    )
+    const letters = await worker.deadLetters({ to: 'w' })
+    assert.equal(letters.length, 4, 'each malformed message is a dead letter')
+    assert.ok(letters.every((d) => d.reason === 'invalid'))
+  } finally {
+    await nc.close()
+    await worker.close()
+    await t.close()
+  }
+})
