@@ -157,3 +157,18 @@ export function malformedLetter(
     at: now,
   }
 }
+
+/**
+ * The producer dedup and processed-set key of `key` sent to `to`: scoped by the address (its
+ * length first, so no two pairs meet), since two addresses on one server may use one natural key
+ * (regression: an order id used as dedupKey for 'billing' dropped the send to 'shipping', and
+ * billing's processed mark skipped shipping's idempotent handler).
+ */
+export function scopedKey(to: string, key: string): string {
+  return `${to.length}:${to}:${key}`
+}
+
+/** The processed-set key of a message: its `dedupKey`, else its id, scoped by its address. */
+export function processedKeyOf(m: { to: string; id: string; dedupKey?: string }): string {
+  return scopedKey(m.to, m.dedupKey ?? m.id)
+}
