@@ -5,6 +5,7 @@
 
 import type { Message, MessageBatchHandler } from './api.js'
 import { BatchProcessor } from './batch-processor.js'
+import { processedKeyOf } from './envelope.js'
 import type { BatchHandlerOptions, ResolvedBusOptions } from './options.js'
 import type { BusCounters } from './stats.js'
 import type { Envelope } from './types.js'
@@ -32,7 +33,7 @@ interface Split {
 
 /** Checks the processed-set for a batch now; processed messages go to `skipped`. */
 async function split(envs: Envelope[], idem: BatchIdempotency): Promise<Split> {
-  const keys = envs.map((e) => e.dedupKey ?? e.id)
+  const keys = envs.map(processedKeyOf)
   const done = await Promise.all(keys.map((k) => idem.isProcessed(k)))
   const s: Split = { keys, run: [], at: [], copies: new Map() }
   const first = new Map<string, number>()

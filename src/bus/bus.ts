@@ -14,7 +14,7 @@ import { toTimerMs } from '../time.js'
 import { Admission } from './admission.js'
 import type { CloseOptions, MessageBatchHandler, MessageHandler, RequestOptions, SendOptions } from './api.js'
 import { type BatchIdempotency, batchProcessorFor } from './batch-handler.js'
-import { checkMessageType, newEnvelope } from './envelope.js'
+import { checkMessageType, newEnvelope, scopedKey } from './envelope.js'
 import { BusInvalidPayloadError } from './errors.js'
 import { Execution, type HandlerEntry } from './execution.js'
 import { MemoryTransport } from './memory-transport.js'
@@ -158,7 +158,10 @@ export class Bus implements TransportSink {
 
   private async sendChecked(env: Envelope, options: SendOptions | undefined): Promise<string | undefined> {
     await this.validate(env)
-    if (env.dedupKey !== undefined && !(await this.transport.claimDedup(env.dedupKey, this.o.dedupWindow))) {
+    if (
+      env.dedupKey !== undefined &&
+      !(await this.transport.claimDedup(scopedKey(env.to, env.dedupKey), this.o.dedupWindow))
+    ) {
       this.c.dedupHits++
       return undefined
     }

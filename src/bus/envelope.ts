@@ -6,7 +6,14 @@
 
 import { toTimerMs } from '../time.js'
 import type { SendOptions } from './api.js'
-import { type Backpressure, type Envelope, PRIORITIES, type Priority } from './types.js'
+import {
+  type Backpressure,
+  type DeadLetter,
+  type Envelope,
+  PRIORITIES,
+  type Priority,
+  type Reply,
+} from './types.js'
 
 /**
  * Class index of a priority name, -1 for anything else. A switch, not `PRIORITY_INDEX[name]`:
@@ -79,4 +86,89 @@ export function newEnvelope(
     if (o.backpressure !== undefined) checkBackpressure(o.backpressure)
   }
   return env
+}
+
+/**
+ * A reply read off the wire, or undefined for anything that is not one (not JSON, not an object
+ * with a string `corr` and a boolean `ok`): reply channels are open to any client of the server,
+ * and what someone else writes there must not throw in the connection's event handler
+ * (regression: a forged 'not json' crashed the process on Redis and closed the connection on NATS).
+ */
+export function parseReply(text: string): Reply | undefined {
+  let r: unknown
+  try {
+    r = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (r === null || typeof r !== 'object') return undefined
+  const { corr, ok } = r as { corr?: unknown; ok?: unknown }
+  return typeof corr === 'string' && typeof ok === 'boolean' ? (r as Reply) : undefined
+}
+
+const OPTIONAL_STRINGS = ['to', 'from', 'dedupKey', 'batchKey', 'tenant', 'replyTo', 'corr'] as const
+
+/**
+ * Why `x`, read off a stream, is not a message the bus can run; undefined when it is one. A
+ * durable transport's streams are open to any client of the server: what someone else wrote there
+ * must become a dead letter, not a throw in the read loop (regression: it stalled the consumer).
+ */
+export function envelopeFault(x: unknown): string | undefined {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) return 'not an object'
+  const e = x as Record<string, unknown>
+  if (typeof e.id !== 'string') return 'id is not a string'
+  if (typeof e.type !== 'string') return 'type is not a string'
+  if (e.p !== 0 && e.p !== 1 && e.p !== 2 && e.p !== 3) return 'p is not a class index 0..3'
+  if (!Number.isSafeInteger(e.attempt) || (e.attempt as number) < 1)
+    return 'attempt is not a positive integer'
+  if (!Number.isFinite(e.sentAt) || !Number.isFinite(e.queuedAt)) return 'sentAt or queuedAt is not a number'
+  for (const k of OPTIONAL_STRINGS)
+    if (e[k] !== undefined && typeof e[k] !== 'string') return `${k} is not a string`
+  if (e.timeout !== undefined && !(Number.isFinite(e.timeout) && (e.timeout as number) >= 0))
+    return 'timeout is not a number of ms'
+  return undefined
+}
+
+/** The dead letter (reason 'invalid') of `raw`, found on `address`'s stream: not a message (`fault`). */
+export function malformedLetter(
+  raw: unknown,
+  fault: string,
+  fallbackId: string,
+  address: string,
+  now: number,
+): DeadLetter {
+  const r = (raw !== null && typeof raw === 'object' ? raw : {}) as Record<string, unknown>
+  const id = typeof r.id === 'string' ? r.id : fallbackId
+  return {
+    id,
+    envelope: {
+      id,
+      to: address,
+      type: typeof r.type === 'string' ? r.type : '',
+      payload: raw,
+      p: 2,
+      attempt: 1,
+      sentAt: now,
+      queuedAt: now,
+    },
+    reason: 'invalid',
+    attempts: 0,
+    error: `not a bus message: ${fault}`,
+    at: now,
+  }
+}
+
+/**
+ * The producer dedup and processed-set key of `key` sent to `to`: scoped by the address (its
+ * length first, so no two pairs meet), since two addresses on one server may use one natural key
+ * (regression: an order id used as dedupKey for 'billing' dropped the send to 'shipping', and
+ * billing's processed mark skipped shipping's idempotent handler).
+ */
+export function scopedKey(to: string, key: string): string {
+  return `${to.length}:${to}:${key}`
+}
+
+/** The processed-set key of a message: its `dedupKey`, else its id, scoped by its address. */
+export function processedKeyOf(m: { to: string; id: string; dedupKey?: string }): string {
+  return scopedKey(m.to, m.dedupKey ?? m.id)
 }

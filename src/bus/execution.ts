@@ -9,6 +9,7 @@ import type { Events } from '../events.js'
 import { errorMessage } from '../options.js'
 import type { Message, MessageHandler } from './api.js'
 import type { BatchProcessor } from './batch-processor.js'
+import { processedKeyOf } from './envelope.js'
 import { BusInvalidPayloadError, isNonRetryable } from './errors.js'
 import type { ResolvedBusOptions, ResolvedHandlerOptions } from './options.js'
 import type { BusCounters, BusEvents } from './stats.js'
@@ -123,7 +124,7 @@ export class Execution {
         )
         return
       }
-      if (o.idempotent && (await this.transport.isProcessed(env.dedupKey ?? env.id))) {
+      if (o.idempotent && (await this.transport.isProcessed(processedKeyOf(env)))) {
         this.processedHit(env)
         return
       }
@@ -136,7 +137,7 @@ export class Execution {
   }
 
   private async done(h: HandlerEntry, env: Envelope, value: unknown, t0: number): Promise<void> {
-    if (h.o.idempotent) await this.transport.markProcessed(env.dedupKey ?? env.id, this.o.processedWindow)
+    if (h.o.idempotent) await this.transport.markProcessed(processedKeyOf(env), this.o.processedWindow)
     this.ok(env, value, t0)
   }
 

@@ -8,10 +8,12 @@
  * which shares the in-flight map.
  */
 import type { ConsumerMessages, JsMsg, Subscription } from 'nats'
+import { envelopeFault, malformedLetter, parseReply } from './envelope.js'
 import type { Conn } from './nats-connection.js'
 import type { NatsNames, ResolvedNatsOptions } from './nats-options.js'
-import { decode } from './nats-store.js'
-import type { Envelope, Reply, TransportSink } from './types.js'
+import type { Envelope, TransportSink } from './types.js'
+
+const untext = new TextDecoder()
 
 /** One address consumed for one bus instance. */
 export interface Lane {
@@ -65,8 +67,11 @@ export class Lanes {
       deferred: new Map(),
     }
     lane.replies = c.nc.subscribe(this.names.reply(inbox), {
+      // anything else published there is ignored: a throw here closes the whole connection
+      // (regression: a forged 'not json' reply left every later send and close() hanging)
       callback: (_err, m) => {
-        if (!lane.stopped) sink.reply(decode<Reply>(m.data))
+        const reply = lane.stopped ? undefined : parseReply(untext.decode(m.data))
+        if (reply !== undefined) sink.reply(reply)
       },
     })
     this.all.push(lane)
@@ -131,7 +136,7 @@ export class Lanes {
     const consumer = await c.js.consumers.get(this.names.stream, config.durable_name)
     const messages = await consumer.consume({
       max_messages: this.o.readCount,
-      callback: (m) => this.take(lane, m),
+      callback: (m) => this.take(c, lane, m),
     })
     lane.consumers[p] = messages
     // the lane was removed while this consume was being set up: stop it at once (remove() saw
@@ -164,10 +169,26 @@ export class Lanes {
     }, 500).unref()
   }
 
-  private take(lane: Lane, m: JsMsg): void {
+  private take(c: Conn, lane: Lane, m: JsMsg): void {
     if (lane.stopped || this.closed) return // never acked: redelivered to another consumer
-    const env = decode<Envelope>(m.data)
     const now = this.o.clock.now()
+    const text = untext.decode(m.data)
+    let raw: unknown = text
+    let fault: string | undefined = 'not JSON'
+    try {
+      raw = JSON.parse(text)
+      fault = envelopeFault(raw)
+    } catch {}
+    if (fault !== undefined) {
+      // not a message (someone else published it): a dead letter, then term (regression: the
+      // wrong shape was held for good by the heartbeat, not JSON redelivered up to maxDeliver)
+      c.store
+        .bury(malformedLetter(raw, fault, `${this.names.stream}:${m.seq}`, lane.address, now))
+        .then(() => m.term())
+        .catch(() => m.nak(1000))
+      return
+    }
+    const env = raw as Envelope
     // the delivery count is the attempt: a nak'ed retry and a dead consumer's message both count
     const delivered = m.info.redeliveryCount
     if (delivered > 1) {

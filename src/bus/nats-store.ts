@@ -114,9 +114,18 @@ export class NatsStore {
     if (this.advisory !== undefined) return
     this.advisory = this.nc.subscribe(this.names.maxDeliveries, {
       queue: `${this.names.stream}_maxdeliver`,
+      // any client may publish on the subject: what is not an advisory is ignored (a throw here
+      // would close the whole connection)
       callback: (_err, m) => {
-        const a = decode<{ stream_seq: number; deliveries: number }>(m.data)
-        this.buryStuck(a.stream_seq, a.deliveries).catch(() => {})
+        let a: { stream_seq?: unknown; deliveries?: unknown } | null
+        try {
+          a = decode(m.data)
+        } catch {
+          return
+        }
+        const { stream_seq: seq, deliveries } = a ?? {}
+        if (Number.isSafeInteger(seq) && Number.isSafeInteger(deliveries))
+          this.buryStuck(seq as number, deliveries as number).catch(() => {})
       },
     })
   }

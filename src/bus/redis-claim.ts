@@ -7,7 +7,7 @@
  * (XCLAIM JUSTID: the delivery count stays) so they never look idle, like JetStream's `working()`.
  */
 import type { Cluster, Redis } from 'ioredis'
-import { decode, type Entry, encode } from './redis-wire.js'
+import { decode, type Entry, encode, Malformed } from './redis-wire.js'
 
 /** The consumer-group name. */
 export const GROUP = 'hp'
@@ -51,13 +51,18 @@ export async function reclaim(redis: Redis | Cluster, c: Claimer, claimIdle: num
         if (fields === null) continue // deleted while pending
         const deliveries = Math.max(2, r[2][i] ?? 2)
         const envs = decode(fields)
-        if (envs.length === 1) {
+        if (envs.length <= 1) {
           singles.push([id, fields])
           counts.push(deliveries)
           continue
         }
         // a pack: one entry per message, attempts raised by the deliveries that did not finish
-        const members = envs.map((e) => encode({ ...e, attempt: e.attempt + deliveries - 1 }))
+        // (what is not a message is split off as it was: a dead letter when it is read)
+        const members = envs.map((e) =>
+          e instanceof Malformed
+            ? JSON.stringify(e.raw)
+            : encode({ ...e, attempt: e.attempt + deliveries - 1 }),
+        )
         splits.push(cmd.hpBusSplit(key, GROUP, id, ...members))
         sizes.push(envs.length)
         packs.push([id, deliveries])

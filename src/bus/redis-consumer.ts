@@ -8,10 +8,11 @@
  */
 import type { Cluster, Redis } from 'ioredis'
 import type { Clock } from '../time.js'
+import { malformedLetter } from './envelope.js'
 import { GROUP, heartbeat, reclaim } from './redis-claim.js'
 import type { ResolvedRedisTransportOptions } from './redis-options.js'
 import type { Settlement } from './redis-settle.js'
-import { decode, type Entry } from './redis-wire.js'
+import { decode, type Entry, Malformed } from './redis-wire.js'
 import type { Envelope, TransportSink } from './types.js'
 
 type Client = Redis | Cluster
@@ -263,7 +264,7 @@ export class Consumer {
     for (let i = 0; i < entries.length; i++) {
       const [id, fields] = entries[i] as [string, string[] | null]
       if (fields === null) continue // deleted while pending
-      const envs = decode(fields)
+      const items = decode(fields)
       const extra = deliveries === undefined ? 0 : Math.max(1, deliveries[i] ?? 2) - 1
       const e: Entry = {
         stream,
@@ -271,12 +272,25 @@ export class Consumer {
         address: s.address,
         consumer: s.inbox,
         since: now,
-        left: envs.length,
+        left: 0,
         retries: [],
         dead: [],
       }
-      if (envs.length === 0) {
+      if (items.length === 0) {
         this.acks.ack(e) // a field this version does not know: nothing to run
+        continue
+      }
+      const envs: Envelope[] = []
+      for (const x of items) {
+        if (x instanceof Malformed)
+          e.dead.push(JSON.stringify(malformedLetter(x.raw, x.fault, id, s.address, now)))
+        else envs.push(x)
+      }
+      e.left = envs.length
+      if (envs.length === 0) {
+        // nothing to run: its dead letters are stored as the entry is acked (one FINISH)
+        e.left = 1
+        this.acks.settled(e)
         continue
       }
       this.acks.hold(e)

@@ -14,6 +14,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import { ClosedError } from '../errors.js'
 import type { Clock } from '../time.js'
+import { parseReply, processedKeyOf } from './envelope.js'
 import { PendingSubscribes } from './pending-subscribes.js'
 import { GROUP } from './redis-claim.js'
 import { Consumer, type Subscription } from './redis-consumer.js'
@@ -109,7 +110,8 @@ export class RedisTransport implements Transport {
       this.sub.on('messageBuffer', () => {})
       this.sub.on('message', (channel: string, text: string) => {
         const sink = this.inboxes.get(channel.slice(this.prefix.length + 2))
-        if (sink !== undefined) sink.reply(JSON.parse(text) as Reply)
+        const reply = sink === undefined ? undefined : parseReply(text)
+        if (reply !== undefined) sink?.reply(reply)
       })
     })()
     return this.connecting
@@ -279,8 +281,8 @@ export class RedisTransport implements Transport {
   }
 
   /** The processed-set key of `message` (its `dedupKey`, else its id), for a handler's own Lua. */
-  processedKey(message: { id: string; dedupKey?: string }): string {
-    return `${this.prefix}done:${message.dedupKey ?? message.id}`
+  processedKey(message: { to: string; id: string; dedupKey?: string }): string {
+    return `${this.prefix}done:${processedKeyOf(message)}`
   }
 
   /**
@@ -291,7 +293,7 @@ export class RedisTransport implements Transport {
    */
   markProcessedIn<T extends { set(key: string, value: string, px: 'PX', ms: number): unknown }>(
     tx: T,
-    message: { id: string; dedupKey?: string },
+    message: { to: string; id: string; dedupKey?: string },
     windowMs = 3_600_000,
   ): T {
     tx.set(this.processedKey(message), '1', 'PX', Math.max(1, windowMs))

@@ -6,6 +6,7 @@
  * pack is settled as a whole: its messages' outcomes are collected and applied in one step when
  * the last one is known (see FINISH).
  */
+import { envelopeFault } from './envelope.js'
 import type { Envelope } from './types.js'
 
 /** A delivered stream entry: the shared handle of the messages it holds. */
@@ -38,11 +39,35 @@ export const encode = (env: Envelope): string => JSON.stringify(serializable(env
 /** JSON of a pack (field `b`). */
 export const encodePack = (envs: readonly Envelope[]): string => JSON.stringify(envs.map(serializable))
 
-/** The envelopes of an entry's fields (`m` one, `b` a pack); [] for an unknown field. */
-export function decode(fields: readonly string[]): Envelope[] {
+/** A message of an entry that is not one (someone else wrote it): it becomes a dead letter. */
+export class Malformed {
+  constructor(
+    /** What was there: the parsed value, or the text when it was not JSON. */
+    readonly raw: unknown,
+    readonly fault: string,
+  ) {}
+}
+
+const checked = (v: unknown): Envelope | Malformed => {
+  const fault = envelopeFault(v)
+  return fault === undefined ? (v as Envelope) : new Malformed(v, fault)
+}
+
+/**
+ * The messages of an entry's fields (`m` one, `b` a pack); [] for an unknown field. What is not
+ * a message (not JSON, the wrong shape, a pack that is not an array) comes back as Malformed
+ * (regression: it threw in the read loop, stalling the consumer).
+ */
+export function decode(fields: readonly string[]): Array<Envelope | Malformed> {
   const name = fields[0]
+  if (name !== 'm' && name !== 'b') return []
   const text = fields[1] as string
-  if (name === 'm') return [JSON.parse(text) as Envelope]
-  if (name === 'b') return JSON.parse(text) as Envelope[]
-  return []
+  let v: unknown
+  try {
+    v = JSON.parse(text)
+  } catch {
+    return [new Malformed(text, 'not JSON')]
+  }
+  if (name === 'm') return [checked(v)]
+  return Array.isArray(v) ? v.map(checked) : [new Malformed(v, 'a pack that is not an array')]
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, it } from 'node:test'
 import { Redis } from 'ioredis'
 import { connect } from 'nats'
+import { scopedKey } from '../../../src/bus/envelope.js'
 import { createBus, natsTransport, redisTransport } from '../../../src/bus/index.js'
 import { isHotpathError } from '../../../src/errors.js'
 import {
@@ -123,7 +124,7 @@ it('regression: an idempotent handler that finished after its transport closed (
         await bus.close({ timeout: 50 })
         await t.close()
         release() // the handler succeeds after the close: its message is marked processed
-        await waitUntil(`the processed mark (${t.kind})`, () => reader.isProcessed(id), 2000)
+        await waitUntil(`the processed mark (${t.kind})`, () => reader.isProcessed(scopedKey('x', id)), 2000)
         assert.equal(bus.stats().failures, 0, `${t.kind}: the message that ran is not failed`)
       } finally {
         release()

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Message } from '../../../src/bus/api.js'
 import { type BatchIdempotency, batchProcessorFor } from '../../../src/bus/batch-handler.js'
+import { processedKeyOf } from '../../../src/bus/envelope.js'
 import { resolveBusOptions } from '../../../src/bus/options.js'
 import { BusCounters } from '../../../src/bus/stats.js'
 import type { Envelope } from '../../../src/bus/types.js'
@@ -16,6 +17,9 @@ const env = (id: string, payload: unknown = id): Envelope => ({
   sentAt: 0,
   queuedAt: 0,
 })
+
+/** The processed-set key of message `id`. */
+const key = (id: string) => processedKeyOf(env(id))
 
 /** An idempotent batch processor over a processed-set `done`; `handler` sees each batch's messages. */
 function processor(
@@ -46,13 +50,13 @@ function processor(
 
 describe('idempotent batches', () => {
   test('a message already processed when its batch starts is skipped, not run', async () => {
-    const done = new Set(['a'])
+    const done = new Set([key('a')])
     const ran: unknown[] = []
     const { outcome } = processor(done, (ms) => ran.push(...ms.map((m) => m.payload)))
     const out = await Promise.all([outcome(env('a')), outcome(env('b'))])
     assert.deepEqual(out, ['skipped', 'ok'])
     assert.deepEqual(ran, ['b'])
-    assert.ok(done.has('b'), 'the run message was marked')
+    assert.ok(done.has(key('b')), 'the run message was marked')
   })
 
   test('two copies of one message in one batch run once; the copy shares the outcome', async () => {
@@ -70,12 +74,12 @@ describe('idempotent batches', () => {
     })
     const out = await Promise.all([outcome(env('a')), outcome(env('a')), outcome(env('b'))])
     assert.deepEqual(out, ['failed: boom', 'failed: boom', 'ok'])
-    assert.deepEqual([...done], ['b'])
+    assert.deepEqual([...done], [key('b')])
   })
 
   test('a batch whose every message is processed does not call the handler', async () => {
     let calls = 0
-    const { outcome } = processor(new Set(['a', 'b']), () => calls++)
+    const { outcome } = processor(new Set([key('a'), key('b')]), () => calls++)
     assert.deepEqual(await Promise.all([outcome(env('a')), outcome(env('b'))]), ['skipped', 'skipped'])
     assert.equal(calls, 0)
   })

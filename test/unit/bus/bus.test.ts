@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { z } from 'zod'
+import { processedKeyOf } from '../../../src/bus/envelope.js'
 import {
   type Bus,
   type BusOptions,
@@ -446,7 +447,7 @@ describe('bus (memory transport)', () => {
       (messages) => {
         // every message of the batches before this one must be marked by now
         unmarkedAtStart.push(seen.filter((k) => !marked.has(k)).length)
-        for (const m of messages) seen.push(m.dedupKey as string)
+        for (const m of messages) seen.push(processedKeyOf(m))
       },
       { maxSize: 2, maxWait: 5, idempotent: true },
     )
