@@ -3,7 +3,7 @@
  * resolved into the numbers the transport runs on (class read budgets included).
  */
 import type { Cluster, Redis } from 'ioredis'
-import { assertKnownKeys } from '../options.js'
+import { assertKnownKeys, received } from '../options.js'
 import { type Clock, type Duration, systemClock, toTimerMs } from '../time.js'
 import { positiveInt } from './batch-options.js'
 
@@ -56,10 +56,23 @@ export function resolveRedisTransportOptions(options: RedisTransportOptions) {
   if (typeof options.redis === 'string') url = options.redis
   else if (options.redis !== null && typeof options.redis === 'object') client = options.redis
   else throw new TypeError('redis must be an ioredis client, a Cluster or a URL string')
-  const prefix = options.prefix ?? 'hp:bus:'
+  const prefix: unknown = options.prefix ?? 'hp:bus:'
+  if (typeof prefix !== 'string' || prefix === '')
+    throw new TypeError(`prefix must be a non-empty string; received ${received(prefix)}`)
   if (/[{}]/.test(prefix)) throw new TypeError(`prefix must not contain braces; received ${prefix}`)
   const readCount = positiveInt(options.readCount ?? 256, 'readCount')
-  const w = options.readWeights ?? [8, 4, 2, 1]
+  const w: unknown = options.readWeights ?? [8, 4, 2, 1]
+  // regression: [0, 0, 0, 0] (or three weights) gave NaN read counts, and every read of the
+  // consumer failed in Redis and was retried for good: a consumer that never consumed
+  if (
+    !Array.isArray(w) ||
+    w.length !== 4 ||
+    !w.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0)
+  ) {
+    throw new RangeError(
+      `readWeights must be four positive numbers (urgent, high, normal, low); received ${Array.isArray(w) ? JSON.stringify(w) : received(w)}`,
+    )
+  }
   const total = w.reduce((x, y) => x + y, 0)
   return Object.freeze({
     url,
