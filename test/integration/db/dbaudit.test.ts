@@ -1,0 +1,44 @@
+/**
+ * Regression tests from the dbaudit review of cached reads, name resolution and invalidation:
+ * each test is named for what broke.
+ */
+import assert from 'node:assert/strict'
+import { after, describe, test } from 'node:test'
+import type { Db } from '../../../src/db/index.js'
+import { cleanupPrefix, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
+import { type Backend, memoryCache, pgBackend } from './support.js'
+
+async function cached(db: Db, text: string): Promise<unknown[]> {
+  return [...(await db.query(text, [], { cache: true })).rows]
+}
+
+describe('dbaudit (pg)', () => {
+  const backends: Backend[] = []
+  const prefixes: string[] = []
+  const backend = () => {
+    const b = pgBackend()
+    backends.push(b)
+    return b
+  }
+  after(async () => {
+    for (const b of backends) await b.close()
+    for (const p of prefixes) await cleanupPrefix(p)
+  })
+
+  test('regression: two clients sharing a cache and Redis versions, on one database with different search_paths, answered one table with the rows of the other (keys held versions, not table names)', async () => {
+    const prefix = uniquePrefix('db-dbaudit')
+    prefixes.push(prefix)
+    const cache = memoryCache()
+    const opts = { cache, redis: REDIS_URL, prefix }
+    const b1 = backend()
+    const a = await b1.open(opts)
+    await a.query('CREATE TABLE t (v int)')
+    await a.query('INSERT INTO t VALUES (1)')
+    const b2 = backend()
+    const other = await b2.open(opts)
+    await other.query('CREATE TABLE t (v int)')
+    await other.query('INSERT INTO t VALUES (2)')
+    assert.deepEqual(await cached(a, 'SELECT v FROM t'), [{ v: 1 }])
+    assert.deepEqual(await cached(other, 'SELECT v FROM t'), [{ v: 2 }])
+  })
+})
