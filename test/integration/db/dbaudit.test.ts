@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import type { Db } from '../../../src/db/index.js'
 import { cleanupPrefix, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
-import { type Backend, memoryCache, pgBackend } from './support.js'
+import { BACKENDS, type Backend, memoryCache, pgBackend } from './support.js'
 
 async function cached(db: Db, text: string): Promise<unknown[]> {
   return [...(await db.query(text, [], { cache: true })).rows]
@@ -42,3 +42,28 @@ describe('dbaudit (pg)', () => {
     assert.deepEqual(await cached(other, 'SELECT v FROM t'), [{ v: 2 }])
   })
 })
+
+for (const make of BACKENDS) {
+  describe(`dbaudit (${make().name})`, () => {
+    const b = make()
+    after(() => b.close())
+
+    test('regression: with table inheritance (INHERITS), a write to a child left cached reads of the parent stale, and a write through the parent left cached reads of the child stale', async () => {
+      const db = await b.open({ cache: memoryCache() })
+      await db.query('CREATE TABLE parent (id int, v int)')
+      await db.query('CREATE TABLE child () INHERITS (parent)')
+      await db.query('CREATE TABLE grandchild () INHERITS (child)')
+      await db.query('INSERT INTO grandchild VALUES (1, 1)')
+      const sum = async (t: string) => (await cached(db, `SELECT sum(v)::int AS s FROM ${t}`))[0]
+      assert.deepEqual(await sum('parent'), { s: 1 })
+      assert.deepEqual(await sum('child'), { s: 1 })
+      await db.query('UPDATE grandchild SET v = 5')
+      assert.deepEqual(await sum('parent'), { s: 5 })
+      assert.deepEqual(await sum('child'), { s: 5 })
+      assert.deepEqual(await sum('grandchild'), { s: 5 })
+      await db.query('UPDATE parent SET v = 7')
+      assert.deepEqual(await sum('grandchild'), { s: 7 })
+      assert.deepEqual(await sum('child'), { s: 7 })
+    })
+  })
+}
