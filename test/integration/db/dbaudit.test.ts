@@ -41,6 +41,62 @@ describe('dbaudit (pg)', () => {
     assert.deepEqual(await cached(a, 'SELECT v FROM t'), [{ v: 1 }])
     assert.deepEqual(await cached(other, 'SELECT v FROM t'), [{ v: 2 }])
   })
+
+  test('regression: names resolved inside a transaction after SET LOCAL search_path were resolved and kept as if outside it (and the other way round), so writes invalidated the wrong schema and cached reads stayed stale', async () => {
+    const b = backend()
+    const db = await b.open({ cache: memoryCache() })
+    const other = `o_${Math.random().toString(16).slice(2, 10)}`
+    try {
+      const cur = String((await db.query('SELECT current_schema() AS s')).rows[0]?.s)
+      await db.query('CREATE TABLE t (v int)')
+      await db.query('INSERT INTO t VALUES (1)')
+      await db.query(`CREATE SCHEMA ${other}`)
+      await db.query(`CREATE TABLE ${other}.t (v int)`)
+      await db.query(`INSERT INTO ${other}.t VALUES (100)`)
+      // resolved inside first: kept for the client
+      await db.transaction(async (tx) => {
+        await tx.query(`SET LOCAL search_path TO ${other}`)
+        await tx.query('UPDATE t SET v = v + 1')
+      })
+      assert.deepEqual(await cached(db, `SELECT v FROM ${cur}.t`), [{ v: 1 }])
+      assert.deepEqual(await cached(db, `SELECT v FROM ${other}.t`), [{ v: 101 }])
+      await db.query('UPDATE t SET v = v + 1')
+      assert.deepEqual(await cached(db, `SELECT v FROM ${cur}.t`), [{ v: 2 }])
+      // resolved outside first: used inside after SET LOCAL
+      await db.query('DELETE FROM t WHERE v < 0')
+      await db.transaction(async (tx) => {
+        await tx.query(`SET LOCAL search_path TO ${other}`)
+        await tx.query('DELETE FROM t WHERE v < 0')
+        await tx.query('UPDATE t SET v = v + 1')
+      })
+      assert.deepEqual(await cached(db, `SELECT v FROM ${other}.t`), [{ v: 102 }])
+    } finally {
+      await b.raw(`DROP SCHEMA IF EXISTS ${other} CASCADE`)
+    }
+  })
+
+  test('regression: a view redefined inside a transaction that rolled back kept its uncommitted base tables for the client, so writes through it invalidated the wrong table and cached reads stayed stale', async () => {
+    const b = backend()
+    const db = await b.open({ cache: memoryCache() })
+    await db.query('CREATE TABLE a (v int)')
+    await db.query('CREATE TABLE b (v int)')
+    await db.query('INSERT INTO a VALUES (10)')
+    await db.query('INSERT INTO b VALUES (20)')
+    await db.query('CREATE VIEW vw AS SELECT v FROM a')
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        await tx.query('CREATE OR REPLACE VIEW vw AS SELECT v FROM b')
+        await tx.query('UPDATE vw SET v = v + 1')
+        throw new Error('roll back')
+      }),
+      /roll back/,
+    )
+    assert.deepEqual(await cached(db, 'SELECT v FROM vw'), [{ v: 10 }])
+    assert.deepEqual(await cached(db, 'SELECT v FROM a'), [{ v: 10 }])
+    await db.query('UPDATE vw SET v = v + 1')
+    assert.deepEqual(await cached(db, 'SELECT v FROM vw'), [{ v: 11 }])
+    assert.deepEqual(await cached(db, 'SELECT v FROM a'), [{ v: 11 }])
+  })
 })
 
 for (const make of BACKENDS) {
