@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
+import { Redis } from 'ioredis'
 import type { Db } from '../../../src/db/index.js'
 import { cleanupPrefix, REDIS_URL, uniquePrefix } from '../../helpers/services.js'
 import { BACKENDS, type Backend, memoryCache, pgBackend } from './support.js'
@@ -40,6 +41,33 @@ describe('dbaudit (pg)', () => {
     await other.query('INSERT INTO t VALUES (2)')
     assert.deepEqual(await cached(a, 'SELECT v FROM t'), [{ v: 1 }])
     assert.deepEqual(await cached(other, 'SELECT v FROM t'), [{ v: 2 }])
+  })
+
+  test('regression: eventual consistency: after the version hash was deleted (FLUSHDB, eviction) and recreated with a lower epoch, every later bump was taken for an old one and ignored, so even the writing instance served stale cached reads', async () => {
+    const prefix = uniquePrefix('db-dbaudit')
+    prefixes.push(prefix)
+    const b = backend()
+    const db = await b.open({ cache: memoryCache(), redis: REDIS_URL, prefix })
+    const other = await b.openAnother({ cache: memoryCache(), redis: REDIS_URL, prefix })
+    const r = new Redis(REDIS_URL)
+    try {
+      await db.query('CREATE TABLE t (v int)')
+      await db.query('INSERT INTO t VALUES (1)')
+      // both subscribed and trusting their local copies
+      await new Promise((res) => setTimeout(res, 300))
+      assert.deepEqual(await cached(db, 'SELECT v FROM t'), [{ v: 1 }])
+      assert.deepEqual(await cached(other, 'SELECT v FROM t'), [{ v: 1 }])
+      const hash = `${prefix}db:tv`
+      await r.del(hash)
+      // what the next script finds missing it creates with a fresh random epoch: here a low one
+      await r.hset(hash, '~epoch', '1')
+      await db.query('UPDATE t SET v = 2')
+      assert.deepEqual(await cached(db, 'SELECT v FROM t'), [{ v: 2 }])
+      await new Promise((res) => setTimeout(res, 100))
+      assert.deepEqual(await cached(other, 'SELECT v FROM t'), [{ v: 2 }])
+    } finally {
+      r.disconnect()
+    }
   })
 
   test('regression: names resolved inside a transaction after SET LOCAL search_path were resolved and kept as if outside it (and the other way round), so writes invalidated the wrong schema and cached reads stayed stale', async () => {
