@@ -140,6 +140,7 @@ export function classify(stmts: Array<{ stmt: Record<string, unknown> }>, finger
     let k: Analysis['kind']
     if (top === 'TransactionStmt') k = 'tx'
     else if (top === 'ExplainStmt' && explainsAnalyze(stmt.ExplainStmt)) k = 'read'
+    else if (top === 'VariableSetStmt' && changesNames(stmt.VariableSetStmt)) k = 'other'
     else if (HARMLESS.has(top)) {
       harmless = true
       kind = kind === undefined || kind === 'read' ? 'read' : kind
@@ -173,6 +174,21 @@ export function classify(stmts: Array<{ stmt: Record<string, unknown> }>, finger
     ctes: w.ctes,
     preparable: (final === 'read' || final === 'write') && (READS.has(top) || DML.has(top)),
   }
+}
+
+/**
+ * The settings that change what an unqualified name resolves to: the search_path, and the role
+ * (its `$user` schema), or all of them at once (RESET ALL). Such a SET is `other`: the client's
+ * resolved names are dropped after it, and inside a transaction names are no longer resolved
+ * for the client (regression: a name resolved after `SET LOCAL search_path` inside a
+ * transaction was kept for the client, and one resolved before was used inside it, so writes
+ * invalidated the wrong schema's table).
+ */
+const NAME_SETTINGS = new Set(['search_path', 'role', 'session_authorization'])
+
+function changesNames(node: unknown): boolean {
+  const v = node as { kind?: unknown; name?: unknown }
+  return v.kind === 'VAR_RESET_ALL' || (typeof v.name === 'string' && NAME_SETTINGS.has(v.name.toLowerCase()))
 }
 
 // EXPLAIN ANALYZE runs the statement, so a DML inside it really writes; plain EXPLAIN does not.

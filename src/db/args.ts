@@ -34,6 +34,7 @@ export function normalize(
 export function cacheOptions(opts: QueryOptions | undefined): QueryCacheOptions | undefined {
   if (opts === undefined) return undefined
   assertKnownKeys(opts, QUERY_KEYS, 'query options')
+  checkSignal(opts.signal, 'query option signal')
   const c = opts.cache
   if (c === undefined || c === false) return undefined
   if (c === true) return NO_CACHE
@@ -41,4 +42,21 @@ export function cacheOptions(opts: QueryOptions | undefined): QueryCacheOptions 
     throw new TypeError(`query option cache must be a boolean or an object; received ${String(c)}`)
   assertKnownKeys(c, QUERY_CACHE_KEYS, 'query option cache')
   return c
+}
+
+/**
+ * Refuses a signal that is not an AbortSignal (regression: it was ignored on an uncached read,
+ * and a cached one failed with 'signal?.addEventListener is not a function').
+ */
+export function checkSignal(signal: unknown, option: string): void {
+  if (signal === undefined) return
+  const s = signal as { aborted?: unknown; addEventListener?: unknown } | null
+  if (
+    s === null ||
+    typeof s !== 'object' ||
+    typeof s.aborted !== 'boolean' ||
+    typeof s.addEventListener !== 'function'
+  ) {
+    throw new TypeError(`${option} must be an AbortSignal; received ${String(signal)}`)
+  }
 }

@@ -25,6 +25,12 @@ export interface Entry {
   readonly prepared: string | undefined
   /** '*' then the base tables read, resolved; undefined until resolved. */
   reads: readonly string[] | undefined
+  /**
+   * The tables read as a cache key part (with `reads`): a text names different tables under
+   * different search_paths, and versions alone (all equal in a fresh Redis hash) do not tell them
+   * apart.
+   */
+  readsKey: string | undefined
   writes: readonly string[] | undefined
 }
 
@@ -152,7 +158,10 @@ export class CachedReads {
     }
     let v = ''
     for (let i = 0; i < vs.length; i++) v += i === 0 ? `${vs[i]}` : `.${vs[i]}`
-    const key = `${this.d.o.prefix}${v}|${e.keyText}|${params.length === 0 ? '' : keyParams(params)}`
+    // the tables too, not only their versions (regression: two clients on one database with
+    // different search_paths, sharing a cache and Redis versions, answered `SELECT v FROM t` of
+    // one schema with the rows of the other)
+    const key = `${this.d.o.prefix}${v}|${e.readsKey}|${e.keyText}|${params.length === 0 ? '' : keyParams(params)}`
     const cache = this.d.cache
     const hit = cache.getSync<QueryResult<T>>(key)
     if (hit !== undefined) {

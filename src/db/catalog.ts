@@ -2,8 +2,10 @@
  * Turns relation names from the parse tree into the base tables they stand for, with the
  * server's own catalog: `to_regclass` applies the search_path, and a view is expanded through
  * pg_rewrite and pg_depend (recursively, so views of views end at tables), the technique PGlite's
- * live extension uses. A partition also stands for its partition root, so a write to a partition
- * invalidates reads of the parent. Results are cached per name until DDL runs (`clear()`). A name
+ * live extension uses. A table also stands for every table it inherits from (a partition for its
+ * parents, a child of INHERITS for its parents), so a write to a child invalidates reads of the
+ * parent and a write through the parent reads of the child (regression: only a partition's root
+ * was added, so with INHERITS either way left cached reads stale). Results are cached per name until DDL runs (`clear()`). A name
  * that resolves to nothing is not cached, and unless it is one of the statement's CTE names the
  * resolution is incomplete: the relation does not exist yet (it may be created outside the
  * client, by a migration) or is a temporary table of another session (regression: the empty
@@ -18,6 +20,15 @@ export type CatalogQuery = (
   params: unknown[],
 ) => Promise<{ rows: Array<Record<string, unknown>> }>
 
+// every table `c` inherits from, to the top: partitions' parents and INHERITS parents alike (a
+// read of a parent reads its children's rows, and a write through it may change them)
+const ANCESTORS = `ARRAY(WITH RECURSIVE up(oid) AS (
+    SELECT inhparent FROM pg_inherits WHERE inhrelid = c.oid
+    UNION
+    SELECT i.inhparent FROM up JOIN pg_inherits i ON i.inhrelid = up.oid
+  ) SELECT rn.nspname || '.' || rc.relname FROM up JOIN pg_class rc ON rc.oid = up.oid
+    JOIN pg_namespace rn ON rn.oid = rc.relnamespace) AS ancestors`
+
 const RESOLVE = `WITH RECURSIVE deps(oid) AS (
   SELECT to_regclass($1)::oid WHERE to_regclass($1) IS NOT NULL
   UNION
@@ -27,8 +38,7 @@ const RESOLVE = `WITH RECURSIVE deps(oid) AS (
       AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> deps.oid
 )
 SELECT n.nspname AS schema, c.relname AS name, c.relkind AS kind,
-  CASE WHEN c.relispartition THEN (SELECT rn.nspname || '.' || rc.relname FROM pg_class rc
-    JOIN pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = pg_partition_root(c.oid)) END AS root
+${ANCESTORS}
 FROM deps JOIN pg_class c ON c.oid = deps.oid JOIN pg_namespace n ON n.oid = c.relnamespace`
 
 const TABLE_KINDS = new Set(['r', 'p', 'f', 'm'])
@@ -42,9 +52,14 @@ const CASCADES = `WITH RECURSIVE refs(oid) AS (
     AND (k.confdeltype IN ('c', 'n', 'd') OR k.confupdtype IN ('c', 'n', 'd'))
 )
 SELECT n.nspname AS schema, c.relname AS name,
-  CASE WHEN c.relispartition THEN (SELECT rn.nspname || '.' || rc.relname FROM pg_class rc
-    JOIN pg_namespace rn ON rn.oid = rc.relnamespace WHERE rc.oid = pg_partition_root(c.oid)) END AS root
+${ANCESTORS}
 FROM refs JOIN pg_class c ON c.oid = refs.oid JOIN pg_namespace n ON n.oid = c.relnamespace`
+
+/** The ancestors column of a catalog row (a text[]). */
+function ancestors(row: Record<string, unknown>): string[] {
+  const a = row.ancestors
+  return Array.isArray(a) ? a.map(String) : []
+}
 
 /** Quotes a name for to_regclass (which parses its argument like SQL text). */
 function regclassText(r: RelName): string {
@@ -106,7 +121,7 @@ export class Catalog {
     const tables: string[] = []
     for (const row of rows) {
       tables.push(`${String(row.schema)}.${String(row.name)}`)
-      if (typeof row.root === 'string' && row.root.length > 0) tables.push(row.root)
+      tables.push(...ancestors(row))
     }
     this.cascades.set(table, tables)
     return tables
@@ -123,7 +138,7 @@ export class Catalog {
     for (const row of rows) {
       if (!TABLE_KINDS.has(String(row.kind))) continue
       tables.push(`${String(row.schema)}.${String(row.name)}`)
-      if (typeof row.root === 'string' && row.root.length > 0) tables.push(row.root)
+      tables.push(...ancestors(row))
     }
     this.cache.set(key, tables)
     return tables

@@ -213,6 +213,17 @@ export function ttlMs(value: unknown, option: string): number {
   return ms
 }
 
+/**
+ * The longest wait for Redis on versions: above 0 (regression: 0 was accepted, and every version
+ * read then timed out at once, so cached reads always bypassed the cache).
+ */
+function versionTimeoutMs(value: unknown): number {
+  const ms = toTimerMs(value, 'db option versionTimeout')
+  if (ms === 0)
+    throw new RangeError(`db option versionTimeout must be greater than 0; received ${String(value)}`)
+  return ms
+}
+
 function nonEmpty(value: unknown, option: string, def: string): string {
   if (value === undefined) return def
   if (typeof value !== 'string' || value.length === 0) {
@@ -281,7 +292,16 @@ export function resolveDbOptions(options: DbOptions = {}): ResolvedDbOptions {
     throw new TypeError('db option cache must be a hotpath cache (createCache())')
   }
   const redis = options.redis
-  if (redis !== undefined && typeof redis !== 'string' && (typeof redis !== 'object' || redis === null)) {
+  // an ioredis client (or Cluster) has these; anything else failed deep in createDb
+  // (regression: 'c.defineCommand is not a function')
+  if (
+    redis !== undefined &&
+    typeof redis !== 'string' &&
+    (typeof redis !== 'object' ||
+      redis === null ||
+      typeof (redis as { defineCommand?: unknown }).defineCommand !== 'function' ||
+      typeof (redis as { duplicate?: unknown }).duplicate !== 'function')
+  ) {
     throw new TypeError(`db option redis must be a URL or an ioredis client; received ${String(redis)}`)
   }
   if (cache?.hasL2 === true && redis === undefined) {
@@ -317,10 +337,7 @@ export function resolveDbOptions(options: DbOptions = {}): ResolvedDbOptions {
     cacheTtlMs: options.cacheTtl === undefined ? 60_000 : ttlMs(options.cacheTtl, 'db option cacheTtl'),
     redis,
     strict: consistency === 'strict',
-    versionTimeoutMs:
-      options.versionTimeout === undefined
-        ? 250
-        : toTimerMs(options.versionTimeout, 'db option versionTimeout'),
+    versionTimeoutMs: options.versionTimeout === undefined ? 250 : versionTimeoutMs(options.versionTimeout),
     prefix: nonEmpty(options.prefix, 'db option prefix', 'db:'),
     slowQuery: resolveSlow(options.slowQuery),
     statements: options.statements ?? true,

@@ -40,8 +40,10 @@ const EPOCH = `local e = redis.call('HGET', KEYS[1], '~epoch')
 if not e then e = ARGV[1]; redis.call('HSET', KEYS[1], '~epoch', e) end
 local base = tonumber(e)
 local out = {}`
+// both answer the versions of ARGV[2..] and then the epoch; a message carries it as '~epoch'
 const READ = `${EPOCH}
 for i = 2, #ARGV do out[i - 1] = string.format('%.0f', base + (tonumber(redis.call('HGET', KEYS[1], ARGV[i])) or 0)) end
+out[#ARGV] = e
 return out`
 const BUMP = `${EPOCH}
 local msg = {}
@@ -50,7 +52,9 @@ for i = 2, #ARGV do
   out[i - 1] = v
   msg[ARGV[i]] = v
 end
+msg['~epoch'] = e
 redis.call('PUBLISH', KEYS[1], cjson.encode(msg))
+out[#ARGV] = e
 return out`
 
 type Scripted = Redis & {
@@ -88,6 +92,8 @@ export class RedisVersions implements VersionSource {
   private trusted = false
   /** Bumped whenever trust is lost or regained: a fetch only fills the local copy within one era. */
   private era = 0
+  /** The epoch of the hash the local copy comes from (undefined until seen). */
+  private hashEpoch: string | undefined
   /** Bumps that could not be published yet. */
   private readonly pending = new Set<string>()
   private down = false
@@ -136,10 +142,28 @@ export class RedisVersions implements VersionSource {
     this.trusted = true
   }
 
+  /**
+   * Notes the epoch of an answer or message. Another one means the hash was deleted and made
+   * again (FLUSHDB, eviction under maxmemory, a restart): the local copy is forgotten, since its
+   * versions may be higher than every new one (regression: they were kept, and each later bump,
+   * numbered from a lower epoch, was taken for an old one and ignored, so cached reads, even the
+   * writer's own, stayed stale until their TTL).
+   */
+  private noteEpoch(e: unknown): void {
+    if (typeof e !== 'string' || e === this.hashEpoch) return
+    if (this.hashEpoch !== undefined) {
+      this.v.clear()
+      this.era++
+    }
+    this.hashEpoch = e
+  }
+
   private receive(msg: string): void {
     try {
       const bumps = JSON.parse(msg) as Record<string, unknown>
+      this.noteEpoch(bumps['~epoch'])
       for (const [t, s] of Object.entries(bumps)) {
+        if (t === '~epoch') continue
         const n = Number(s)
         if (Number.isFinite(n) && n > (this.v.get(t) ?? Number.NEGATIVE_INFINITY)) this.v.set(t, n)
       }
@@ -177,8 +201,9 @@ export class RedisVersions implements VersionSource {
       return undefined
     }
     if (this.down || this.pending.size > 0) return undefined
+    this.noteEpoch(raw[tables.length])
     const keep = era === this.era && this.trusted
-    return raw.map((s, i) => {
+    return raw.slice(0, tables.length).map((s, i) => {
       const n = Number(s)
       const t = tables[i] as string
       if (keep && n > (this.v.get(t) ?? Number.NEGATIVE_INFINITY)) this.v.set(t, n)
@@ -202,6 +227,7 @@ export class RedisVersions implements VersionSource {
 
   private async publish(tables: readonly string[]): Promise<void> {
     const res = await timed(this.client.hpDbVersionsBump(this.o.key, epoch(), ...tables), this.o.timeoutMs)
+    this.noteEpoch(res[tables.length])
     tables.forEach((t, i) => {
       const n = Number(res[i])
       if (n > (this.v.get(t) ?? Number.NEGATIVE_INFINITY)) this.v.set(t, n)

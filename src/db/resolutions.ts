@@ -45,6 +45,7 @@ export class Resolutions {
         keyText: keyText(text),
         prepared: this.prepared.nameOf(text, analysis),
         reads: undefined,
+        readsKey: undefined,
         writes: undefined,
       }
       if (this.entries.size >= this.maxStatements) {
@@ -73,6 +74,7 @@ export class Resolutions {
     const w = await this.catalog.writeTables(a.writes, run, a.ctes)
     const out = { reads: ['*', ...r.tables], writes: w.tables, complete: r.complete && w.complete }
     if (out.complete) {
+      e.readsKey = keyText(JSON.stringify(r.tables))
       e.reads = out.reads
       e.writes = out.writes
     }

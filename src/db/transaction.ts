@@ -55,7 +55,12 @@ export function txHandle(
         'the transaction commits or rolls back when its callback returns or throws; do not send COMMIT or ROLLBACK',
       )
     }
-    if (k === 'write') {
+    // after DDL or a change of search_path in this transaction its names resolve as nowhere else
+    // (an uncommitted view, another schema), and COMMIT invalidates everything anyway: nothing is
+    // resolved then, so nothing of it is kept for the client (regression: a view redefined in a
+    // transaction that rolled back kept its uncommitted base tables, so later writes through it
+    // invalidated the wrong table)
+    if (k === 'write' && !state.other) {
       for (const t of (await d.resolve(e, run)).writes) writes.add(t)
     } else if (k === 'other') state.other = true
     ended()
