@@ -129,6 +129,30 @@ export function envelopeFault(x: unknown): string | undefined {
   return undefined
 }
 
+/**
+ * A dead letter read off a dead-letter stream, or undefined for anything that is not one: those
+ * streams are open to any client of the server too, and what someone else wrote there is skipped
+ * (regression: one entry that was not JSON made `deadLetters()` and `replay()` throw for good).
+ */
+export function parseDeadLetter(text: string): DeadLetter | undefined {
+  let d: unknown
+  try {
+    d = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (d === null || typeof d !== 'object') return undefined
+  const x = d as Record<string, unknown>
+  if (typeof x.id !== 'string' || typeof x.reason !== 'string' || typeof x.error !== 'string')
+    return undefined
+  if (!Number.isFinite(x.attempts) || !Number.isFinite(x.at)) return undefined
+  const e = x.envelope as Record<string, unknown> | null
+  // an envelope that was itself not a message (reason 'invalid') still has the shape we write
+  if (e === null || typeof e !== 'object' || typeof e.type !== 'string' || typeof e.to !== 'string')
+    return undefined
+  return d as DeadLetter
+}
+
 /** The dead letter (reason 'invalid') of `raw`, found on `address`'s stream: not a message (`fault`). */
 export function malformedLetter(
   raw: unknown,

@@ -6,6 +6,7 @@
  * message it gave up on, turned into a dead letter by one process of the queue group.
  */
 import type { JetStreamClient, JetStreamManager, KV, NatsConnection, Subscription } from 'nats'
+import { parseDeadLetter } from './envelope.js'
 import { BusTransportError } from './errors.js'
 import type { NatsNames, ResolvedNatsOptions } from './nats-options.js'
 import type { DeadLetter, DeadLetterFilter, Envelope } from './types.js'
@@ -77,7 +78,8 @@ export class NatsStore {
           throw err
         }
         seq = m.seq
-        const d = decode<DeadLetter>(m.data)
+        const d = parseDeadLetter(untext.decode(m.data))
+        if (d === undefined) continue // not a dead letter (someone else's publish)
         if (filter.type !== undefined && d.envelope.type !== filter.type) continue
         if (filter.reason !== undefined && d.reason !== filter.reason) continue
         if (ids !== undefined && !ids.has(d.id)) continue

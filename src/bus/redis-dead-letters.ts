@@ -5,6 +5,7 @@
  * two replays never both take a letter.
  */
 import type { Cluster, Redis } from 'ioredis'
+import { parseDeadLetter } from './envelope.js'
 import type { DeadLetter, DeadLetterFilter } from './types.js'
 
 interface Found {
@@ -28,7 +29,8 @@ export async function findDeadLetters(
     const entries = (await redis.xrange(key, '-', '+')) as Array<[string, string[]]>
     for (const [sid, fields] of entries) {
       if (out.length >= limit) return out
-      const d = JSON.parse(fields[1] as string) as DeadLetter
+      const d = parseDeadLetter(String(fields[1]))
+      if (d === undefined) continue // not a dead letter (someone else's XADD)
       if (filter.type !== undefined && d.envelope.type !== filter.type) continue
       if (filter.reason !== undefined && d.reason !== filter.reason) continue
       if (ids !== undefined && !ids.has(d.id)) continue

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { after, it } from 'node:test'
 import { connect } from 'nats'
-import { createBus, natsTransport, redisTransport } from '../../../src/bus/index.js'
+import { createBus, NonRetryableError, natsTransport, redisTransport } from '../../../src/bus/index.js'
 import { cleanupNats, NATS_URL, redisScope, uniqueStream, waitUntil } from '../../helpers/services.js'
 
 const scope = redisScope()
@@ -173,6 +173,63 @@ it('regression: a message on a NATS bus subject that was not a message was never
   } finally {
     await nc.close()
     await worker.close()
+    await t.close()
+  }
+})
+
+it("regression: an entry on a Redis bus's dead-letter stream that was not a dead letter made deadLetters() and replay() throw for good", async () => {
+  const redis = scope.client()
+  const prefix = scope.prefix('hostile-dlq')
+  const t = redisTransport({ redis, prefix, block: 100 })
+  const w = createBus({ name: 'w', transport: t })
+  w.on('job', () => {
+    throw new NonRetryableError('no')
+  })
+  try {
+    await w.whenReady()
+    await w.send('w', 'job', 1)
+    await waitUntil('the dead letter', async () => (await w.deadLetters()).length === 1)
+    for (const body of ['not json', 'null', '{"id":"x"}'])
+      await redis.xadd(`${prefix}{w}:dlq`, '*', 'd', body)
+    const letters = await w.deadLetters()
+    assert.deepEqual(
+      letters.map((d) => [d.envelope.type, d.reason]),
+      [['job', 'non-retryable']],
+      'the real dead letter, and nothing else',
+    )
+    assert.equal(await w.replay({ type: 'job' }), 1)
+  } finally {
+    await w.close()
+    await t.close()
+  }
+})
+
+it("regression: a message on a NATS bus's dead-letter subject that was not a dead letter made deadLetters() and replay() throw for good", async () => {
+  const stream = uniqueStream('hostiledlq')
+  streams.push(stream)
+  const t = natsTransport({ servers: NATS_URL, stream, storage: 'memory' })
+  const w = createBus({ name: 'w', transport: t })
+  w.on('job', () => {
+    throw new NonRetryableError('no')
+  })
+  const nc = await connect({ servers: NATS_URL })
+  try {
+    await w.whenReady()
+    await w.send('w', 'job', 1)
+    await waitUntil('the dead letter', async () => (await w.deadLetters()).length === 1)
+    const bytes = new TextEncoder()
+    for (const body of ['not json', 'null', '{"id":"x"}']) nc.publish(t.names.dlq('w'), bytes.encode(body))
+    await nc.flush()
+    await new Promise((r) => setTimeout(r, 100))
+    const letters = await w.deadLetters()
+    assert.deepEqual(
+      letters.map((d) => [d.envelope.type, d.reason]),
+      [['job', 'non-retryable']],
+    )
+    assert.equal(await w.replay({ type: 'job' }), 1)
+  } finally {
+    await nc.close()
+    await w.close()
     await t.close()
   }
 })
