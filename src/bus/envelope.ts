@@ -108,12 +108,45 @@ export function parseReply(text: string): Reply | undefined {
 
 const OPTIONAL_STRINGS = ['to', 'from', 'dedupKey', 'batchKey', 'tenant', 'replyTo', 'corr'] as const
 
+const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string'
+
 /**
  * Why `x`, read off a stream, is not a message the bus can run; undefined when it is one. A
  * durable transport's streams are open to any client of the server: what someone else wrote there
  * must become a dead letter, not a throw in the read loop (regression: it stalled the consumer).
+ * Every message read is checked: one expression for a good one (about 20 ns), the reason only
+ * for a bad one (the loop over the optional fields cost 60-90 ns a message).
  */
 export function envelopeFault(x: unknown): string | undefined {
+  if (x !== null && typeof x === 'object') {
+    const e = x as Record<string, unknown>
+    const p = e.p
+    const attempt = e.attempt
+    const timeout = e.timeout
+    if (
+      typeof e.id === 'string' &&
+      typeof e.type === 'string' &&
+      (p === 0 || p === 1 || p === 2 || p === 3) &&
+      Number.isSafeInteger(attempt) &&
+      (attempt as number) >= 1 &&
+      Number.isFinite(e.sentAt) &&
+      Number.isFinite(e.queuedAt) &&
+      optionalString(e.to) &&
+      optionalString(e.from) &&
+      optionalString(e.dedupKey) &&
+      optionalString(e.batchKey) &&
+      optionalString(e.tenant) &&
+      optionalString(e.replyTo) &&
+      optionalString(e.corr) &&
+      (timeout === undefined || (Number.isFinite(timeout) && (timeout as number) >= 0)) &&
+      !Array.isArray(x)
+    )
+      return undefined
+  }
+  return faultOf(x)
+}
+
+function faultOf(x: unknown): string {
   if (x === null || typeof x !== 'object' || Array.isArray(x)) return 'not an object'
   const e = x as Record<string, unknown>
   if (typeof e.id !== 'string') return 'id is not a string'
@@ -122,11 +155,8 @@ export function envelopeFault(x: unknown): string | undefined {
   if (!Number.isSafeInteger(e.attempt) || (e.attempt as number) < 1)
     return 'attempt is not a positive integer'
   if (!Number.isFinite(e.sentAt) || !Number.isFinite(e.queuedAt)) return 'sentAt or queuedAt is not a number'
-  for (const k of OPTIONAL_STRINGS)
-    if (e[k] !== undefined && typeof e[k] !== 'string') return `${k} is not a string`
-  if (e.timeout !== undefined && !(Number.isFinite(e.timeout) && (e.timeout as number) >= 0))
-    return 'timeout is not a number of ms'
-  return undefined
+  for (const k of OPTIONAL_STRINGS) if (!optionalString(e[k])) return `${k} is not a string`
+  return 'timeout is not a number of ms'
 }
 
 /**
