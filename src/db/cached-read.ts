@@ -26,9 +26,9 @@ export interface Entry {
   /** '*' then the base tables read, resolved; undefined until resolved. */
   reads: readonly string[] | undefined
   /**
-   * The tables read as a cache key part (with `reads`): a text names different tables under
-   * different search_paths, and versions alone (all equal in a fresh Redis hash) do not tell them
-   * apart.
+   * The tables read, then `keyText`: the cache key's middle part, set with `reads` (one string
+   * made once, not two joined per read). A text names different tables under different
+   * search_paths, and versions alone (all equal in a fresh Redis hash) do not tell them apart.
    */
   readsKey: string | undefined
   writes: readonly string[] | undefined
@@ -161,7 +161,7 @@ export class CachedReads {
     // the tables too, not only their versions (regression: two clients on one database with
     // different search_paths, sharing a cache and Redis versions, answered `SELECT v FROM t` of
     // one schema with the rows of the other)
-    const key = `${this.d.o.prefix}${v}|${e.readsKey}|${e.keyText}|${params.length === 0 ? '' : keyParams(params)}`
+    const key = `${this.d.o.prefix}${v}|${e.readsKey}|${params.length === 0 ? '' : keyParams(params)}`
     const cache = this.d.cache
     const hit = cache.getSync<QueryResult<T>>(key)
     if (hit !== undefined) {

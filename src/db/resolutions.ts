@@ -74,7 +74,7 @@ export class Resolutions {
     const w = await this.catalog.writeTables(a.writes, run, a.ctes)
     const out = { reads: ['*', ...r.tables], writes: w.tables, complete: r.complete && w.complete }
     if (out.complete) {
-      e.readsKey = keyText(JSON.stringify(r.tables))
+      e.readsKey = `${keyText(JSON.stringify(r.tables))}|${e.keyText}`
       e.reads = out.reads
       e.writes = out.writes
     }
