@@ -60,6 +60,23 @@ export function received(v: unknown): string {
   return `${typeof v} ${String(v)}`
 }
 
+/**
+ * Refuses a `signal` option that is not an AbortSignal (anything with a boolean `aborted` and
+ * `addEventListener`, so another realm's or a polyfill's passes): ignored, or failing deep inside
+ * with `signal.addEventListener is not a function`, it named no option.
+ */
+export function assertSignal(signal: unknown, option: string): void {
+  if (signal === undefined) return
+  const s = signal as { aborted?: unknown; addEventListener?: unknown } | null
+  if (
+    s === null ||
+    typeof s !== 'object' ||
+    typeof s.aborted !== 'boolean' ||
+    typeof s.addEventListener !== 'function'
+  )
+    throw new TypeError(`${option} must be an AbortSignal; received ${received(signal)}`)
+}
+
 /** The message of an error, or the thrown value as text. */
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err)

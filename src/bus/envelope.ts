@@ -95,15 +95,22 @@ export function newEnvelope(
  * (regression: a forged 'not json' crashed the process on Redis and closed the connection on NATS).
  */
 export function parseReply(text: string): Reply | undefined {
-  let r: unknown
+  const r = jsonObject(text)
+  return typeof r?.corr === 'string' && typeof r.ok === 'boolean' ? (r as unknown as Reply) : undefined
+}
+
+/**
+ * `text` parsed when it is a JSON object, else undefined: what the bus reads off a channel or a
+ * stream that any client of the server may write to (never a throw in a connection's handler).
+ */
+export function jsonObject(text: string): Record<string, unknown> | undefined {
+  let v: unknown
   try {
-    r = JSON.parse(text)
+    v = JSON.parse(text)
   } catch {
     return undefined
   }
-  if (r === null || typeof r !== 'object') return undefined
-  const { corr, ok } = r as { corr?: unknown; ok?: unknown }
-  return typeof corr === 'string' && typeof ok === 'boolean' ? (r as Reply) : undefined
+  return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : undefined
 }
 
 const OPTIONAL_STRINGS = ['to', 'from', 'dedupKey', 'batchKey', 'tenant', 'replyTo', 'corr'] as const
@@ -165,14 +172,8 @@ function faultOf(x: unknown): string {
  * (regression: one entry that was not JSON made `deadLetters()` and `replay()` throw for good).
  */
 export function parseDeadLetter(text: string): DeadLetter | undefined {
-  let d: unknown
-  try {
-    d = JSON.parse(text)
-  } catch {
-    return undefined
-  }
-  if (d === null || typeof d !== 'object') return undefined
-  const x = d as Record<string, unknown>
+  const x = jsonObject(text)
+  if (x === undefined) return undefined
   if (typeof x.id !== 'string' || typeof x.reason !== 'string' || typeof x.error !== 'string')
     return undefined
   if (!Number.isFinite(x.attempts) || !Number.isFinite(x.at)) return undefined
@@ -180,7 +181,7 @@ export function parseDeadLetter(text: string): DeadLetter | undefined {
   // an envelope that was itself not a message (reason 'invalid') still has the shape we write
   if (e === null || typeof e !== 'object' || typeof e.type !== 'string' || typeof e.to !== 'string')
     return undefined
-  return d as DeadLetter
+  return x as unknown as DeadLetter
 }
 
 /** The dead letter (reason 'invalid') of `raw`, found on `address`'s stream: not a message (`fault`). */

@@ -6,7 +6,7 @@
  * message it gave up on, turned into a dead letter by one process of the queue group.
  */
 import type { JetStreamClient, JetStreamManager, KV, NatsConnection, Subscription } from 'nats'
-import { parseDeadLetter } from './envelope.js'
+import { jsonObject, parseDeadLetter } from './envelope.js'
 import { BusTransportError } from './errors.js'
 import type { NatsNames, ResolvedNatsOptions } from './nats-options.js'
 import type { DeadLetter, DeadLetterFilter, Envelope } from './types.js'
@@ -119,13 +119,7 @@ export class NatsStore {
       // any client may publish on the subject: what is not an advisory is ignored (a throw here
       // would close the whole connection)
       callback: (_err, m) => {
-        let a: { stream_seq?: unknown; deliveries?: unknown } | null
-        try {
-          a = decode(m.data)
-        } catch {
-          return
-        }
-        const { stream_seq: seq, deliveries } = a ?? {}
+        const { stream_seq: seq, deliveries } = jsonObject(untext.decode(m.data)) ?? {}
         if (Number.isSafeInteger(seq) && Number.isSafeInteger(deliveries))
           this.buryStuck(seq as number, deliveries as number).catch(() => {})
       },

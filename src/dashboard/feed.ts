@@ -115,14 +115,9 @@ export class Feed {
    */
   forget(instance: string, at: number): void {
     if (this.recs.delete(instance)) this.hub.send('recs', JSON.stringify({ instance, at, items: [] }))
-    const firing = new Map<string, AlertTransition>()
-    for (const a of this.alertLog.toArray()) {
-      if (a.instance !== instance) continue
-      if (a.state === 'firing') firing.set(a.name, a)
-      else firing.delete(a.name)
-    }
-    for (const a of firing.values())
-      this.alert({ name: a.name, state: 'resolved', severity: a.severity, value: undefined, at, instance })
+    for (const a of this.firing())
+      if (a.instance === instance)
+        this.alert({ name: a.name, state: 'resolved', severity: a.severity, value: undefined, at, instance })
     for (const [key, t] of this.tables) {
       if (t.instance !== instance) continue
       this.tables.delete(key)
@@ -134,14 +129,15 @@ export class Feed {
   instances(): Set<string> {
     const out = new Set<string>()
     for (const t of this.tables.values()) out.add(t.instance)
-    const firing = new Map<string, AlertTransition>()
-    for (const a of this.alertLog.toArray()) {
-      const key = `${a.instance}\u0000${a.name}`
-      if (a.state === 'firing') firing.set(key, a)
-      else firing.delete(key)
-    }
-    for (const a of firing.values()) out.add(a.instance)
+    for (const a of this.firing()) out.add(a.instance)
     return out
+  }
+
+  /** The alerts whose last transition in the log is `firing`, of every instance. */
+  private firing(): AlertTransition[] {
+    const last = new Map<string, AlertTransition>()
+    for (const a of this.alertLog.toArray()) last.set(`${a.instance}\u0000${a.name}`, a)
+    return [...last.values()].filter((a) => a.state === 'firing')
   }
 
   /** Forgets the rows of a table that was removed. */

@@ -2,7 +2,7 @@
  * The arguments of `query()`: a `sql` fragment, or a text and an array of parameters, and the
  * per-call options, checked once per call.
  */
-import { assertKnownKeys } from '../options.js'
+import { assertKnownKeys, assertSignal } from '../options.js'
 import { QUERY_CACHE_KEYS, QUERY_KEYS, type QueryCacheOptions, type QueryOptions } from './options.js'
 import { isSqlFragment, type SqlStatement } from './sql.js'
 
@@ -34,7 +34,7 @@ export function normalize(
 export function cacheOptions(opts: QueryOptions | undefined): QueryCacheOptions | undefined {
   if (opts === undefined) return undefined
   assertKnownKeys(opts, QUERY_KEYS, 'query options')
-  checkSignal(opts.signal, 'query option signal')
+  assertSignal(opts.signal, 'query option signal')
   const c = opts.cache
   if (c === undefined || c === false) return undefined
   if (c === true) return NO_CACHE
@@ -45,18 +45,14 @@ export function cacheOptions(opts: QueryOptions | undefined): QueryCacheOptions 
 }
 
 /**
- * Refuses a signal that is not an AbortSignal (regression: it was ignored on an uncached read,
- * and a cached one failed with 'signal?.addEventListener is not a function').
+ * `transaction(fn, options)`'s arguments, refused before BEGIN (regression: a missing fn sent
+ * BEGIN and failed with 'fn is not a function'; null options failed reading a property of null).
  */
-export function checkSignal(signal: unknown, option: string): void {
-  if (signal === undefined) return
-  const s = signal as { aborted?: unknown; addEventListener?: unknown } | null
-  if (
-    s === null ||
-    typeof s !== 'object' ||
-    typeof s.aborted !== 'boolean' ||
-    typeof s.addEventListener !== 'function'
-  ) {
-    throw new TypeError(`${option} must be an AbortSignal; received ${String(signal)}`)
-  }
+export function checkTransactionArgs(fn: unknown, options: unknown): void {
+  if (typeof fn !== 'function')
+    throw new TypeError(`transaction(fn): fn must be a function (async (tx) => ...); received ${String(fn)}`)
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(`transaction options must be an object; received ${String(options)}`)
+  assertKnownKeys(options, ['signal'], 'transaction options')
+  assertSignal((options as { signal?: unknown }).signal, 'transaction option signal')
 }

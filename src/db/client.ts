@@ -8,10 +8,9 @@
 import { ClosedError, isHotpathError } from '../errors.js'
 import { type Disposer, Events } from '../events.js'
 import type { HealthCheck } from '../metrics/index.js'
-import { assertKnownKeys } from '../options.js'
 import type { Instrumentable } from '../types.js'
 import type { Analysis } from './analyze.js'
-import { cacheOptions, checkSignal, normalize } from './args.js'
+import { cacheOptions, checkTransactionArgs, normalize } from './args.js'
 import { type BatchItem, type BatchQueryOptions, batchQuery } from './batch-query.js'
 import { CachedReads, type Counters, type Entry, type Exec, uncached } from './cached-read.js'
 import type { CatalogQuery } from './catalog.js'
@@ -268,18 +267,7 @@ export class Db implements Instrumentable, Queryable {
     options: { signal?: AbortSignal } = {},
   ): Promise<T> {
     if (this.closed) throw new ClosedError(`db "${this.o.name}"`)
-    // refused before BEGIN (regression: a missing fn sent BEGIN and failed with 'fn is not a
-    // function'; null options failed reading a property of null)
-    if (typeof fn !== 'function') {
-      throw new TypeError(
-        `transaction(fn): fn must be a function (async (tx) => ...); received ${String(fn)}`,
-      )
-    }
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(`transaction options must be an object; received ${String(options)}`)
-    }
-    assertKnownKeys(options, ['signal'], 'transaction options')
-    checkSignal(options.signal, 'transaction option signal')
+    checkTransactionArgs(fn, options)
     const writes = new Set<string>()
     const state = { other: false, reachedCommit: false, ended: false }
     try {

@@ -23,8 +23,6 @@ export class Components {
     ['redis', redisAdapter],
   ])
   private readonly attached = new Map<Instrumentable, Held>()
-  /** `kind\0name` of every attached component, as its series label it. */
-  private readonly labels = new Set<string>()
 
   constructor(private readonly warn: (message: string) => void) {}
 
@@ -45,9 +43,9 @@ export class Components {
   attach(source: Instrumentable, ctx: AdapterContext): Disposer {
     this.detach(source)
     let name = source.name
-    if (this.labels.has(`${source.kind}\u0000${name}`)) {
+    if (this.taken(source.kind, name)) {
       let n = 2
-      while (this.labels.has(`${source.kind}\u0000${source.name}#${n}`)) n++
+      while (this.taken(source.kind, `${source.name}#${n}`)) n++
       name = `${source.name}#${n}`
       this.warn(
         `monitor: a second ${source.kind} named "${source.name}" is attached; its series are labelled "${name}" (give each ${source.kind} its own name)`,
@@ -58,8 +56,7 @@ export class Components {
         ? source
         : { kind: source.kind, name, on: (e, f) => source.on(e, f), stats: () => source.stats() }
     const adapter = this.adapters.get(source.kind) ?? genericAdapter
-    const held: Held = { attachment: adapter(view, ctx), label: `${source.kind}\u0000${name}`, name }
-    this.labels.add(held.label)
+    const held: Held = { attachment: adapter(view, ctx), name }
     this.attached.set(source, held)
     return () => {
       if (this.attached.get(source) === held) this.detach(source)
@@ -71,7 +68,12 @@ export class Components {
     if (held === undefined) return
     held.attachment.dispose()
     this.attached.delete(source)
-    this.labels.delete(held.label)
+  }
+
+  /** Whether a component of `kind` attached here carries `name` in its series. */
+  private taken(kind: string, name: string): boolean {
+    for (const [source, held] of this.attached) if (source.kind === kind && held.name === name) return true
+    return false
   }
 
   /** Runs every attachment's collect step. */
@@ -104,14 +106,11 @@ export class Components {
   dispose(): void {
     for (const { attachment } of this.attached.values()) attachment.dispose()
     this.attached.clear()
-    this.labels.clear()
   }
 }
 
 /** One attached component: its attachment, and the name its series carry. */
 interface Held {
   attachment: Attachment
-  /** `kind\0name`. */
-  label: string
   name: string
 }

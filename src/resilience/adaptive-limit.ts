@@ -14,7 +14,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { Events } from '../events.js'
-import { assertKnownKeys, received } from '../options.js'
+import { assertKnownKeys, assertSignal, received } from '../options.js'
 import type { Clock } from '../time.js'
 import type { MonitorLike } from '../types.js'
 import { LimitExceededError } from './errors.js'
@@ -90,8 +90,7 @@ function checkCallOptions(options: unknown): void {
   const { priority, signal } = options as AdaptiveLimitCallOptions
   if (priority !== undefined && typeof priority !== 'string')
     throw new TypeError(`priority must be a string; received ${received(priority)}`)
-  if (signal !== undefined && !(signal instanceof AbortSignal))
-    throw new TypeError(`signal must be an AbortSignal; received ${received(signal)}`)
+  assertSignal(signal, 'signal')
 }
 
 /** Events of an adaptive limit. */
